@@ -1,0 +1,107 @@
+//! The `migration` command: sea-orm-migration's operations over the database
+//! in `DATABASE_URL` (default: the API's embedded SQLite file).
+//!
+//! Written here rather than taken from sea-orm-migration's `cli` feature,
+//! which panics on a bad URL and pulls in the whole code generator.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use sea_orm_migration::{MigratorTrait, sea_orm::DatabaseConnection};
+
+use crate::{Migrator, database};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "migration",
+    version,
+    about = "Apply or roll back Hearth's schema migrations"
+)]
+pub struct Cli {
+    /// Database to migrate: sqlite://path?mode=rwc or postgres://user:pass@host/db.
+    #[arg(long, env = "DATABASE_URL", default_value = database::DEFAULT_DATABASE_URL, hide_env_values = true)]
+    pub database_url: String,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug, Clone, Copy)]
+pub enum Command {
+    /// Apply pending migrations (all, or the next N). The default command.
+    Up {
+        #[arg(short = 'n', long = "num")]
+        num: Option<u32>,
+    },
+    /// Roll back the last N applied migrations (default 1).
+    Down {
+        #[arg(short = 'n', long = "num", default_value_t = 1)]
+        num: u32,
+    },
+    /// List every migration and whether it is applied.
+    Status,
+    /// Drop every table, then apply all migrations. Destroys data.
+    Fresh,
+    /// Roll back all migrations, then apply them again. Destroys data.
+    Refresh,
+    /// Roll back all migrations. Destroys data.
+    Reset,
+}
+
+/// Runs the command line; the binary's whole `main`.
+pub async fn run() -> ExitCode {
+    let _ = dotenvy::dotenv();
+    let cli = Cli::parse();
+    init_logging();
+    let db = match database::connect(&cli.database_url).await {
+        Ok(db) => db,
+        Err(err) => {
+            eprintln!("migration: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let command = cli.command.unwrap_or(Command::Up { num: None });
+    let result = execute(&db, command).await;
+    let _ = db.close().await;
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("migration: {command:?} failed: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Carries out one command on an open connection.
+pub async fn execute(
+    db: &DatabaseConnection,
+    command: Command,
+) -> Result<(), sea_orm_migration::DbErr> {
+    match command {
+        Command::Up { num } => Migrator::up(db, num).await?,
+        Command::Down { num } => Migrator::down(db, Some(num)).await?,
+        Command::Fresh => Migrator::fresh(db).await?,
+        Command::Refresh => Migrator::refresh(db).await?,
+        Command::Reset => Migrator::reset(db).await?,
+        Command::Status => {
+            for migration in Migrator::get_migration_with_status(db).await? {
+                println!("{:<8} {}", migration.status(), migration.name());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// sea-orm-migration reports each step through `tracing`; show those lines
+/// plainly, as a CLI should.
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("sea_orm_migration=info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .with_level(false)
+        .without_time()
+        .with_writer(std::io::stderr)
+        .try_init();
+}

@@ -1,0 +1,175 @@
+//! Connecting to the database named by `DATABASE_URL`.
+//!
+//! Every binary (api, migration, seed) connects through here so they agree on
+//! the embedded default and on SQLite's settings.
+
+use std::{fmt, path::Path, time::Duration};
+
+use sea_orm_migration::sea_orm::{
+    ConnectOptions, Database, DatabaseConnection, DbErr,
+    sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous},
+};
+
+/// The embedded default: a SQLite file under `./data/`, created on first use.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/hearth.db?mode=rwc";
+
+/// How the connection pool behaves.
+#[derive(Debug, Clone)]
+pub struct PoolSettings {
+    pub max_connections: u32,
+    /// How long a request waits for a connection before failing. sqlx's own
+    /// default is 30 s, far too long for a dead database: requests and
+    /// readiness must fail fast instead.
+    pub acquire_timeout: Duration,
+    /// Log every SQL statement at debug level.
+    pub log_statements: bool,
+}
+
+impl Default for PoolSettings {
+    fn default() -> Self {
+        Self {
+            max_connections: 10,
+            acquire_timeout: Duration::from_secs(3),
+            log_statements: false,
+        }
+    }
+}
+
+/// Why a connection could not be made. Displays as one line, with any
+/// password in the URL masked.
+#[derive(Debug)]
+pub enum ConnectError {
+    /// The URL is not a `sqlite:` or `postgres:` URL we can use.
+    BadUrl { url: String, reason: String },
+    /// The server or file could not be reached or opened.
+    Unreachable { url: String, source: DbErr },
+}
+
+impl fmt::Display for ConnectError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::BadUrl { url, reason } => write!(f, "DATABASE_URL {url} is not usable: {reason}"),
+            Self::Unreachable { url, source } => {
+                write!(
+                    f,
+                    "cannot connect to {url}: {}",
+                    one_line(&source.to_string())
+                )
+            }
+        }
+    }
+}
+
+impl std::error::Error for ConnectError {}
+
+/// Which database family a URL is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Checks the scheme and shape of a database URL.
+pub fn backend_of(url: &str) -> Result<Backend, ConnectError> {
+    let bad = |reason: &str| ConnectError::BadUrl {
+        url: mask_password(url),
+        reason: reason.to_owned(),
+    };
+    let parsed = url::Url::parse(url).map_err(|e| bad(&e.to_string()))?;
+    match parsed.scheme() {
+        "sqlite" => Ok(Backend::Sqlite),
+        "postgres" | "postgresql" => {
+            if parsed.host_str().unwrap_or_default().is_empty() && !url.contains("host=") {
+                return Err(bad("no host"));
+            }
+            Ok(Backend::Postgres)
+        }
+        other => Err(bad(&format!(
+            "unsupported scheme `{other}` (use sqlite:// or postgres://)"
+        ))),
+    }
+}
+
+/// Connects with default pool settings.
+pub async fn connect(url: &str) -> Result<DatabaseConnection, ConnectError> {
+    connect_with(url, &PoolSettings::default()).await
+}
+
+/// Connects, creating the SQLite file's directory if needed, and applies the
+/// SQLite pragmas Hearth depends on:
+/// - `journal_mode=WAL`: readers do not block the writer;
+/// - `foreign_keys=ON`: the ON DELETE rules in the schema are enforced;
+/// - `busy_timeout=5000`: a writer waits for the lock instead of failing;
+/// - `synchronous=FULL`: an acknowledged commit survives power loss
+///   (`NORMAL` may lose the last commits).
+pub async fn connect_with(
+    url: &str,
+    pool: &PoolSettings,
+) -> Result<DatabaseConnection, ConnectError> {
+    let backend = backend_of(url)?;
+    if backend == Backend::Sqlite {
+        ensure_sqlite_dir(url);
+    }
+    let mut options = ConnectOptions::new(url.to_owned());
+    options
+        .max_connections(pool.max_connections)
+        .min_connections(0)
+        .acquire_timeout(pool.acquire_timeout)
+        .connect_timeout(pool.acquire_timeout)
+        .sqlx_logging(pool.log_statements);
+    if backend == Backend::Sqlite {
+        options.map_sqlx_sqlite_opts(|o| {
+            o.journal_mode(SqliteJournalMode::Wal)
+                .foreign_keys(true)
+                .busy_timeout(Duration::from_secs(5))
+                .synchronous(SqliteSynchronous::Full)
+        });
+    }
+    Database::connect(options)
+        .await
+        .map_err(|source| ConnectError::Unreachable {
+            url: mask_password(url),
+            source,
+        })
+}
+
+/// Creates the directory of a `sqlite://path/file.db` URL so first start works.
+fn ensure_sqlite_dir(url: &str) {
+    let path = url
+        .trim_start_matches("sqlite://")
+        .trim_start_matches("sqlite:")
+        .split('?')
+        .next()
+        .unwrap_or_default();
+    if path.is_empty() || path == ":memory:" {
+        return;
+    }
+    if let Some(dir) = Path::new(path)
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+    {
+        // A failure here surfaces as a clear "cannot open" error on connect.
+        let _ = std::fs::create_dir_all(dir);
+    }
+}
+
+/// Replaces the password in a URL with `***`, for messages and logs.
+pub fn mask_password(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        Ok(_) => url.to_owned(),
+        // Unparseable: do not echo anything that could be a secret.
+        Err(_) => match url.split_once("://") {
+            Some((scheme, _)) => format!("{scheme}://…"),
+            None => "(unparseable URL)".to_owned(),
+        },
+    }
+}
+
+/// sqlx errors can span lines; a CLI wants one.
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}

@@ -1,0 +1,35 @@
+//! Hearth's schema history and the way every binary connects to a database.
+//!
+//! - [`Migrator`] lists the migrations, oldest first. They are code
+//!   (sea-orm-migration), reversible, and the same history runs on SQLite and
+//!   PostgreSQL; where the two differ (expression indexes, a circular foreign
+//!   key) the migration says so.
+//! - [`database`] turns a `DATABASE_URL` into a connection with the settings
+//!   Hearth relies on (SQLite WAL, foreign keys, busy timeout; bounded pool
+//!   acquire time), and the embedded default URL shared by all binaries.
+//! - [`cli`] is the `migration` binary: sea-orm-migration's commands with a
+//!   clear one-line error instead of a panic for a bad URL.
+
+pub use sea_orm_migration::prelude::*;
+
+pub mod cli;
+pub mod database;
+mod m20261123_000001_accounts;
+mod m20261123_000002_communities;
+mod m20261123_000003_posts;
+mod m20261123_000004_messages;
+mod tables;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261123_000001_accounts::Migration),
+            Box::new(m20261123_000002_communities::Migration),
+            Box::new(m20261123_000003_posts::Migration),
+            Box::new(m20261123_000004_messages::Migration),
+        ]
+    }
+}

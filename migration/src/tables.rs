@@ -1,0 +1,218 @@
+//! Table and column names, and the small builders every migration shares.
+
+use sea_orm_migration::prelude::*;
+
+#[derive(DeriveIden, Clone, Copy)]
+pub enum Users {
+    Table,
+    Id,
+    Email,
+    Username,
+    DisplayName,
+    Bio,
+    AvatarFileId,
+    Role,
+    PasswordHash,
+    EmailVerifiedAt,
+    CreatedAt,
+    UpdatedAt,
+}
+
+#[derive(DeriveIden, Clone, Copy)]
+pub enum Files {
+    Table,
+    Id,
+    OwnerId,
+    StorageKey,
+    ContentType,
+    SizeBytes,
+    ChecksumSha256,
+    OriginalName,
+    Width,
+    Height,
+    CreatedAt,
+}
+
+#[derive(DeriveIden, Clone, Copy)]
+pub enum Sessions {
+    Table,
+    Id,
+    UserId,
+    DeviceName,
+    DeviceSecretHash,
+    CreatedAt,
+    LastUsedAt,
+    ExpiresAt,
+    RevokedAt,
+}
+
+#[derive(DeriveIden, Clone, Copy)]
+pub enum RefreshTokens {
+    Table,
+    Id,
+    SessionId,
+    TokenHash,
+    CreatedAt,
+    RotatedAt,
+}
+
+#[derive(DeriveIden, Clone, Copy)]
+pub enum OneTimeTokens {
+    Table,
+    Id,
+    UserId,
+    Purpose,
+    TokenHash,
+    ExpiresAt,
+    UsedAt,
+    CreatedAt,
+}
+
+#[derive(DeriveIden, Clone, Copy)]
+pub enum Communities {
+    Table,
+    Id,
+    Slug,
+    Name,
+    Description,
+    Visibility,
+    CreatedById,
+    CreatedAt,
+    UpdatedAt,
+}
+
+#[derive(DeriveIden, Clone, Copy)]
+pub enum Memberships {
+    Table,
+    Id,
+    CommunityId,
+    UserId,
+    Role,
+    CreatedAt,
+}
+
+#[derive(DeriveIden, Clone, Copy)]
+pub enum Posts {
+    Table,
+    Id,
+    AuthorId,
+    CommunityId,
+    Body,
+    CreatedAt,
+    UpdatedAt,
+}
+
+#[derive(DeriveIden, Clone, Copy)]
+pub enum Comments {
+    Table,
+    Id,
+    PostId,
+    AuthorId,
+    ParentId,
+    Body,
+    CreatedAt,
+    UpdatedAt,
+}
+
+#[derive(DeriveIden, Clone, Copy)]
+pub enum Reactions {
+    Table,
+    Id,
+    PostId,
+    UserId,
+    Kind,
+    CreatedAt,
+}
+
+#[derive(DeriveIden, Clone, Copy)]
+pub enum Follows {
+    Table,
+    Id,
+    FollowerId,
+    FolloweeId,
+    CreatedAt,
+}
+
+#[derive(DeriveIden, Clone, Copy)]
+pub enum Conversations {
+    Table,
+    Id,
+    CreatedById,
+    CreatedAt,
+    LastMessageAt,
+}
+
+#[derive(DeriveIden, Clone, Copy)]
+pub enum ConversationParticipants {
+    Table,
+    Id,
+    ConversationId,
+    UserId,
+    CreatedAt,
+    LastReadAt,
+}
+
+#[derive(DeriveIden, Clone, Copy)]
+pub enum Messages {
+    Table,
+    Id,
+    ConversationId,
+    SenderId,
+    Body,
+    CreatedAt,
+}
+
+/// A named foreign key, so `down` and error messages can refer to it.
+pub fn foreign_key(
+    name: &str,
+    from: (impl IntoIden, impl IntoIden),
+    to: (impl IntoIden, impl IntoIden),
+    on_delete: ForeignKeyAction,
+) -> ForeignKeyCreateStatement {
+    ForeignKey::create()
+        .name(name)
+        .from(from.0, from.1)
+        .to(to.0, to.1)
+        .on_delete(on_delete)
+        .on_update(ForeignKeyAction::NoAction)
+        .to_owned()
+}
+
+/// A plain (or unique) B-tree index on `cols`, in order.
+pub fn index<T: IntoIden + Copy + 'static>(
+    name: &str,
+    table: impl IntoIden,
+    cols: &[T],
+    unique: bool,
+) -> IndexCreateStatement {
+    let mut index = Index::create();
+    index.name(name).table(table);
+    for col in cols {
+        index.col(*col);
+    }
+    if unique {
+        index.unique();
+    }
+    index.to_owned()
+}
+
+/// Creates each index in turn.
+pub async fn create_indexes(
+    manager: &SchemaManager<'_>,
+    indexes: Vec<IndexCreateStatement>,
+) -> Result<(), DbErr> {
+    for index in indexes {
+        manager.create_index(index).await?;
+    }
+    Ok(())
+}
+
+/// Drops tables, children first.
+pub async fn drop_tables(manager: &SchemaManager<'_>, tables: Vec<DynIden>) -> Result<(), DbErr> {
+    for table in tables {
+        manager
+            .drop_table(Table::drop().table(table).if_exists().to_owned())
+            .await?;
+    }
+    Ok(())
+}
