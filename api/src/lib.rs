@@ -1,1 +1,22 @@
+//! The Hearth server: GraphQL over HTTP on axum, over sea-orm.
+//!
+//! A request flows one way: [`http`] (router, middleware, GraphQL-over-HTTP
+//! handler, health, playground) -> [`graphql`] (schema, limits, Relay
+//! pagination and global ids) -> a feature's resolvers (`users::graphql`)
+//! -> that feature's service (`users::service`, rules and SQL) -> the
+//! database. [`app::Application`] wires it together; [`config::Config`] is
+//! read once from the environment; [`error::AppError`] carries the stable
+//! error codes clients see.
+//!
+//! `main.rs` only calls [`cli::run`], so tests drive the same code the
+//! binary runs.
 
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod graphql;
+pub mod http;
+pub mod telemetry;
+pub mod users;

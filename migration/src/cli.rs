@@ -19,8 +19,13 @@ use crate::{Migrator, database};
 )]
 pub struct Cli {
     /// Database to migrate: sqlite://path?mode=rwc or postgres://user:pass@host/db.
-    #[arg(long, env = "DATABASE_URL", default_value = database::DEFAULT_DATABASE_URL, hide_env_values = true)]
-    pub database_url: String,
+    /// Default: the API's embedded SQLite file under DATA_DIR.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+
+    /// Directory of the embedded SQLite default.
+    #[arg(long, env = "DATA_DIR", default_value = "data")]
+    pub data_dir: String,
 
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -53,7 +58,12 @@ pub async fn run() -> ExitCode {
     let _ = dotenvy::dotenv();
     let cli = Cli::parse();
     init_logging();
-    let db = match database::connect(&cli.database_url).await {
+    let url = cli
+        .database_url
+        .clone()
+        .filter(|u| !u.trim().is_empty())
+        .unwrap_or_else(|| database::default_database_url(&cli.data_dir));
+    let db = match database::connect(&url).await {
         Ok(db) => db,
         Err(err) => {
             eprintln!("migration: {err}");

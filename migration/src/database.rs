@@ -13,6 +13,14 @@ use sea_orm_migration::sea_orm::{
 /// The embedded default: a SQLite file under `./data/`, created on first use.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/hearth.db?mode=rwc";
 
+/// The embedded default for a data directory other than `./data`.
+pub fn default_database_url(data_dir: &str) -> String {
+    format!(
+        "sqlite://{}/hearth.db?mode=rwc",
+        data_dir.trim_end_matches('/')
+    )
+}
+
 /// How the connection pool behaves.
 #[derive(Debug, Clone)]
 pub struct PoolSettings {

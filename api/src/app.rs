@@ -1,0 +1,116 @@
+//! The application: build it (config -> pool -> schema -> router -> bound
+//! listener), then run it until a shutdown signal, draining in-flight
+//! requests for at most the configured time.
+
+use std::{future::Future, io, net::SocketAddr, sync::Arc, time::Duration};
+
+use axum::Router;
+use sea_orm::DatabaseConnection;
+use tokio::{net::TcpListener, sync::watch};
+
+use crate::{
+    config::Config,
+    db,
+    graphql::build_schema,
+    http::{AppState, router},
+};
+
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    db: DatabaseConnection,
+    shutdown_timeout: Duration,
+}
+
+impl Application {
+    /// Connects to the database (migrating it if configured) and binds the
+    /// listener. Port 0 picks a free port, as tests do.
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let db = db::connect(&config).await?;
+        let addr = SocketAddr::new(config.host, config.port);
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
+        let schema = build_schema(&config.graphql, db.clone());
+        let shutdown_timeout = config.shutdown_timeout;
+        let state = AppState {
+            db: db.clone(),
+            schema,
+            config: Arc::new(config),
+        };
+        Ok(Self {
+            listener,
+            router: router(state),
+            db,
+            shutdown_timeout,
+        })
+    }
+
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serves until `shutdown` completes, then stops accepting, lets
+    /// in-flight requests finish for up to the shutdown timeout, and closes
+    /// the pool.
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> io::Result<()> {
+        let (stopping_tx, mut stopping_rx) = watch::channel(false);
+        let server = axum::serve(
+            self.listener,
+            self.router
+                .into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            tracing::info!("shutting down: draining in-flight requests");
+            let _ = stopping_tx.send(true);
+        });
+        let deadline = async {
+            let _ = stopping_rx.wait_for(|stopping| *stopping).await;
+            tokio::time::sleep(self.shutdown_timeout).await;
+        };
+        let result = tokio::select! {
+            result = server.into_future() => result,
+            () = deadline => {
+                tracing::warn!(timeout = ?self.shutdown_timeout, "requests still running at the shutdown deadline; exiting anyway");
+                Ok(())
+            }
+        };
+        let _ = self.db.close().await;
+        tracing::info!("stopped");
+        result
+    }
+}
+
+/// Resolves on SIGINT (Ctrl+C) or SIGTERM (`docker stop`, Kubernetes). As
+/// PID 1 in a container the process gets no default SIGTERM handling, so
+/// this handler is what makes it stop at all.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(err) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %err, "cannot listen for Ctrl+C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(err) => {
+                tracing::error!(error = %err, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}

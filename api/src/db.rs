@@ -1,0 +1,54 @@
+//! The database pool and schema state, as the API needs them.
+
+use std::time::Duration;
+
+use migration::{Migrator, MigratorTrait, database};
+use sea_orm::DatabaseConnection;
+
+use crate::config::Config;
+
+/// Opens the pool, and applies pending migrations when the config says so.
+pub async fn connect(config: &Config) -> anyhow::Result<DatabaseConnection> {
+    let db = database::connect_with(&config.database_url, &config.pool).await?;
+    if config.auto_migrate {
+        let pending = Migrator::get_pending_migrations(&db).await?.len();
+        if pending > 0 {
+            tracing::info!(pending, "applying migrations");
+            Migrator::up(&db, None).await?;
+        }
+    }
+    Ok(db)
+}
+
+/// What readiness found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Readiness {
+    Ready,
+    /// The database did not answer in time or refused us.
+    DatabaseUnavailable,
+    /// Reachable, but the schema is behind the code.
+    PendingMigrations(usize),
+}
+
+/// Pings the database and counts pending migrations, within `timeout`.
+/// Read-only: it never creates the migrations table.
+pub async fn readiness(db: &DatabaseConnection, timeout: Duration) -> Readiness {
+    let check = async {
+        db.ping().await?;
+        Migrator::get_pending_migrations_read_only(db)
+            .await
+            .map(|p| p.len())
+    };
+    match tokio::time::timeout(timeout, check).await {
+        Ok(Ok(0)) => Readiness::Ready,
+        Ok(Ok(pending)) => Readiness::PendingMigrations(pending),
+        Ok(Err(err)) => {
+            tracing::warn!(error = %err, "readiness: database check failed");
+            Readiness::DatabaseUnavailable
+        }
+        Err(_) => {
+            tracing::warn!(?timeout, "readiness: database check timed out");
+            Readiness::DatabaseUnavailable
+        }
+    }
+}

@@ -1,0 +1,111 @@
+//! The API's error type and its stable GraphQL error codes.
+//!
+//! Services return [`AppError`]; resolvers pass it up with `?`. Each variant
+//! becomes a GraphQL error whose `extensions.code` clients can branch on.
+//! Internal errors are logged (inside the request's span, so with its request
+//! id) and reach the client only as "internal error": no SQL, no paths.
+
+use async_graphql::ErrorExtensions;
+use sea_orm::DbErr;
+
+/// The codes a client may see in `extensions.code`.
+pub mod code {
+    pub const UNAUTHENTICATED: &str = "UNAUTHENTICATED";
+    pub const FORBIDDEN: &str = "FORBIDDEN";
+    pub const NOT_FOUND: &str = "NOT_FOUND";
+    pub const BAD_USER_INPUT: &str = "BAD_USER_INPUT";
+    pub const CONFLICT: &str = "CONFLICT";
+    pub const RATE_LIMITED: &str = "RATE_LIMITED";
+    pub const INTERNAL: &str = "INTERNAL";
+    /// The document could not be parsed.
+    pub const GRAPHQL_PARSE_FAILED: &str = "GRAPHQL_PARSE_FAILED";
+    /// The document is valid GraphQL but not valid against this schema, or
+    /// breaks a limit (depth, complexity, batch).
+    pub const GRAPHQL_VALIDATION_FAILED: &str = "GRAPHQL_VALIDATION_FAILED";
+    /// The HTTP request itself is malformed (bad JSON, missing query).
+    pub const BAD_REQUEST: &str = "BAD_REQUEST";
+}
+
+/// Deliberately not `Display`: async-graphql converts any `Display` type into
+/// a code-less error, and this conversion must go through
+/// `From<AppError> for async_graphql::Error` below instead.
+#[derive(Debug)]
+pub enum AppError {
+    /// No valid credentials were presented.
+    Unauthenticated,
+    /// Signed in, but not allowed to do this.
+    Forbidden,
+    /// The thing asked for does not exist (or is not visible to the caller).
+    NotFound(&'static str),
+    /// An argument is invalid; `field` names it for forms.
+    BadUserInput { field: String, message: String },
+    /// The change would break a uniqueness rule.
+    Conflict { field: String, message: String },
+    /// Too many attempts; try again after `retry_after_secs`.
+    RateLimited { retry_after_secs: u64 },
+    /// Anything else: a bug or an unavailable dependency. Logged, never shown.
+    Internal(anyhow::Error),
+}
+
+pub type AppResult<T> = Result<T, AppError>;
+
+impl AppError {
+    pub fn bad_input(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::BadUserInput {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+
+    /// The message the client sees.
+    pub fn message(&self) -> String {
+        match self {
+            Self::Unauthenticated => "not signed in".to_owned(),
+            Self::Forbidden => "not allowed".to_owned(),
+            Self::NotFound(what) => format!("{what} not found"),
+            Self::BadUserInput { message, .. } | Self::Conflict { message, .. } => message.clone(),
+            Self::RateLimited { retry_after_secs } => {
+                format!("too many requests, retry in {retry_after_secs} s")
+            }
+            Self::Internal(_) => "internal error".to_owned(),
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Unauthenticated => code::UNAUTHENTICATED,
+            Self::Forbidden => code::FORBIDDEN,
+            Self::NotFound(_) => code::NOT_FOUND,
+            Self::BadUserInput { .. } => code::BAD_USER_INPUT,
+            Self::Conflict { .. } => code::CONFLICT,
+            Self::RateLimited { .. } => code::RATE_LIMITED,
+            Self::Internal(_) => code::INTERNAL,
+        }
+    }
+}
+
+impl From<DbErr> for AppError {
+    fn from(err: DbErr) -> Self {
+        Self::Internal(err.into())
+    }
+}
+
+impl From<AppError> for async_graphql::Error {
+    fn from(err: AppError) -> Self {
+        if let AppError::Internal(source) = &err {
+            tracing::error!(error = ?source, "internal error");
+        }
+        async_graphql::Error::new(err.message()).extend_with(|_, ext| {
+            ext.set("code", err.code());
+            match &err {
+                AppError::BadUserInput { field, .. } | AppError::Conflict { field, .. } => {
+                    ext.set("field", field.as_str());
+                }
+                AppError::RateLimited { retry_after_secs } => {
+                    ext.set("retryAfter", *retry_after_secs)
+                }
+                _ => {}
+            }
+        })
+    }
+}

@@ -1,0 +1,48 @@
+//! Schema assembly and the pieces every feature's GraphQL shares.
+//!
+//! Each feature folder owns its Query (and later Mutation) object; they are
+//! merged here into one schema with the limits from config.
+
+pub mod context;
+mod error_codes;
+pub mod node;
+pub mod pagination;
+
+use async_graphql::{EmptyMutation, EmptySubscription, MergedObject, Schema, SchemaBuilder};
+use sea_orm::DatabaseConnection;
+
+use crate::{config::GraphqlLimits, users::graphql::UsersQuery};
+
+#[derive(MergedObject, Default)]
+pub struct Query(node::NodeQuery, UsersQuery);
+
+pub type AppSchema = Schema<Query, EmptyMutation, EmptySubscription>;
+
+fn builder(limits: &GraphqlLimits) -> SchemaBuilder<Query, EmptyMutation, EmptySubscription> {
+    let mut builder = Schema::build(Query::default(), EmptyMutation, EmptySubscription)
+        .limit_depth(limits.max_depth)
+        .limit_complexity(limits.max_complexity)
+        .limit_recursive_depth(32)
+        .limit_directives(4)
+        .extension(error_codes::ErrorCodes);
+    if !limits.introspection {
+        builder = builder.disable_introspection();
+    }
+    builder
+}
+
+/// The schema the server executes.
+pub fn build_schema(limits: &GraphqlLimits, db: DatabaseConnection) -> AppSchema {
+    builder(limits).data(db).finish()
+}
+
+/// The schema in SDL, as committed in `schema.graphql`.
+pub fn sdl() -> String {
+    let limits = GraphqlLimits {
+        max_depth: usize::MAX,
+        max_complexity: usize::MAX,
+        max_batch: 1,
+        introspection: true,
+    };
+    builder(&limits).finish().sdl()
+}

@@ -1,0 +1,86 @@
+//! Relay global object identification: opaque ids and `node(id:)`.
+//!
+//! A global id is `base64url("Type:uuid")`, so one `ID` names one object
+//! across all types and clients' normalized caches (Apollo, urql, Relay) can
+//! key on it.
+
+use async_graphql::{Context, ID, Interface, Object};
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use uuid::Uuid;
+
+use crate::{
+    error::{AppError, AppResult},
+    graphql::context,
+    users::{self, graphql::User},
+};
+
+/// The kinds of object `node(id:)` can return.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NodeType {
+    User,
+}
+
+impl NodeType {
+    fn name(self) -> &'static str {
+        match self {
+            Self::User => "User",
+        }
+    }
+
+    fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "User" => Some(Self::User),
+            _ => None,
+        }
+    }
+}
+
+/// Builds the global id of an object.
+pub fn to_global_id(node_type: NodeType, id: Uuid) -> ID {
+    ID(URL_SAFE_NO_PAD.encode(format!("{}:{id}", node_type.name())))
+}
+
+/// Splits a global id into its type and row id.
+pub fn from_global_id(id: &ID) -> Option<(NodeType, Uuid)> {
+    let text = String::from_utf8(URL_SAFE_NO_PAD.decode(id.as_str()).ok()?).ok()?;
+    let (name, uuid) = text.split_once(':')?;
+    Some((NodeType::from_name(name)?, uuid.parse().ok()?))
+}
+
+/// Decodes a global id that must name an object of `expected` type.
+/// `field` names the argument in the error.
+pub fn expect_global_id(id: &ID, expected: NodeType, field: &str) -> AppResult<Uuid> {
+    match from_global_id(id) {
+        Some((node_type, uuid)) if node_type == expected => Ok(uuid),
+        _ => Err(AppError::bad_input(
+            field,
+            format!("`{field}` is not a {} id", expected.name()),
+        )),
+    }
+}
+
+/// An object with a global id.
+#[derive(Interface)]
+#[graphql(field(name = "id", ty = "ID", desc = "Globally unique, opaque id."))]
+pub enum Node {
+    User(User),
+}
+
+#[derive(Default)]
+pub struct NodeQuery;
+
+#[Object]
+impl NodeQuery {
+    /// Fetches any object by its global id; null if it does not exist.
+    async fn node(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Node>> {
+        let Some((node_type, uuid)) = from_global_id(&id) else {
+            return Err(AppError::bad_input("id", "`id` is not a valid global id").into());
+        };
+        let db = context::db(ctx)?;
+        Ok(match node_type {
+            NodeType::User => users::service::find_by_id(db, uuid)
+                .await?
+                .map(|u| Node::User(User(u))),
+        })
+    }
+}

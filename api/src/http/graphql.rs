@@ -1,0 +1,283 @@
+//! GraphQL over HTTP, following the GraphQL-over-HTTP spec where the stock
+//! async-graphql-axum handler does not:
+//!
+//! - `Accept` is negotiated: `application/graphql-response+json` (request
+//!   errors answer 400) or `application/json` (always 200); 406 otherwise.
+//! - GET runs queries only: a mutation answers 405 with `Allow: POST`, so a
+//!   link or `<img>` can never change data.
+//! - POST takes `application/json` only (415 otherwise), which also keeps
+//!   simple cross-site form posts (CSRF) out; bodies over the limit get 413.
+//! - Every error, transport ones included, is a GraphQL JSON body.
+
+use std::collections::HashMap;
+
+use async_graphql::{
+    BatchRequest, BatchResponse, Request, Variables,
+    parser::{
+        parse_query,
+        types::{DocumentOperations, OperationType},
+    },
+};
+use axum::{
+    body::{Body, to_bytes},
+    extract::{RawQuery, State},
+    http::{HeaderMap, HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+
+use super::{AppState, error_response, playground};
+use crate::error::code;
+
+const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
+const JSON: &str = "application/json";
+
+/// The response media type chosen from `Accept`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// `application/graphql-response+json`: status codes carry meaning.
+    GraphqlResponse,
+    /// Legacy `application/json`: 200 for anything GraphQL answered.
+    Json,
+}
+
+impl Mode {
+    fn content_type(self) -> &'static str {
+        match self {
+            Self::GraphqlResponse => "application/graphql-response+json; charset=utf-8",
+            Self::Json => "application/json; charset=utf-8",
+        }
+    }
+}
+
+/// Picks the response type from `Accept`; `None` means 406. A missing
+/// header or `*/*` gets the new type, as the spec recommends.
+fn negotiate(headers: &HeaderMap) -> Option<Mode> {
+    let Some(accept) = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()) else {
+        return Some(Mode::GraphqlResponse);
+    };
+    let mut best: Option<Mode> = None;
+    for item in accept.split(',') {
+        let mut parts = item.split(';').map(str::trim);
+        let media = parts.next().unwrap_or_default().to_ascii_lowercase();
+        let refused = parts.any(|p| p.replace(' ', "") == "q=0");
+        if refused {
+            continue;
+        }
+        match media.as_str() {
+            GRAPHQL_RESPONSE_JSON | "application/*" | "*/*" => return Some(Mode::GraphqlResponse),
+            JSON => best = Some(Mode::Json),
+            _ => {}
+        }
+    }
+    best
+}
+
+fn not_acceptable() -> Response {
+    error_response(
+        StatusCode::NOT_ACCEPTABLE,
+        "accept application/graphql-response+json or application/json",
+        code::BAD_REQUEST,
+    )
+}
+
+/// A request-level failure in the negotiated type.
+fn request_error(mode: Mode, status: StatusCode, message: &str) -> Response {
+    let mut response = error_response(status, message, code::BAD_REQUEST);
+    if let Ok(value) = HeaderValue::from_str(mode.content_type()) {
+        response.headers_mut().insert(header::CONTENT_TYPE, value);
+    }
+    response
+}
+
+/// GET /graphql: the playground for browsers, queries for everyone else.
+pub async fn get(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    let params: HashMap<String, String> =
+        url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
+            .into_owned()
+            .collect();
+    let wants_html = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("text/html"));
+    if wants_html && !params.contains_key("query") {
+        return playground::page();
+    }
+    let Some(mode) = negotiate(&headers) else {
+        return not_acceptable();
+    };
+    let Some(query) = params.get("query").filter(|q| !q.trim().is_empty()) else {
+        return request_error(mode, StatusCode::BAD_REQUEST, "missing `query` parameter");
+    };
+    let operation_name = params
+        .get("operationName")
+        .filter(|n| !n.is_empty())
+        .cloned();
+    if !reads_only(query, operation_name.as_deref()) {
+        let mut response = request_error(
+            mode,
+            StatusCode::METHOD_NOT_ALLOWED,
+            "only queries may be sent with GET; use POST",
+        );
+        response
+            .headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("POST"));
+        return response;
+    }
+    let mut request = Request::new(query.clone());
+    if let Some(name) = operation_name {
+        request = request.operation_name(name);
+    }
+    if let Some(raw) = params.get("variables").filter(|v| !v.is_empty()) {
+        match serde_json::from_str::<serde_json::Value>(raw) {
+            Ok(json @ serde_json::Value::Object(_)) => {
+                request = request.variables(Variables::from_json(json))
+            }
+            Ok(serde_json::Value::Null) => {}
+            _ => {
+                return request_error(
+                    mode,
+                    StatusCode::BAD_REQUEST,
+                    "`variables` must be a JSON object",
+                );
+            }
+        }
+    }
+    let response = state.schema.execute(request).await;
+    respond(mode, BatchResponse::Single(response))
+}
+
+/// Whether the selected operation is a query. A document that does not parse
+/// counts as one: execution then reports the parse error properly.
+fn reads_only(query: &str, operation_name: Option<&str>) -> bool {
+    let Ok(document) = parse_query(query) else {
+        return true;
+    };
+    let kind = match (&document.operations, operation_name) {
+        (DocumentOperations::Single(op), _) => Some(op.node.ty),
+        (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name).map(|op| op.node.ty),
+        // Ambiguous or unknown: execution reports it.
+        (DocumentOperations::Multiple(_), None) => None,
+    };
+    !matches!(
+        kind,
+        Some(OperationType::Mutation | OperationType::Subscription)
+    )
+}
+
+/// POST /graphql: one operation, or a batch of up to `GRAPHQL_MAX_BATCH`.
+pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+    let Some(mode) = negotiate(&headers) else {
+        return not_acceptable();
+    };
+    let is_json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|media| media.trim().eq_ignore_ascii_case(JSON));
+    if !is_json {
+        return request_error(
+            mode,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "send the request as Content-Type: application/json",
+        );
+    }
+    let Ok(bytes) = to_bytes(body, state.config.body_limit_bytes).await else {
+        return request_error(
+            mode,
+            StatusCode::PAYLOAD_TOO_LARGE,
+            &format!(
+                "request body is larger than {} bytes",
+                state.config.body_limit_bytes
+            ),
+        );
+    };
+    let batch: BatchRequest = match serde_json::from_slice(&bytes) {
+        Ok(batch) => batch,
+        Err(err) => {
+            return request_error(
+                mode,
+                StatusCode::BAD_REQUEST,
+                &format!("body is not a GraphQL request: {err}"),
+            );
+        }
+    };
+    let size = match &batch {
+        BatchRequest::Single(_) => 1,
+        BatchRequest::Batch(requests) => requests.len(),
+    };
+    if size == 0 || size > state.config.graphql.max_batch {
+        return request_error(
+            mode,
+            StatusCode::BAD_REQUEST,
+            &format!(
+                "a batch must hold 1 to {} operations",
+                state.config.graphql.max_batch
+            ),
+        );
+    }
+    if let BatchRequest::Single(request) = &batch
+        && request.query.trim().is_empty()
+    {
+        return request_error(mode, StatusCode::BAD_REQUEST, "missing `query`");
+    }
+    let response = state.schema.execute_batch(batch).await;
+    respond(mode, response)
+}
+
+/// Whether a response is a *request error*: the document never reached
+/// execution (it did not parse or validate), so there is no `data` at all.
+/// An execution error that nulls out `data` is different: that is still 200.
+fn is_request_error(response: &async_graphql::Response) -> bool {
+    response.errors.iter().any(|e| {
+        e.extensions
+            .as_ref()
+            .and_then(|ext| ext.get("code"))
+            .is_some_and(|c| {
+                *c == async_graphql::Value::from(code::GRAPHQL_PARSE_FAILED)
+                    || *c == async_graphql::Value::from(code::GRAPHQL_VALIDATION_FAILED)
+            })
+    })
+}
+
+/// One response as JSON, without the `data` key when it was a request error
+/// (async-graphql would print `"data": null`, which means something else).
+fn to_json(response: async_graphql::Response) -> serde_json::Value {
+    let request_error = is_request_error(&response);
+    let mut json = serde_json::to_value(&response).unwrap_or_else(|err| {
+        tracing::error!(error = %err, "serializing a GraphQL response failed");
+        serde_json::json!({ "errors": [{ "message": "internal error", "extensions": { "code": code::INTERNAL } }] })
+    });
+    if request_error && let Some(object) = json.as_object_mut() {
+        object.remove("data");
+    }
+    json
+}
+
+fn respond(mode: Mode, response: BatchResponse) -> Response {
+    let (status, body) = match response {
+        BatchResponse::Single(single) => {
+            // In graphql-response+json mode a request error is the client's
+            // fault: 400. Legacy application/json answers 200 regardless.
+            let status = if mode == Mode::GraphqlResponse && is_request_error(&single) {
+                StatusCode::BAD_REQUEST
+            } else {
+                StatusCode::OK
+            };
+            (status, to_json(single))
+        }
+        BatchResponse::Batch(responses) => (
+            StatusCode::OK,
+            serde_json::Value::Array(responses.into_iter().map(to_json).collect()),
+        ),
+    };
+    (
+        status,
+        [(header::CONTENT_TYPE, mode.content_type())],
+        body.to_string(),
+    )
+        .into_response()
+}

@@ -1,0 +1,118 @@
+//! The HTTP surface: routes and the middleware stack around them.
+
+mod graphql;
+mod health;
+mod playground;
+mod request_id;
+
+use std::sync::Arc;
+
+use axum::{
+    Json, Router,
+    http::{HeaderName, HeaderValue, Method, StatusCode, header},
+    response::{IntoResponse, Response},
+    routing::get,
+};
+use sea_orm::DatabaseConnection;
+use serde_json::json;
+use tower::ServiceBuilder;
+use tower_http::{
+    catch_panic::CatchPanicLayer,
+    compression::CompressionLayer,
+    cors::{AllowOrigin, Any, CorsLayer},
+    request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
+    sensitive_headers::SetSensitiveRequestHeadersLayer,
+    timeout::TimeoutLayer,
+    trace::TraceLayer,
+};
+
+use crate::{config::Config, error::code, graphql::AppSchema};
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub db: DatabaseConnection,
+    pub schema: AppSchema,
+    pub config: Arc<Config>,
+}
+
+/// The whole application as one axum router.
+pub fn router(state: AppState) -> Router {
+    let config = state.config.clone();
+    Router::new()
+        .route("/graphql", get(graphql::get).post(graphql::post))
+        .route("/health/live", get(health::live))
+        .route("/health/ready", get(health::ready))
+        .fallback(not_found)
+        .with_state(state)
+        // Outermost first: ids are cleaned and assigned before the trace span
+        // opens, so every log line of a request carries its id.
+        .layer(
+            ServiceBuilder::new()
+                .layer(SetSensitiveRequestHeadersLayer::new([
+                    header::AUTHORIZATION,
+                    header::COOKIE,
+                ]))
+                .layer(axum::middleware::from_fn(request_id::discard_unsafe))
+                .layer(SetRequestIdLayer::new(
+                    request_id::HEADER.clone(),
+                    MakeRequestUuid,
+                ))
+                .layer(TraceLayer::new_for_http().make_span_with(request_id::make_span))
+                .layer(PropagateRequestIdLayer::new(request_id::HEADER.clone()))
+                .layer(CatchPanicLayer::custom(|_| {
+                    error_response(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "internal error",
+                        code::INTERNAL,
+                    )
+                }))
+                .layer(TimeoutLayer::with_status_code(
+                    StatusCode::REQUEST_TIMEOUT,
+                    config.request_timeout,
+                ))
+                .layer(CompressionLayer::new())
+                .layer(cors(&config)),
+        )
+}
+
+/// Browsers may call the API from any origin unless origins are listed.
+/// Bearer tokens travel in a header, not cookies, so no credentials mode.
+fn cors(config: &Config) -> CorsLayer {
+    let origins = if config.cors_origins.is_empty() {
+        AllowOrigin::from(Any)
+    } else {
+        AllowOrigin::list(
+            config
+                .cors_origins
+                .iter()
+                .filter_map(|o| HeaderValue::from_str(o).ok()),
+        )
+    };
+    CorsLayer::new()
+        .allow_origin(origins)
+        .allow_methods([Method::GET, Method::POST, Method::OPTIONS])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::ACCEPT,
+            HeaderName::from_static("x-request-id"),
+            HeaderName::from_static("apollo-require-preflight"),
+        ])
+        .expose_headers([HeaderName::from_static("x-request-id")])
+}
+
+/// A GraphQL-shaped error body, so every client (Apollo reads non-2xx bodies
+/// only as GraphQL JSON) gets the same structure.
+pub fn error_response(status: StatusCode, message: &str, code: &str) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        Json(json!({ "errors": [{ "message": message, "extensions": { "code": code } }] })),
+    )
+        .into_response()
+}
+
+async fn not_found() -> Response {
+    error_response(StatusCode::NOT_FOUND, "no such route", code::NOT_FOUND)
+}

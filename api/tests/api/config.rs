@@ -1,0 +1,108 @@
+//! Configuration: defaults with nothing set, and errors that name the variable.
+
+use std::{collections::HashMap, process::Command};
+
+use api::config::{Config, Environment, LogFormat};
+
+fn config(vars: &[(&str, &str)]) -> Result<Config, api::config::ConfigError> {
+    let vars: HashMap<String, String> = vars
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    Config::from_lookup(|name| vars.get(name).cloned())
+}
+
+#[test]
+fn no_configuration_means_the_embedded_default() {
+    let config = config(&[]).expect("defaults are valid");
+    assert_eq!(config.environment, Environment::Development);
+    assert_eq!(config.host.to_string(), "127.0.0.1");
+    assert_eq!(config.port, 8080);
+    assert_eq!(config.database_url, "sqlite://data/hearth.db?mode=rwc");
+    assert!(config.auto_migrate);
+    assert!(config.graphql.introspection);
+    assert_eq!(config.log_format, LogFormat::Pretty);
+    assert_eq!(config.shutdown_timeout.as_secs(), 10);
+}
+
+#[test]
+fn production_tightens_defaults() {
+    let config = config(&[("HEARTH_ENV", "production"), ("DATA_DIR", "/data")]).expect("valid");
+    assert!(!config.graphql.introspection);
+    assert_eq!(config.log_format, LogFormat::Json);
+    assert_eq!(config.database_url, "sqlite:///data/hearth.db?mode=rwc");
+}
+
+#[test]
+fn invalid_values_name_their_variable() {
+    for (name, value) in [
+        ("PORT", "eighty"),
+        ("PORT", "70000"),
+        ("HOST", "localhost:80"),
+        ("HEARTH_ENV", "staging"),
+        ("AUTO_MIGRATE", "maybe"),
+        ("DATABASE_MAX_CONNECTIONS", "0"),
+        ("DATABASE_URL", "mysql://root@localhost/db"),
+        ("LOG_FORMAT", "xml"),
+        ("SHUTDOWN_TIMEOUT_SECS", "-1"),
+    ] {
+        let err = config(&[(name, value)]).expect_err(name);
+        assert_eq!(err.variable, name);
+        assert!(err.to_string().contains(name), "{err}");
+    }
+}
+
+#[test]
+fn a_bad_variable_stops_the_binary_with_its_name() {
+    let dir = tempfile::tempdir().expect("dir");
+    for (name, value) in [("PORT", "abc"), ("DATABASE_URL", "redis://localhost")] {
+        let output = Command::new(env!("CARGO_BIN_EXE_api"))
+            .current_dir(dir.path())
+            .env_clear()
+            .env(name, value)
+            .output()
+            .expect("api runs");
+        assert!(!output.status.success(), "{name}={value} must fail");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(name), "{name}: {stderr}");
+        assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr}");
+    }
+}
+
+#[test]
+fn an_unreachable_database_stops_the_binary_with_the_password_masked() {
+    let dir = tempfile::tempdir().expect("dir");
+    let output = Command::new(env!("CARGO_BIN_EXE_api"))
+        .current_dir(dir.path())
+        .env_clear()
+        .env(
+            "DATABASE_URL",
+            "postgres://hearth:hunter2@127.0.0.1:1/hearth",
+        )
+        .env("DATABASE_ACQUIRE_TIMEOUT_SECS", "1")
+        .output()
+        .expect("api runs");
+    assert!(!output.status.success());
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(!all.contains("hunter2"), "{all}");
+    assert!(all.contains("***"), "{all}");
+}
+
+#[test]
+fn schema_subcommand_prints_the_committed_sdl() {
+    let output = Command::new(env!("CARGO_BIN_EXE_api"))
+        .arg("schema")
+        .output()
+        .expect("api runs");
+    assert!(output.status.success());
+    let sdl = String::from_utf8_lossy(&output.stdout);
+    assert!(sdl.contains("type Query"), "{sdl}");
+    let committed =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../schema.graphql"))
+            .expect("schema.graphql is committed at the repository root");
+    assert_eq!(sdl, committed, "schema.graphql is stale: run `just schema`");
+}

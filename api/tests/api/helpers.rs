@@ -1,0 +1,289 @@
+//! Test harness: a fresh database per test and the real router on a random
+//! port.
+
+use std::{net::SocketAddr, time::Duration};
+
+use api::{app::Application, config::Config};
+use migration::database::{Backend, backend_of};
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement};
+use serde_json::{Value, json};
+use tokio::{sync::oneshot, task::JoinHandle};
+use uuid::Uuid;
+
+/// A database of its own for one test, removed when dropped.
+pub struct TestDb {
+    pub url: String,
+    pub backend: Backend,
+    /// Holds the SQLite file's directory alive.
+    _dir: Option<tempfile::TempDir>,
+    /// For PostgreSQL: the server's admin URL and the database to drop.
+    postgres: Option<(String, String)>,
+}
+
+impl TestDb {
+    pub async fn new() -> Self {
+        let url = std::env::var("TEST_DATABASE_URL")
+            .ok()
+            .filter(|u| !u.is_empty());
+        let wants_postgres = std::env::var("TEST_DATABASE").is_ok_and(|v| v == "postgres");
+        match url {
+            Some(admin_url) => Self::postgres(admin_url).await,
+            None if wants_postgres => Self::postgres(container_url().await).await,
+            None => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let url = format!("sqlite://{}/test.db?mode=rwc", dir.path().display());
+                Self {
+                    url,
+                    backend: Backend::Sqlite,
+                    _dir: Some(dir),
+                    postgres: None,
+                }
+            }
+        }
+    }
+
+    async fn postgres(admin_url: String) -> Self {
+        assert_eq!(
+            backend_of(&admin_url).ok(),
+            Some(Backend::Postgres),
+            "TEST_DATABASE_URL must be a postgres:// URL"
+        );
+        let name = format!("hearth_test_{}", Uuid::new_v4().simple());
+        let admin = Database::connect(&admin_url)
+            .await
+            .unwrap_or_else(|e| panic!("cannot reach TEST_DATABASE_URL: {e}"));
+        admin
+            .execute_unprepared(&format!("CREATE DATABASE {name}"))
+            .await
+            .expect("create test database");
+        let _ = admin.close().await;
+        let mut url = url::Url::parse(&admin_url).expect("valid URL");
+        url.set_path(&name);
+        Self {
+            url: url.to_string(),
+            backend: Backend::Postgres,
+            _dir: None,
+            postgres: Some((admin_url, name)),
+        }
+    }
+
+    /// A plain connection for arranging and inspecting rows.
+    pub async fn connect(&self) -> DatabaseConnection {
+        migration::database::connect(&self.url)
+            .await
+            .expect("connect to test database")
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let Some((admin_url, name)) = self.postgres.take() else {
+            return;
+        };
+        // Drop runs outside async; use a runtime of our own on another thread.
+        let _ = std::thread::spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            rt.block_on(async {
+                if let Ok(admin) = Database::connect(&admin_url).await {
+                    let _ = admin
+                        .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                        .await;
+                    let _ = admin.close().await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+/// `TEST_DATABASE=postgres` without a URL: PostgreSQL in Docker through
+/// testcontainers, started once per test run.
+#[cfg(feature = "testcontainers")]
+async fn container_url() -> String {
+    use testcontainers_modules::{postgres::Postgres, testcontainers::runners::AsyncRunner};
+    use tokio::sync::OnceCell;
+    static URL: OnceCell<String> = OnceCell::const_new();
+    URL.get_or_init(|| async {
+        let container = Postgres::default()
+            .start()
+            .await
+            .unwrap_or_else(|e| panic!("TEST_DATABASE=postgres: Docker is not available to start PostgreSQL ({e}). Set TEST_DATABASE_URL=postgres://... to use a running server instead."));
+        let port = container.get_host_port_ipv4(5432).await.expect("mapped port");
+        // Keep the container for the whole run.
+        std::mem::forget(container);
+        format!("postgres://postgres:postgres@127.0.0.1:{port}/postgres")
+    })
+    .await
+    .clone()
+}
+
+#[cfg(not(feature = "testcontainers"))]
+async fn container_url() -> String {
+    panic!(
+        "TEST_DATABASE=postgres needs Docker through testcontainers: run the tests with \
+         `--features api/testcontainers` where a Docker engine runs, or set \
+         TEST_DATABASE_URL=postgres://... to use a running PostgreSQL server"
+    )
+}
+
+/// Config for a test server: its own database, a random port.
+pub fn test_config(db: &TestDb) -> Config {
+    let url = db.url.clone();
+    Config::from_lookup(move |name| match name {
+        "DATABASE_URL" => Some(url.clone()),
+        "PORT" => Some("0".to_owned()),
+        "DATABASE_ACQUIRE_TIMEOUT_SECS" => Some("1".to_owned()),
+        _ => None,
+    })
+    .expect("test config is valid")
+}
+
+/// The real application, serving HTTP on 127.0.0.1 over a fresh database.
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub client: reqwest::Client,
+    /// A separate connection for arranging and checking rows.
+    pub conn: DatabaseConnection,
+    pub db: TestDb,
+    stop: Option<oneshot::Sender<()>>,
+    server: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+pub async fn spawn_app_with(customize: impl FnOnce(&mut Config)) -> TestApp {
+    let db = TestDb::new().await;
+    let mut config = test_config(&db);
+    customize(&mut config);
+    let app = Application::build(config)
+        .await
+        .expect("application builds");
+    let addr = app.local_addr().expect("bound address");
+    let (stop, stopped) = oneshot::channel::<()>();
+    let server = tokio::spawn(app.run_until_stopped(async {
+        let _ = stopped.await;
+    }));
+    let conn = db.connect().await;
+    TestApp {
+        addr,
+        client: reqwest::Client::builder()
+            .timeout(Duration::from_secs(20))
+            .build()
+            .expect("client"),
+        conn,
+        db,
+        stop: Some(stop),
+        server: Some(server),
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// POSTs a GraphQL request; returns the status and the JSON body.
+    pub async fn graphql(&self, query: &str, variables: Value) -> (u16, Value) {
+        let response = self
+            .client
+            .post(self.url("/graphql"))
+            .json(&json!({ "query": query, "variables": variables }))
+            .send()
+            .await
+            .expect("request sent");
+        let status = response.status().as_u16();
+        (status, response.json().await.expect("JSON body"))
+    }
+
+    /// Stops the server gracefully and waits for it.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(server) = self.server.take() {
+            let _ = server.await;
+        }
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(server) = self.server.take() {
+            server.abort();
+        }
+    }
+}
+
+/// Runs raw SQL that returns nothing.
+pub async fn exec(conn: &DatabaseConnection, sql: &str) {
+    conn.execute_unprepared(sql)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+}
+
+/// Runs raw SQL and returns each row's columns as strings, for comparisons.
+pub async fn query_strings(
+    conn: &DatabaseConnection,
+    sql: &str,
+    columns: &[&str],
+) -> Vec<Vec<String>> {
+    let rows = conn
+        .query_all_raw(Statement::from_string(conn.get_database_backend(), sql))
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    rows.iter()
+        .map(|row| {
+            columns
+                .iter()
+                .map(|c| {
+                    row.try_get::<Option<String>>("", c)
+                        .unwrap_or_else(|e| panic!("column {c}: {e}"))
+                        .unwrap_or_default()
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// The number of rows in a table.
+pub async fn count_rows(conn: &DatabaseConnection, table: &str) -> i64 {
+    let row = conn
+        .query_one_raw(Statement::from_string(
+            conn.get_database_backend(),
+            format!("SELECT COUNT(*) AS n FROM {table}"),
+        ))
+        .await
+        .expect("count query")
+        .expect("a row");
+    row.try_get::<i64>("", "n").expect("count")
+}
+
+/// Inserts a user directly, for tests that need rows before sign-up exists.
+pub async fn insert_user(
+    conn: &DatabaseConnection,
+    username: &str,
+    created_at: chrono::DateTime<chrono::Utc>,
+) -> entity::user::Model {
+    use sea_orm::{ActiveModelTrait, Set};
+    let model = entity::user::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        email: Set(format!("{username}@example.com")),
+        username: Set(username.to_owned()),
+        display_name: Set(format!("{username} display")),
+        bio: Set(String::new()),
+        avatar_file_id: Set(None),
+        role: Set(entity::enums::UserRole::User),
+        password_hash: Set("x".to_owned()),
+        email_verified_at: Set(None),
+        created_at: Set(created_at),
+        updated_at: Set(created_at),
+    };
+    model.insert(conn).await.expect("insert user")
+}

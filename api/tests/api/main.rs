@@ -1,0 +1,13 @@
+//! The API's test suite, one binary (linking once is much faster).
+//!
+//! Backend: SQLite in a temporary directory by default; every test gets its
+//! own new PostgreSQL database when `TEST_DATABASE_URL=postgres://...` is set
+//! (see `helpers`).
+
+mod config;
+mod graphql;
+// mod health;
+mod helpers;
+mod lifecycle;
+mod schema;
+// mod seed;

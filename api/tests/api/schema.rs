@@ -1,0 +1,216 @@
+//! The schema history: up, down, up gives the same schema on either backend,
+//! and the constraints the domain relies on hold.
+
+use chrono::Utc;
+use migration::{Migrator, MigratorTrait, database::Backend};
+use sea_orm::{ActiveModelTrait, DatabaseConnection, EntityTrait, ModelTrait, Set};
+use uuid::Uuid;
+
+use crate::helpers::{TestDb, count_rows, insert_user, query_strings};
+
+/// Every table, column, index and constraint, as comparable text.
+async fn snapshot(db: &DatabaseConnection, backend: Backend) -> Vec<Vec<String>> {
+    match backend {
+        Backend::Sqlite => {
+            query_strings(
+                db,
+                "SELECT type, name, COALESCE(sql, '') AS sql FROM sqlite_master \
+                 WHERE name NOT LIKE 'sqlite_%' AND name <> 'seaql_migrations' ORDER BY type, name",
+                &["type", "name", "sql"],
+            )
+            .await
+        }
+        Backend::Postgres => {
+            let mut rows = query_strings(
+                db,
+                "SELECT table_name || '.' || column_name AS name, \
+                        data_type || ' ' || is_nullable || ' ' || COALESCE(column_default, '') AS sql \
+                 FROM information_schema.columns WHERE table_schema = 'public' \
+                 AND table_name <> 'seaql_migrations' ORDER BY table_name, column_name",
+                &["name", "sql"],
+            )
+            .await;
+            rows.extend(
+                query_strings(
+                    db,
+                    "SELECT indexname AS name, indexdef AS sql FROM pg_indexes \
+                     WHERE schemaname = 'public' AND tablename <> 'seaql_migrations' ORDER BY indexname",
+                    &["name", "sql"],
+                )
+                .await,
+            );
+            rows.extend(
+                query_strings(
+                    db,
+                    "SELECT conname::text AS name, pg_get_constraintdef(oid) AS sql FROM pg_constraint \
+                     WHERE connamespace = 'public'::regnamespace ORDER BY conname",
+                    &["name", "sql"],
+                )
+                .await,
+            );
+            rows
+        }
+    }
+}
+
+async fn table_count(db: &DatabaseConnection, backend: Backend) -> usize {
+    let sql = match backend {
+        Backend::Sqlite => {
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name <> 'seaql_migrations'"
+        }
+        Backend::Postgres => {
+            "SELECT table_name AS name FROM information_schema.tables WHERE table_schema = 'public' AND table_name <> 'seaql_migrations'"
+        }
+    };
+    query_strings(db, sql, &["name"]).await.len()
+}
+
+#[tokio::test]
+async fn migrations_go_up_down_and_up_to_the_same_schema() {
+    let test_db = TestDb::new().await;
+    let db = test_db.connect().await;
+    let backend = test_db.backend;
+
+    Migrator::up(&db, None).await.expect("up");
+    let first = snapshot(&db, backend).await;
+    assert_eq!(
+        table_count(&db, backend).await,
+        14,
+        "every domain table exists"
+    );
+    assert!(first.len() > 40, "the snapshot sees the schema: {first:?}");
+
+    // A second up is a no-op.
+    Migrator::up(&db, None).await.expect("second up");
+    assert_eq!(snapshot(&db, backend).await, first);
+
+    // Step down one at a time, then all the way.
+    Migrator::down(&db, Some(1)).await.expect("down 1");
+    assert_eq!(
+        Migrator::get_pending_migrations(&db)
+            .await
+            .expect("status")
+            .len(),
+        1
+    );
+    Migrator::down(&db, None).await.expect("down all");
+    assert_eq!(
+        table_count(&db, backend).await,
+        0,
+        "down removes every table"
+    );
+
+    Migrator::up(&db, None).await.expect("up again");
+    assert_eq!(
+        snapshot(&db, backend).await,
+        first,
+        "up -> down -> up is the same schema"
+    );
+}
+
+#[tokio::test]
+async fn constraints_enforce_the_domain_rules() {
+    let test_db = TestDb::new().await;
+    let db = test_db.connect().await;
+    Migrator::up(&db, None).await.expect("up");
+    let now = Utc::now();
+
+    let alice = insert_user(&db, "alice", now).await;
+    let bob = insert_user(&db, "bob", now).await;
+
+    // Email and username are unique regardless of case.
+    let mut twin = entity::user::ActiveModel::from(alice.clone());
+    twin.id = Set(Uuid::now_v7());
+    twin.username = Set("someone_else".into());
+    twin.email = Set("ALICE@example.COM".into());
+    assert!(
+        twin.insert(&db).await.is_err(),
+        "email is unique case-insensitively"
+    );
+    let mut twin = entity::user::ActiveModel::from(alice.clone());
+    twin.id = Set(Uuid::now_v7());
+    twin.username = Set("ALICE".into());
+    twin.email = Set("other@example.com".into());
+    assert!(
+        twin.insert(&db).await.is_err(),
+        "username is unique case-insensitively"
+    );
+
+    // Nobody follows themselves; a pair follows once.
+    let follow = |follower: Uuid, followee: Uuid| entity::follow::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        follower_id: Set(follower),
+        followee_id: Set(followee),
+        created_at: Set(now),
+    };
+    assert!(
+        follow(alice.id, alice.id).insert(&db).await.is_err(),
+        "self-follow refused"
+    );
+    follow(alice.id, bob.id).insert(&db).await.expect("follow");
+    assert!(
+        follow(alice.id, bob.id).insert(&db).await.is_err(),
+        "follow pair unique"
+    );
+
+    // A community outlives its creator; posts and comments go with their author.
+    let community = entity::community::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        slug: Set("rustaceans".into()),
+        name: Set("Rustaceans".into()),
+        description: Set(String::new()),
+        visibility: Set(entity::enums::CommunityVisibility::Public),
+        created_by_id: Set(Some(bob.id)),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(&db)
+    .await
+    .expect("community");
+    let post = entity::post::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        author_id: Set(bob.id),
+        community_id: Set(Some(community.id)),
+        body: Set("hello".into()),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(&db)
+    .await
+    .expect("post");
+    let reaction = |user: Uuid| entity::reaction::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        post_id: Set(post.id),
+        user_id: Set(user),
+        kind: Set(entity::enums::ReactionKind::Like),
+        created_at: Set(now),
+    };
+    reaction(alice.id).insert(&db).await.expect("react");
+    assert!(
+        reaction(alice.id).insert(&db).await.is_err(),
+        "one reaction per user per post"
+    );
+
+    bob.clone().delete(&db).await.expect("delete bob");
+    assert_eq!(
+        count_rows(&db, "posts").await,
+        0,
+        "posts go with their author"
+    );
+    assert_eq!(
+        count_rows(&db, "reactions").await,
+        0,
+        "reactions go with their post"
+    );
+    assert_eq!(
+        count_rows(&db, "follows").await,
+        0,
+        "follows go with either side"
+    );
+    let kept = entity::community::Entity::find_by_id(community.id)
+        .one(&db)
+        .await
+        .expect("query")
+        .expect("community kept");
+    assert_eq!(kept.created_by_id, None, "creator cleared, community kept");
+}
