@@ -63,7 +63,13 @@ pub async fn run() -> ExitCode {
         .clone()
         .filter(|u| !u.trim().is_empty())
         .unwrap_or_else(|| database::default_database_url(&cli.data_dir));
-    let db = match database::connect(&url).await {
+    // One connection: `fresh` on SQLite turns foreign keys off with a PRAGMA,
+    // which only holds if every following statement uses that connection.
+    let pool = database::PoolSettings {
+        max_connections: 1,
+        ..Default::default()
+    };
+    let db = match database::connect_with(&url, &pool).await {
         Ok(db) => db,
         Err(err) => {
             eprintln!("migration: {err}");

@@ -51,6 +51,8 @@ pub enum ConnectError {
     BadUrl { url: String, reason: String },
     /// The server or file could not be reached or opened.
     Unreachable { url: String, source: DbErr },
+    /// Nothing accepts connections at the server's address.
+    NoServer { url: String, source: std::io::Error },
 }
 
 impl fmt::Display for ConnectError {
@@ -64,6 +66,7 @@ impl fmt::Display for ConnectError {
                     one_line(&source.to_string())
                 )
             }
+            Self::NoServer { url, source } => write!(f, "cannot connect to {url}: {source}"),
         }
     }
 }
@@ -115,8 +118,9 @@ pub async fn connect_with(
     pool: &PoolSettings,
 ) -> Result<DatabaseConnection, ConnectError> {
     let backend = backend_of(url)?;
-    if backend == Backend::Sqlite {
-        ensure_sqlite_dir(url);
+    match backend {
+        Backend::Sqlite => ensure_sqlite_dir(url),
+        Backend::Postgres => probe_server(url, pool.acquire_timeout).await?,
     }
     let mut options = ConnectOptions::new(url.to_owned());
     options
@@ -139,6 +143,29 @@ pub async fn connect_with(
             url: mask_password(url),
             source,
         })
+}
+
+/// Fails fast, with the operating system's reason ("connection refused"),
+/// when no server listens; sqlx would only report a pool timeout.
+async fn probe_server(url: &str, timeout: Duration) -> Result<(), ConnectError> {
+    let Ok(parsed) = url::Url::parse(url) else {
+        return Ok(());
+    };
+    // Unix sockets (`host=/run/postgresql`) and the like: let sqlx handle them.
+    let Some(host) = parsed.host_str().filter(|h| !h.is_empty()) else {
+        return Ok(());
+    };
+    let port = parsed.port().unwrap_or(5432);
+    let attempt = tokio::net::TcpStream::connect((host.trim_matches(['[', ']']), port));
+    let error = match tokio::time::timeout(timeout, attempt).await {
+        Ok(Ok(_)) => return Ok(()),
+        Ok(Err(err)) => err,
+        Err(_) => std::io::Error::new(std::io::ErrorKind::TimedOut, "timed out"),
+    };
+    Err(ConnectError::NoServer {
+        url: mask_password(url),
+        source: error,
+    })
 }
 
 /// Creates the directory of a `sqlite://path/file.db` URL so first start works.
