@@ -3,13 +3,16 @@
 use std::time::Duration;
 
 use migration::{Migrator, MigratorTrait, database};
-use sea_orm::DatabaseConnection;
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
 
 use crate::config::Config;
 
 /// Opens the pool, and applies pending migrations when the config says so.
 pub async fn connect(config: &Config) -> anyhow::Result<DatabaseConnection> {
     let db = database::connect_with(&config.database_url, &config.pool).await?;
+    if db.get_database_backend() == DbBackend::Sqlite {
+        check_sqlite_pragmas(&db).await?;
+    }
     if config.auto_migrate {
         let pending = Migrator::get_pending_migrations(&db).await?.len();
         if pending > 0 {
@@ -18,6 +21,34 @@ pub async fn connect(config: &Config) -> anyhow::Result<DatabaseConnection> {
         }
     }
     Ok(db)
+}
+
+/// Refuses to run on a SQLite connection without the settings the data
+/// relies on: WAL (readers never block the writer), enforced foreign keys
+/// (the ON DELETE rules), and FULL sync (acknowledged commits survive power
+/// loss).
+async fn check_sqlite_pragmas(db: &DatabaseConnection) -> anyhow::Result<()> {
+    for (pragma, expected) in [
+        ("journal_mode", "wal"),
+        ("foreign_keys", "1"),
+        ("synchronous", "2"),
+    ] {
+        let row = db
+            .query_one_raw(Statement::from_string(
+                DbBackend::Sqlite,
+                format!("PRAGMA {pragma}"),
+            ))
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("PRAGMA {pragma} returned nothing"))?;
+        let value = row
+            .try_get_by_index::<String>(0)
+            .or_else(|_| row.try_get_by_index::<i64>(0).map(|n| n.to_string()))?;
+        anyhow::ensure!(
+            value.eq_ignore_ascii_case(expected),
+            "SQLite PRAGMA {pragma} is {value}, expected {expected}"
+        );
+    }
+    Ok(())
 }
 
 /// What readiness found.

@@ -20,21 +20,40 @@ fn status_up_down_on_the_embedded_default() {
     let dir = tempfile::tempdir().expect("dir");
     let status = migration(dir.path(), None, &["status"]);
     assert!(status.status.success());
-    assert_eq!(stdout(&status).matches("Pending").count(), 4, "{}", stdout(&status));
-    assert!(dir.path().join("data/hearth.db").exists(), "same default file as the API");
+    assert_eq!(
+        stdout(&status).matches("Pending").count(),
+        4,
+        "{}",
+        stdout(&status)
+    );
+    assert!(
+        dir.path().join("data/hearth.db").exists(),
+        "same default file as the API"
+    );
 
     assert!(migration(dir.path(), None, &["up"]).status.success());
     let status = stdout(&migration(dir.path(), None, &["status"]));
     assert_eq!(status.matches("Applied").count(), 4, "{status}");
 
-    assert!(migration(dir.path(), None, &["down", "-n", "2"]).status.success());
+    assert!(
+        migration(dir.path(), None, &["down", "-n", "2"])
+            .status
+            .success()
+    );
     let status = stdout(&migration(dir.path(), None, &["status"]));
     assert_eq!(status.matches("Applied").count(), 2, "{status}");
-    assert!(status.lines().last().is_some_and(|l| l.contains("Pending")), "{status}");
+    assert!(
+        status.lines().last().is_some_and(|l| l.contains("Pending")),
+        "{status}"
+    );
 
     for command in [&["up"][..], &["refresh"], &["fresh"], &["reset"]] {
         let output = migration(dir.path(), None, command);
-        assert!(output.status.success(), "{command:?}: {}", String::from_utf8_lossy(&output.stderr));
+        assert!(
+            output.status.success(),
+            "{command:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
     }
 }
 

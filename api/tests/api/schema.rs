@@ -214,3 +214,47 @@ async fn constraints_enforce_the_domain_rules() {
         .expect("community kept");
     assert_eq!(kept.created_by_id, None, "creator cleared, community kept");
 }
+
+/// (table, column) pairs: the first column of every foreign key, and the
+/// leading column of every index.
+async fn foreign_keys_and_index_heads(
+    db: &DatabaseConnection,
+    backend: Backend,
+) -> (Vec<Vec<String>>, Vec<Vec<String>>) {
+    let (fks, heads) = match backend {
+        Backend::Sqlite => (
+            "SELECT m.name AS tbl, f.\"from\" AS col FROM sqlite_master m \
+             JOIN pragma_foreign_key_list(m.name) f WHERE m.type = 'table' AND f.seq = 0",
+            "SELECT m.name AS tbl, ii.name AS col FROM sqlite_master m \
+             JOIN pragma_index_list(m.name) il JOIN pragma_index_info(il.name) ii \
+             WHERE m.type = 'table' AND ii.seqno = 0",
+        ),
+        Backend::Postgres => (
+            "SELECT c.conrelid::regclass::text AS tbl, a.attname::text AS col FROM pg_constraint c \
+             JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1] \
+             WHERE c.contype = 'f' AND c.connamespace = 'public'::regnamespace",
+            "SELECT i.indrelid::regclass::text AS tbl, a.attname::text AS col FROM pg_index i \
+             JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0] \
+             JOIN pg_class t ON t.oid = i.indrelid \
+             WHERE t.relnamespace = 'public'::regnamespace",
+        ),
+    };
+    (
+        query_strings(db, fks, &["tbl", "col"]).await,
+        query_strings(db, heads, &["tbl", "col"]).await,
+    )
+}
+
+#[tokio::test]
+async fn every_foreign_key_leads_an_index() {
+    let test_db = TestDb::new().await;
+    let db = test_db.connect().await;
+    Migrator::up(&db, None).await.expect("up");
+    let (fks, heads) = foreign_keys_and_index_heads(&db, test_db.backend).await;
+    assert!(fks.len() >= 20, "the query sees the foreign keys: {fks:?}");
+    let missing: Vec<_> = fks.iter().filter(|fk| !heads.contains(fk)).collect();
+    assert!(
+        missing.is_empty(),
+        "foreign keys without an index: {missing:?}"
+    );
+}
