@@ -6,7 +6,7 @@
 
 mod config;
 mod graphql;
-// mod health;
+mod health;
 mod helpers;
 mod lifecycle;
 mod schema;
