@@ -5,7 +5,12 @@
 //! program with a message naming the variable: a typo must not silently fall
 //! back to a default.
 
-use std::{fmt, net::IpAddr, str::FromStr, time::Duration};
+use std::{
+    fmt,
+    net::{IpAddr, Ipv4Addr},
+    str::FromStr,
+    time::Duration,
+};
 
 use migration::database::{PoolSettings, backend_of, default_database_url, mask_password};
 
@@ -131,12 +136,7 @@ impl Config {
 
         Ok(Self {
             environment,
-            host: env.parse(
-                "HOST",
-                "127.0.0.1"
-                    .parse()
-                    .map_err(|_| env.error("HOST", String::new()))?,
-            )?,
+            host: env.parse("HOST", IpAddr::V4(Ipv4Addr::LOCALHOST))?,
             port: env.parse("PORT", 8080)?,
             database_url,
             pool: PoolSettings {

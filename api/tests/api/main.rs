@@ -10,4 +10,4 @@ mod health;
 mod helpers;
 mod lifecycle;
 mod schema;
-// mod seed;
+mod seed;

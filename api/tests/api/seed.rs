@@ -1,87 +1,169 @@
-//! The seeder: deterministic, refuses to overwrite data, repeatable.
+//! The seeder on either backend, as the binary calls it: same seed, same
+//! rows; a seeded database is refused unless reset; the demo account has
+//! something to look at.
 
-use seed::{Scale, SeedOptions};
+use entity::{
+    enums::{CommunityVisibility, MembershipRole},
+    prelude::*,
+};
+use sea_orm::{
+    ColumnTrait, DatabaseConnection, EntityTrait, Iterable, PaginatorTrait, PrimaryKeyToColumn,
+    QueryFilter, QueryOrder,
+};
+use seed::{DEMO_EMAIL, DEMO_USERNAME, Scale, SeedError, SeedOptions};
 
-use crate::helpers::{TestDb, count_rows, query_strings};
+use crate::helpers::TestDb;
 
-const TABLES: [&str; 10] = [
-    "users",
-    "communities",
-    "memberships",
-    "posts",
-    "comments",
-    "reactions",
-    "follows",
-    "conversations",
-    "conversation_participants",
-    "messages",
-];
+const SMALL: SeedOptions = SeedOptions {
+    scale: Scale::Small,
+    seed: 42,
+    reset: false,
+};
 
-fn options(seed: u64, reset: bool) -> SeedOptions {
-    SeedOptions {
-        scale: Scale::Small,
-        seed,
-        reset,
+/// Every row of `E`, by primary key.
+async fn rows<E: EntityTrait>(db: &DatabaseConnection) -> Vec<E::Model> {
+    let mut select = E::find();
+    for key in E::PrimaryKey::iter() {
+        select = select.order_by_asc(key.into_column());
     }
-}
-
-async fn counts(db: &sea_orm::DatabaseConnection) -> Vec<i64> {
-    let mut counts = Vec::new();
-    for table in TABLES {
-        counts.push(count_rows(db, table).await);
-    }
-    counts
-}
-
-/// A fingerprint of the rows that matter: ids, names, bodies.
-async fn fingerprint(db: &sea_orm::DatabaseConnection) -> Vec<Vec<String>> {
-    let mut rows = query_strings(
-        db,
-        "SELECT CAST(id AS TEXT) AS a, username AS b FROM users ORDER BY id",
-        &["a", "b"],
-    )
-    .await;
-    rows.extend(
-        query_strings(
-            db,
-            "SELECT CAST(id AS TEXT) AS a, body AS b FROM posts ORDER BY id",
-            &["a", "b"],
-        )
-        .await,
-    );
-    rows
+    select.all(db).await.expect("select")
 }
 
 #[tokio::test]
 async fn the_same_seed_gives_the_same_rows() {
-    let (one, two, other) = (TestDb::new().await, TestDb::new().await, TestDb::new().await);
-    let (one, two, other) = (one.connect().await, two.connect().await, other.connect().await);
-    seed::run(&one, &options(7, false)).await.expect("seed one");
-    seed::run(&two, &options(7, false)).await.expect("seed two");
-    seed::run(&other, &options(8, false)).await.expect("seed other");
+    let (one, two, three) = (
+        TestDb::new().await,
+        TestDb::new().await,
+        TestDb::new().await,
+    );
+    let (a, b, c) = (
+        one.connect().await,
+        two.connect().await,
+        three.connect().await,
+    );
+    let first = seed::run(&a, &SMALL).await.expect("seed a");
+    let second = seed::run(&b, &SMALL).await.expect("seed b");
+    assert_eq!(first.tables, second.tables);
+    assert!(first.total_rows() > 3_000, "{first}");
+    assert!(
+        first.tables.iter().all(|(_, n)| *n > 0),
+        "every table is filled: {first}"
+    );
 
-    let counts_one = counts(&one).await;
-    assert!(counts_one.iter().all(|&n| n > 0), "every table is filled: {counts_one:?}");
-    assert_eq!(counts_one, counts(&two).await);
-    let fingerprint_one = fingerprint(&one).await;
-    assert_eq!(fingerprint_one, fingerprint(&two).await, "same seed, same rows");
-    assert_ne!(fingerprint_one, fingerprint(&other).await, "another seed, other rows");
+    macro_rules! assert_same_rows {
+        ($($entity:ty),+) => {$(
+            assert!(
+                rows::<$entity>(&a).await == rows::<$entity>(&b).await,
+                "{} differs between two runs with the same seed",
+                stringify!($entity)
+            );
+        )+};
+    }
+    assert_same_rows!(
+        User,
+        Community,
+        Membership,
+        Follow,
+        Post,
+        Comment,
+        Reaction,
+        Conversation,
+        ConversationParticipant,
+        Message
+    );
 
-    let demo = query_strings(&one, "SELECT email FROM users WHERE username = 'demo'", &["email"]).await;
-    assert_eq!(demo, [[seed::DEMO_EMAIL.to_owned()]], "the demo account exists");
+    let other = SeedOptions { seed: 7, ..SMALL };
+    seed::run(&c, &other).await.expect("seed c");
+    assert!(
+        rows::<Post>(&a).await != rows::<Post>(&c).await,
+        "another seed, other rows"
+    );
 }
 
 #[tokio::test]
-async fn refuses_a_non_empty_database_unless_reset() {
+async fn a_seeded_database_is_refused_unless_reset() {
     let test_db = TestDb::new().await;
     let db = test_db.connect().await;
-    seed::run(&db, &options(1, false)).await.expect("first seed");
-    let before = counts(&db).await;
+    let first = seed::run(&db, &SMALL).await.expect("seed");
+    let comments = Comment::find().count(&db).await.expect("count");
 
-    let err = seed::run(&db, &options(2, false)).await.expect_err("refused");
-    assert!(err.to_string().contains("--reset"), "{err}");
-    assert_eq!(counts(&db).await, before, "nothing written when refused");
+    let refused = seed::run(&db, &SMALL).await.expect_err("must refuse");
+    assert!(matches!(refused, SeedError::NotEmpty { table: "users" }));
+    let message = refused.to_string();
+    assert!(
+        message.contains("not empty") && message.contains("--reset"),
+        "{message}"
+    );
+    assert_eq!(
+        Comment::find().count(&db).await.expect("count"),
+        comments,
+        "nothing written"
+    );
 
-    seed::run(&db, &options(1, true)).await.expect("reseed with reset");
-    assert_eq!(counts(&db).await, before, "seeding twice gives the same counts");
+    let reset = SeedOptions {
+        reset: true,
+        ..SMALL
+    };
+    let again = seed::run(&db, &reset).await.expect("reseed");
+    assert_eq!(
+        first.tables, again.tables,
+        "seeding twice gives the same counts"
+    );
+    assert_eq!(Comment::find().count(&db).await.expect("count"), comments);
+}
+
+#[tokio::test]
+async fn the_demo_account_has_a_full_view() {
+    let test_db = TestDb::new().await;
+    let db = test_db.connect().await;
+    seed::run(&db, &SMALL).await.expect("seed");
+
+    let demo = User::find()
+        .filter(entity::user::Column::Email.eq(DEMO_EMAIL))
+        .one(&db)
+        .await
+        .expect("query")
+        .expect("demo account");
+    assert_eq!(demo.username, DEMO_USERNAME);
+    assert!(demo.email_verified_at.is_some());
+
+    let follows = Follow::find()
+        .filter(entity::follow::Column::FollowerId.eq(demo.id))
+        .count(&db)
+        .await
+        .expect("count");
+    assert_eq!(follows, 30);
+    let followers = Follow::find()
+        .filter(entity::follow::Column::FolloweeId.eq(demo.id))
+        .count(&db)
+        .await
+        .expect("count");
+    assert!(followers > 0);
+
+    let memberships = Membership::find()
+        .filter(entity::membership::Column::UserId.eq(demo.id))
+        .find_also_related(Community)
+        .all(&db)
+        .await
+        .expect("query");
+    let has = |role, visibility| {
+        memberships
+            .iter()
+            .any(|(m, c)| m.role == role && c.as_ref().is_some_and(|c| c.visibility == visibility))
+    };
+    assert!(has(MembershipRole::Owner, CommunityVisibility::Public));
+    assert!(has(MembershipRole::Moderator, CommunityVisibility::Private));
+
+    let posts = Post::find()
+        .filter(entity::post::Column::AuthorId.eq(demo.id))
+        .count(&db)
+        .await
+        .expect("count");
+    assert!(posts >= 5);
+    let messages = Message::find()
+        .filter(entity::message::Column::SenderId.eq(demo.id))
+        .count(&db)
+        .await
+        .expect("count");
+    assert!(messages > 0);
 }

@@ -1,0 +1,95 @@
+//! The `seed` command: fills a Hearth database with deterministic demo or
+//! benchmark data. All the work is in the library; this parses arguments,
+//! connects, and reports.
+
+use std::{io::Write, process::ExitCode};
+
+use clap::Parser;
+use migration::database;
+use seed::{DEMO_EMAIL, DEMO_PASSWORD, DEMO_USERNAME, Scale, SeedOptions};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "seed",
+    version,
+    about = "Fill a Hearth database with deterministic demo or benchmark data"
+)]
+struct Cli {
+    /// How much data: `small` (a demo) or `bench` (~1M comments).
+    #[arg(long, value_enum, default_value_t = Scale::Small)]
+    scale: Scale,
+
+    /// Same seed, same rows.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+
+    /// Wipe the database (roll every migration back, apply them again) before seeding.
+    #[arg(long)]
+    reset: bool,
+
+    /// Database to fill: sqlite://path?mode=rwc or postgres://user:pass@host/db.
+    /// Default (also when empty): the API's embedded SQLite file under
+    /// DATA_DIR, `sqlite://data/hearth.db?mode=rwc` unless DATA_DIR is set.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    database_url: Option<String>,
+
+    /// Directory of the embedded SQLite default, as for the API.
+    #[arg(long, env = "DATA_DIR", default_value = "data")]
+    data_dir: String,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let _ = dotenvy::dotenv();
+    let cli = Cli::parse();
+    // Empty means "the default", as in `.env.example`.
+    let url = cli
+        .database_url
+        .filter(|url| !url.trim().is_empty())
+        .unwrap_or_else(|| database::default_database_url(&cli.data_dir));
+    let db = match database::connect(&url).await {
+        Ok(db) => db,
+        Err(err) => return fail(&err),
+    };
+    let opts = SeedOptions {
+        scale: cli.scale,
+        seed: cli.seed,
+        reset: cli.reset,
+    };
+    let mut out = std::io::stdout();
+    // Output is informational: a closed pipe (`seed | head`) must not panic
+    // the way `println!` would, nor stop the seed.
+    let _ = writeln!(
+        out,
+        "seeding {} (scale {}, seed {}{})",
+        database::mask_password(&url),
+        opts.scale,
+        opts.seed,
+        if opts.reset { ", reset" } else { "" }
+    );
+    let result = seed::run(&db, &opts).await;
+    let _ = db.close().await;
+    match result {
+        Ok(report) => {
+            let _ = writeln!(
+                out,
+                "{report}\n\
+                 demo account: {DEMO_EMAIL} (username {DEMO_USERNAME}), password {DEMO_PASSWORD}\n\
+                 every seeded account has the same password"
+            );
+            ExitCode::SUCCESS
+        }
+        Err(err) => fail(&err),
+    }
+}
+
+/// Prints `seed: <error>` on one line (database errors can span several).
+fn fail(err: &dyn std::fmt::Display) -> ExitCode {
+    let message = err.to_string();
+    let _ = writeln!(
+        std::io::stderr(),
+        "seed: {}",
+        message.split_whitespace().collect::<Vec<_>>().join(" ")
+    );
+    ExitCode::FAILURE
+}
