@@ -71,7 +71,8 @@ impl MigrationTrait for Migration {
                 ColumnDef::new(Users::UpdatedAt)
                     .timestamp_with_time_zone()
                     .not_null(),
-            );
+            )
+            .check(Expr::col(Users::Role).is_in(["user", "admin"]));
         if sqlite {
             users.foreign_key(&mut avatar_fk());
         }
@@ -234,6 +235,10 @@ impl MigrationTrait for Migration {
                         ColumnDef::new(OneTimeTokens::CreatedAt)
                             .timestamp_with_time_zone()
                             .not_null(),
+                    )
+                    .check(
+                        Expr::col(OneTimeTokens::Purpose)
+                            .is_in(["email_verification", "password_reset"]),
                     )
                     .foreign_key(&mut foreign_key(
                         "fk_one_time_tokens_user_id",

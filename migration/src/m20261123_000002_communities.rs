@@ -49,6 +49,12 @@ impl MigrationTrait for Migration {
                             .timestamp_with_time_zone()
                             .not_null(),
                     )
+                    // Slugs are stored lower-case, so plain uniqueness is
+                    // case-insensitive.
+                    .check(
+                        Expr::col(Communities::Slug).eq(Func::lower(Expr::col(Communities::Slug))),
+                    )
+                    .check(Expr::col(Communities::Visibility).is_in(["public", "private"]))
                     // A community outlives the account that created it.
                     .foreign_key(&mut foreign_key(
                         "fk_communities_created_by_id",
@@ -83,6 +89,7 @@ impl MigrationTrait for Migration {
                             .timestamp_with_time_zone()
                             .not_null(),
                     )
+                    .check(Expr::col(Memberships::Role).is_in(["owner", "moderator", "member"]))
                     .foreign_key(&mut foreign_key(
                         "fk_memberships_community_id",
                         (Memberships::Table, Memberships::CommunityId),
@@ -96,6 +103,16 @@ impl MigrationTrait for Migration {
                         ForeignKeyAction::Cascade,
                     ))
                     .to_owned(),
+            )
+            .await?;
+
+        // At most one owner per community. A partial index, the same SQL on
+        // both backends.
+        manager
+            .get_connection()
+            .execute_unprepared(
+                "CREATE UNIQUE INDEX ux_memberships_one_owner ON memberships (community_id) \
+                 WHERE role = 'owner'",
             )
             .await?;
 

@@ -80,14 +80,29 @@ impl MigrationTrait for Migration {
                         (Users::Table, Users::Id),
                         ForeignKeyAction::Cascade,
                     ))
-                    // Deleting a comment deletes its replies: a thread never
-                    // points at a missing parent.
-                    .foreign_key(&mut foreign_key(
-                        "fk_comments_parent_id",
-                        (Comments::Table, Comments::ParentId),
-                        (Comments::Table, Comments::Id),
-                        ForeignKeyAction::Cascade,
-                    ))
+                    // A reply's parent is a comment on the same post: the
+                    // key is (post_id, parent_id) -> (post_id, id). Deleting
+                    // a comment deletes its replies, so a thread never points
+                    // at a missing parent.
+                    .index(
+                        Index::create()
+                            .name("ux_comments_post_id_id")
+                            .col(Comments::PostId)
+                            .col(Comments::Id)
+                            .unique(),
+                    )
+                    .foreign_key(
+                        ForeignKey::create()
+                            .name("fk_comments_parent_id")
+                            .from_tbl(Comments::Table)
+                            .from_col(Comments::PostId)
+                            .from_col(Comments::ParentId)
+                            .to_tbl(Comments::Table)
+                            .to_col(Comments::PostId)
+                            .to_col(Comments::Id)
+                            .on_delete(ForeignKeyAction::Cascade)
+                            .on_update(ForeignKeyAction::NoAction),
+                    )
                     .to_owned(),
             )
             .await?;
@@ -109,6 +124,10 @@ impl MigrationTrait for Migration {
                         ColumnDef::new(Reactions::CreatedAt)
                             .timestamp_with_time_zone()
                             .not_null(),
+                    )
+                    .check(
+                        Expr::col(Reactions::Kind)
+                            .is_in(["like", "love", "laugh", "wow", "sad", "angry"]),
                     )
                     .foreign_key(&mut foreign_key(
                         "fk_reactions_post_id",

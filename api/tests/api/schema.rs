@@ -191,11 +191,93 @@ async fn constraints_enforce_the_domain_rules() {
         "one reaction per user per post"
     );
 
+    // A reply's parent is on the same post.
+    let other_post = entity::post::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        author_id: Set(alice.id),
+        community_id: Set(None),
+        body: Set("profile post".into()),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(&db)
+    .await
+    .expect("profile post");
+    let comment = |post_id: Uuid, parent_id: Option<Uuid>| entity::comment::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        post_id: Set(post_id),
+        author_id: Set(alice.id),
+        parent_id: Set(parent_id),
+        body: Set("hi".into()),
+        created_at: Set(now),
+        updated_at: Set(now),
+    };
+    let top = comment(post.id, None).insert(&db).await.expect("comment");
+    comment(post.id, Some(top.id))
+        .insert(&db)
+        .await
+        .expect("reply on the same post");
+    assert!(
+        comment(other_post.id, Some(top.id))
+            .insert(&db)
+            .await
+            .is_err(),
+        "a reply to a comment of another post is refused"
+    );
+
+    // One owner per community; roles and slugs are checked.
+    let membership = |user: Uuid, role| entity::membership::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        community_id: Set(community.id),
+        user_id: Set(user),
+        role: Set(role),
+        created_at: Set(now),
+    };
+    use entity::enums::MembershipRole;
+    membership(bob.id, MembershipRole::Owner)
+        .insert(&db)
+        .await
+        .expect("owner");
+    assert!(
+        membership(alice.id, MembershipRole::Owner)
+            .insert(&db)
+            .await
+            .is_err(),
+        "a second owner is refused"
+    );
+    membership(alice.id, MembershipRole::Moderator)
+        .insert(&db)
+        .await
+        .expect("moderator");
+    for sql in [
+        "UPDATE memberships SET role = 'emperor'",
+        "UPDATE users SET role = 'root'",
+        "UPDATE communities SET slug = 'Rustaceans'",
+        "UPDATE reactions SET kind = 'meh'",
+    ] {
+        assert!(
+            sea_orm::ConnectionTrait::execute_unprepared(&db, sql)
+                .await
+                .is_err(),
+            "refused: {sql}"
+        );
+    }
+
     bob.clone().delete(&db).await.expect("delete bob");
     assert_eq!(
         count_rows(&db, "posts").await,
+        1,
+        "bob's post goes with him, alice's stays"
+    );
+    assert_eq!(
+        count_rows(&db, "comments").await,
         0,
-        "posts go with their author"
+        "comments go with their post"
+    );
+    assert_eq!(
+        count_rows(&db, "memberships").await,
+        1,
+        "bob's membership goes, alice's stays"
     );
     assert_eq!(
         count_rows(&db, "reactions").await,
