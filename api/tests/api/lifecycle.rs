@@ -113,3 +113,17 @@ async fn first_start_creates_the_embedded_sqlite_database() {
         "wal"
     );
 }
+
+#[tokio::test]
+async fn stopping_the_application_closes_its_listener() {
+    let app = crate::helpers::spawn_app().await;
+    let url = app.url("/health/live");
+    let response = app.client.get(&url).send().await.expect("served");
+    assert_eq!(response.status(), 200);
+    app.stop().await;
+    let fresh = reqwest::Client::new();
+    assert!(
+        fresh.get(&url).send().await.is_err(),
+        "nothing listens after stop"
+    );
+}
