@@ -154,7 +154,7 @@ impl Config {
             body_limit_bytes: env.positive("BODY_LIMIT_BYTES", 1024 * 1024)?,
             cors_origins,
             graphql: GraphqlLimits {
-                max_depth: env.positive("GRAPHQL_MAX_DEPTH", 12)?,
+                max_depth: env.positive("GRAPHQL_MAX_DEPTH", 16)?,
                 max_complexity: env.positive("GRAPHQL_MAX_COMPLEXITY", 2000)?,
                 max_batch: env.positive("GRAPHQL_MAX_BATCH", 10)?,
                 introspection: env.flag("GRAPHQL_INTROSPECTION", !production)?,

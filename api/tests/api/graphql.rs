@@ -279,11 +279,26 @@ async fn request_errors_are_400_without_data_in_graphql_response_mode() {
 #[tokio::test]
 async fn deep_documents_and_oversized_batches_are_refused() {
     let app = spawn_app().await;
-    // The only deep shape in the schema so far is introspection's `ofType`.
+    // The standard introspection query (graphql-js's, as GraphiQL, Apollo
+    // and codegen tools send it, 9 levels of `ofType`) must pass the limit.
+    let type_ref = format!(
+        "kind name {}",
+        "ofType { kind name ".repeat(9) + &"}".repeat(9)
+    );
+    let introspection = format!(
+        "query IntrospectionQuery {{ __schema {{ queryType {{ name }} types {{ kind name \
+         fields(includeDeprecated: true) {{ name args {{ name type {{ {type_ref} }} }} type {{ {type_ref} }} }} \
+         interfaces {{ {type_ref} }} possibleTypes {{ {type_ref} }} }} }} }}"
+    );
+    let (status, body) = app.graphql(&introspection, json!({})).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body["data"]["__schema"]["types"].is_array(), "{body}");
+
+    // The only deeper shape in the schema so far is introspection's `ofType`.
     let deep = format!(
         "{{ __schema {{ types {{ fields {{ type {{ {}name{} }} }} }} }} }}",
-        "ofType { ".repeat(12),
-        " }".repeat(12)
+        "ofType { ".repeat(20),
+        " }".repeat(20)
     );
     let (status, body) = app.graphql(&deep, json!({})).await;
     assert_eq!(status, 400, "{body}");
@@ -296,6 +311,18 @@ async fn deep_documents_and_oversized_batches_are_refused() {
             .as_str()
             .is_some_and(|m| m.contains("too deep")),
         "{body}"
+    );
+    // Deeper still, the parser's own recursion limit stops it first.
+    let deeper = format!(
+        "{{ __schema {{ types {{ fields {{ type {{ {}name{} }} }} }} }} }}",
+        "ofType { ".repeat(50),
+        " }".repeat(50)
+    );
+    let (status, body) = app.graphql(&deeper, json!({})).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"],
+        "GRAPHQL_PARSE_FAILED"
     );
 
     let batch: Vec<Value> = (0..11)
@@ -373,4 +400,24 @@ async fn unknown_routes_are_404_json() {
     assert_eq!(response.status(), 404);
     let body: Value = response.json().await.expect("json");
     assert_eq!(body["errors"][0]["extensions"]["code"], "NOT_FOUND");
+}
+
+#[tokio::test]
+async fn response_fields_follow_the_selection_order() {
+    let app = spawn_app().await;
+    insert_user(&app.conn, "zed", Utc::now()).await;
+    let response = app
+        .client
+        .post(app.url("/graphql"))
+        .json(&json!({ "query": "{ users { edges { node { username displayName bio createdAt id } } } }" }))
+        .send()
+        .await
+        .expect("sent");
+    let text = response.text().await.expect("text");
+    let position = |key: &str| {
+        text.find(&format!("\"{key}\""))
+            .unwrap_or_else(|| panic!("{key} in {text}"))
+    };
+    assert!(position("username") < position("displayName"), "{text}");
+    assert!(position("createdAt") < position("id"), "{text}");
 }
