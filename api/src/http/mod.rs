@@ -23,8 +23,9 @@ use tower_http::{
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
     sensitive_headers::SetSensitiveRequestHeadersLayer,
     timeout::TimeoutLayer,
-    trace::TraceLayer,
+    trace::{DefaultOnResponse, TraceLayer},
 };
+use tracing::Level;
 
 use crate::{config::Config, error::code, graphql::AppSchema};
 
@@ -58,7 +59,13 @@ pub fn router(state: AppState) -> Router {
                     request_id::HEADER.clone(),
                     MakeRequestUuid,
                 ))
-                .layer(TraceLayer::new_for_http().make_span_with(request_id::make_span))
+                .layer(
+                    TraceLayer::new_for_http()
+                        .make_span_with(request_id::make_span)
+                        // One line per request (status, latency) at the
+                        // default log level; 5xx are logged as errors.
+                        .on_response(DefaultOnResponse::new().level(Level::INFO)),
+                )
                 .layer(PropagateRequestIdLayer::new(request_id::HEADER.clone()))
                 .layer(CatchPanicLayer::custom(|_| {
                     error_response(

@@ -328,25 +328,13 @@ async fn deep_documents_and_oversized_batches_are_refused() {
     let batch: Vec<Value> = (0..11)
         .map(|_| json!({ "query": "{ __typename }" }))
         .collect();
-    let response = app
-        .client
-        .post(app.url("/graphql"))
-        .json(&batch)
-        .send()
-        .await
-        .expect("sent");
+    let response = app.post_graphql(&batch).await;
     assert_eq!(response.status(), 400);
 
     let batch: Vec<Value> = (0..2)
         .map(|_| json!({ "query": "{ __typename }" }))
         .collect();
-    let response = app
-        .client
-        .post(app.url("/graphql"))
-        .json(&batch)
-        .send()
-        .await
-        .expect("sent");
+    let response = app.post_graphql(&batch).await;
     assert_eq!(response.status(), 200);
     let body: Value = response.json().await.expect("json");
     assert_eq!(body[1]["data"]["__typename"], "Query");
@@ -406,13 +394,7 @@ async fn unknown_routes_are_404_json() {
 async fn response_fields_follow_the_selection_order() {
     let app = spawn_app().await;
     insert_user(&app.conn, "zed", Utc::now()).await;
-    let response = app
-        .client
-        .post(app.url("/graphql"))
-        .json(&json!({ "query": "{ users { edges { node { username displayName bio createdAt id } } } }" }))
-        .send()
-        .await
-        .expect("sent");
+    let response = app.post_graphql(&json!({ "query": "{ users { edges { node { username displayName bio createdAt id } } } }" })).await;
     let text = response.text().await.expect("text");
     let position = |key: &str| {
         text.find(&format!("\"{key}\""))

@@ -189,15 +189,21 @@ impl TestApp {
         format!("http://{}{}", self.addr, path)
     }
 
+    /// POSTs any JSON body to `/graphql` (a request, a batch, junk).
+    pub async fn post_graphql(&self, body: &impl serde::Serialize) -> reqwest::Response {
+        self.client
+            .post(self.url("/graphql"))
+            .json(body)
+            .send()
+            .await
+            .expect("request sent")
+    }
+
     /// POSTs a GraphQL request; returns the status and the JSON body.
     pub async fn graphql(&self, query: &str, variables: Value) -> (u16, Value) {
         let response = self
-            .client
-            .post(self.url("/graphql"))
-            .json(&json!({ "query": query, "variables": variables }))
-            .send()
-            .await
-            .expect("request sent");
+            .post_graphql(&json!({ "query": query, "variables": variables }))
+            .await;
         let status = response.status().as_u16();
         (status, response.json().await.expect("JSON body"))
     }
