@@ -205,6 +205,6 @@ pub fn mask_password(url: &str) -> String {
 }
 
 /// sqlx errors can span lines; a CLI wants one.
-fn one_line(s: &str) -> String {
+pub fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }

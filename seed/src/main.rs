@@ -86,10 +86,6 @@ async fn main() -> ExitCode {
 /// Prints `seed: <error>` on one line (database errors can span several).
 fn fail(err: &dyn std::fmt::Display) -> ExitCode {
     let message = err.to_string();
-    let _ = writeln!(
-        std::io::stderr(),
-        "seed: {}",
-        message.split_whitespace().collect::<Vec<_>>().join(" ")
-    );
+    let _ = writeln!(std::io::stderr(), "seed: {}", database::one_line(&message));
     ExitCode::FAILURE
 }
