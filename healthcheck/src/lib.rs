@@ -4,7 +4,8 @@
 //! it sends one `GET` to the API's `/health/ready` over plain HTTP/1.0 and
 //! exits 0 on status 200, 1 on anything else (refused, timed out, 503, a
 //! malformed answer), all within a fixed time budget. No async runtime and
-//! no HTTP crate keep the static binary a few hundred KiB.
+//! no HTTP crate keep the binary a few hundred KiB (static when built
+//! for a musl target, as a scratch image needs).
 
 use std::{
     fmt,
@@ -64,6 +65,8 @@ pub fn target_url(lookup: impl Fn(&str) -> Option<String>) -> String {
 
 /// An `http://` URL split into what the request needs.
 struct Target<'a> {
+    /// `host[:port]` as written, for the `Host` header.
+    authority: &'a str,
     host: &'a str,
     port: u16,
     path: &'a str,
@@ -88,12 +91,19 @@ fn parse_url(url: &str) -> Result<Target<'_>, ProbeError> {
         _ => (authority, 80),
     };
     let host = host.trim_start_matches('[').trim_end_matches(']');
-    if host.is_empty() || path.contains(char::is_whitespace) {
-        return Err(ProbeError::BadUrl(format!(
-            "`{url}` has no host or has spaces"
-        )));
+    if host.is_empty() {
+        return Err(ProbeError::BadUrl(format!("`{url}` has no host")));
     }
-    Ok(Target { host, port, path })
+    // Both go into the request verbatim; a space or CR/LF would corrupt it.
+    if rest.contains(|c: char| c.is_whitespace() || c.is_control()) {
+        return Err(ProbeError::BadUrl(format!("`{url}` contains spaces")));
+    }
+    Ok(Target {
+        authority,
+        host,
+        port,
+        path,
+    })
 }
 
 /// Time left before `deadline`, or a timeout error.
@@ -115,6 +125,8 @@ fn io_error(err: io::Error) -> ProbeError {
 pub fn probe(url: &str, timeout: Duration) -> Result<u16, ProbeError> {
     let deadline = Instant::now() + timeout;
     let target = parse_url(url)?;
+    // std has no resolver timeout; in practice the host is loopback or a
+    // container name answered from /etc/hosts, so this returns at once.
     let addrs: Vec<SocketAddr> = (target.host, target.port)
         .to_socket_addrs()
         .map_err(ProbeError::Resolve)?
@@ -141,7 +153,7 @@ pub fn probe(url: &str, timeout: Duration) -> Result<u16, ProbeError> {
         .map_err(io_error)?;
     let request = format!(
         "GET {} HTTP/1.0\r\nHost: {}\r\nUser-Agent: hearth-healthcheck\r\nConnection: close\r\n\r\n",
-        target.path, target.host
+        target.path, target.authority
     );
     stream.write_all(request.as_bytes()).map_err(io_error)?;
 
@@ -202,17 +214,25 @@ mod tests {
             _ => Some("9000".to_owned()),
         };
         assert_eq!(target_url(both), "http://api:1/x");
+        let empty = |k: &str| match k {
+            "HEALTHCHECK_URL" => Some(String::new()),
+            _ => Some("9000".to_owned()),
+        };
+        assert_eq!(target_url(empty), "http://127.0.0.1:9000/health/ready");
     }
 
     #[test]
     fn parses_urls_and_status_lines() {
         let t = parse_url("http://[::1]:81/health").expect("valid");
         assert_eq!((t.host, t.port, t.path), ("::1", 81, "/health"));
+        assert_eq!(t.authority, "[::1]:81");
         let t = parse_url("http://localhost").expect("valid");
         assert_eq!((t.host, t.port, t.path), ("localhost", 80, "/"));
         assert!(parse_url("https://localhost/").is_err());
         assert!(parse_url("http://:80/").is_err());
         assert!(parse_url("http://host:http/").is_err());
+        assert!(parse_url("http://host/a b").is_err());
+        assert!(parse_url("http://ho\r\nst/").is_err());
         assert_eq!(
             parse_status(b"HTTP/1.1 503 Service Unavailable\r\n"),
             Some(503)

@@ -8,8 +8,8 @@ use std::{
     time::{Duration, Instant},
 };
 
-/// Serves `response` to every connection whose request line asks for
-/// `/health/ready`, and 404 otherwise; `None` accepts and never answers.
+/// Serves `response` to every connection that asks for `/health/ready` with
+/// a correct `Host`, and 404 otherwise; `None` accepts and never answers.
 fn fake_server(response: Option<&'static str>) -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = listener.local_addr().expect("addr").port();
@@ -20,9 +20,10 @@ fn fake_server(response: Option<&'static str>) -> u16 {
                 let mut buf = [0u8; 1024];
                 let n = stream.read(&mut buf).unwrap_or(0);
                 let request = String::from_utf8_lossy(&buf[..n]).into_owned();
+                let expected = format!("GET /health/ready HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\n");
                 match response {
                     None => thread::sleep(Duration::from_secs(10)),
-                    Some(_) if !request.starts_with("GET /health/ready HTTP/1.0") => {
+                    Some(_) if !request.starts_with(&expected) => {
                         let _ = stream.write_all(b"HTTP/1.0 404 Not Found\r\n\r\n");
                     }
                     Some(answer) => {
@@ -53,6 +54,7 @@ fn exits_0_on_200() {
     let port = fake_server(Some("HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}"));
     let output = healthcheck(&[("HEALTHCHECK_URL", url(port))]);
     assert_eq!(output.status.code(), Some(0), "{output:?}");
+    assert!(output.stderr.is_empty(), "silent on success: {output:?}");
 }
 
 #[test]
@@ -97,6 +99,10 @@ fn exits_1_naming_a_malformed_url() {
     let output = healthcheck(&[("HEALTHCHECK_URL", "https://example.invalid/".to_owned())]);
     assert_eq!(output.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&output.stderr).contains("not an http:// URL"));
+
+    let output = healthcheck(&[("HEALTHCHECK_URL", "http://127.0.0.1:port/".to_owned())]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("`port` is not a port"));
 }
 
 #[test]
