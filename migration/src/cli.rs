@@ -18,17 +18,36 @@ use crate::{Migrator, database};
     about = "Apply or roll back Hearth's schema migrations"
 )]
 pub struct Cli {
-    /// Database to migrate: sqlite://path?mode=rwc or postgres://user:pass@host/db.
-    /// Default: the API's embedded SQLite file under DATA_DIR.
-    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
-    pub database_url: Option<String>,
-
-    /// Directory of the embedded SQLite default.
-    #[arg(long, env = "DATA_DIR", default_value = "data")]
-    pub data_dir: String,
+    #[command(flatten)]
+    pub database: DatabaseArgs,
 
     #[command(subcommand)]
     pub command: Option<Command>,
+}
+
+/// Which database a command-line tool works on; shared by `migration` and
+/// `seed` so both pick the same default file as the API.
+#[derive(clap::Args, Debug, Clone)]
+pub struct DatabaseArgs {
+    /// Database: sqlite://path?mode=rwc or postgres://user:pass@host/db.
+    /// Default (also when empty, as `.env.example` leaves it): the API's
+    /// embedded SQLite file under DATA_DIR.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+
+    /// Directory of the embedded SQLite default, as for the API.
+    #[arg(long, env = "DATA_DIR", default_value = "data")]
+    pub data_dir: String,
+}
+
+impl DatabaseArgs {
+    /// The URL to connect to.
+    pub fn url(&self) -> String {
+        self.database_url
+            .clone()
+            .filter(|url| !url.trim().is_empty())
+            .unwrap_or_else(|| database::default_database_url(&self.data_dir))
+    }
 }
 
 #[derive(Subcommand, Debug, Clone, Copy)]
@@ -58,11 +77,7 @@ pub async fn run() -> ExitCode {
     let _ = dotenvy::dotenv();
     let cli = Cli::parse();
     init_logging();
-    let url = cli
-        .database_url
-        .clone()
-        .filter(|u| !u.trim().is_empty())
-        .unwrap_or_else(|| database::default_database_url(&cli.data_dir));
+    let url = cli.database.url();
     // One connection: `fresh` on SQLite turns foreign keys off with a PRAGMA,
     // which only holds if every following statement uses that connection.
     let pool = database::PoolSettings {

@@ -5,7 +5,7 @@
 use std::{io::Write, process::ExitCode};
 
 use clap::Parser;
-use migration::database;
+use migration::{cli::DatabaseArgs, database};
 use seed::{DEMO_EMAIL, DEMO_PASSWORD, DEMO_USERNAME, Scale, SeedOptions};
 
 #[derive(Parser, Debug)]
@@ -27,26 +27,15 @@ struct Cli {
     #[arg(long)]
     reset: bool,
 
-    /// Database to fill: sqlite://path?mode=rwc or postgres://user:pass@host/db.
-    /// Default (also when empty): the API's embedded SQLite file under
-    /// DATA_DIR, `sqlite://data/hearth.db?mode=rwc` unless DATA_DIR is set.
-    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
-    database_url: Option<String>,
-
-    /// Directory of the embedded SQLite default, as for the API.
-    #[arg(long, env = "DATA_DIR", default_value = "data")]
-    data_dir: String,
+    #[command(flatten)]
+    database: DatabaseArgs,
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let _ = dotenvy::dotenv();
     let cli = Cli::parse();
-    // Empty means "the default", as in `.env.example`.
-    let url = cli
-        .database_url
-        .filter(|url| !url.trim().is_empty())
-        .unwrap_or_else(|| database::default_database_url(&cli.data_dir));
+    let url = cli.database.url();
     let db = match database::connect(&url).await {
         Ok(db) => db,
         Err(err) => return fail(&err),
