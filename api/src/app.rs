@@ -2,17 +2,24 @@
 //! listener), then run it until a shutdown signal, draining in-flight
 //! requests for at most the configured time.
 
-use std::{future::Future, io, net::SocketAddr, sync::Arc, time::Duration};
+use std::{future::Future, io, net::SocketAddr, path::Path, sync::Arc, time::Duration};
 
 use axum::Router;
 use sea_orm::DatabaseConnection;
 use tokio::{net::TcpListener, sync::watch};
 
 use crate::{
+    auth::{
+        Auth,
+        password::Hasher,
+        rate_limit::{self, RateLimits},
+        tokens::AccessTokens,
+    },
     config::Config,
     db,
     graphql::build_schema,
     http::{AppState, router},
+    mail::Mailer,
 };
 
 pub struct Application {
@@ -31,11 +38,22 @@ impl Application {
         let listener = TcpListener::bind(addr)
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
-        let schema = build_schema(&config.graphql, db.clone());
+        let auth = Arc::new(Auth {
+            db: db.clone(),
+            tokens: AccessTokens::new(&config.auth, Path::new(&config.data_dir))?,
+            hasher: Hasher::new(),
+            limits: RateLimits::new(&config.auth.rate_limit),
+            mailer: Mailer::new(&config.mail, &config.data_dir)?,
+            config: config.auth.clone(),
+            link_base_url: config.mail.link_base_url.clone(),
+        });
+        rate_limit::spawn_sweeper(auth.limits.clone());
+        let schema = build_schema(&config.graphql, db.clone(), auth.clone());
         let shutdown_timeout = config.shutdown_timeout;
         let state = AppState {
             db: db.clone(),
             schema,
+            auth,
             config: Arc::new(config),
         };
         Ok(Self {

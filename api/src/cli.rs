@@ -1,5 +1,5 @@
 //! The `api` command line: `api` (or `api serve`) runs the server,
-//! `api schema` prints the GraphQL SDL.
+//! `api schema` prints the GraphQL SDL, `api admin create` makes an admin.
 
 use std::process::ExitCode;
 
@@ -7,8 +7,9 @@ use clap::{Parser, Subcommand};
 
 use crate::{
     app::{Application, shutdown_signal},
+    auth,
     config::Config,
-    graphql, telemetry,
+    db, graphql, telemetry,
 };
 
 #[derive(Parser, Debug)]
@@ -24,6 +25,22 @@ enum Command {
     Serve,
     /// Print the GraphQL schema as SDL.
     Schema,
+    /// Manage admin accounts.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum AdminCommand {
+    /// Make the account with this email an admin, or create an admin
+    /// account (with --username; the password is read from the
+    /// ADMIN_PASSWORD variable or, if unset, from the first line of stdin).
+    Create {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        username: Option<String>,
+    },
 }
 
 pub async fn run() -> ExitCode {
@@ -35,6 +52,61 @@ pub async fn run() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Serve => serve().await,
+        Command::Admin(AdminCommand::Create { email, username }) => {
+            admin_create(&email, username.as_deref()).await
+        }
+    }
+}
+
+async fn admin_create(email: &str, username: Option<&str>) -> ExitCode {
+    let config = match Config::from_env() {
+        Ok(config) => config,
+        Err(err) => {
+            eprintln!("api: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let password = match (username, std::env::var("ADMIN_PASSWORD")) {
+        (None, _) => None,
+        (Some(_), Ok(password)) => Some(password),
+        (Some(_), Err(_)) => {
+            let mut line = String::new();
+            if let Err(err) = std::io::stdin().read_line(&mut line) {
+                eprintln!("api: cannot read the password from stdin: {err}");
+                return ExitCode::FAILURE;
+            }
+            Some(line.trim_end_matches(['\r', '\n']).to_owned())
+        }
+    };
+    let db = match db::connect(&config).await {
+        Ok(db) => db,
+        Err(err) => {
+            eprintln!("api: {err:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = auth::service::ensure_admin(&db, email, username, password.as_deref()).await;
+    let _ = db.close().await;
+    match result {
+        Ok(true) => {
+            println!("created admin account {email}");
+            ExitCode::SUCCESS
+        }
+        Ok(false) => {
+            println!("{email} is now an admin");
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            let err = async_graphql::Error::from(err);
+            let field = err
+                .extensions
+                .as_ref()
+                .and_then(|e| e.get("field"))
+                .map(|f| format!("{f}: ").replace('"', ""))
+                .unwrap_or_default();
+            eprintln!("api: {field}{}", err.message);
+            ExitCode::FAILURE
+        }
     }
 }
 

@@ -31,8 +31,8 @@ pub mod code {
 /// `From<AppError> for async_graphql::Error` below instead.
 #[derive(Debug)]
 pub enum AppError {
-    /// No valid credentials were presented.
-    Unauthenticated,
+    /// No valid credentials were presented; the message says which.
+    Unauthenticated(&'static str),
     /// Signed in, but not allowed to do this.
     Forbidden,
     /// The thing asked for does not exist (or is not visible to the caller).
@@ -60,7 +60,7 @@ impl AppError {
     /// The message the client sees.
     pub fn message(&self) -> String {
         match self {
-            Self::Unauthenticated => "not signed in".to_owned(),
+            Self::Unauthenticated(message) => (*message).to_owned(),
             Self::Forbidden => "not allowed".to_owned(),
             Self::NotFound(what) => format!("{what} not found"),
             Self::BadUserInput { message, .. } | Self::Conflict { message, .. } => message.clone(),
@@ -73,7 +73,7 @@ impl AppError {
 
     pub fn code(&self) -> &'static str {
         match self {
-            Self::Unauthenticated => code::UNAUTHENTICATED,
+            Self::Unauthenticated(_) => code::UNAUTHENTICATED,
             Self::Forbidden => code::FORBIDDEN,
             Self::NotFound(_) => code::NOT_FOUND,
             Self::BadUserInput { .. } => code::BAD_USER_INPUT,

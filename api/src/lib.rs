@@ -12,11 +12,13 @@
 //! binary runs.
 
 pub mod app;
+pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod db;
 pub mod error;
 pub mod graphql;
 pub mod http;
+pub mod mail;
 pub mod telemetry;
 pub mod users;

@@ -21,6 +21,8 @@ pub struct Model {
     /// argon2id PHC string. Never leaves the server.
     pub password_hash: String,
     pub email_verified_at: Option<DateTimeUtc>,
+    /// Set by an admin: no sign-in, no refresh, every session ended.
+    pub disabled_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

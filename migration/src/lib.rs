@@ -18,6 +18,7 @@ mod m20261123_000001_accounts;
 mod m20261123_000002_communities;
 mod m20261123_000003_posts;
 mod m20261123_000004_messages;
+mod m20261123_000005_account_status;
 mod tables;
 
 pub struct Migrator;
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000002_communities::Migration),
             Box::new(m20261123_000003_posts::Migration),
             Box::new(m20261123_000004_messages::Migration),
+            Box::new(m20261123_000005_account_status::Migration),
         ]
     }
 }

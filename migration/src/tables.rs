@@ -14,6 +14,7 @@ pub enum Users {
     Role,
     PasswordHash,
     EmailVerifiedAt,
+    DisabledAt,
     CreatedAt,
     UpdatedAt,
 }

@@ -217,6 +217,7 @@ impl Generator {
             role: UserRole::User,
             password_hash: DEMO_PASSWORD_HASH.to_owned(),
             email_verified_at: Some(at(START_MS + 60_000)),
+            disabled_at: None,
             created_at: at(START_MS),
             updated_at: at(START_MS),
         });
@@ -244,6 +245,7 @@ impl Generator {
                 role: UserRole::User,
                 password_hash: DEMO_PASSWORD_HASH.to_owned(),
                 email_verified_at: verified,
+                disabled_at: None,
                 created_at: at(created),
                 updated_at: at(created),
             });

@@ -8,18 +8,30 @@ mod error_codes;
 pub mod node;
 pub mod pagination;
 
-use async_graphql::{EmptyMutation, EmptySubscription, MergedObject, Schema, SchemaBuilder};
+use std::sync::Arc;
+
+use async_graphql::{EmptySubscription, MergedObject, Schema, SchemaBuilder};
 use sea_orm::DatabaseConnection;
 
-use crate::{config::GraphqlLimits, users::graphql::UsersQuery};
+use crate::{
+    auth::{
+        Auth,
+        graphql::{AuthMutation, AuthQuery},
+    },
+    config::GraphqlLimits,
+    users::graphql::UsersQuery,
+};
 
 #[derive(MergedObject, Default)]
-pub struct Query(node::NodeQuery, UsersQuery);
+pub struct Query(node::NodeQuery, AuthQuery, UsersQuery);
 
-pub type AppSchema = Schema<Query, EmptyMutation, EmptySubscription>;
+#[derive(MergedObject, Default)]
+pub struct Mutation(AuthMutation);
 
-fn builder(limits: &GraphqlLimits) -> SchemaBuilder<Query, EmptyMutation, EmptySubscription> {
-    let mut builder = Schema::build(Query::default(), EmptyMutation, EmptySubscription)
+pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
+
+fn builder(limits: &GraphqlLimits) -> SchemaBuilder<Query, Mutation, EmptySubscription> {
+    let mut builder = Schema::build(Query::default(), Mutation::default(), EmptySubscription)
         .limit_depth(limits.max_depth)
         .limit_complexity(limits.max_complexity)
         .limit_recursive_depth(32)
@@ -32,8 +44,8 @@ fn builder(limits: &GraphqlLimits) -> SchemaBuilder<Query, EmptyMutation, EmptyS
 }
 
 /// The schema the server executes.
-pub fn build_schema(limits: &GraphqlLimits, db: DatabaseConnection) -> AppSchema {
-    builder(limits).data(db).finish()
+pub fn build_schema(limits: &GraphqlLimits, db: DatabaseConnection, auth: Arc<Auth>) -> AppSchema {
+    builder(limits).data(db).data(auth).finish()
 }
 
 /// The schema in SDL, as committed in `schema.graphql`.

@@ -18,18 +18,22 @@ use crate::{
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NodeType {
     User,
+    /// A device session; only its owner sees it, so `node` never returns one.
+    Session,
 }
 
 impl NodeType {
     fn name(self) -> &'static str {
         match self {
             Self::User => "User",
+            Self::Session => "Session",
         }
     }
 
     fn from_name(name: &str) -> Option<Self> {
         match name {
             "User" => Some(Self::User),
+            "Session" => Some(Self::Session),
             _ => None,
         }
     }
@@ -81,6 +85,7 @@ impl NodeQuery {
             NodeType::User => users::service::find_by_id(db, uuid)
                 .await?
                 .map(|u| Node::User(User(u))),
+            NodeType::Session => None,
         })
     }
 }

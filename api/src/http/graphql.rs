@@ -9,7 +9,10 @@
 //!   simple cross-site form posts (CSRF) out; bodies over the limit get 413.
 //! - Every error, transport ones included, is a GraphQL JSON body.
 
-use std::collections::HashMap;
+use std::{
+    collections::HashMap,
+    net::{IpAddr, SocketAddr},
+};
 
 use async_graphql::{
     BatchRequest, BatchResponse, Request, Variables,
@@ -19,14 +22,18 @@ use async_graphql::{
     },
 };
 use axum::{
+    Extension,
     body::{Body, to_bytes},
-    extract::{RawQuery, State},
+    extract::{ConnectInfo, RawQuery, State},
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
 
 use super::{AppState, error_response, playground};
-use crate::error::code;
+use crate::{
+    auth::{RequestInfo, Viewer},
+    error::code,
+};
 
 const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
 const JSON: &str = "application/json";
@@ -89,9 +96,46 @@ fn request_error(mode: Mode, status: StatusCode, message: &str) -> Response {
     response
 }
 
+/// Who is calling and from where: the bearer token (an invalid one makes
+/// the viewer `InvalidToken`, not an error, so public operations such as
+/// `refreshSession` still work with a stale token attached) and the client
+/// address for rate limits.
+fn request_info(
+    state: &AppState,
+    headers: &HeaderMap,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+) -> RequestInfo {
+    let authorization = headers
+        .get(header::AUTHORIZATION)
+        .map(|v| v.to_str().unwrap_or_default());
+    let viewer = Viewer::from_authorization(authorization, &state.auth.tokens);
+    let peer_ip = peer.map_or(
+        IpAddr::from([0, 0, 0, 0]),
+        |Extension(ConnectInfo(addr))| addr.ip(),
+    );
+    // Behind a trusted proxy the right-most X-Forwarded-For entry is the
+    // address the proxy saw; anything left of it is client-supplied.
+    let forwarded = state
+        .config
+        .auth
+        .rate_limit
+        .trust_forwarded_for
+        .then(|| {
+            let last = headers.get_all("x-forwarded-for").iter().next_back()?;
+            let entry = last.to_str().ok()?.rsplit(',').next()?;
+            entry.trim().parse::<IpAddr>().ok()
+        })
+        .flatten();
+    RequestInfo {
+        viewer,
+        client_ip: forwarded.unwrap_or(peer_ip),
+    }
+}
+
 /// GET /graphql: the playground for browsers, queries for everyone else.
 pub async fn get(
     State(state): State<AppState>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Response {
@@ -127,7 +171,7 @@ pub async fn get(
             .insert(header::ALLOW, HeaderValue::from_static("POST"));
         return response;
     }
-    let mut request = Request::new(query.clone());
+    let mut request = Request::new(query.clone()).data(request_info(&state, &headers, peer));
     if let Some(name) = operation_name {
         request = request.operation_name(name);
     }
@@ -169,7 +213,12 @@ fn reads_only(query: &str, operation_name: Option<&str>) -> bool {
 }
 
 /// POST /graphql: one operation, or a batch of up to `GRAPHQL_MAX_BATCH`.
-pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+pub async fn post(
+    State(state): State<AppState>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
     let Some(mode) = negotiate(&headers) else {
         return not_acceptable();
     };
@@ -224,6 +273,7 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Body)
     {
         return request_error(mode, StatusCode::BAD_REQUEST, "missing `query`");
     }
+    let batch = batch.data(request_info(&state, &headers, peer));
     let response = state.schema.execute_batch(batch).await;
     respond(mode, response)
 }

@@ -27,13 +27,14 @@ use tower_http::{
 };
 use tracing::Level;
 
-use crate::{config::Config, error::code, graphql::AppSchema};
+use crate::{auth::Auth, config::Config, error::code, graphql::AppSchema};
 
 /// What every handler can reach.
 #[derive(Clone)]
 pub struct AppState {
     pub db: DatabaseConnection,
     pub schema: AppSchema,
+    pub auth: Arc<Auth>,
     pub config: Arc<Config>,
 }
 

@@ -27,7 +27,12 @@ fn no_configuration_means_the_embedded_default() {
 
 #[test]
 fn production_tightens_defaults() {
-    let config = config(&[("HEARTH_ENV", "production"), ("DATA_DIR", "/data")]).expect("valid");
+    let config = config(&[
+        ("HEARTH_ENV", "production"),
+        ("DATA_DIR", "/data"),
+        ("JWT_SECRET", "a-production-secret-of-at-least-32-bytes"),
+    ])
+    .expect("valid");
     assert!(!config.graphql.introspection);
     assert_eq!(config.log_format, LogFormat::Json);
     assert_eq!(config.database_url, "sqlite:///data/hearth.db?mode=rwc");
@@ -105,4 +110,57 @@ fn schema_subcommand_prints_the_committed_sdl() {
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../schema.graphql"))
             .expect("schema.graphql is committed at the repository root");
     assert_eq!(sdl, committed, "schema.graphql is stale: run `just schema`");
+}
+
+/// A2: production needs a real JWT secret; short ones are refused anywhere.
+#[test]
+fn jwt_secrets_are_checked() {
+    let prod = |secret: Option<&str>| {
+        let mut vars = vec![("HEARTH_ENV", "production")];
+        if let Some(secret) = secret {
+            vars.push(("JWT_SECRET", secret));
+        }
+        config(&vars)
+    };
+    for secret in [
+        None,
+        Some("too-short"),
+        Some(api::config::EXAMPLE_JWT_SECRET),
+    ] {
+        let err = prod(secret).expect_err("refused");
+        assert_eq!(err.variable, "JWT_SECRET", "{secret:?}: {err}");
+    }
+    assert!(prod(Some("0123456789abcdef0123456789abcdef")).is_ok());
+    let err = config(&[("JWT_SECRET", "short")]).expect_err("short in development too");
+    assert_eq!(err.variable, "JWT_SECRET");
+    let err = config(&[("JWT_PRIVATE_KEY_FILE", "/nonexistent.pem")]).expect_err("half a pair");
+    assert_eq!(err.variable, "JWT_PUBLIC_KEY_FILE");
+    let err = config(&[("SMTP_URL", "http://mail")]).expect_err("not smtp");
+    assert_eq!(err.variable, "SMTP_URL");
+    let err = config(&[("MAIL_FROM", "not an address")]).expect_err("bad sender");
+    assert_eq!(err.variable, "MAIL_FROM");
+}
+
+/// The placeholder production refuses is the one `.env.example` ships.
+#[test]
+fn env_example_ships_the_refused_placeholder() {
+    let example = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../.env.example"))
+        .expect(".env.example");
+    let line = format!("JWT_SECRET={}", api::config::EXAMPLE_JWT_SECRET);
+    assert!(example.lines().any(|l| l == line), "{line} missing");
+}
+
+#[test]
+fn production_without_a_jwt_secret_stops_the_binary() {
+    let dir = tempfile::tempdir().expect("dir");
+    let output = Command::new(env!("CARGO_BIN_EXE_api"))
+        .current_dir(dir.path())
+        .env_clear()
+        .env("HEARTH_ENV", "production")
+        .env("JWT_SECRET", api::config::EXAMPLE_JWT_SECRET)
+        .output()
+        .expect("api runs");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("JWT_SECRET"), "{stderr}");
 }

@@ -14,6 +14,8 @@ use uuid::Uuid;
 pub struct TestDb {
     pub url: String,
     pub backend: Backend,
+    /// The server's `DATA_DIR` (outbox, development JWT secret).
+    pub data_dir: tempfile::TempDir,
     /// Holds the SQLite file's directory alive.
     _dir: Option<tempfile::TempDir>,
     /// For PostgreSQL: the server's admin URL and the database to drop.
@@ -35,6 +37,7 @@ impl TestDb {
                 Self {
                     url,
                     backend: Backend::Sqlite,
+                    data_dir: tempfile::tempdir().expect("temp dir"),
                     _dir: Some(dir),
                     postgres: None,
                 }
@@ -62,6 +65,7 @@ impl TestDb {
         Self {
             url: url.to_string(),
             backend: Backend::Postgres,
+            data_dir: tempfile::tempdir().expect("temp dir"),
             _dir: None,
             postgres: Some((admin_url, name)),
         }
@@ -131,13 +135,22 @@ async fn container_url() -> String {
     )
 }
 
-/// Config for a test server: its own database, a random port.
+/// The JWT secret test servers sign with, so tests can forge tokens.
+pub const TEST_JWT_SECRET: &str = "test-secret-test-secret-test-secret-0123";
+
+/// Config for a test server: its own database and data directory, a random
+/// port, a known JWT secret, and rate limits high enough to stay out of the
+/// way (the rate-limit tests lower them).
 pub fn test_config(db: &TestDb) -> Config {
     let url = db.url.clone();
+    let data_dir = db.data_dir.path().display().to_string();
     Config::from_lookup(move |name| match name {
         "DATABASE_URL" => Some(url.clone()),
+        "DATA_DIR" => Some(data_dir.clone()),
         "PORT" => Some("0".to_owned()),
         "DATABASE_ACQUIRE_TIMEOUT_SECS" => Some("1".to_owned()),
+        "JWT_SECRET" => Some(TEST_JWT_SECRET.to_owned()),
+        "AUTH_RATE_LIMIT_PER_IP" | "AUTH_RATE_LIMIT_PER_ACCOUNT" => Some("100000".to_owned()),
         _ => None,
     })
     .expect("test config is valid")
@@ -204,6 +217,20 @@ impl TestApp {
         let response = self
             .post_graphql(&json!({ "query": query, "variables": variables }))
             .await;
+        let status = response.status().as_u16();
+        (status, response.json().await.expect("JSON body"))
+    }
+
+    /// POSTs a GraphQL request with `Authorization: Bearer <token>`.
+    pub async fn graphql_as(&self, token: &str, query: &str, variables: Value) -> (u16, Value) {
+        let response = self
+            .client
+            .post(self.url("/graphql"))
+            .bearer_auth(token)
+            .json(&json!({ "query": query, "variables": variables }))
+            .send()
+            .await
+            .expect("request sent");
         let status = response.status().as_u16();
         (status, response.json().await.expect("JSON body"))
     }
@@ -288,6 +315,7 @@ pub async fn insert_user(
         role: Set(entity::enums::UserRole::User),
         password_hash: Set("x".to_owned()),
         email_verified_at: Set(None),
+        disabled_at: Set(None),
         created_at: Set(created_at),
         updated_at: Set(created_at),
     };

@@ -4,6 +4,7 @@
 //! own new PostgreSQL database when `TEST_DATABASE_URL=postgres://...` is set
 //! (see `helpers`).
 
+mod auth;
 mod config;
 mod graphql;
 mod health;
@@ -11,3 +12,4 @@ mod helpers;
 mod lifecycle;
 mod schema;
 mod seed;
+mod smtp;

@@ -1,0 +1,158 @@
+//! Passwords: the length and blocklist policy (NIST 800-63B), argon2id
+//! hashing with OWASP's parameters, off the async worker threads.
+
+use std::{
+    collections::HashSet,
+    sync::{Arc, LazyLock},
+};
+
+use argon2::{
+    Argon2,
+    password_hash::{PasswordHasher as _, PasswordVerifier as _, phc::PasswordHash},
+};
+use tokio::sync::Semaphore;
+
+use crate::error::{AppError, AppResult};
+
+pub const MIN_CHARS: usize = 8;
+/// Long passphrases are welcome; the cap only stops hash-flooding.
+pub const MAX_CHARS: usize = 256;
+
+/// The most common passwords of at least 8 characters: the first 10,000
+/// entries of the xato.net leak list as shipped in zxcvbn's frequency lists
+/// (MIT), filtered to length 8 and over.
+static COMMON: LazyLock<HashSet<&'static str>> = LazyLock::new(|| {
+    include_str!("common_passwords.txt")
+        .lines()
+        .filter(|l| !l.is_empty())
+        .collect()
+});
+
+/// Checks a new password against the policy; `field` names the argument.
+pub fn check_policy(password: &str, field: &str) -> AppResult<()> {
+    let chars = password.chars().count();
+    if chars < MIN_CHARS {
+        return Err(AppError::bad_input(
+            field,
+            format!("must be at least {MIN_CHARS} characters"),
+        ));
+    }
+    if chars > MAX_CHARS {
+        return Err(AppError::bad_input(
+            field,
+            format!("must be at most {MAX_CHARS} characters"),
+        ));
+    }
+    if COMMON.contains(password.to_lowercase().as_str()) {
+        return Err(AppError::bad_input(
+            field,
+            "is one of the most common passwords; choose another",
+        ));
+    }
+    Ok(())
+}
+
+/// Hashes and verifies on the blocking pool, at most a few at once: each
+/// hash takes 19 MiB and tens of milliseconds of CPU, and a burst of
+/// sign-ins must not starve the async workers or the memory.
+#[derive(Clone)]
+pub struct Hasher {
+    permits: Arc<Semaphore>,
+    /// A hash of a random password, verified when the account does not
+    /// exist so both paths cost the same.
+    dummy: Arc<str>,
+}
+
+impl Hasher {
+    pub fn new() -> Self {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let random: [u8; 32] = rand::random();
+        let dummy = hash_now(&hex::encode(random)).expect("hashing a random password");
+        Self {
+            permits: Arc::new(Semaphore::new(cores.max(2))),
+            dummy: dummy.into(),
+        }
+    }
+
+    pub async fn hash(&self, password: &str) -> AppResult<String> {
+        let password = password.to_owned();
+        self.blocking(move || hash_now(&password)).await
+    }
+
+    /// Whether `password` matches `hash`; `None` verifies against the dummy
+    /// hash and always answers false.
+    pub async fn verify(&self, password: &str, hash: Option<&str>) -> AppResult<bool> {
+        let known = hash.is_some();
+        let hash = hash.map_or_else(|| self.dummy.to_string(), str::to_owned);
+        let password = password.to_owned();
+        let matches = self
+            .blocking(move || Ok(verify_now(&password, &hash)))
+            .await?;
+        Ok(known && matches)
+    }
+
+    async fn blocking<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> AppResult<T> + Send + 'static,
+    ) -> AppResult<T> {
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|e| AppError::Internal(e.into()))?;
+        tokio::task::spawn_blocking(work)
+            .await
+            .map_err(|e| AppError::Internal(e.into()))?
+    }
+}
+
+impl Default for Hasher {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// argon2id, m=19456 KiB, t=2, p=1 (the crate's defaults are OWASP's).
+pub fn hash_now(password: &str) -> AppResult<String> {
+    Argon2::default()
+        .hash_password(password.as_bytes())
+        .map(|h| h.to_string())
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("argon2: {e}")))
+}
+
+fn verify_now(password: &str, hash: &str) -> bool {
+    PasswordHash::new(hash).is_ok_and(|parsed| {
+        Argon2::default()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn policy_bounds_and_blocklist() {
+        assert!(check_policy("seven77", "password").is_err());
+        assert!(check_policy("eight888", "password").is_ok());
+        assert!(check_policy(&"x".repeat(64), "password").is_ok());
+        assert!(check_policy(&"é".repeat(MAX_CHARS), "password").is_ok());
+        assert!(check_policy(&"x".repeat(MAX_CHARS + 1), "password").is_err());
+        for common in ["password", "baseball", "qwertyuiop", "Sunshine", "iloveyou"] {
+            assert!(check_policy(common, "password").is_err(), "{common}");
+        }
+    }
+
+    #[test]
+    fn hashes_are_argon2id_with_owasp_parameters_and_verify() {
+        let hash = hash_now("correct horse battery").unwrap();
+        assert!(
+            hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+            "{hash}"
+        );
+        assert!(verify_now("correct horse battery", &hash));
+        assert!(!verify_now("correct horse battery!", &hash));
+        assert!(!verify_now("anything", "not a hash"));
+    }
+}

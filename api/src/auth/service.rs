@@ -1,0 +1,833 @@
+//! Accounts and device sessions: the rules and the SQL.
+//!
+//! - A session is one device. Its refresh tokens form one family: every
+//!   token ever issued is kept (by hash) with the time it was rotated, so a
+//!   replayed old token is recognised and ends the whole session.
+//! - Refresh also needs the device secret sent at sign-in (kept as a hash),
+//!   so a leaked refresh token alone is useless.
+//! - Access tokens are trusted until they expire for ordinary operations;
+//!   sensitive ones ([`Auth::live_session`]) check the session in the
+//!   database, so a revoked session's token stops working there at once.
+
+use std::net::IpAddr;
+
+use chrono::{DateTime, Utc};
+use entity::{
+    enums::{TokenPurpose, UserRole},
+    one_time_token, refresh_token, session, user,
+};
+use sea_orm::{
+    ActiveModelTrait,
+    ActiveValue::Set,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    QueryOrder, SqlErr, TransactionTrait,
+    sea_query::{Expr, ExprTrait, Func},
+};
+use uuid::Uuid;
+
+use super::{
+    password::{self, Hasher},
+    rate_limit::{Action, RateLimits},
+    tokens::{AccessTokens, random_token, token_hash},
+    viewer::AuthSession,
+};
+use crate::{
+    config::AuthConfig,
+    error::{AppError, AppResult},
+    mail::{Email, Mailer},
+};
+
+const BAD_CREDENTIALS: &str = "invalid email, username or password";
+const BAD_REFRESH: &str = "invalid refresh token or device secret";
+const SESSION_ENDED: &str = "this session has ended; sign in again";
+
+/// Everything accounts and sessions need, shared by all requests.
+pub struct Auth {
+    pub db: DatabaseConnection,
+    pub tokens: AccessTokens,
+    pub hasher: Hasher,
+    pub limits: RateLimits,
+    pub mailer: Mailer,
+    pub config: AuthConfig,
+    pub link_base_url: Option<String>,
+}
+
+/// The device a session belongs to.
+#[derive(Debug, Clone)]
+pub struct Device {
+    pub name: String,
+    /// A random value the app generated once and keeps in secure storage.
+    pub secret: String,
+}
+
+pub struct NewAccount {
+    pub email: String,
+    pub username: String,
+    pub password: String,
+    pub display_name: Option<String>,
+    pub device: Device,
+}
+
+/// What sign-in, sign-up and refresh hand the client.
+pub struct Tokens {
+    pub access_token: String,
+    pub access_token_expires_at: DateTime<Utc>,
+    pub refresh_token: String,
+    pub session_id: Uuid,
+    pub user: user::Model,
+}
+
+impl Auth {
+    pub async fn sign_up(&self, input: NewAccount, ip: IpAddr) -> AppResult<Tokens> {
+        self.limits.check_ip(Action::SignUp, ip)?;
+        let email = check_email(&input.email)?;
+        let username = check_username(&input.username)?;
+        let display_name = match input.display_name.as_deref().map(str::trim) {
+            None | Some("") => username.clone(),
+            Some(name) if name.chars().count() > 64 => {
+                return Err(AppError::bad_input(
+                    "displayName",
+                    "must be at most 64 characters",
+                ));
+            }
+            Some(name) => name.to_owned(),
+        };
+        password::check_policy(&input.password, "password")?;
+        let lowered = input.password.to_lowercase();
+        if lowered == username.to_lowercase() || lowered == email.to_lowercase() {
+            return Err(AppError::bad_input(
+                "password",
+                "must not be your email or username",
+            ));
+        }
+        check_device(&input.device)?;
+        if find_by_login(&self.db, &email).await?.is_some() {
+            return Err(taken("email"));
+        }
+        if find_by_login(&self.db, &username).await?.is_some() {
+            return Err(taken("username"));
+        }
+
+        let password_hash = self.hasher.hash(&input.password).await?;
+        let now = Utc::now();
+        let user = user::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            email: Set(email),
+            username: Set(username),
+            display_name: Set(display_name),
+            bio: Set(String::new()),
+            avatar_file_id: Set(None),
+            role: Set(UserRole::User),
+            password_hash: Set(password_hash),
+            email_verified_at: Set(None),
+            disabled_at: Set(None),
+            created_at: Set(now),
+            updated_at: Set(now),
+        }
+        .insert(&self.db)
+        .await
+        .map_err(unique_violation)?;
+        self.send_verification(&user).await?;
+        self.start_session(user, &input.device).await
+    }
+
+    /// Sign in with an email or username. An unknown account costs the same
+    /// argon2 verification as a wrong password and gets the same answer.
+    pub async fn sign_in(
+        &self,
+        login: &str,
+        password: &str,
+        device: Device,
+        ip: IpAddr,
+    ) -> AppResult<Tokens> {
+        self.limits.check_ip(Action::SignIn, ip)?;
+        self.limits.check_account(Action::SignIn, login)?;
+        check_device(&device)?;
+        if password.chars().count() > password::MAX_CHARS {
+            return Err(AppError::bad_input(
+                "password",
+                format!("must be at most {} characters", password::MAX_CHARS),
+            ));
+        }
+        let user = find_by_login(&self.db, login.trim()).await?;
+        let hash = user.as_ref().map(|u| u.password_hash.as_str());
+        if !self.hasher.verify(password, hash).await? {
+            return Err(AppError::Unauthenticated(BAD_CREDENTIALS));
+        }
+        let user = user.ok_or(AppError::Unauthenticated(BAD_CREDENTIALS))?;
+        if user.disabled_at.is_some() {
+            return Err(AppError::Unauthenticated("this account is disabled"));
+        }
+        self.start_session(user, &device).await
+    }
+
+    async fn start_session(&self, user: user::Model, device: &Device) -> AppResult<Tokens> {
+        let now = Utc::now();
+        let session = session::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            user_id: Set(user.id),
+            device_name: Set(device.name.trim().to_owned()),
+            device_secret_hash: Set(token_hash(&device.secret)),
+            created_at: Set(now),
+            last_used_at: Set(now),
+            expires_at: Set(now + self.config.session_max_age),
+            revoked_at: Set(None),
+        };
+        let refresh_token = random_token();
+        let txn = self.db.begin().await?;
+        let session = session.insert(&txn).await?;
+        insert_refresh_token(&txn, session.id, &refresh_token, now).await?;
+        txn.commit().await?;
+        self.tokens_for(user, session.id, refresh_token)
+    }
+
+    fn tokens_for(
+        &self,
+        user: user::Model,
+        session_id: Uuid,
+        refresh_token: String,
+    ) -> AppResult<Tokens> {
+        let (access_token, access_token_expires_at) = self
+            .tokens
+            .issue(user.id, session_id, user.role)
+            .map_err(AppError::Internal)?;
+        Ok(Tokens {
+            access_token,
+            access_token_expires_at,
+            refresh_token,
+            session_id,
+            user,
+        })
+    }
+
+    /// Exchanges a refresh token (and the device secret) for new tokens.
+    pub async fn refresh(
+        &self,
+        refresh_token: &str,
+        device_secret: &str,
+        ip: IpAddr,
+    ) -> AppResult<Tokens> {
+        self.limits.check_ip(Action::Refresh, ip)?;
+        let Some((token, Some(session))) = refresh_token::Entity::find()
+            .filter(refresh_token::Column::TokenHash.eq(token_hash(refresh_token)))
+            .find_also_related(session::Entity)
+            .one(&self.db)
+            .await?
+        else {
+            return Err(AppError::Unauthenticated(BAD_REFRESH));
+        };
+        self.limits
+            .check_account(Action::Refresh, &session.id.to_string())?;
+        // A wrong secret changes nothing: whoever holds a leaked token
+        // without the secret must not be able to end the owner's session.
+        if token_hash(device_secret) != session.device_secret_hash {
+            return Err(AppError::Unauthenticated(BAD_REFRESH));
+        }
+        let now = Utc::now();
+        if session.revoked_at.is_some()
+            || now >= session.expires_at
+            || now >= session.last_used_at + self.config.refresh_idle_ttl
+        {
+            return Err(AppError::Unauthenticated(SESSION_ENDED));
+        }
+        if let Some(rotated_at) = token.rotated_at {
+            return Err(self.replayed(&session, rotated_at, now).await?);
+        }
+        let Some(user) = user::Entity::find_by_id(session.user_id)
+            .one(&self.db)
+            .await?
+            .filter(|u| u.disabled_at.is_none())
+        else {
+            return Err(AppError::Unauthenticated(SESSION_ENDED));
+        };
+
+        let next = random_token();
+        let txn = self.db.begin().await?;
+        // Only one of two racing refreshes can rotate the token.
+        let rotated = refresh_token::Entity::update_many()
+            .col_expr(refresh_token::Column::RotatedAt, Expr::value(now))
+            .filter(refresh_token::Column::Id.eq(token.id))
+            .filter(refresh_token::Column::RotatedAt.is_null())
+            .exec(&txn)
+            .await?;
+        if rotated.rows_affected != 1 {
+            txn.rollback().await?;
+            return Err(AppError::Unauthenticated(
+                "this refresh token was just used by another request; use the newest one",
+            ));
+        }
+        insert_refresh_token(&txn, session.id, &next, now).await?;
+        session::Entity::update_many()
+            .col_expr(session::Column::LastUsedAt, Expr::value(now))
+            .filter(session::Column::Id.eq(session.id))
+            .exec(&txn)
+            .await?;
+        txn.commit().await?;
+        self.tokens_for(user, session.id, next)
+    }
+
+    /// An already-rotated token came back. Within the grace window it is
+    /// most likely the same app retrying; after it, someone else has a copy,
+    /// so the session (every token of the family) ends.
+    async fn replayed(
+        &self,
+        session: &session::Model,
+        rotated_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> AppResult<AppError> {
+        if (now - rotated_at).to_std().unwrap_or_default() <= self.config.refresh_reuse_grace {
+            return Ok(AppError::Unauthenticated(
+                "this refresh token was just used by another request; use the newest one",
+            ));
+        }
+        tracing::warn!(session_id = %session.id, user_id = %session.user_id, "refresh token replayed: session revoked");
+        revoke(
+            &self.db,
+            Condition::all().add(session::Column::Id.eq(session.id)),
+        )
+        .await?;
+        Ok(AppError::Unauthenticated(SESSION_ENDED))
+    }
+
+    /// The caller's session and account, checked in the database: not
+    /// revoked, not expired, account not disabled. Sensitive operations
+    /// call this instead of trusting the access token alone.
+    pub async fn live_session(
+        &self,
+        viewer: &AuthSession,
+    ) -> AppResult<(session::Model, user::Model)> {
+        let found = session::Entity::find_by_id(viewer.session_id)
+            .find_also_related(user::Entity)
+            .one(&self.db)
+            .await?;
+        match found {
+            Some((session, Some(user)))
+                if session.user_id == viewer.user_id
+                    && session.revoked_at.is_none()
+                    && Utc::now() < session.expires_at
+                    && user.disabled_at.is_none() =>
+            {
+                Ok((session, user))
+            }
+            _ => Err(AppError::Unauthenticated(SESSION_ENDED)),
+        }
+    }
+
+    /// Like [`Auth::live_session`], and the account must be an admin now.
+    pub async fn require_admin(&self, viewer: &AuthSession) -> AppResult<user::Model> {
+        let (_, user) = self.live_session(viewer).await?;
+        if user.role != UserRole::Admin {
+            return Err(AppError::Forbidden);
+        }
+        Ok(user)
+    }
+
+    pub async fn account(&self, viewer: &AuthSession) -> AppResult<user::Model> {
+        user::Entity::find_by_id(viewer.user_id)
+            .one(&self.db)
+            .await?
+            .ok_or(AppError::Unauthenticated(SESSION_ENDED))
+    }
+
+    /// The caller's usable sessions, most recently used first.
+    pub async fn sessions(&self, viewer: &AuthSession) -> AppResult<Vec<session::Model>> {
+        let now = Utc::now();
+        let idle_since = now - self.config.refresh_idle_ttl;
+        Ok(session::Entity::find()
+            .filter(session::Column::UserId.eq(viewer.user_id))
+            .filter(session::Column::RevokedAt.is_null())
+            .filter(session::Column::ExpiresAt.gt(now))
+            .filter(session::Column::LastUsedAt.gt(idle_since))
+            .order_by_desc(session::Column::LastUsedAt)
+            .order_by_desc(session::Column::Id)
+            .all(&self.db)
+            .await?)
+    }
+
+    /// Ends the caller's own session (this device).
+    pub async fn sign_out(&self, viewer: &AuthSession) -> AppResult<()> {
+        revoke(
+            &self.db,
+            Condition::all()
+                .add(session::Column::Id.eq(viewer.session_id))
+                .add(session::Column::UserId.eq(viewer.user_id)),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Ends one of the caller's sessions (another device).
+    pub async fn revoke_session(&self, viewer: &AuthSession, session_id: Uuid) -> AppResult<()> {
+        self.live_session(viewer).await?;
+        let ended = revoke(
+            &self.db,
+            Condition::all()
+                .add(session::Column::Id.eq(session_id))
+                .add(session::Column::UserId.eq(viewer.user_id)),
+        )
+        .await?;
+        if ended == 0 {
+            return Err(AppError::NotFound("session"));
+        }
+        Ok(())
+    }
+
+    /// Ends every session of the caller, this one included.
+    pub async fn sign_out_everywhere(&self, viewer: &AuthSession) -> AppResult<u64> {
+        self.live_session(viewer).await?;
+        revoke(
+            &self.db,
+            Condition::all().add(session::Column::UserId.eq(viewer.user_id)),
+        )
+        .await
+    }
+
+    /// Changes the password and ends every other session.
+    pub async fn change_password(
+        &self,
+        viewer: &AuthSession,
+        current: &str,
+        new: &str,
+    ) -> AppResult<()> {
+        let (_, user) = self.live_session(viewer).await?;
+        self.limits
+            .check_account(Action::SignIn, &user.id.to_string())?;
+        self.check_current_password(&user, current, "currentPassword")
+            .await?;
+        password::check_policy(new, "newPassword")?;
+        let hash = self.hasher.hash(new).await?;
+        let txn = self.db.begin().await?;
+        set_password(&txn, user.id, hash).await?;
+        revoke(
+            &txn,
+            Condition::all()
+                .add(session::Column::UserId.eq(user.id))
+                .add(session::Column::Id.ne(viewer.session_id)),
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(())
+    }
+
+    async fn check_current_password(
+        &self,
+        user: &user::Model,
+        password: &str,
+        field: &str,
+    ) -> AppResult<()> {
+        if password.chars().count() > password::MAX_CHARS
+            || !self
+                .hasher
+                .verify(password, Some(&user.password_hash))
+                .await?
+        {
+            return Err(AppError::bad_input(field, "is not the current password"));
+        }
+        Ok(())
+    }
+
+    /// Deletes the caller's account and everything it owns.
+    pub async fn delete_account(&self, viewer: &AuthSession, password: &str) -> AppResult<()> {
+        let (_, user) = self.live_session(viewer).await?;
+        self.limits
+            .check_account(Action::SignIn, &user.id.to_string())?;
+        self.check_current_password(&user, password, "password")
+            .await?;
+        user::Entity::delete_by_id(user.id).exec(&self.db).await?;
+        tracing::info!(user_id = %user.id, "account deleted");
+        Ok(())
+    }
+
+    /// Sends the caller a fresh email verification link.
+    pub async fn request_email_verification(&self, viewer: &AuthSession) -> AppResult<()> {
+        let (_, user) = self.live_session(viewer).await?;
+        self.limits
+            .check_account(Action::EmailVerification, &user.id.to_string())?;
+        if user.email_verified_at.is_some() {
+            return Err(AppError::bad_input("email", "is already verified"));
+        }
+        self.send_verification(&user).await
+    }
+
+    async fn send_verification(&self, user: &user::Model) -> AppResult<()> {
+        let token = issue_one_time_token(
+            &self.db,
+            user.id,
+            TokenPurpose::EmailVerification,
+            self.config.email_verification_ttl,
+        )
+        .await?;
+        let hours = self.config.email_verification_ttl.as_secs().div_ceil(3600);
+        self.mailer.spawn_send(Email {
+            to: user.email.clone(),
+            subject: "Confirm your email address".to_owned(),
+            body: format!(
+                "Hello {name},\n\nConfirm your email address with this code, within {hours} hour(s):\n\n{link}\n\nIf you did not create an account, ignore this message.\n",
+                name = user.display_name,
+                link = self.link("verify-email", &token),
+            ),
+        });
+        Ok(())
+    }
+
+    /// Marks the token's account verified. Single use.
+    pub async fn verify_email(&self, token: &str) -> AppResult<()> {
+        let txn = self.db.begin().await?;
+        let user_id = redeem(&txn, token, TokenPurpose::EmailVerification).await?;
+        user::Entity::update_many()
+            .col_expr(user::Column::EmailVerifiedAt, Expr::value(Utc::now()))
+            .filter(user::Column::Id.eq(user_id))
+            .filter(user::Column::EmailVerifiedAt.is_null())
+            .exec(&txn)
+            .await?;
+        txn.commit().await?;
+        Ok(())
+    }
+
+    /// Emails a reset link if the address has an account. The answer and its
+    /// timing are the same either way: the lookup runs in the background.
+    pub fn request_password_reset(
+        self: &std::sync::Arc<Self>,
+        email: &str,
+        ip: IpAddr,
+    ) -> AppResult<()> {
+        self.limits.check_ip(Action::PasswordReset, ip)?;
+        let email = check_email(email)?;
+        self.limits.check_account(Action::PasswordReset, &email)?;
+        let auth = self.clone();
+        tokio::spawn(async move {
+            if let Err(err) = auth.send_password_reset(&email).await {
+                tracing::error!(error = ?err, "password reset email failed");
+            }
+        });
+        Ok(())
+    }
+
+    async fn send_password_reset(&self, email: &str) -> AppResult<()> {
+        let Some(user) = find_by_login(&self.db, email).await? else {
+            return Ok(());
+        };
+        if user.disabled_at.is_some() {
+            return Ok(());
+        }
+        let token = issue_one_time_token(
+            &self.db,
+            user.id,
+            TokenPurpose::PasswordReset,
+            self.config.password_reset_ttl,
+        )
+        .await?;
+        let minutes = self.config.password_reset_ttl.as_secs().div_ceil(60);
+        self.mailer.spawn_send(Email {
+            to: user.email.clone(),
+            subject: "Reset your password".to_owned(),
+            body: format!(
+                "Hello {name},\n\nSomeone asked to reset the password of your account. Use this code within {minutes} minute(s) to choose a new one:\n\n{link}\n\nIf it was not you, ignore this message: your password stays as it is.\n",
+                name = user.display_name,
+                link = self.link("reset-password", &token),
+            ),
+        });
+        Ok(())
+    }
+
+    /// Sets a new password with a reset token and ends every session.
+    pub async fn reset_password(&self, token: &str, new: &str, ip: IpAddr) -> AppResult<()> {
+        self.limits.check_ip(Action::PasswordReset, ip)?;
+        password::check_policy(new, "newPassword")?;
+        let hash = self.hasher.hash(new).await?;
+        let txn = self.db.begin().await?;
+        let user_id = redeem(&txn, token, TokenPurpose::PasswordReset).await?;
+        set_password(&txn, user_id, hash).await?;
+        // Other outstanding reset links die with this one.
+        one_time_token::Entity::update_many()
+            .col_expr(one_time_token::Column::UsedAt, Expr::value(Utc::now()))
+            .filter(one_time_token::Column::UserId.eq(user_id))
+            .filter(one_time_token::Column::Purpose.eq(TokenPurpose::PasswordReset))
+            .filter(one_time_token::Column::UsedAt.is_null())
+            .exec(&txn)
+            .await?;
+        // The link arrived by email, so the address is proven.
+        user::Entity::update_many()
+            .col_expr(user::Column::EmailVerifiedAt, Expr::value(Utc::now()))
+            .filter(user::Column::Id.eq(user_id))
+            .filter(user::Column::EmailVerifiedAt.is_null())
+            .exec(&txn)
+            .await?;
+        revoke(
+            &txn,
+            Condition::all().add(session::Column::UserId.eq(user_id)),
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(())
+    }
+
+    /// Admin: disables (ending every session) or re-enables an account.
+    pub async fn set_disabled(
+        &self,
+        admin: &AuthSession,
+        user_id: Uuid,
+        disabled: bool,
+    ) -> AppResult<user::Model> {
+        self.require_admin(admin).await?;
+        if disabled && user_id == admin.user_id {
+            return Err(AppError::bad_input(
+                "id",
+                "admins cannot disable themselves",
+            ));
+        }
+        let txn = self.db.begin().await?;
+        let Some(user) = user::Entity::find_by_id(user_id).one(&txn).await? else {
+            return Err(AppError::NotFound("user"));
+        };
+        let mut active: user::ActiveModel = user.into();
+        active.disabled_at = Set(disabled.then(Utc::now));
+        active.updated_at = Set(Utc::now());
+        let user = active.update(&txn).await?;
+        if disabled {
+            revoke(
+                &txn,
+                Condition::all().add(session::Column::UserId.eq(user_id)),
+            )
+            .await?;
+        }
+        txn.commit().await?;
+        Ok(user)
+    }
+
+    fn link(&self, path: &str, token: &str) -> String {
+        match &self.link_base_url {
+            Some(base) => format!("{base}/{path}?token={token}"),
+            None => token.to_owned(),
+        }
+    }
+}
+
+/// Makes an existing account an admin, or creates one (the `api admin`
+/// command). Returns whether an account was created.
+pub async fn ensure_admin(
+    db: &DatabaseConnection,
+    email: &str,
+    username: Option<&str>,
+    password: Option<&str>,
+) -> AppResult<bool> {
+    let email = check_email(email)?;
+    if let Some(user) = find_by_login(db, &email).await? {
+        let mut active: user::ActiveModel = user.into();
+        active.role = Set(UserRole::Admin);
+        active.updated_at = Set(Utc::now());
+        active.update(db).await?;
+        return Ok(false);
+    }
+    let (Some(username), Some(password)) = (username, password) else {
+        return Err(AppError::bad_input(
+            "username",
+            "no account has this email; give --username and a password to create one",
+        ));
+    };
+    let username = check_username(username)?;
+    password::check_policy(password, "password")?;
+    let hash = Hasher::new().hash(password).await?;
+    let now = Utc::now();
+    user::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        email: Set(email),
+        display_name: Set(username.clone()),
+        username: Set(username),
+        bio: Set(String::new()),
+        avatar_file_id: Set(None),
+        role: Set(UserRole::Admin),
+        password_hash: Set(hash),
+        email_verified_at: Set(Some(now)),
+        disabled_at: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(db)
+    .await
+    .map_err(unique_violation)?;
+    Ok(true)
+}
+
+/// An account by email or username, case-insensitively.
+async fn find_by_login(db: &impl ConnectionTrait, login: &str) -> AppResult<Option<user::Model>> {
+    let login = login.trim().to_lowercase();
+    let lower = |column: user::Column| Expr::expr(Func::lower(Expr::col(column)));
+    Ok(user::Entity::find()
+        .filter(
+            Condition::any()
+                .add(lower(user::Column::Email).eq(login.clone()))
+                .add(lower(user::Column::Username).eq(login)),
+        )
+        .one(db)
+        .await?)
+}
+
+async fn insert_refresh_token(
+    db: &impl ConnectionTrait,
+    session_id: Uuid,
+    token: &str,
+    now: DateTime<Utc>,
+) -> AppResult<()> {
+    refresh_token::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        session_id: Set(session_id),
+        token_hash: Set(token_hash(token)),
+        created_at: Set(now),
+        rotated_at: Set(None),
+    }
+    .insert(db)
+    .await?;
+    Ok(())
+}
+
+/// Revokes the live sessions matching `which`; returns how many.
+async fn revoke(db: &impl ConnectionTrait, which: Condition) -> AppResult<u64> {
+    Ok(session::Entity::update_many()
+        .col_expr(session::Column::RevokedAt, Expr::value(Utc::now()))
+        .filter(which)
+        .filter(session::Column::RevokedAt.is_null())
+        .exec(db)
+        .await?
+        .rows_affected)
+}
+
+async fn set_password(db: &impl ConnectionTrait, user_id: Uuid, hash: String) -> AppResult<()> {
+    user::Entity::update_many()
+        .col_expr(user::Column::PasswordHash, Expr::value(hash))
+        .col_expr(user::Column::UpdatedAt, Expr::value(Utc::now()))
+        .filter(user::Column::Id.eq(user_id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+async fn issue_one_time_token(
+    db: &impl ConnectionTrait,
+    user_id: Uuid,
+    purpose: TokenPurpose,
+    ttl: std::time::Duration,
+) -> AppResult<String> {
+    let token = random_token();
+    let now = Utc::now();
+    one_time_token::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        user_id: Set(user_id),
+        purpose: Set(purpose),
+        token_hash: Set(token_hash(&token)),
+        expires_at: Set(now + ttl),
+        used_at: Set(None),
+        created_at: Set(now),
+    }
+    .insert(db)
+    .await?;
+    Ok(token)
+}
+
+/// Marks an unused, unexpired token of `purpose` used and returns its user.
+/// The conditional update makes it single-use even under races.
+async fn redeem(db: &impl ConnectionTrait, token: &str, purpose: TokenPurpose) -> AppResult<Uuid> {
+    let invalid = || AppError::bad_input("token", "is invalid, expired or already used");
+    let now = Utc::now();
+    let found = one_time_token::Entity::find()
+        .filter(one_time_token::Column::TokenHash.eq(token_hash(token.trim())))
+        .filter(one_time_token::Column::Purpose.eq(purpose))
+        .one(db)
+        .await?
+        .ok_or_else(invalid)?;
+    let used = one_time_token::Entity::update_many()
+        .col_expr(one_time_token::Column::UsedAt, Expr::value(now))
+        .filter(one_time_token::Column::Id.eq(found.id))
+        .filter(one_time_token::Column::UsedAt.is_null())
+        .filter(one_time_token::Column::ExpiresAt.gt(now))
+        .exec(db)
+        .await?;
+    if used.rows_affected != 1 {
+        return Err(invalid());
+    }
+    Ok(found.user_id)
+}
+
+/// A normalized email address, or `BAD_USER_INPUT` naming `email`.
+fn check_email(email: &str) -> AppResult<String> {
+    let email = email.trim();
+    let valid = email.len() <= 254
+        && email
+            .parse::<lettre::Address>()
+            .is_ok_and(|a| a.domain().contains('.') && !a.domain().ends_with('.'));
+    if !valid {
+        return Err(AppError::bad_input("email", "is not a valid email address"));
+    }
+    Ok(email.to_owned())
+}
+
+/// 3-32 letters, digits or underscores.
+fn check_username(username: &str) -> AppResult<String> {
+    let username = username.trim();
+    let valid = (3..=32).contains(&username.len())
+        && username
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !valid {
+        return Err(AppError::bad_input(
+            "username",
+            "must be 3 to 32 letters, digits or underscores",
+        ));
+    }
+    Ok(username.to_owned())
+}
+
+fn check_device(device: &Device) -> AppResult<()> {
+    let name = device.name.trim();
+    if name.is_empty() || name.chars().count() > 128 {
+        return Err(AppError::bad_input(
+            "device.name",
+            "must be 1 to 128 characters",
+        ));
+    }
+    if !(16..=256).contains(&device.secret.len()) {
+        return Err(AppError::bad_input(
+            "device.secret",
+            "must be 16 to 256 characters: a random value the app generates once and keeps",
+        ));
+    }
+    Ok(())
+}
+
+fn taken(field: &str) -> AppError {
+    AppError::Conflict {
+        field: field.to_owned(),
+        message: format!("this {field} is already taken"),
+    }
+}
+
+/// A unique index broken by a concurrent sign-up becomes `CONFLICT`.
+fn unique_violation(err: sea_orm::DbErr) -> AppError {
+    match err.sql_err() {
+        Some(SqlErr::UniqueConstraintViolation(message)) => {
+            taken(if message.contains("username") {
+                "username"
+            } else {
+                "email"
+            })
+        }
+        _ => err.into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails_and_usernames_are_checked() {
+        assert!(check_email("ann@example.com").is_ok());
+        for bad in ["", "ann", "ann@", "@x.io", "ann@localhost", "a b@x.io"] {
+            assert!(check_email(bad).is_err(), "{bad}");
+        }
+        assert!(check_username("ann_1").is_ok());
+        for bad in ["an", "ann smith", "ann!", &"a".repeat(33)] {
+            assert!(check_username(bad).is_err(), "{bad}");
+        }
+    }
+}

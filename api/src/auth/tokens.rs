@@ -1,0 +1,190 @@
+//! Access tokens (JWT, algorithm pinned, every registered claim checked) and
+//! the opaque random tokens used for refresh and email links.
+
+use std::{path::Path, time::Duration};
+
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use chrono::{DateTime, Utc};
+use entity::enums::UserRole;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use crate::config::{AuthConfig, JwtKey};
+
+/// Clock skew tolerated on `exp` and `nbf`.
+pub const LEEWAY_SECS: u64 = 30;
+
+/// What an access token says. Unknown fields are ignored; missing ones
+/// make the token invalid.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Claims {
+    /// The user id.
+    pub sub: Uuid,
+    /// The device session id.
+    pub sid: Uuid,
+    pub role: UserRole,
+    pub iss: String,
+    pub aud: String,
+    pub iat: i64,
+    pub nbf: i64,
+    pub exp: i64,
+}
+
+/// Signs and checks access tokens.
+pub struct AccessTokens {
+    algorithm: Algorithm,
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
+    issuer: String,
+    audience: String,
+    ttl: Duration,
+}
+
+/// Why a key could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error("invalid JWT key pair (expected Ed25519 PEM files): {0}")]
+    BadKeyPair(jsonwebtoken::errors::Error),
+    #[error("cannot read or create the development JWT secret {path}: {source}")]
+    Generated {
+        path: String,
+        source: std::io::Error,
+    },
+}
+
+impl AccessTokens {
+    pub fn new(config: &AuthConfig, data_dir: &Path) -> Result<Self, KeyError> {
+        let (algorithm, encoding, decoding) = match &config.jwt_key {
+            JwtKey::Secret(secret) => (
+                Algorithm::HS256,
+                EncodingKey::from_secret(secret),
+                DecodingKey::from_secret(secret),
+            ),
+            JwtKey::KeyPair {
+                private_pem,
+                public_pem,
+            } => (
+                Algorithm::EdDSA,
+                EncodingKey::from_ed_pem(private_pem).map_err(KeyError::BadKeyPair)?,
+                DecodingKey::from_ed_pem(public_pem).map_err(KeyError::BadKeyPair)?,
+            ),
+            JwtKey::Generated => {
+                let secret = generated_secret(data_dir)?;
+                (
+                    Algorithm::HS256,
+                    EncodingKey::from_secret(&secret),
+                    DecodingKey::from_secret(&secret),
+                )
+            }
+        };
+        // Only this one algorithm: `alg: none`, HS512 and friends all fail.
+        let mut validation = Validation::new(algorithm);
+        validation.leeway = LEEWAY_SECS;
+        validation.validate_nbf = true;
+        validation.set_required_spec_claims(&["exp", "nbf", "iss", "aud", "sub"]);
+        validation.set_issuer(&[&config.issuer]);
+        validation.set_audience(&[&config.audience]);
+        Ok(Self {
+            algorithm,
+            encoding,
+            decoding,
+            validation,
+            issuer: config.issuer.clone(),
+            audience: config.audience.clone(),
+            ttl: config.access_token_ttl,
+        })
+    }
+
+    /// A signed token for one session, and when it expires.
+    pub fn issue(
+        &self,
+        user_id: Uuid,
+        session_id: Uuid,
+        role: UserRole,
+    ) -> anyhow::Result<(String, DateTime<Utc>)> {
+        let now = Utc::now();
+        let expires_at = now + self.ttl;
+        let claims = Claims {
+            sub: user_id,
+            sid: session_id,
+            role,
+            iss: self.issuer.clone(),
+            aud: self.audience.clone(),
+            iat: now.timestamp(),
+            nbf: now.timestamp(),
+            exp: expires_at.timestamp(),
+        };
+        let token = jsonwebtoken::encode(&Header::new(self.algorithm), &claims, &self.encoding)?;
+        Ok((token, expires_at))
+    }
+
+    /// The claims of a valid token. Any failure is just "invalid": the
+    /// reason is for logs, never for the client.
+    pub fn verify(&self, token: &str) -> Result<Claims, jsonwebtoken::errors::Error> {
+        jsonwebtoken::decode::<Claims>(token.as_bytes(), &self.decoding, &self.validation)
+            .map(|data| data.claims)
+    }
+}
+
+/// The development secret: read from `$DATA_DIR/jwt-secret`, or created
+/// there (owner-only) on first start.
+fn generated_secret(data_dir: &Path) -> Result<Vec<u8>, KeyError> {
+    let path = data_dir.join("jwt-secret");
+    let error = |source| KeyError::Generated {
+        path: path.display().to_string(),
+        source,
+    };
+    match std::fs::read_to_string(&path) {
+        Ok(text) if text.trim().len() >= 32 => return Ok(text.trim().as_bytes().to_vec()),
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(error(e)),
+    }
+    std::fs::create_dir_all(data_dir).map_err(error)?;
+    let secret = random_token();
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(&path).map_err(error)?;
+    std::io::Write::write_all(&mut file, secret.as_bytes()).map_err(error)?;
+    tracing::info!(path = %path.display(), "created a development JWT secret");
+    Ok(secret.into_bytes())
+}
+
+/// 256 random bits, base64url: refresh tokens, email tokens, secrets.
+pub fn random_token() -> String {
+    let bytes: [u8; 32] = rand::random();
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// How tokens are stored: SHA-256, hex. The tokens carry 256 bits of
+/// randomness, so a fast hash is enough (unlike passwords).
+pub fn token_hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn random_tokens_are_long_and_distinct() {
+        let a = random_token();
+        assert_eq!(URL_SAFE_NO_PAD.decode(&a).unwrap().len(), 32);
+        assert_ne!(a, random_token());
+        assert_eq!(token_hash(&a).len(), 64);
+        assert_ne!(token_hash(&a), a);
+    }
+
+    #[test]
+    fn the_generated_secret_survives_restarts() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = generated_secret(dir.path()).unwrap();
+        assert!(first.len() >= 32);
+        assert_eq!(generated_secret(dir.path()).unwrap(), first);
+    }
+}
