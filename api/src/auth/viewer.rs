@@ -148,3 +148,53 @@ pub fn require_owner(viewer: &AuthSession, owner_id: Uuid) -> AppResult<()> {
         Err(AppError::Forbidden)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::config::Config;
+
+    #[test]
+    fn connection_init_payloads_carry_the_token() {
+        let config = Config::from_lookup(|name| {
+            (name == "JWT_SECRET").then(|| "0123456789abcdef0123456789abcdef".to_owned())
+        })
+        .unwrap();
+        let tokens = AccessTokens::new(&config.auth, std::path::Path::new("unused")).unwrap();
+        let (user_id, session_id) = (Uuid::now_v7(), Uuid::now_v7());
+        let (token, _) = tokens.issue(user_id, session_id, UserRole::User).unwrap();
+        let signed_in = Viewer::SignedIn(AuthSession {
+            user_id,
+            session_id,
+            role: UserRole::User,
+        });
+        for payload in [
+            json!({ "Authorization": format!("Bearer {token}") }),
+            json!({ "authorization": format!("bearer {token}") }),
+            json!({ "accessToken": token }),
+        ] {
+            assert_eq!(Viewer::from_connection_init(&payload, &tokens), signed_in);
+        }
+        assert_eq!(
+            Viewer::from_connection_init(&json!({}), &tokens),
+            Viewer::Anonymous
+        );
+        assert_eq!(
+            Viewer::from_connection_init(&Value::Null, &tokens),
+            Viewer::Anonymous
+        );
+        for bad in [
+            json!({ "Authorization": "Bearer nope" }),
+            json!({ "Authorization": token }),
+            json!({ "Authorization": 42 }),
+        ] {
+            assert_eq!(
+                Viewer::from_connection_init(&bad, &tokens),
+                Viewer::InvalidToken,
+                "{bad}"
+            );
+        }
+    }
+}

@@ -1033,3 +1033,96 @@ async fn forwarded_addresses_count_only_when_trusted() {
         assert_eq!(codes, expected, "trusted: {trusted}");
     }
 }
+
+/// A3: the password and the tokens never reach the logs, even at debug
+/// level with every SQL statement logged.
+#[tokio::test]
+async fn secrets_stay_out_of_the_logs() {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    let app = spawn_app().await; // only for its database
+    let mut server = tokio::process::Command::new(env!("CARGO_BIN_EXE_api"))
+        .env_clear()
+        .env("DATABASE_URL", &app.db.url)
+        .env("DATA_DIR", app.db.data_dir.path())
+        .env("PORT", "0")
+        .env("RUST_LOG", "debug")
+        .env("DATABASE_LOG_STATEMENTS", "true")
+        .env("LOG_FORMAT", "json")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("api starts");
+    let mut lines = BufReader::new(server.stdout.take().unwrap()).lines();
+    let mut log = String::new();
+    let addr = loop {
+        let line = tokio::time::timeout(Duration::from_secs(20), lines.next_line())
+            .await
+            .expect("the API logs its address")
+            .unwrap()
+            .expect("a log line");
+        log.push_str(&line);
+        if let Some(rest) = line.split("listening on http://").nth(1) {
+            break rest.split([' ', '"', '(']).next().unwrap().to_owned();
+        }
+    };
+    let url = format!("http://{addr}/graphql");
+    let post = |vars: Value, query: &'static str| {
+        let client = app.client.clone();
+        let url = url.clone();
+        async move {
+            client
+                .post(url)
+                .json(&json!({ "query": query, "variables": vars }))
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()
+        }
+    };
+    let body = post(sign_up_input("ann", SECRET_A), SIGN_UP).await;
+    let session = session_of(&body, "signUp");
+    post(
+        json!({ "token": session.refresh, "secret": SECRET_A }),
+        REFRESH,
+    )
+    .await;
+    post(
+        json!({ "input": { "login": "ann", "password": PASSWORD, "device": { "name": "x", "secret": SECRET_B } } }),
+        SIGN_IN,
+    )
+    .await;
+    server.start_kill().unwrap();
+    let _ = server.wait().await;
+    while let Ok(Some(line)) = lines.next_line().await {
+        log.push_str(&line);
+    }
+    assert!(log.contains("INSERT"), "statements were logged");
+    for secret in [
+        PASSWORD,
+        SECRET_A,
+        SECRET_B,
+        &session.refresh,
+        &session.access,
+    ] {
+        assert!(!log.contains(secret), "{secret} appears in the logs");
+    }
+}
+
+/// The seeded demo account signs in with the documented password.
+#[tokio::test]
+async fn the_seeded_demo_account_signs_in() {
+    let app = spawn_app().await;
+    let options = seed::SeedOptions {
+        scale: seed::Scale::Small,
+        seed: 1,
+        reset: false,
+    };
+    seed::run(&app.conn, &options).await.expect("seeded");
+    let body = sign_in_with(&app, seed::DEMO_EMAIL, seed::DEMO_PASSWORD, SECRET_A).await;
+    let session = session_of(&body, "signIn");
+    let (_, me) = app.graphql_as(&session.access, ME, json!({})).await;
+    assert_eq!(me["data"]["me"]["email"], seed::DEMO_EMAIL, "{me}");
+}
