@@ -41,6 +41,19 @@ lint:
     cargo fmt --all -- --check
     cargo clippy --workspace --all-targets -- -D warnings
 
+# Sign-in latency (argon2id cost) and the unknown-account timing check, on a release build.
+bench-signin runs="30":
+    #!/usr/bin/env bash
+    set -euo pipefail
+    cargo build --release -p api
+    dir=$(mktemp -d)
+    trap 'kill $pid 2>/dev/null; rm -rf "$dir"' EXIT
+    target="${CARGO_TARGET_DIR:-target}"
+    DATA_DIR="$dir" PORT=18089 RUST_LOG=warn AUTH_RATE_LIMIT_PER_IP=1000000 AUTH_RATE_LIMIT_PER_ACCOUNT=1000000 \
+        "$target/release/api" & pid=$!
+    for _ in $(seq 1 100); do curl -fs http://127.0.0.1:18089/health/ready >/dev/null && break; sleep 0.1; done
+    python3 scripts/bench-signin.py http://127.0.0.1:18089/graphql {{runs}}
+
 # What CI runs.
 ci:
     bash .ci/run
