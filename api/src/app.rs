@@ -2,24 +2,18 @@
 //! listener), then run it until a shutdown signal, draining in-flight
 //! requests for at most the configured time.
 
-use std::{future::Future, io, net::SocketAddr, path::Path, sync::Arc, time::Duration};
+use std::{future::Future, io, net::SocketAddr, sync::Arc, time::Duration};
 
 use axum::Router;
 use sea_orm::DatabaseConnection;
 use tokio::{net::TcpListener, sync::watch};
 
 use crate::{
-    auth::{
-        Auth,
-        password::Hasher,
-        rate_limit::{self, RateLimits},
-        tokens::AccessTokens,
-    },
+    auth::{Auth, rate_limit},
     config::Config,
     db,
     graphql::build_schema,
     http::{AppState, router},
-    mail::Mailer,
 };
 
 pub struct Application {
@@ -38,16 +32,9 @@ impl Application {
         let listener = TcpListener::bind(addr)
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
-        let auth = Arc::new(Auth {
-            db: db.clone(),
-            tokens: AccessTokens::new(&config.auth, Path::new(&config.data_dir))?,
-            hasher: Hasher::new(),
-            limits: RateLimits::new(&config.auth.rate_limit),
-            mailer: Mailer::new(&config.mail, &config.data_dir)?,
-            config: config.auth.clone(),
-            link_base_url: config.mail.link_base_url.clone(),
-        });
+        let auth = Arc::new(Auth::new(db.clone(), &config)?);
         rate_limit::spawn_sweeper(auth.limits.clone());
+        spawn_auth_sweeper(auth.clone());
         let schema = build_schema(&config.graphql, db.clone(), auth.clone());
         let shutdown_timeout = config.shutdown_timeout;
         let state = AppState {
@@ -101,6 +88,22 @@ impl Application {
         tracing::info!("stopped");
         result
     }
+}
+
+/// Removes dead sessions and tokens hourly, so the tables stay the size of
+/// the live ones.
+fn spawn_auth_sweeper(auth: Arc<Auth>) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(60 * 60));
+        loop {
+            tick.tick().await;
+            match auth.sweep().await {
+                Ok(0) => {}
+                Ok(removed) => tracing::info!(removed, "removed expired sessions and tokens"),
+                Err(err) => tracing::warn!(error = ?err, "sweeping expired sessions failed"),
+            }
+        }
+    });
 }
 
 /// Resolves on SIGINT (Ctrl+C) or SIGTERM (`docker stop`, Kubernetes). As

@@ -9,7 +9,7 @@
 //!   sensitive ones ([`Auth::live_session`]) check the session in the
 //!   database, so a revoked session's token stops working there at once.
 
-use std::net::IpAddr;
+use std::{net::IpAddr, path::Path};
 
 use chrono::{DateTime, Utc};
 use entity::{
@@ -32,7 +32,7 @@ use super::{
     viewer::AuthSession,
 };
 use crate::{
-    config::AuthConfig,
+    config::{AuthConfig, Config},
     error::{AppError, AppResult},
     mail::{Email, Mailer},
 };
@@ -78,6 +78,18 @@ pub struct Tokens {
 }
 
 impl Auth {
+    pub fn new(db: DatabaseConnection, config: &Config) -> anyhow::Result<Self> {
+        Ok(Self {
+            db,
+            tokens: AccessTokens::new(&config.auth, Path::new(&config.data_dir))?,
+            hasher: Hasher::new(),
+            limits: RateLimits::new(&config.auth.rate_limit),
+            mailer: Mailer::new(&config.mail, &config.data_dir)?,
+            config: config.auth.clone(),
+            link_base_url: config.mail.link_base_url.clone(),
+        })
+    }
+
     pub async fn sign_up(&self, input: NewAccount, ip: IpAddr) -> AppResult<Tokens> {
         self.limits.check_ip(Action::SignUp, ip)?;
         let email = check_email(&input.email)?;
@@ -593,6 +605,36 @@ impl Auth {
         }
         txn.commit().await?;
         Ok(user)
+    }
+
+    /// Deletes what can no longer be used: sessions ended or expired for
+    /// longer than the idle lifetime (their tokens go with them), rotated
+    /// refresh tokens older than that (a replay that old is just refused,
+    /// without revoking), and used or expired email tokens.
+    pub async fn sweep(&self) -> AppResult<u64> {
+        let cutoff = Utc::now() - self.config.refresh_idle_ttl;
+        let sessions = session::Entity::delete_many()
+            .filter(
+                Condition::any()
+                    .add(session::Column::RevokedAt.lt(cutoff))
+                    .add(session::Column::ExpiresAt.lt(cutoff))
+                    .add(session::Column::LastUsedAt.lt(cutoff)),
+            )
+            .exec(&self.db)
+            .await?;
+        let tokens = refresh_token::Entity::delete_many()
+            .filter(refresh_token::Column::RotatedAt.lt(cutoff))
+            .exec(&self.db)
+            .await?;
+        let one_time = one_time_token::Entity::delete_many()
+            .filter(
+                Condition::any()
+                    .add(one_time_token::Column::UsedAt.is_not_null())
+                    .add(one_time_token::Column::ExpiresAt.lt(Utc::now())),
+            )
+            .exec(&self.db)
+            .await?;
+        Ok(sessions.rows_affected + tokens.rows_affected + one_time.rows_affected)
     }
 
     fn link(&self, path: &str, token: &str) -> String {

@@ -421,6 +421,47 @@ async fn sessions_end_at_their_absolute_lifetime() {
     assert_eq!(code(&body), "UNAUTHENTICATED", "{body}");
 }
 
+#[tokio::test]
+async fn idle_sessions_end() {
+    let app = spawn_app_with(|c| c.auth.refresh_idle_ttl = Duration::from_secs(1)).await;
+    let phone = sign_up(&app, "ann").await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let body = refresh(&app, &phone.refresh, SECRET_A).await;
+    assert_eq!(code(&body), "UNAUTHENTICATED", "{body}");
+}
+
+/// The sweep deletes ended sessions and spent tokens, and nothing live.
+#[tokio::test]
+async fn the_sweep_removes_only_dead_rows() {
+    let app = spawn_app().await;
+    let phone = sign_up(&app, "ann").await;
+    let (_, body) = app
+        .graphql_as(&phone.access, "mutation { signOut }", json!({}))
+        .await;
+    assert_eq!(body["data"]["signOut"], true);
+    let tablet = sign_in(&app, "ann", SECRET_B).await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    // The tablet stays in use; the phone's session ended over a second ago.
+    let live = session_of(
+        &refresh(&app, &tablet.refresh, SECRET_B).await,
+        "refreshSession",
+    );
+    let mut config = crate::helpers::test_config(&app.db);
+    config.auth.refresh_idle_ttl = Duration::from_secs(1);
+    let auth = api::auth::Auth::new(app.conn.clone(), &config).expect("auth");
+    assert!(auth.sweep().await.expect("sweep") >= 1);
+    assert_eq!(
+        count_rows(&app.conn, "sessions").await,
+        1,
+        "the signed-out phone is gone"
+    );
+    let body = refresh(&app, &live.refresh, SECRET_B).await;
+    assert!(
+        body["errors"].is_null(),
+        "the live session survives: {body}"
+    );
+}
+
 /// A revoked session's access token still parses, but sensitive operations
 /// check the session and refuse it at once.
 #[tokio::test]
