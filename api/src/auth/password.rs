@@ -111,6 +111,17 @@ impl Default for Hasher {
     }
 }
 
+/// The algorithm and parameters part of a PHC string (`$argon2id$v=19$m=...`).
+fn parameters(hash: &str) -> &str {
+    hash.rsplitn(3, '$').nth(2).unwrap_or_default()
+}
+
+/// Whether a stored hash was made with other (older, weaker) parameters
+/// than new hashes get; sign-in then re-hashes the password.
+pub fn needs_rehash(hash: &str) -> bool {
+    parameters(hash) != parameters(DUMMY_HASH)
+}
+
 /// argon2id, m=19456 KiB, t=2, p=1 (the crate's defaults are OWASP's).
 pub fn hash_now(password: &str) -> AppResult<String> {
     Argon2::default()
@@ -159,11 +170,13 @@ mod tests {
     /// hash with the very parameters real hashes get.
     #[test]
     fn the_dummy_hash_costs_what_a_real_one_does() {
-        let params = |hash: &str| hash.rsplitn(3, '$').nth(2).unwrap().to_owned();
-        assert_eq!(
-            params(DUMMY_HASH),
-            params(&hash_now("anything at all").unwrap())
-        );
+        let fresh = hash_now("anything at all").unwrap();
+        assert_eq!(parameters(DUMMY_HASH), parameters(&fresh));
+        assert_eq!(parameters(DUMMY_HASH), "$argon2id$v=19$m=19456,t=2,p=1");
+        assert!(!needs_rehash(&fresh));
+        assert!(needs_rehash(
+            "$argon2id$v=19$m=4096,t=3,p=1$27bFAmBnXZ6Evmx9sv5IDg$vUmMMWdO4DQM2K/DH8Eal2G72GIw5T+VH7Li2Q5DF5U"
+        ));
         assert!(PasswordHash::new(DUMMY_HASH).is_ok());
         assert!(!verify_now("anything at all", DUMMY_HASH));
     }

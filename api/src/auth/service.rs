@@ -170,6 +170,12 @@ impl Auth {
         if user.disabled_at.is_some() {
             return Err(AppError::Unauthenticated("this account is disabled"));
         }
+        if password::needs_rehash(&user.password_hash) {
+            // Upgrade hashes made with older parameters while the password
+            // is at hand.
+            let hash = self.hasher.hash(password).await?;
+            set_password(&self.db, user.id, hash).await?;
+        }
         self.start_session(user, &device).await
     }
 
@@ -269,11 +275,17 @@ impl Auth {
             ));
         }
         insert_refresh_token(&txn, session.id, &next, now).await?;
-        session::Entity::update_many()
+        // A sign-out racing this refresh wins: no token for a revoked session.
+        let touched = session::Entity::update_many()
             .col_expr(session::Column::LastUsedAt, Expr::value(now))
             .filter(session::Column::Id.eq(session.id))
+            .filter(session::Column::RevokedAt.is_null())
             .exec(&txn)
             .await?;
+        if touched.rows_affected != 1 {
+            txn.rollback().await?;
+            return Err(AppError::Unauthenticated(SESSION_ENDED));
+        }
         txn.commit().await?;
         self.tokens_for(user, session.id, next)
     }

@@ -1152,6 +1152,40 @@ async fn secrets_stay_out_of_the_logs() {
     }
 }
 
+/// A hash made with weaker parameters is replaced at the next sign-in.
+#[tokio::test]
+async fn old_hashes_are_upgraded_at_sign_in() {
+    use argon2::{Algorithm as Argon, Argon2, Params, Version, password_hash::PasswordHasher};
+    let app = spawn_app().await;
+    sign_up(&app, "ann").await;
+    let weak = Argon2::new(
+        Argon::Argon2id,
+        Version::V0x13,
+        Params::new(4096, 3, 1, None).unwrap(),
+    )
+    .hash_password(PASSWORD.as_bytes())
+    .unwrap()
+    .to_string();
+    crate::helpers::exec(
+        &app.conn,
+        &format!("UPDATE users SET password_hash = '{weak}'"),
+    )
+    .await;
+    let body = sign_in_with(&app, "ann", PASSWORD, SECRET_B).await;
+    assert!(body["errors"].is_null(), "{body}");
+    let hash = &query_strings(
+        &app.conn,
+        "SELECT password_hash FROM users",
+        &["password_hash"],
+    )
+    .await[0][0];
+    assert!(
+        hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+        "{hash}"
+    );
+    assert!(sign_in_with(&app, "ann", PASSWORD, SECRET_A).await["errors"].is_null());
+}
+
 /// The seeded demo account signs in with the documented password.
 #[tokio::test]
 async fn the_seeded_demo_account_signs_in() {
