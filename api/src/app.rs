@@ -6,13 +6,15 @@ use std::{future::Future, io, net::SocketAddr, sync::Arc, time::Duration};
 
 use axum::Router;
 use sea_orm::DatabaseConnection;
-use tokio::{net::TcpListener, sync::watch};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
 
 use crate::{
     config::Config,
     db,
     graphql::build_schema,
     http::{AppState, router},
+    metrics,
 };
 
 pub struct Application {
@@ -20,6 +22,8 @@ pub struct Application {
     router: Router,
     db: DatabaseConnection,
     shutdown_timeout: Duration,
+    /// Cancelled when shutdown starts; handlers see it in `AppState`.
+    shutdown: CancellationToken,
 }
 
 impl Application {
@@ -33,21 +37,32 @@ impl Application {
             .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
         let schema = build_schema(&config.graphql, db.clone());
         let shutdown_timeout = config.shutdown_timeout;
+        let shutdown = CancellationToken::new();
+        if config.metrics.enabled {
+            metrics::spawn_upkeep(metrics::recorder()?, shutdown.clone());
+        }
         let state = AppState {
             db: db.clone(),
             schema,
             config: Arc::new(config),
+            shutdown: shutdown.clone(),
         };
         Ok(Self {
             listener,
             router: router(state),
             db,
             shutdown_timeout,
+            shutdown,
         })
     }
 
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.listener.local_addr()
+    }
+
+    /// Cancelled when shutdown starts (the same token as `AppState::shutdown`).
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
     }
 
     /// Serves until `shutdown` completes, then stops accepting, lets
@@ -57,7 +72,7 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> io::Result<()> {
-        let (stopping_tx, mut stopping_rx) = watch::channel(false);
+        let stopping = self.shutdown.clone();
         let server = axum::serve(
             self.listener,
             self.router
@@ -66,10 +81,10 @@ impl Application {
         .with_graceful_shutdown(async move {
             shutdown.await;
             tracing::info!("shutting down: draining in-flight requests");
-            let _ = stopping_tx.send(true);
+            stopping.cancel();
         });
         let deadline = async {
-            let _ = stopping_rx.wait_for(|stopping| *stopping).await;
+            self.shutdown.cancelled().await;
             tokio::time::sleep(self.shutdown_timeout).await;
         };
         let result = tokio::select! {

@@ -63,6 +63,9 @@ pub struct Config {
     /// Origins allowed by CORS; empty means any origin (no credentials).
     pub cors_origins: Vec<String>,
     pub graphql: GraphqlLimits,
+
+    // --- Operations (issue #5): metrics. Kept in one block for merging. ---
+    pub metrics: MetricsConfig,
 }
 
 /// A variable that is set but unusable.
@@ -159,6 +162,7 @@ impl Config {
                 max_batch: env.positive("GRAPHQL_MAX_BATCH", 10)?,
                 introspection: env.flag("GRAPHQL_INTROSPECTION", !production)?,
             },
+            metrics: metrics_config(&env, production)?,
         })
     }
 
@@ -219,4 +223,51 @@ impl<F: Fn(&str) -> Option<String>> Env<'_, F> {
             Some(other) => Err(self.error(name, format!("`{other}` is not true or false"))),
         }
     }
+}
+
+// --- Operations (issue #5) ---
+
+/// The Prometheus endpoint at `/metrics`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct MetricsConfig {
+    pub enabled: bool,
+    /// When set, a scrape must send `Authorization: Bearer <token>`.
+    pub token: Option<String>,
+}
+
+impl fmt::Debug for MetricsConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MetricsConfig")
+            .field("enabled", &self.enabled)
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
+}
+
+/// Shortest `METRICS_TOKEN` accepted: it guards the endpoint on the public port.
+pub const METRICS_TOKEN_MIN_LEN: usize = 16;
+
+/// `METRICS_ENABLED` (default false) and `METRICS_TOKEN`. Production refuses
+/// enabled metrics without a token rather than expose them to everyone.
+fn metrics_config<F: Fn(&str) -> Option<String>>(
+    env: &Env<'_, F>,
+    production: bool,
+) -> Result<MetricsConfig, ConfigError> {
+    let enabled = env.flag("METRICS_ENABLED", false)?;
+    let token = env.get("METRICS_TOKEN");
+    if let Some(token) = &token
+        && token.len() < METRICS_TOKEN_MIN_LEN
+    {
+        return Err(env.error(
+            "METRICS_TOKEN",
+            format!("must be at least {METRICS_TOKEN_MIN_LEN} characters"),
+        ));
+    }
+    if enabled && production && token.is_none() {
+        return Err(env.error(
+            "METRICS_TOKEN",
+            "is required in production when METRICS_ENABLED=true".to_owned(),
+        ));
+    }
+    Ok(MetricsConfig { enabled, token })
 }

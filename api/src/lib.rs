@@ -18,5 +18,6 @@ pub mod db;
 pub mod error;
 pub mod graphql;
 pub mod http;
+pub mod metrics;
 pub mod telemetry;
 pub mod users;

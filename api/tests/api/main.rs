@@ -9,5 +9,7 @@ mod graphql;
 mod health;
 mod helpers;
 mod lifecycle;
+mod metrics;
+mod outage;
 mod schema;
 mod seed;
