@@ -123,6 +123,16 @@ check("JWT_SECRET" in env and env["DATABASE_URL"].startswith("postgres://"), "ap
 print("compose: structure ok")
 EOF
 
+step "deploy/fly.toml parses and mounts /data"
+python3 - <<'EOF2'
+import tomllib
+fly = tomllib.load(open("deploy/fly.toml", "rb"))
+assert fly["mounts"]["destination"] == "/data", "fly.toml mounts /data"
+assert fly["env"]["DATA_DIR"] == "/data", "fly.toml sets DATA_DIR"
+assert fly["http_service"]["checks"][0]["path"] == "/health/ready"
+print("fly.toml: ok")
+EOF2
+
 build_target() {
   local target=$1; shift
   local t0=$(date +%s)
