@@ -25,7 +25,7 @@ WORKDIR /src
 COPY . .
 ARG TARGETARCH
 # One cargo invocation for all four binaries (features unify once).
-RUN --mount=type=cache,id=hearth-cargo-registry,target=/usr/local/cargo/registry,sharing=locked \
+RUN --mount=type=cache,id=hearth-cargo-registry,target=/usr/local/cargo/registry \
     --mount=type=cache,id=hearth-target-${TARGETARCH},target=/src/target,sharing=locked \
     cargo build --release --locked -p api -p migration -p seed -p healthcheck \
     && mkdir -p /out/data /out/tmp \
