@@ -5,6 +5,7 @@
 //! (see `helpers`).
 
 mod config;
+mod durability;
 mod graphql;
 mod health;
 mod helpers;
