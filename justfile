@@ -80,3 +80,11 @@ compose-seed *args="--scale small":
 # SIGTERM as PID 1: what can be checked without a Docker engine.
 check-image:
     bash scripts/check-image.sh
+
+# hey load on the musl release API (after check-image): `just load 60 postgres://...`.
+load seconds="30" *database_url="":
+    bash scripts/load.sh {{seconds}} {{database_url}}
+
+# The 10-minute soak: RSS must stay within 10% after warm-up.
+soak *database_url="":
+    bash scripts/load.sh 600 {{database_url}}

