@@ -39,8 +39,9 @@ pub struct AppState {
     /// Cancelled when shutdown starts. axum's graceful shutdown waits for
     /// in-flight HTTP requests but not for upgraded connections, so a
     /// long-lived handler (the coming WebSocket subscriptions) must select
-    /// on `shutdown.cancelled()` and close itself (code 1001, going away)
-    /// before `SHUTDOWN_TIMEOUT_SECS` runs out.
+    /// on `shutdown.cancelled()` and close itself (code 1001, going away);
+    /// tracking those tasks (e.g. a `TaskTracker`) lets `run_until_stopped`
+    /// wait for the close frames within `SHUTDOWN_TIMEOUT_SECS`.
     pub shutdown: CancellationToken,
 }
 
