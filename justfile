@@ -3,6 +3,7 @@
 set dotenv-load := false
 
 pg_url := env_var_or_default("TEST_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+image_name := env_var_or_default("HEARTH_IMAGE", "hearth:local")
 
 # List the recipes.
 default:
@@ -57,3 +58,46 @@ bench-signin runs="30":
 # What CI runs.
 ci:
     bash .ci/run
+
+# --- Containers (docker compose and buildx) ---
+
+# Build and start the compose stack (postgres, migrate, api) in the background.
+up *args="":
+    docker compose up -d --build {{args}}
+
+# Stop the stack; `just down -v` also deletes its volumes (the data).
+down *args="":
+    docker compose down {{args}}
+
+# Follow the stack's logs: `just logs api`.
+logs *args="":
+    docker compose logs -f {{args}}
+
+# Multi-arch image (linux/amd64 + linux/arm64); add `--push` to publish it.
+image *args="":
+    docker buildx build --platform linux/amd64,linux/arm64 -t {{image_name}} {{args}} .
+
+# The linux/arm64 image, loaded into the local Docker.
+image-arm64 *args="":
+    docker buildx build --platform linux/arm64 -t {{image_name}} --load {{args}} .
+
+# The migration CLI against the compose database: `just compose-migrate status`.
+compose-migrate *args="up":
+    docker compose run --rm migrate {{args}}
+
+# Demo data into the compose database: `just compose-seed --reset`.
+compose-seed *args="--scale small":
+    docker compose --profile seed run --rm seed {{args}}
+
+# Static musl builds, their size and behaviour, hadolint, compose validation,
+# SIGTERM as PID 1: what can be checked without a Docker engine.
+check-image:
+    bash scripts/check-image.sh
+
+# hey load on the musl release API (after check-image): `just load 60 postgres://...`.
+load seconds="30" *database_url="":
+    bash scripts/load.sh {{seconds}} {{database_url}}
+
+# The 10-minute soak: RSS must stay within 10% after warm-up.
+soak *database_url="":
+    bash scripts/load.sh 600 {{database_url}}

@@ -6,7 +6,8 @@ use std::{future::Future, io, net::SocketAddr, sync::Arc, time::Duration};
 
 use axum::Router;
 use sea_orm::DatabaseConnection;
-use tokio::{net::TcpListener, sync::watch};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
 
 use crate::{
     auth::{Auth, rate_limit},
@@ -14,6 +15,7 @@ use crate::{
     db,
     graphql::build_schema,
     http::{AppState, router},
+    metrics,
 };
 
 pub struct Application {
@@ -21,6 +23,8 @@ pub struct Application {
     router: Router,
     db: DatabaseConnection,
     shutdown_timeout: Duration,
+    /// Cancelled when shutdown starts; handlers see it in `AppState`.
+    shutdown: CancellationToken,
 }
 
 impl Application {
@@ -37,22 +41,33 @@ impl Application {
         spawn_auth_sweeper(auth.clone());
         let schema = build_schema(&config.graphql, db.clone(), auth.clone());
         let shutdown_timeout = config.shutdown_timeout;
+        let shutdown = CancellationToken::new();
+        if config.metrics.enabled {
+            metrics::spawn_upkeep(metrics::recorder()?, shutdown.clone());
+        }
         let state = AppState {
             db: db.clone(),
             schema,
             auth,
             config: Arc::new(config),
+            shutdown: shutdown.clone(),
         };
         Ok(Self {
             listener,
             router: router(state),
             db,
             shutdown_timeout,
+            shutdown,
         })
     }
 
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.listener.local_addr()
+    }
+
+    /// Cancelled when shutdown starts (the same token as `AppState::shutdown`).
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
     }
 
     /// Serves until `shutdown` completes, then stops accepting, lets
@@ -62,7 +77,7 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> io::Result<()> {
-        let (stopping_tx, mut stopping_rx) = watch::channel(false);
+        let stopping = self.shutdown.clone();
         let server = axum::serve(
             self.listener,
             self.router
@@ -71,10 +86,10 @@ impl Application {
         .with_graceful_shutdown(async move {
             shutdown.await;
             tracing::info!("shutting down: draining in-flight requests");
-            let _ = stopping_tx.send(true);
+            stopping.cancel();
         });
         let deadline = async {
-            let _ = stopping_rx.wait_for(|stopping| *stopping).await;
+            self.shutdown.cancelled().await;
             tokio::time::sleep(self.shutdown_timeout).await;
         };
         let result = tokio::select! {

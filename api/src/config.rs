@@ -65,6 +65,7 @@ pub struct Config {
     pub graphql: GraphqlLimits,
     pub auth: AuthConfig,
     pub mail: MailConfig,
+    pub metrics: MetricsConfig,
 }
 
 /// The value `.env.example` ships for `JWT_SECRET`; production refuses it.
@@ -264,6 +265,7 @@ impl Config {
             },
             auth,
             mail,
+            metrics: metrics_config(&env, production)?,
         })
     }
 
@@ -407,4 +409,51 @@ impl<F: Fn(&str) -> Option<String>> Env<'_, F> {
             Some(other) => Err(self.error(name, format!("`{other}` is not true or false"))),
         }
     }
+}
+
+// --- Operations (issue #5) ---
+
+/// The Prometheus endpoint at `/metrics`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct MetricsConfig {
+    pub enabled: bool,
+    /// When set, a scrape must send `Authorization: Bearer <token>`.
+    pub token: Option<String>,
+}
+
+impl fmt::Debug for MetricsConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MetricsConfig")
+            .field("enabled", &self.enabled)
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
+}
+
+/// Shortest `METRICS_TOKEN` accepted: it guards the endpoint on the public port.
+pub const METRICS_TOKEN_MIN_LEN: usize = 16;
+
+/// `METRICS_ENABLED` (default false) and `METRICS_TOKEN`. Production refuses
+/// enabled metrics without a token rather than expose them to everyone.
+fn metrics_config<F: Fn(&str) -> Option<String>>(
+    env: &Env<'_, F>,
+    production: bool,
+) -> Result<MetricsConfig, ConfigError> {
+    let enabled = env.flag("METRICS_ENABLED", false)?;
+    let token = env.get("METRICS_TOKEN");
+    if let Some(token) = &token
+        && token.len() < METRICS_TOKEN_MIN_LEN
+    {
+        return Err(env.error(
+            "METRICS_TOKEN",
+            format!("must be at least {METRICS_TOKEN_MIN_LEN} characters"),
+        ));
+    }
+    if enabled && production && token.is_none() {
+        return Err(env.error(
+            "METRICS_TOKEN",
+            "is required in production when METRICS_ENABLED=true".to_owned(),
+        ));
+    }
+    Ok(MetricsConfig { enabled, token })
 }

@@ -20,5 +20,6 @@ pub mod error;
 pub mod graphql;
 pub mod http;
 pub mod mail;
+pub mod metrics;
 pub mod telemetry;
 pub mod users;

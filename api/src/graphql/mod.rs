@@ -36,7 +36,8 @@ fn builder(limits: &GraphqlLimits) -> SchemaBuilder<Query, Mutation, EmptySubscr
         .limit_complexity(limits.max_complexity)
         .limit_recursive_depth(32)
         .limit_directives(4)
-        .extension(error_codes::ErrorCodes);
+        .extension(error_codes::ErrorCodes)
+        .extension(crate::metrics::GraphqlMetrics);
     if !limits.introspection {
         builder = builder.disable_introspection();
     }

@@ -15,6 +15,7 @@ use axum::{
 };
 use sea_orm::DatabaseConnection;
 use serde_json::json;
+use tokio_util::sync::CancellationToken;
 use tower::ServiceBuilder;
 use tower_http::{
     catch_panic::CatchPanicLayer,
@@ -36,16 +37,30 @@ pub struct AppState {
     pub schema: AppSchema,
     pub auth: Arc<Auth>,
     pub config: Arc<Config>,
+    /// Cancelled when shutdown starts. axum's graceful shutdown waits for
+    /// in-flight HTTP requests but not for upgraded connections, so a
+    /// long-lived handler (the coming WebSocket subscriptions) must select
+    /// on `shutdown.cancelled()` and close itself (code 1001, going away);
+    /// tracking those tasks (e.g. a `TaskTracker`) lets `run_until_stopped`
+    /// wait for the close frames within `SHUTDOWN_TIMEOUT_SECS`.
+    pub shutdown: CancellationToken,
 }
 
 /// The whole application as one axum router.
 pub fn router(state: AppState) -> Router {
     let config = state.config.clone();
-    Router::new()
+    let mut routes = Router::new()
         .route("/graphql", get(graphql::get).post(graphql::post))
         .route("/health/live", get(health::live))
         .route("/health/ready", get(health::ready))
-        .fallback(not_found)
+        .fallback(not_found);
+    // Inside the router, so requests are labelled by their route pattern.
+    if let Some(endpoint) = crate::metrics::endpoint(&config, &state.db) {
+        routes = routes
+            .route("/metrics", get(crate::metrics::scrape).with_state(endpoint))
+            .layer(axum::middleware::from_fn(crate::metrics::track_http));
+    }
+    routes
         .with_state(state)
         // Outermost first: ids are cleaned and assigned before the trace span
         // opens, so every log line of a request carries its id.

@@ -6,10 +6,13 @@
 
 mod auth;
 mod config;
+mod durability;
 mod graphql;
 mod health;
 mod helpers;
 mod lifecycle;
+mod metrics;
+mod outage;
 mod schema;
 mod seed;
 mod smtp;

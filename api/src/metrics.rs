@@ -1,0 +1,397 @@
+//! Prometheus metrics at `/metrics`: HTTP requests per route and status,
+//! GraphQL operations per name, type and outcome, and database pool usage.
+//!
+//! Off unless `METRICS_ENABLED=true`. When `METRICS_TOKEN` is set (production
+//! requires it) a scrape must send `Authorization: Bearer <token>`, so the
+//! endpoint can share the public port instead of needing a second listener.
+
+use std::{
+    collections::HashSet,
+    sync::{Arc, Mutex, OnceLock},
+    time::{Duration, Instant},
+};
+
+use async_graphql::{
+    Request as GraphqlRequest, Response as GraphqlResponse, ServerResult, Variables,
+    extensions::{
+        Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextPrepareRequest,
+        NextRequest,
+    },
+    parser::types::{DocumentOperations, ExecutableDocument, OperationType},
+};
+use axum::{
+    extract::{MatchedPath, Request, State},
+    http::{HeaderMap, HeaderValue, Method, StatusCode, header},
+    middleware::Next,
+    response::{IntoResponse, Response},
+};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use sea_orm::{DatabaseConnection, DbBackend};
+use tokio_util::sync::CancellationToken;
+
+use crate::{config::Config, error::code, http::error_response};
+
+const LATENCY_BUCKETS: &[f64] = &[
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+];
+
+/// Operation names come from clients: past this many distinct names they
+/// are counted as `other`, so a hostile client cannot grow memory or the
+/// scrape without bound.
+const MAX_OPERATION_NAMES: usize = 256;
+
+/// The process-wide recorder, installed on first use (the `metrics` macros
+/// write to one global recorder, so every app in a process shares it).
+pub fn recorder() -> anyhow::Result<PrometheusHandle> {
+    static HANDLE: OnceLock<Result<PrometheusHandle, String>> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let handle = PrometheusBuilder::new()
+                .set_buckets_for_metric(Matcher::Suffix("_seconds".to_owned()), LATENCY_BUCKETS)
+                .and_then(PrometheusBuilder::install_recorder)
+                .map_err(|e| e.to_string())?;
+            describe();
+            Ok(handle)
+        })
+        .clone()
+        .map_err(|e| anyhow::anyhow!("cannot install the metrics recorder: {e}"))
+}
+
+fn describe() {
+    metrics::describe_counter!("http_requests_total", "HTTP requests by route and status");
+    metrics::describe_histogram!(
+        "http_request_duration_seconds",
+        metrics::Unit::Seconds,
+        "HTTP request latency by route and status"
+    );
+    metrics::describe_gauge!("http_requests_in_flight", "HTTP requests being served");
+    metrics::describe_counter!(
+        "graphql_operations_total",
+        "GraphQL operations by name, type and outcome (`ok` or the first error code)"
+    );
+    metrics::describe_histogram!(
+        "graphql_operation_duration_seconds",
+        metrics::Unit::Seconds,
+        "GraphQL operation latency, parse to response"
+    );
+    metrics::describe_gauge!("db_pool_connections", "Open pool connections by state");
+    metrics::describe_gauge!("db_pool_max_connections", "The pool's size limit");
+}
+
+/// Runs the recorder's upkeep (bounding histogram memory when nobody
+/// scrapes) until shutdown.
+pub fn spawn_upkeep(handle: PrometheusHandle, shutdown: CancellationToken) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(5));
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => break,
+                _ = tick.tick() => handle.run_upkeep(),
+            }
+        }
+    });
+}
+
+/// What the `/metrics` handler needs.
+#[derive(Clone)]
+pub struct Endpoint {
+    pub handle: PrometheusHandle,
+    pub token: Option<Arc<str>>,
+    pub db: DatabaseConnection,
+}
+
+/// The `/metrics` handler's state when metrics are enabled.
+pub fn endpoint(config: &Config, db: &DatabaseConnection) -> Option<Endpoint> {
+    if !config.metrics.enabled {
+        return None;
+    }
+    match recorder() {
+        Ok(handle) => Some(Endpoint {
+            handle,
+            token: config.metrics.token.as_deref().map(Arc::from),
+            db: db.clone(),
+        }),
+        Err(err) => {
+            tracing::error!(error = %err, "metrics are off");
+            None
+        }
+    }
+}
+
+/// GET /metrics in the Prometheus text format.
+pub async fn scrape(State(endpoint): State<Endpoint>, headers: HeaderMap) -> Response {
+    if let Some(token) = &endpoint.token {
+        let presented = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or_default();
+        if !constant_time_eq(presented.as_bytes(), token.as_bytes()) {
+            let mut response = error_response(
+                StatusCode::UNAUTHORIZED,
+                "metrics need the bearer token from METRICS_TOKEN",
+                code::UNAUTHENTICATED,
+            );
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            return response;
+        }
+    }
+    record_pool(&endpoint.db);
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        endpoint.handle.render(),
+    )
+        .into_response()
+}
+
+/// Compares without an early exit, so timing does not reveal the token.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+fn record_pool(db: &DatabaseConnection) {
+    // The sea-orm getters panic on the other backend: match first.
+    let (size, idle, max) = match db.get_database_backend() {
+        DbBackend::Postgres => {
+            let pool = db.get_postgres_connection_pool();
+            (
+                pool.size(),
+                pool.num_idle(),
+                pool.options().get_max_connections(),
+            )
+        }
+        DbBackend::Sqlite => {
+            let pool = db.get_sqlite_connection_pool();
+            (
+                pool.size(),
+                pool.num_idle(),
+                pool.options().get_max_connections(),
+            )
+        }
+        _ => return,
+    };
+    let idle = u32::try_from(idle).unwrap_or(u32::MAX).min(size);
+    metrics::gauge!("db_pool_connections", "state" => "idle").set(f64::from(idle));
+    metrics::gauge!("db_pool_connections", "state" => "in_use").set(f64::from(size - idle));
+    metrics::gauge!("db_pool_max_connections").set(f64::from(max));
+}
+
+/// Counts every request that reaches the router, labelled by its route
+/// pattern (never the raw path, which would be unbounded).
+pub async fn track_http(request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", MatchedPath::as_str)
+        .to_owned();
+    let method = match *request.method() {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        _ => "OTHER",
+    };
+    let mut in_flight = InFlight::start(route, method);
+    let response = next.run(request).await;
+    in_flight.finish(response.status().as_str());
+    response
+}
+
+/// Records the request when it ends, also when its future is dropped
+/// (request timeout, client gone, panic): those count as `cancelled`.
+struct InFlight {
+    route: String,
+    method: &'static str,
+    started: Instant,
+    done: bool,
+}
+
+impl InFlight {
+    fn start(route: String, method: &'static str) -> Self {
+        metrics::gauge!("http_requests_in_flight").increment(1.0);
+        Self {
+            route,
+            method,
+            started: Instant::now(),
+            done: false,
+        }
+    }
+
+    fn finish(&mut self, status: &str) {
+        if self.done {
+            return;
+        }
+        self.done = true;
+        metrics::gauge!("http_requests_in_flight").decrement(1.0);
+        let labels = [
+            ("route", self.route.clone()),
+            ("method", self.method.to_owned()),
+            ("status", status.to_owned()),
+        ];
+        metrics::counter!("http_requests_total", &labels).increment(1);
+        metrics::histogram!("http_request_duration_seconds", &labels)
+            .record(self.started.elapsed().as_secs_f64());
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.finish("cancelled");
+    }
+}
+
+/// The async-graphql extension that counts operations.
+pub struct GraphqlMetrics;
+
+impl ExtensionFactory for GraphqlMetrics {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(GraphqlMetricsExtension::default())
+    }
+}
+
+/// One per request: the name asked for, then what parsing found.
+#[derive(Default)]
+struct GraphqlMetricsExtension {
+    operation: Mutex<(Option<String>, &'static str)>,
+}
+
+fn type_label(ty: OperationType) -> &'static str {
+    match ty {
+        OperationType::Query => "query",
+        OperationType::Mutation => "mutation",
+        OperationType::Subscription => "subscription",
+    }
+}
+
+/// A bounded label for a client-chosen operation name.
+fn operation_label(name: Option<&str>) -> String {
+    static SEEN: OnceLock<Mutex<HashSet<String>>> = OnceLock::new();
+    let Some(name) = name else {
+        return "anonymous".to_owned();
+    };
+    let plain = !name.is_empty()
+        && name.len() <= 64
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+    if !plain {
+        return "invalid".to_owned();
+    }
+    let mut seen = SEEN
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if seen.contains(name) || seen.len() < MAX_OPERATION_NAMES {
+        seen.insert(name.to_owned());
+        name.to_owned()
+    } else {
+        "other".to_owned()
+    }
+}
+
+#[async_graphql::async_trait::async_trait]
+impl Extension for GraphqlMetricsExtension {
+    async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> GraphqlResponse {
+        let started = Instant::now();
+        let response = next.run(ctx).await;
+        let outcome = match response.errors.first() {
+            None => "ok".to_owned(),
+            Some(error) => error
+                .extensions
+                .as_ref()
+                .and_then(|ext| ext.get("code"))
+                .and_then(|code| match code {
+                    async_graphql::Value::String(s) => Some(s.clone()),
+                    _ => None,
+                })
+                .unwrap_or_else(|| "UNKNOWN".to_owned()),
+        };
+        let (name, ty) = {
+            let operation = self
+                .operation
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            (operation_label(operation.0.as_deref()), operation.1)
+        };
+        let labels = [
+            ("operation", name),
+            ("type", ty.to_owned()),
+            ("outcome", outcome),
+        ];
+        metrics::counter!("graphql_operations_total", &labels).increment(1);
+        metrics::histogram!("graphql_operation_duration_seconds", &labels[..2])
+            .record(started.elapsed().as_secs_f64());
+        response
+    }
+
+    async fn prepare_request(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        request: GraphqlRequest,
+        next: NextPrepareRequest<'_>,
+    ) -> ServerResult<GraphqlRequest> {
+        if let Ok(mut operation) = self.operation.lock() {
+            *operation = (request.operation_name.clone(), "unknown");
+        }
+        next.run(ctx, request).await
+    }
+
+    async fn parse_query(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        query: &str,
+        variables: &Variables,
+        next: NextParseQuery<'_>,
+    ) -> ServerResult<ExecutableDocument> {
+        let document = next.run(ctx, query, variables).await?;
+        if let Ok(mut operation) = self.operation.lock() {
+            let (name, ty) = match (&document.operations, operation.0.as_deref()) {
+                (DocumentOperations::Single(op), requested) => {
+                    (requested.map(str::to_owned), Some(op.node.ty))
+                }
+                (DocumentOperations::Multiple(ops), Some(requested)) => (
+                    Some(requested.to_owned()),
+                    ops.get(requested).map(|op| op.node.ty),
+                ),
+                (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => {
+                    ops.iter().next().map_or((None, None), |(name, op)| {
+                        (Some(name.to_string()), Some(op.node.ty))
+                    })
+                }
+                (DocumentOperations::Multiple(_), None) => (None, None),
+            };
+            *operation = (name, ty.map_or("unknown", type_label));
+        }
+        Ok(document)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn operation_labels_are_bounded() {
+        assert_eq!(operation_label(None), "anonymous");
+        assert_eq!(operation_label(Some("")), "invalid");
+        assert_eq!(operation_label(Some("a b")), "invalid");
+        assert_eq!(operation_label(Some(&"x".repeat(65))), "invalid");
+        assert_eq!(operation_label(Some("Users")), "Users");
+        for i in 0..MAX_OPERATION_NAMES {
+            operation_label(Some(&format!("Op{i}")));
+        }
+        assert_eq!(operation_label(Some("OneTooMany")), "other");
+        assert_eq!(operation_label(Some("Users")), "Users", "known names stay");
+    }
+
+    #[test]
+    fn token_comparison() {
+        assert!(constant_time_eq(b"secret", b"secret"));
+        assert!(!constant_time_eq(b"secret", b"secreT"));
+        assert!(!constant_time_eq(b"secret", b"secret2"));
+        assert!(!constant_time_eq(b"", b"x"));
+    }
+}

@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# Database crash check (RELIABILITY D1) on a private PostgreSQL cluster, so
+# the machine's shared server is never stopped: the musl API runs on it,
+# the cluster is stopped with `-m immediate` (a crash), and then:
+#  - GraphQL answers within 5 s with a coded error and no internals;
+#  - /health/ready answers 503 within 5 s, the healthcheck exits 1 within 3 s;
+#  - after a restart of the cluster the API serves again within 10 s,
+#    without being restarted.
+# API_BIN and HEALTHCHECK_BIN pick the binaries (default: the x86_64 musl build).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/hearth-target}"
+api_bin=${API_BIN:-$CARGO_TARGET_DIR/x86_64-unknown-linux-musl/release/api}
+hc_bin=${HEALTHCHECK_BIN:-$CARGO_TARGET_DIR/x86_64-unknown-linux-musl/release/healthcheck}
+[ -x "$api_bin" ] && [ -x "$hc_bin" ] || { echo "outage: build the release binaries first (just check-image)" >&2; exit 1; }
+pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+[ -x "$pg_bin/initdb" ] || { echo "outage: no PostgreSQL server binaries (apt-get install postgresql)" >&2; exit 1; }
+
+fail() { echo "outage: FAILED: $*" >&2; exit 1; }
+work=$(mktemp -d)
+chmod 755 "$work"
+mkdir "$work/pg"
+chown postgres: "$work/pg"
+api_pid=
+as_postgres() { runuser -u postgres -- "$@"; }
+cleanup() {
+  [ -n "$api_pid" ] && kill "$api_pid" 2>/dev/null || true
+  as_postgres "$pg_bin/pg_ctl" -D "$work/pg/data" -m immediate stop >/dev/null 2>&1 || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+pg_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+as_postgres "$pg_bin/initdb" -D "$work/pg/data" -A trust -U postgres >/dev/null
+pg_start() {
+  as_postgres "$pg_bin/pg_ctl" -D "$work/pg/data" -l "$work/pg/log" -w \
+    -o "-p $pg_port -k $work/pg -c listen_addresses=127.0.0.1" start >/dev/null
+}
+pg_start
+
+api_env=(env -i "PATH=$PATH" "PORT=$port" "HOST=127.0.0.1" "DATA_DIR=$work/data" "LOG_FORMAT=json"
+  "DATABASE_URL=postgres://postgres@127.0.0.1:$pg_port/postgres")
+(cd "$work" && exec "${api_env[@]}" "$api_bin" >"$work/api.log" 2>&1) &
+api_pid=$!
+
+# One GraphQL request: prints "<status> <code or ok> <seconds>".
+cat >"$work/query.py" <<'EOF'
+import json, sys, time, urllib.request, urllib.error
+body = json.dumps({"query": "{ users(first: 1) { totalCount } }"}).encode()
+req = urllib.request.Request(f"http://127.0.0.1:{sys.argv[1]}/graphql", body,
+                             {"Content-Type": "application/json"})
+started = time.time()
+try:
+    with urllib.request.urlopen(req, timeout=20) as r:
+        status, text = r.status, r.read().decode()
+except urllib.error.HTTPError as e:
+    status, text = e.code, e.read().decode()
+took = time.time() - started
+doc = json.loads(text)
+errors = doc.get("errors") or []
+code = errors[0].get("extensions", {}).get("code", "NO_CODE") if errors else "ok"
+leaks = [w for w in ("postgres", "sqlx", "connection", "127.0.0.1") if w in text.lower()]
+print(status, code, f"{took:.2f}", "LEAK:" + ",".join(leaks) if leaks else "")
+EOF
+ready_status() {
+  python3 -c "import urllib.request, urllib.error, sys
+try: print(urllib.request.urlopen('http://127.0.0.1:$port/health/ready', timeout=10).status)
+except urllib.error.HTTPError as e: print(e.code)
+except Exception: print(0)"
+}
+
+for _ in $(seq 1 100); do [ "$(ready_status)" = 200 ] && break; sleep 0.2; done
+[ "$(ready_status)" = 200 ] || { cat "$work/api.log"; fail "the API is not ready on the private cluster"; }
+read -r status code took leak < <(python3 "$work/query.py" "$port")
+[ "$status $code" = "200 ok" ] || fail "GraphQL before the crash: $status $code"
+
+as_postgres "$pg_bin/pg_ctl" -D "$work/pg/data" -m immediate stop >/dev/null
+echo "PostgreSQL stopped with -m immediate"
+for i in 1 2 3; do
+  read -r status code took leak < <(python3 "$work/query.py" "$port")
+  echo "GraphQL during the outage: HTTP $status, code $code, ${took} s ${leak:-}"
+  [ "$status" != 500 ] || fail "GraphQL answered 500"
+  [ "$code" != ok ] && [ "$code" != NO_CODE ] || fail "GraphQL error without a code"
+  [ -z "${leak:-}" ] || fail "GraphQL error leaks internals ($leak)"
+  python3 -c "import sys; sys.exit(0 if float('$took') < 5 else 1)" || fail "GraphQL took $took s"
+done
+t0=$(date +%s%N)
+ready=$(ready_status)
+ms=$((($(date +%s%N) - t0) / 1000000))
+echo "/health/ready during the outage: $ready in $ms ms"
+[ "$ready" = 503 ] && [ "$ms" -lt 5000 ] || fail "/health/ready: $ready in $ms ms"
+t0=$(date +%s%N)
+rc=0
+env -i "PORT=$port" "$hc_bin" 2>/dev/null || rc=$?
+ms=$((($(date +%s%N) - t0) / 1000000))
+echo "healthcheck during the outage: exit $rc in $ms ms"
+[ "$rc" = 1 ] && [ "$ms" -lt 3000 ] || fail "healthcheck: exit $rc in $ms ms"
+
+pg_start
+t0=$(date +%s%N)
+while :; do
+  read -r status code took leak < <(python3 "$work/query.py" "$port")
+  if [ "$status $code" = "200 ok" ] && [ "$(ready_status)" = 200 ]; then break; fi
+  ms=$((($(date +%s%N) - t0) / 1000000))
+  [ "$ms" -lt 10000 ] || fail "not recovered within 10 s of the restart ($status $code)"
+  sleep 0.2
+done
+echo "recovered $((($(date +%s%N) - t0) / 1000000)) ms after PostgreSQL came back, without a restart"
+kill -0 "$api_pid" || fail "the API died"
+kill -TERM "$api_pid"
+wait "$api_pid" || fail "the API exited non-zero"
+api_pid=
+echo "outage: ok"
