@@ -29,9 +29,10 @@ fail() { echo "check-image: FAILED: $*" >&2; exit 1; }
 skip() { echo "check-image: SKIPPED: $*" >&2; skipped+=("$*"); }
 
 work=$(mktemp -d)
-pids=()
 cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  # Only this script's background jobs still running (never reaped PIDs).
+  local pid
+  for pid in $(jobs -p); do kill "$pid" 2>/dev/null || true; done
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -207,7 +208,6 @@ run_binaries() {
   fi
   (cd "$data" && exec "${env[@]}" $runner "$dir/api" >"$data/api.log" 2>&1) &
   local api_pid=$!
-  pids+=("$api_pid")
   wait_ready "$port" "$api_pid" "$ready_within" || { cat "$data/api.log"; fail "$target api did not serve /health/ready"; }
   [ -f "$data/data/hearth.db" ] || fail "$target api did not create the embedded database under DATA_DIR"
   "${env[@]}" $runner "$dir/healthcheck" || fail "$target healthcheck exited non-zero against a ready API"
@@ -236,6 +236,17 @@ if [ -n "$arm" ]; then
 fi
 
 step "SIGTERM drains a request in flight with the API as PID 1 (unshare)"
+# The host PID of the process that unshare forked (PID 1 inside).
+child_of() {
+  local proc
+  for proc in /proc/[0-9]*; do
+    if [ "$(awk '/^PPid:/ { print $2 }' "$proc/status" 2>/dev/null)" = "$1" ]; then
+      echo "${proc#/proc/}"
+      return 0
+    fi
+  done
+  return 1
+}
 api="$CARGO_TARGET_DIR/$X86/release/api"
 pid1="$work/pid1"
 mkdir -p "$pid1"
@@ -244,15 +255,8 @@ port=$(free_port)
   "HOST=127.0.0.1" "DATA_DIR=$pid1/data" "LOG_FORMAT=json" "SHUTDOWN_TIMEOUT_SECS=10" "$api" \
   >"$pid1/api.log" 2>&1) &
 unshare_pid=$!
-pids+=("$unshare_pid")
 wait_ready "$port" "$unshare_pid" 30 || { cat "$pid1/api.log"; fail "the API did not start under unshare"; }
-api_pid=
-for proc in /proc/[0-9]*; do
-  if [ "$(awk '/^PPid:/ { print $2 }' "$proc/status" 2>/dev/null)" = "$unshare_pid" ]; then
-    api_pid=${proc#/proc/}
-  fi
-done
-[ -n "$api_pid" ] || fail "cannot find the API under unshare"
+api_pid=$(child_of "$unshare_pid") || fail "cannot find the API under unshare"
 ns_pid=$(awk '/^NSpid:/ { print $NF }' "/proc/$api_pid/status")
 [ "$ns_pid" = 1 ] || fail "the API is PID $ns_pid in its namespace, not 1"
 # A client that sends half of its body, waits, then the rest: the request
@@ -275,7 +279,6 @@ print("status", status, flush=True)
 sys.exit(0 if status == "200" and b"totalCount" in data else 1)
 EOF
 client_pid=$!
-pids+=("$client_pid")
 for _ in $(seq 1 50); do grep -q 'in flight' "$pid1/client.out" && break; sleep 0.1; done
 grep -q 'in flight' "$pid1/client.out" || fail "the slow client did not start"
 sleep 0.3
@@ -294,6 +297,19 @@ ms=$((($(date +%s%N) - t0) / 1000000))
 [ "$ms" -lt 10000 ] || fail "PID 1 took $ms ms to stop (timeout 10 s)"
 grep -q 'shutting down' "$pid1/api.log" || fail "no shutdown line in the log"
 echo "PID 1: the request in flight finished 200, exit 0 $ms ms after SIGTERM"
+
+# Ctrl+C in `docker run -it` sends SIGINT to PID 1: the same clean exit.
+port=$(free_port)
+(cd "$pid1" && exec unshare --pid --fork --mount-proc env -i "PATH=$PATH" "PORT=$port" \
+  "HOST=127.0.0.1" "DATA_DIR=$pid1/data" "LOG_FORMAT=json" "$api" >"$pid1/int.log" 2>&1) &
+unshare_pid=$!
+wait_ready "$port" "$unshare_pid" 30 || { cat "$pid1/int.log"; fail "the API did not start under unshare"; }
+api_pid=$(child_of "$unshare_pid") || fail "cannot find the API under unshare"
+kill -INT "$api_pid"
+api_rc=0
+wait "$unshare_pid" || api_rc=$?
+[ "$api_rc" -eq 0 ] || fail "PID 1 exited $api_rc after SIGINT"
+echo "PID 1: exit 0 after SIGINT"
 
 step "load on the musl build (O4): SQLite, then PostgreSQL when one answers"
 bash scripts/load.sh "${LOAD_SECONDS:-20}"

@@ -7,7 +7,7 @@
 
 use std::{
     collections::HashSet,
-    sync::{Arc, Mutex, OnceLock},
+    sync::{Arc, Mutex, OnceLock, RwLock},
     time::{Duration, Instant},
 };
 
@@ -40,11 +40,12 @@ const LATENCY_BUCKETS: &[f64] = &[
 /// scrape without bound.
 const MAX_OPERATION_NAMES: usize = 256;
 
+static RECORDER: OnceLock<Result<PrometheusHandle, String>> = OnceLock::new();
+
 /// The process-wide recorder, installed on first use (the `metrics` macros
 /// write to one global recorder, so every app in a process shares it).
 pub fn recorder() -> anyhow::Result<PrometheusHandle> {
-    static HANDLE: OnceLock<Result<PrometheusHandle, String>> = OnceLock::new();
-    HANDLE
+    RECORDER
         .get_or_init(|| {
             let handle = PrometheusBuilder::new()
                 .set_buckets_for_metric(Matcher::Suffix("_seconds".to_owned()), LATENCY_BUCKETS)
@@ -250,9 +251,18 @@ pub struct GraphqlMetrics;
 
 impl ExtensionFactory for GraphqlMetrics {
     fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(GraphqlMetricsExtension::default())
+        // No recorder, nothing to count: skip the per-request bookkeeping.
+        if matches!(RECORDER.get(), Some(Ok(_))) {
+            Arc::new(GraphqlMetricsExtension::default())
+        } else {
+            Arc::new(Disabled)
+        }
     }
 }
+
+struct Disabled;
+
+impl Extension for Disabled {}
 
 /// One per request: the name asked for, then what parsing found.
 #[derive(Default)]
@@ -270,7 +280,7 @@ fn type_label(ty: OperationType) -> &'static str {
 
 /// A bounded label for a client-chosen operation name.
 fn operation_label(name: Option<&str>) -> String {
-    static SEEN: OnceLock<Mutex<HashSet<String>>> = OnceLock::new();
+    static SEEN: OnceLock<RwLock<HashSet<String>>> = OnceLock::new();
     let Some(name) = name else {
         return "anonymous".to_owned();
     };
@@ -280,9 +290,16 @@ fn operation_label(name: Option<&str>) -> String {
     if !plain {
         return "invalid".to_owned();
     }
-    let mut seen = SEEN
-        .get_or_init(Default::default)
-        .lock()
+    let seen = SEEN.get_or_init(Default::default);
+    let known = seen
+        .read()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .contains(name);
+    if known {
+        return name.to_owned();
+    }
+    let mut seen = seen
+        .write()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
     if seen.contains(name) || seen.len() < MAX_OPERATION_NAMES {
         seen.insert(name.to_owned());
