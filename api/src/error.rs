@@ -16,6 +16,8 @@ pub mod code {
     pub const BAD_USER_INPUT: &str = "BAD_USER_INPUT";
     pub const CONFLICT: &str = "CONFLICT";
     pub const RATE_LIMITED: &str = "RATE_LIMITED";
+    /// The database cannot be reached; retrying shortly may succeed.
+    pub const SERVICE_UNAVAILABLE: &str = "SERVICE_UNAVAILABLE";
     pub const INTERNAL: &str = "INTERNAL";
     /// The document could not be parsed.
     pub const GRAPHQL_PARSE_FAILED: &str = "GRAPHQL_PARSE_FAILED";
@@ -43,7 +45,10 @@ pub enum AppError {
     Conflict { field: String, message: String },
     /// Too many attempts; try again after `retry_after_secs`.
     RateLimited { retry_after_secs: u64 },
-    /// Anything else: a bug or an unavailable dependency. Logged, never shown.
+    /// The database is unreachable (down, restarting, pool exhausted).
+    /// Logged; the client may retry.
+    Unavailable(DbErr),
+    /// Anything else: a bug. Logged, never shown.
     Internal(anyhow::Error),
 }
 
@@ -67,6 +72,9 @@ impl AppError {
             Self::RateLimited { retry_after_secs } => {
                 format!("too many requests, retry in {retry_after_secs} s")
             }
+            Self::Unavailable(_) => {
+                "the service is temporarily unavailable; retry shortly".to_owned()
+            }
             Self::Internal(_) => "internal error".to_owned(),
         }
     }
@@ -79,6 +87,7 @@ impl AppError {
             Self::BadUserInput { .. } => code::BAD_USER_INPUT,
             Self::Conflict { .. } => code::CONFLICT,
             Self::RateLimited { .. } => code::RATE_LIMITED,
+            Self::Unavailable(_) => code::SERVICE_UNAVAILABLE,
             Self::Internal(_) => code::INTERNAL,
         }
     }
@@ -86,14 +95,33 @@ impl AppError {
 
 impl From<DbErr> for AppError {
     fn from(err: DbErr) -> Self {
-        Self::Internal(err.into())
+        use sea_orm::{RuntimeErr, sqlx};
+        let unreachable = match &err {
+            DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
+            DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => {
+                matches!(
+                    e.as_ref(),
+                    sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed
+                )
+            }
+            _ => false,
+        };
+        if unreachable {
+            Self::Unavailable(err)
+        } else {
+            Self::Internal(err.into())
+        }
     }
 }
 
 impl From<AppError> for async_graphql::Error {
     fn from(err: AppError) -> Self {
-        if let AppError::Internal(source) = &err {
-            tracing::error!(error = ?source, "internal error");
+        match &err {
+            AppError::Internal(source) => tracing::error!(error = ?source, "internal error"),
+            AppError::Unavailable(source) => {
+                tracing::error!(error = %source, "database unavailable")
+            }
+            _ => {}
         }
         async_graphql::Error::new(err.message()).extend_with(|_, ext| {
             ext.set("code", err.code());
