@@ -1,25 +1,20 @@
 //! GraphQL for accounts and sessions: thin resolvers over [`Auth`].
 
-use std::sync::Arc;
-
 use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use entity::{session, user};
 
 use super::{
-    service::{Auth, Device, NewAccount, Tokens},
+    service::{Device, NewAccount, Tokens},
     viewer::{AdminOnly, SignedIn, request_info, signed_in},
 };
 use crate::{
-    error::AppError,
-    graphql::node::{NodeType, expect_global_id, to_global_id},
+    graphql::{
+        context::auth,
+        node::{NodeType, expect_global_id, to_global_id},
+    },
     users::graphql::User,
 };
-
-fn auth<'a>(ctx: &Context<'a>) -> Result<&'a Arc<Auth>, AppError> {
-    ctx.data::<Arc<Auth>>()
-        .map_err(|_| AppError::Internal(anyhow::anyhow!("auth missing from schema data")))
-}
 
 /// What an account may do across the instance.
 #[derive(Enum, Copy, Clone, Eq, PartialEq)]

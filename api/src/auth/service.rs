@@ -40,6 +40,8 @@ use crate::{
 const BAD_CREDENTIALS: &str = "invalid email, username or password";
 const BAD_REFRESH: &str = "invalid refresh token or device secret";
 const SESSION_ENDED: &str = "this session has ended; sign in again";
+const JUST_ROTATED: &str =
+    "this refresh token was just used by another request; use the newest one";
 
 /// Everything accounts and sessions need, shared by all requests.
 pub struct Auth {
@@ -270,9 +272,7 @@ impl Auth {
             .await?;
         if rotated.rows_affected != 1 {
             txn.rollback().await?;
-            return Err(AppError::Unauthenticated(
-                "this refresh token was just used by another request; use the newest one",
-            ));
+            return Err(AppError::Unauthenticated(JUST_ROTATED));
         }
         insert_refresh_token(&txn, session.id, &next, now).await?;
         // A sign-out racing this refresh wins: no token for a revoked session.
@@ -300,9 +300,7 @@ impl Auth {
         now: DateTime<Utc>,
     ) -> AppResult<AppError> {
         if (now - rotated_at).to_std().unwrap_or_default() <= self.config.refresh_reuse_grace {
-            return Ok(AppError::Unauthenticated(
-                "this refresh token was just used by another request; use the newest one",
-            ));
+            return Ok(AppError::Unauthenticated(JUST_ROTATED));
         }
         tracing::warn!(session_id = %session.id, user_id = %session.user_id, "refresh token replayed: session revoked");
         revoke(
@@ -474,23 +472,37 @@ impl Auth {
     }
 
     async fn send_verification(&self, user: &user::Model) -> AppResult<()> {
-        let token = issue_one_time_token(
-            &self.db,
-            user.id,
-            TokenPurpose::EmailVerification,
-            self.config.email_verification_ttl,
-        )
-        .await?;
-        let hours = self.config.email_verification_ttl.as_secs().div_ceil(3600);
-        self.mailer.spawn_send(Email {
+        let ttl = self.config.email_verification_ttl;
+        let hours = ttl.as_secs().div_ceil(3600);
+        self.email_token(user, TokenPurpose::EmailVerification, ttl, |name, link| Email {
             to: user.email.clone(),
             subject: "Confirm your email address".to_owned(),
             body: format!(
                 "Hello {name},\n\nConfirm your email address with this code, within {hours} hour(s):\n\n{link}\n\nIf you did not create an account, ignore this message.\n",
-                name = user.display_name,
-                link = self.link("verify-email", &token),
             ),
-        });
+        })
+        .await
+    }
+
+    /// Issues a one-time token of `purpose` for `user` and emails it: `write`
+    /// gets the user's name and the link (or bare token) and builds the email.
+    async fn email_token(
+        &self,
+        user: &user::Model,
+        purpose: TokenPurpose,
+        ttl: std::time::Duration,
+        write: impl FnOnce(&str, &str) -> Email,
+    ) -> AppResult<()> {
+        let token = issue_one_time_token(&self.db, user.id, purpose, ttl).await?;
+        let path = match purpose {
+            TokenPurpose::EmailVerification => "verify-email",
+            TokenPurpose::PasswordReset => "reset-password",
+        };
+        let link = match &self.link_base_url {
+            Some(base) => format!("{base}/{path}?token={token}"),
+            None => token,
+        };
+        self.mailer.spawn_send(write(&user.display_name, &link));
         Ok(())
     }
 
@@ -534,24 +546,16 @@ impl Auth {
         if user.disabled_at.is_some() {
             return Ok(());
         }
-        let token = issue_one_time_token(
-            &self.db,
-            user.id,
-            TokenPurpose::PasswordReset,
-            self.config.password_reset_ttl,
-        )
-        .await?;
-        let minutes = self.config.password_reset_ttl.as_secs().div_ceil(60);
-        self.mailer.spawn_send(Email {
+        let ttl = self.config.password_reset_ttl;
+        let minutes = ttl.as_secs().div_ceil(60);
+        self.email_token(&user, TokenPurpose::PasswordReset, ttl, |name, link| Email {
             to: user.email.clone(),
             subject: "Reset your password".to_owned(),
             body: format!(
                 "Hello {name},\n\nSomeone asked to reset the password of your account. Use this code within {minutes} minute(s) to choose a new one:\n\n{link}\n\nIf it was not you, ignore this message: your password stays as it is.\n",
-                name = user.display_name,
-                link = self.link("reset-password", &token),
             ),
-        });
-        Ok(())
+        })
+        .await
     }
 
     /// Sets a new password with a reset token and ends every session.
@@ -647,13 +651,6 @@ impl Auth {
             .exec(&self.db)
             .await?;
         Ok(sessions.rows_affected + tokens.rows_affected + one_time.rows_affected)
-    }
-
-    fn link(&self, path: &str, token: &str) -> String {
-        match &self.link_base_url {
-            Some(base) => format!("{base}/{path}?token={token}"),
-            None => token.to_owned(),
-        }
     }
 }
 
