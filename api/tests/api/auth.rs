@@ -1081,49 +1081,23 @@ async fn forwarded_addresses_count_only_when_trusted() {
 /// level with every SQL statement logged.
 #[tokio::test]
 async fn secrets_stay_out_of_the_logs() {
-    use tokio::io::{AsyncBufReadExt, BufReader};
-    let app = spawn_app().await; // only for its database
-    let mut server = tokio::process::Command::new(env!("CARGO_BIN_EXE_api"))
-        .env_clear()
-        .env("DATABASE_URL", &app.db.url)
-        .env("DATA_DIR", app.db.data_dir.path())
-        .env("PORT", "0")
-        .env("RUST_LOG", "debug")
-        .env("DATABASE_LOG_STATEMENTS", "true")
-        .env("LOG_FORMAT", "json")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("api starts");
-    let mut lines = BufReader::new(server.stdout.take().unwrap()).lines();
-    let mut log = String::new();
-    let addr = loop {
-        let line = tokio::time::timeout(Duration::from_secs(20), lines.next_line())
-            .await
-            .expect("the API logs its address")
-            .unwrap()
-            .expect("a log line");
-        log.push_str(&line);
-        if let Some(rest) = line.split("listening on http://").nth(1) {
-            break rest.split([' ', '"', '(']).next().unwrap().to_owned();
-        }
-    };
-    let url = format!("http://{addr}/graphql");
+    let db = crate::helpers::TestDb::new().await;
+    let port = crate::helpers::free_port();
+    // A file, not a pipe: nothing reads the log while the server runs.
+    let log_path = db.data_dir.path().join("api.log");
+    let log_file = std::fs::File::create(&log_path).expect("log file");
+    let vars = [
+        ("RUST_LOG", "debug"),
+        ("DATABASE_LOG_STATEMENTS", "true"),
+        ("LOG_FORMAT", "json"),
+    ];
+    let mut server = crate::helpers::start_api(&db, port, &vars, log_file.into()).await;
+    let client = reqwest::Client::new();
     let post = |vars: Value, query: &'static str| {
-        let client = app.client.clone();
-        let url = url.clone();
-        async move {
-            client
-                .post(url)
-                .json(&json!({ "query": query, "variables": vars }))
-                .send()
-                .await
-                .unwrap()
-                .json::<Value>()
-                .await
-                .unwrap()
-        }
+        let request = client
+            .post(format!("http://127.0.0.1:{port}/graphql"))
+            .json(&json!({ "query": query, "variables": vars }));
+        async move { request.send().await.unwrap().json::<Value>().await.unwrap() }
     };
     let body = post(sign_up_input("ann", SECRET_A), SIGN_UP).await;
     let session = session_of(&body, "signUp");
@@ -1137,11 +1111,9 @@ async fn secrets_stay_out_of_the_logs() {
         SIGN_IN,
     )
     .await;
-    server.start_kill().unwrap();
-    let _ = server.wait().await;
-    while let Ok(Some(line)) = lines.next_line().await {
-        log.push_str(&line);
-    }
+    server.kill().expect("stop the server");
+    let _ = server.wait();
+    let log = std::fs::read_to_string(&log_path).expect("log");
     assert!(log.contains("INSERT"), "statements were logged");
     for secret in [
         PASSWORD,

@@ -1,7 +1,11 @@
 //! Test harness: a fresh database per test and the real router on a random
 //! port.
 
-use std::{net::SocketAddr, time::Duration};
+use std::{
+    net::SocketAddr,
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
 
 use api::{app::Application, config::Config};
 use migration::database::{Backend, backend_of};
@@ -320,4 +324,50 @@ pub async fn insert_user(
         updated_at: Set(created_at),
     };
     model.insert(conn).await.expect("insert user")
+}
+
+/// A free local port, for a server started as a separate process.
+pub fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.local_addr().expect("addr").port()
+}
+
+/// Waits until the `api` process answers ready on `port`; panics if it
+/// exits first or takes over 20 s.
+pub async fn wait_until_ready(port: u16, child: &mut Child) {
+    let client = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Ok(response) = client
+            .get(format!("http://127.0.0.1:{port}/health/ready"))
+            .send()
+            .await
+            && response.status() == 200
+        {
+            return;
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("api exited early: {status}");
+        }
+        assert!(Instant::now() < deadline, "api not ready within 20 s");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Starts the real `api` binary on `db` (and its own `DATA_DIR`) with extra
+/// variables, its log going to `stdout`, and waits until it is ready.
+pub async fn start_api(db: &TestDb, port: u16, vars: &[(&str, &str)], stdout: Stdio) -> Child {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_api"));
+    command
+        .env("DATABASE_URL", &db.url)
+        .env("DATA_DIR", db.data_dir.path())
+        .env("PORT", port.to_string())
+        .stdout(stdout)
+        .stderr(Stdio::null());
+    for (name, value) in vars {
+        command.env(name, value);
+    }
+    let mut child = command.spawn().expect("api starts");
+    wait_until_ready(port, &mut child).await;
+    child
 }

@@ -6,32 +6,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use crate::helpers::TestDb;
-
-fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    listener.local_addr().expect("addr").port()
-}
-
-async fn wait_until_ready(port: u16, child: &mut Child) {
-    let client = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Ok(response) = client
-            .get(format!("http://127.0.0.1:{port}/health/ready"))
-            .send()
-            .await
-            && response.status() == 200
-        {
-            return;
-        }
-        if let Ok(Some(status)) = child.try_wait() {
-            panic!("api exited early: {status}");
-        }
-        assert!(Instant::now() < deadline, "api not ready within 20 s");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
+use crate::helpers::{TestDb, free_port, start_api, wait_until_ready};
 
 fn signal(child: &Child, name: &str) {
     let status = Command::new("kill")
@@ -60,15 +35,7 @@ async fn stops_cleanly_on_sigterm_and_sigint() {
     for signal_name in ["TERM", "INT"] {
         let db = TestDb::new().await;
         let port = free_port();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_api"))
-            .env("DATABASE_URL", &db.url)
-            .env("PORT", port.to_string())
-            .env("LOG_FORMAT", "json")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("api starts");
-        wait_until_ready(port, &mut child).await;
+        let mut child = start_api(&db, port, &[("LOG_FORMAT", "json")], Stdio::null()).await;
         signal(&child, signal_name);
         let status = wait_for_exit(&mut child, Duration::from_secs(10)).await;
         assert!(status.success(), "SIG{signal_name}: exit {status}");
@@ -128,22 +95,6 @@ async fn stopping_the_application_closes_its_listener() {
     );
 }
 
-/// Starts the real binary on a fresh database with extra variables.
-async fn start_api(db: &TestDb, port: u16, vars: &[(&str, &str)]) -> Child {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_api"));
-    command
-        .env("DATABASE_URL", &db.url)
-        .env("PORT", port.to_string())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    for (name, value) in vars {
-        command.env(name, value);
-    }
-    let mut child = command.spawn().expect("api starts");
-    wait_until_ready(port, &mut child).await;
-    child
-}
-
 /// A POST whose body is only half sent: the request stays in flight until
 /// the rest follows.
 async fn start_slow_request(port: u16) -> (tokio::net::TcpStream, &'static [u8]) {
@@ -167,7 +118,7 @@ async fn sigterm_lets_a_request_in_flight_finish() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let db = TestDb::new().await;
     let port = free_port();
-    let mut child = start_api(&db, port, &[]).await;
+    let mut child = start_api(&db, port, &[], Stdio::null()).await;
     let (mut stream, rest) = start_slow_request(port).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
     signal(&child, "TERM");
@@ -199,7 +150,7 @@ async fn sigterm_lets_a_request_in_flight_finish() {
 async fn a_stuck_request_does_not_hold_shutdown_past_the_timeout() {
     let db = TestDb::new().await;
     let port = free_port();
-    let mut child = start_api(&db, port, &[("SHUTDOWN_TIMEOUT_SECS", "1")]).await;
+    let mut child = start_api(&db, port, &[("SHUTDOWN_TIMEOUT_SECS", "1")], Stdio::null()).await;
     // Never completed.
     let (_stream, _rest) = start_slow_request(port).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -242,16 +193,8 @@ async fn the_shutdown_token_is_cancelled_when_stopping_starts() {
 async fn json_logs_are_one_object_per_line() {
     let db = TestDb::new().await;
     let port = free_port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_api"))
-        .env("DATABASE_URL", &db.url)
-        .env("PORT", port.to_string())
-        .env("LOG_FORMAT", "json")
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("api starts");
-    wait_until_ready(port, &mut child).await;
+    let vars = [("LOG_FORMAT", "json"), ("RUST_LOG", "info")];
+    let child = start_api(&db, port, &vars, Stdio::piped()).await;
     signal(&child, "TERM");
     let output = tokio::task::spawn_blocking(move || child.wait_with_output())
         .await
