@@ -25,13 +25,14 @@ pub struct Application {
     shutdown_timeout: Duration,
     /// Cancelled when shutdown starts; handlers see it in `AppState`.
     shutdown: CancellationToken,
+    statements: db::StatementCounter,
 }
 
 impl Application {
     /// Connects to the database (migrating it if configured) and binds the
     /// listener. Port 0 picks a free port, as tests do.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
-        let db = db::connect(&config).await?;
+        let (db, statements) = db::connect(&config).await?;
         let addr = SocketAddr::new(config.host, config.port);
         let listener = TcpListener::bind(addr)
             .await
@@ -58,7 +59,13 @@ impl Application {
             db,
             shutdown_timeout,
             shutdown,
+            statements,
         })
+    }
+
+    /// How many SQL statements this application's pool has run so far.
+    pub fn statement_counter(&self) -> db::StatementCounter {
+        self.statements.clone()
     }
 
     pub fn local_addr(&self) -> io::Result<SocketAddr> {

@@ -79,7 +79,7 @@ async fn admin_create(email: &str, username: Option<&str>) -> ExitCode {
         }
     };
     let db = match db::connect(&config).await {
-        Ok(db) => db,
+        Ok((db, _)) => db,
         Err(err) => {
             eprintln!("api: {err:#}");
             return ExitCode::FAILURE;

@@ -37,6 +37,8 @@ pub struct GraphqlLimits {
     pub max_complexity: usize,
     /// Most operations in one batched POST.
     pub max_batch: usize,
+    /// Most aliased fields in one document.
+    pub max_aliases: usize,
     pub introspection: bool,
 }
 
@@ -259,8 +261,9 @@ impl Config {
             cors_origins,
             graphql: GraphqlLimits {
                 max_depth: env.positive("GRAPHQL_MAX_DEPTH", 16)?,
-                max_complexity: env.positive("GRAPHQL_MAX_COMPLEXITY", 2000)?,
+                max_complexity: env.positive("GRAPHQL_MAX_COMPLEXITY", 5000)?,
                 max_batch: env.positive("GRAPHQL_MAX_BATCH", 10)?,
+                max_aliases: env.positive("GRAPHQL_MAX_ALIASES", 100)?,
                 introspection: env.flag("GRAPHQL_INTROSPECTION", !production)?,
             },
             auth,

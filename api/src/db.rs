@@ -1,15 +1,48 @@
 //! The database pool and schema state, as the API needs them.
 
-use std::time::Duration;
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Duration,
+};
 
+use chrono::{DateTime, SubsecRound, Utc};
 use migration::{Migrator, MigratorTrait, database};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
 
 use crate::config::Config;
 
+/// The current time at the precision both backends store (microseconds),
+/// so a row reads back exactly as it was written and keyset cursors built
+/// from either agree.
+pub fn now() -> DateTime<Utc> {
+    Utc::now().trunc_subsecs(6)
+}
+
+/// Counts the SQL statements a pool has run: exported as
+/// `db_statements_total` and readable in-process, so tests and benchmarks
+/// can check that a request's statement count depends on its shape, not
+/// its page size.
+#[derive(Debug, Clone, Default)]
+pub struct StatementCounter(Arc<AtomicU64>);
+
+impl StatementCounter {
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
 /// Opens the pool, and applies pending migrations when the config says so.
-pub async fn connect(config: &Config) -> anyhow::Result<DatabaseConnection> {
-    let db = database::connect_with(&config.database_url, &config.pool).await?;
+pub async fn connect(config: &Config) -> anyhow::Result<(DatabaseConnection, StatementCounter)> {
+    let mut db = database::connect_with(&config.database_url, &config.pool).await?;
+    let counter = StatementCounter::default();
+    let count = counter.0.clone();
+    db.set_metric_callback(move |_| {
+        count.fetch_add(1, Ordering::Relaxed);
+        metrics::counter!("db_statements_total").increment(1);
+    });
     if db.get_database_backend() == DbBackend::Sqlite {
         check_sqlite_pragmas(&db).await?;
     }
@@ -20,7 +53,7 @@ pub async fn connect(config: &Config) -> anyhow::Result<DatabaseConnection> {
             Migrator::up(&db, None).await?;
         }
     }
-    Ok(db)
+    Ok((db, counter))
 }
 
 /// Refuses to run on a SQLite connection without the settings the data

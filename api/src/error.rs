@@ -62,6 +62,22 @@ impl AppError {
         }
     }
 
+    pub fn conflict(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::Conflict {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+
+    /// A unique index broken by this write (often by a concurrent one)
+    /// becomes `conflict`; anything else stays a database error.
+    pub fn on_unique_violation(err: DbErr, conflict: impl FnOnce() -> Self) -> Self {
+        match err.sql_err() {
+            Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => conflict(),
+            _ => err.into(),
+        }
+    }
+
     /// The message the client sees.
     pub fn message(&self) -> String {
         match self {

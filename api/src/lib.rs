@@ -2,9 +2,11 @@
 //!
 //! A request flows one way: [`http`] (router, middleware, GraphQL-over-HTTP
 //! handler, health, playground) -> [`graphql`] (schema, limits, Relay
-//! pagination and global ids) -> a feature's resolvers (`users::graphql`)
-//! -> that feature's service (`users::service`, rules and SQL) -> the
-//! database. [`app::Application`] wires it together; [`config::Config`] is
+//! pagination and global ids, DataLoaders) -> a feature's resolvers
+//! (`posts::graphql`) -> that feature's service (`posts::service`, rules,
+//! authorization and SQL) -> the database. The features: [`auth`],
+//! [`users`] (profiles, follows), [`communities`], [`posts`] (with
+//! reactions and the feed), [`comments`], [`messages`]. [`app::Application`] wires it together; [`config::Config`] is
 //! read once from the environment; [`error::AppError`] carries the stable
 //! error codes clients see.
 //!
@@ -14,12 +16,17 @@
 pub mod app;
 pub mod auth;
 pub mod cli;
+pub mod comments;
+pub mod communities;
 pub mod config;
 pub mod db;
 pub mod error;
 pub mod graphql;
 pub mod http;
 pub mod mail;
+pub mod messages;
 pub mod metrics;
+pub mod posts;
 pub mod telemetry;
 pub mod users;
+pub mod validate;

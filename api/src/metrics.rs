@@ -75,6 +75,7 @@ fn describe() {
         metrics::Unit::Seconds,
         "GraphQL operation latency, parse to response"
     );
+    metrics::describe_counter!("db_statements_total", "SQL statements run by the pool");
     metrics::describe_gauge!("db_pool_connections", "Open pool connections by state");
     metrics::describe_gauge!("db_pool_max_connections", "The pool's size limit");
 }

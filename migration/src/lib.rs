@@ -19,6 +19,7 @@ mod m20261123_000002_communities;
 mod m20261123_000003_posts;
 mod m20261123_000004_messages;
 mod m20261123_000005_account_status;
+mod m20261123_000006_banned_authors_index;
 mod tables;
 
 pub struct Migrator;
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000003_posts::Migration),
             Box::new(m20261123_000004_messages::Migration),
             Box::new(m20261123_000005_account_status::Migration),
+            Box::new(m20261123_000006_banned_authors_index::Migration),
         ]
     }
 }

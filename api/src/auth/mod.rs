@@ -12,4 +12,4 @@ pub mod tokens;
 pub mod viewer;
 
 pub use service::Auth;
-pub use viewer::{AdminOnly, AuthSession, RequestInfo, SignedIn, Viewer, require_owner};
+pub use viewer::{AdminOnly, AuthSession, RequestInfo, SignedIn, Viewer, require_owner, viewer_id};

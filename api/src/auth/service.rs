@@ -123,7 +123,7 @@ impl Auth {
         }
 
         let password_hash = self.hasher.hash(&input.password).await?;
-        let now = Utc::now();
+        let now = crate::db::now();
         let user = user::ActiveModel {
             id: Set(Uuid::now_v7()),
             email: Set(email),
@@ -679,7 +679,7 @@ pub async fn ensure_admin(
     let username = check_username(username)?;
     password::check_policy(password, "password")?;
     let hash = Hasher::new().hash(password).await?;
-    let now = Utc::now();
+    let now = crate::db::now();
     user::ActiveModel {
         id: Set(Uuid::now_v7()),
         email: Set(email),

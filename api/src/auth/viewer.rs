@@ -115,6 +115,17 @@ pub fn signed_in(ctx: &Context<'_>) -> AppResult<AuthSession> {
     request_info(ctx).viewer.require()
 }
 
+/// The signed-in user's id, `None` for anonymous callers. A token that
+/// fails verification is `UNAUTHENTICATED` rather than anonymous, so a
+/// client with an expired token learns to refresh instead of silently
+/// seeing less.
+pub fn viewer_id(ctx: &Context<'_>) -> AppResult<Option<Uuid>> {
+    match request_info(ctx).viewer {
+        Viewer::Anonymous => Ok(None),
+        viewer => viewer.require().map(|s| Some(s.user_id)),
+    }
+}
+
 /// `UNAUTHENTICATED` unless signed in. Use on fields:
 /// `#[graphql(guard = "SignedIn")]`.
 pub struct SignedIn;

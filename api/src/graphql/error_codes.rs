@@ -14,15 +14,24 @@ use async_graphql::{
 
 use crate::error::code;
 
-pub struct ErrorCodes;
+/// `suggestions: false` (whenever introspection is off) also removes
+/// "Did you mean ...?" from validation messages, which would otherwise
+/// leak the schema that disabling introspection hides.
+pub struct ErrorCodes {
+    pub suggestions: bool,
+}
 
 impl ExtensionFactory for ErrorCodes {
     fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(ErrorCodesExtension)
+        Arc::new(ErrorCodesExtension {
+            suggestions: self.suggestions,
+        })
     }
 }
 
-struct ErrorCodesExtension;
+struct ErrorCodesExtension {
+    suggestions: bool,
+}
 
 fn with_code(mut err: ServerError, code: &'static str) -> ServerError {
     let ext = err.extensions.get_or_insert_with(Default::default);
@@ -53,7 +62,14 @@ impl Extension for ErrorCodesExtension {
     ) -> Result<ValidationResult, Vec<ServerError>> {
         next.run(ctx).await.map_err(|errs| {
             errs.into_iter()
-                .map(|e| with_code(e, code::GRAPHQL_VALIDATION_FAILED))
+                .map(|mut e| {
+                    if !self.suggestions
+                        && let Some(at) = e.message.find(" Did you mean")
+                    {
+                        e.message.truncate(at);
+                    }
+                    with_code(e, code::GRAPHQL_VALIDATION_FAILED)
+                })
                 .collect()
         })
     }

@@ -5,6 +5,8 @@
 
 pub mod context;
 mod error_codes;
+mod limits;
+pub mod loaders;
 pub mod node;
 pub mod pagination;
 
@@ -18,15 +20,33 @@ use crate::{
         Auth,
         graphql::{AuthMutation, AuthQuery},
     },
+    comments::graphql::CommentsMutation,
+    communities::graphql::{CommunitiesMutation, CommunitiesQuery},
     config::GraphqlLimits,
-    users::graphql::UsersQuery,
+    messages::graphql::{MessagesMutation, MessagesQuery},
+    posts::graphql::{PostsMutation, PostsQuery},
+    users::graphql::{UsersMutation, UsersQuery},
 };
 
 #[derive(MergedObject, Default)]
-pub struct Query(node::NodeQuery, AuthQuery, UsersQuery);
+pub struct Query(
+    node::NodeQuery,
+    AuthQuery,
+    UsersQuery,
+    CommunitiesQuery,
+    PostsQuery,
+    MessagesQuery,
+);
 
 #[derive(MergedObject, Default)]
-pub struct Mutation(AuthMutation);
+pub struct Mutation(
+    AuthMutation,
+    UsersMutation,
+    CommunitiesMutation,
+    PostsMutation,
+    CommentsMutation,
+    MessagesMutation,
+);
 
 pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
 
@@ -36,7 +56,10 @@ fn builder(limits: &GraphqlLimits) -> SchemaBuilder<Query, Mutation, EmptySubscr
         .limit_complexity(limits.max_complexity)
         .limit_recursive_depth(32)
         .limit_directives(4)
-        .extension(error_codes::ErrorCodes)
+        .extension(error_codes::ErrorCodes {
+            suggestions: limits.introspection,
+        })
+        .extension(limits::AliasLimit(limits.max_aliases))
         .extension(crate::metrics::GraphqlMetrics);
     if !limits.introspection {
         builder = builder.disable_introspection();
@@ -46,7 +69,11 @@ fn builder(limits: &GraphqlLimits) -> SchemaBuilder<Query, Mutation, EmptySubscr
 
 /// The schema the server executes.
 pub fn build_schema(limits: &GraphqlLimits, db: DatabaseConnection, auth: Arc<Auth>) -> AppSchema {
-    builder(limits).data(db).data(auth).finish()
+    builder(limits)
+        .data(loaders::data_loader(db.clone()))
+        .data(db)
+        .data(auth)
+        .finish()
 }
 
 /// The schema in SDL, as committed in `schema.graphql`.
@@ -55,6 +82,7 @@ pub fn sdl() -> String {
         max_depth: usize::MAX,
         max_complexity: usize::MAX,
         max_batch: 1,
+        max_aliases: usize::MAX,
         introspection: true,
     };
     builder(&limits).finish().sdl()

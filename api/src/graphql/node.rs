@@ -9,8 +9,16 @@ use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use uuid::Uuid;
 
 use crate::{
+    auth::viewer_id,
+    comments::{self, graphql::Comment},
+    communities::{self, graphql::Community},
     error::{AppError, AppResult},
     graphql::context,
+    messages::{
+        self,
+        graphql::{Conversation, Message},
+    },
+    posts::{self, graphql::Post},
     users::{self, graphql::User},
 };
 
@@ -20,22 +28,38 @@ pub enum NodeType {
     User,
     /// A device session; only its owner sees it, so `node` never returns one.
     Session,
+    Community,
+    Post,
+    Comment,
+    Conversation,
+    Message,
 }
 
 impl NodeType {
+    const ALL: [Self; 7] = [
+        Self::User,
+        Self::Session,
+        Self::Community,
+        Self::Post,
+        Self::Comment,
+        Self::Conversation,
+        Self::Message,
+    ];
+
     fn name(self) -> &'static str {
         match self {
             Self::User => "User",
             Self::Session => "Session",
+            Self::Community => "Community",
+            Self::Post => "Post",
+            Self::Comment => "Comment",
+            Self::Conversation => "Conversation",
+            Self::Message => "Message",
         }
     }
 
     fn from_name(name: &str) -> Option<Self> {
-        match name {
-            "User" => Some(Self::User),
-            "Session" => Some(Self::Session),
-            _ => None,
-        }
+        Self::ALL.into_iter().find(|t| t.name() == name)
     }
 }
 
@@ -68,6 +92,11 @@ pub fn expect_global_id(id: &ID, expected: NodeType, field: &str) -> AppResult<U
 #[graphql(field(name = "id", ty = "ID", desc = "Globally unique, opaque id."))]
 pub enum Node {
     User(User),
+    Community(Community),
+    Post(Post),
+    Comment(Comment),
+    Conversation(Conversation),
+    Message(Message),
 }
 
 #[derive(Default)]
@@ -75,17 +104,40 @@ pub struct NodeQuery;
 
 #[Object]
 impl NodeQuery {
-    /// Fetches any object by its global id; null if it does not exist.
+    /// Fetches any object by its global id; null if it does not exist or
+    /// the viewer may not see it.
     async fn node(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Node>> {
         let Some((node_type, uuid)) = from_global_id(&id) else {
             return Err(AppError::bad_input("id", "`id` is not a valid global id").into());
         };
         let db = context::db(ctx)?;
+        let viewer = viewer_id(ctx)?;
         Ok(match node_type {
             NodeType::User => users::service::find_by_id(db, uuid)
                 .await?
                 .map(|u| Node::User(User(u))),
             NodeType::Session => None,
+            NodeType::Community => communities::service::find(db, uuid)
+                .await?
+                .map(|c| Node::Community(Community(c))),
+            NodeType::Post => posts::service::find_readable(db, viewer, uuid)
+                .await?
+                .map(|p| Node::Post(Post(p))),
+            NodeType::Comment => comments::service::find_readable(db, viewer, uuid)
+                .await?
+                .map(|c| Node::Comment(Comment(c))),
+            NodeType::Conversation => match viewer {
+                None => None,
+                Some(viewer) => messages::service::find_for(db, viewer, uuid)
+                    .await?
+                    .map(|c| Node::Conversation(Conversation(c))),
+            },
+            NodeType::Message => match viewer {
+                None => None,
+                Some(viewer) => messages::service::find_message_for(db, viewer, uuid)
+                    .await?
+                    .map(|m| Node::Message(Message(m))),
+            },
         })
     }
 }

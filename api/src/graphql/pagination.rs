@@ -5,6 +5,10 @@
 //! N rows after (or before) this pair", which costs the same on page 1 and
 //! page 10,000, unlike OFFSET.
 
+use async_graphql::{
+    ObjectType, OutputType,
+    connection::{Connection, Edge, EmptyFields},
+};
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::{DateTime, Utc};
 use sea_orm::{
@@ -29,11 +33,10 @@ pub struct KeysetCursor {
 
 impl KeysetCursor {
     pub fn encode(&self) -> String {
-        URL_SAFE_NO_PAD.encode(format!(
-            "{}:{}",
-            self.created_at.timestamp_micros(),
-            self.id
-        ))
+        // Nanoseconds: exact for any stored precision (PostgreSQL keeps
+        // microseconds; SQLite keeps what was written).
+        let nanos = self.created_at.timestamp_nanos_opt().unwrap_or_default();
+        URL_SAFE_NO_PAD.encode(format!("{nanos}:{}", self.id))
     }
 
     /// Decodes a cursor from a client; `field` names the argument in errors.
@@ -41,10 +44,10 @@ impl KeysetCursor {
         let invalid = || AppError::bad_input(field, format!("`{field}` is not a valid cursor"));
         let bytes = URL_SAFE_NO_PAD.decode(raw).map_err(|_| invalid())?;
         let text = String::from_utf8(bytes).map_err(|_| invalid())?;
-        let (micros, id) = text.split_once(':').ok_or_else(invalid)?;
-        let micros: i64 = micros.parse().map_err(|_| invalid())?;
+        let (nanos, id) = text.split_once(':').ok_or_else(invalid)?;
+        let nanos: i64 = nanos.parse().map_err(|_| invalid())?;
         Ok(Self {
-            created_at: DateTime::from_timestamp_micros(micros).ok_or_else(invalid)?,
+            created_at: DateTime::from_timestamp_nanos(nanos),
             id: id.parse().map_err(|_| invalid())?,
         })
     }
@@ -127,6 +130,12 @@ impl PageRequest {
         }
     }
 
+    /// The row limit when this is the first page read forward (no cursor,
+    /// not `last`): the only page worth batching across parents.
+    pub fn first_page_limit(&self) -> Option<u64> {
+        (!self.backward && self.cursor.is_none()).then_some(self.limit)
+    }
+
     /// Restricts and orders `select` for this page. Fetches one row more than
     /// asked so [`PageRequest::finish`] can tell whether more exist.
     pub fn apply<E, C>(
@@ -196,4 +205,41 @@ pub struct Page<T> {
     pub items: Vec<T>,
     pub has_previous_page: bool,
     pub has_next_page: bool,
+}
+
+impl<T> Page<T> {
+    /// The Relay connection for this page: each row's cursor comes from
+    /// `cursor`, its node from `node`.
+    pub fn into_connection<N, F>(
+        self,
+        fields: F,
+        cursor: impl Fn(&T) -> KeysetCursor,
+        node: impl Fn(T) -> N,
+    ) -> Connection<String, N, F, EmptyFields>
+    where
+        N: OutputType,
+        F: ObjectType,
+    {
+        let mut connection =
+            Connection::with_additional_fields(self.has_previous_page, self.has_next_page, fields);
+        connection.edges.extend(
+            self.items
+                .into_iter()
+                .map(|row| Edge::new(cursor(&row).encode(), node(row))),
+        );
+        connection
+    }
+}
+
+/// Complexity of a connection field: its selection counted once per row it
+/// may return, so `first: 100` of something deep costs what it will.
+pub fn page_complexity(first: Option<i32>, last: Option<i32>, child_complexity: usize) -> usize {
+    let rows = first
+        .or(last)
+        .map_or(DEFAULT_PAGE_SIZE, |n| u64::try_from(n).unwrap_or(0))
+        .clamp(1, MAX_PAGE_SIZE);
+    usize::try_from(rows)
+        .unwrap_or(1)
+        .saturating_mul(child_complexity)
+        .saturating_add(1)
 }

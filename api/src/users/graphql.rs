@@ -1,17 +1,20 @@
-//! GraphQL types and queries for users.
+//! GraphQL for users: public profiles, the directory, follows and
+//! `updateProfile`.
 
-use async_graphql::{
-    Context, ID, Object,
-    connection::{Connection, Edge, EmptyFields},
-};
+use async_graphql::{Context, ID, InputObject, Object, connection::Connection};
 use chrono::{DateTime, Utc};
-use entity::user;
+use entity::{follow, user};
 
-use super::service;
-use crate::graphql::{
-    context,
-    node::{NodeType, expect_global_id, to_global_id},
-    pagination::{KeysetCursor, PageRequest},
+use super::service::{self, FollowList, ProfileChanges};
+use crate::{
+    auth::{SignedIn, viewer::signed_in, viewer_id},
+    graphql::{
+        context,
+        loaders::{FollowCountKey, UserKey, ViewerFollowsKey, loader},
+        node::{NodeType, expect_global_id, to_global_id},
+        pagination::{KeysetCursor, PageRequest, page_complexity},
+    },
+    posts::graphql::{PostConnection, PostFilterInput, list_posts},
 };
 
 /// A public profile. Private columns (email, password hash, role) are
@@ -42,20 +45,164 @@ impl User {
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
     }
-}
 
-/// Extra fields on the users connection, computed only when asked for.
-pub struct UserConnectionFields;
+    async fn follower_count(&self, ctx: &Context<'_>) -> async_graphql::Result<u64> {
+        let key = FollowCountKey(FollowList::Followers(self.0.id));
+        Ok(loader(ctx)?.load_one(key).await?.unwrap_or(0))
+    }
 
-#[Object]
-impl UserConnectionFields {
-    /// How many users exist in all.
-    async fn total_count(&self, ctx: &Context<'_>) -> async_graphql::Result<u64> {
-        Ok(service::count(context::db(ctx)?).await?)
+    async fn following_count(&self, ctx: &Context<'_>) -> async_graphql::Result<u64> {
+        let key = FollowCountKey(FollowList::Following(self.0.id));
+        Ok(loader(ctx)?.load_one(key).await?.unwrap_or(0))
+    }
+
+    /// Whether the signed-in viewer follows this user (false when
+    /// anonymous).
+    async fn viewer_is_following(&self, ctx: &Context<'_>) -> async_graphql::Result<bool> {
+        let Some(viewer) = viewer_id(ctx)? else {
+            return Ok(false);
+        };
+        let key = ViewerFollowsKey {
+            viewer,
+            user: self.0.id,
+        };
+        Ok(loader(ctx)?.load_one(key).await?.is_some())
+    }
+
+    /// Who follows this user, newest first.
+    #[graphql(complexity = "page_complexity(first, last, child_complexity)")]
+    async fn followers(
+        &self,
+        ctx: &Context<'_>,
+        after: Option<String>,
+        before: Option<String>,
+        first: Option<i32>,
+        last: Option<i32>,
+    ) -> async_graphql::Result<UserConnection> {
+        follow_connection(
+            ctx,
+            FollowList::Followers(self.0.id),
+            after,
+            before,
+            first,
+            last,
+        )
+        .await
+    }
+
+    /// Whom this user follows, newest first.
+    #[graphql(complexity = "page_complexity(first, last, child_complexity)")]
+    async fn following(
+        &self,
+        ctx: &Context<'_>,
+        after: Option<String>,
+        before: Option<String>,
+        first: Option<i32>,
+        last: Option<i32>,
+    ) -> async_graphql::Result<UserConnection> {
+        follow_connection(
+            ctx,
+            FollowList::Following(self.0.id),
+            after,
+            before,
+            first,
+            last,
+        )
+        .await
+    }
+
+    /// This user's posts that the viewer may read, newest first.
+    #[graphql(complexity = "page_complexity(first, last, child_complexity)")]
+    #[allow(clippy::too_many_arguments)]
+    async fn posts(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<PostFilterInput>,
+        after: Option<String>,
+        before: Option<String>,
+        first: Option<i32>,
+        last: Option<i32>,
+    ) -> async_graphql::Result<PostConnection> {
+        let mut filter = filter
+            .map(PostFilterInput::into_filter)
+            .transpose()?
+            .unwrap_or_default();
+        filter.author_id = Some(self.0.id);
+        list_posts(ctx, filter, after, before, first, last).await
     }
 }
 
-pub type UserConnection = Connection<String, User, UserConnectionFields, EmptyFields>;
+/// What a users connection's `totalCount` counts.
+#[derive(Debug, Clone, Copy)]
+enum UserTotal {
+    Everyone,
+    Of(FollowList),
+}
+
+/// Extra fields on users connections, computed only when asked for.
+pub struct UserConnectionFields(UserTotal);
+
+#[Object]
+impl UserConnectionFields {
+    /// How many users the whole list holds.
+    async fn total_count(&self, ctx: &Context<'_>) -> async_graphql::Result<u64> {
+        match self.0 {
+            UserTotal::Everyone => Ok(service::count(context::db(ctx)?).await?),
+            UserTotal::Of(list) => Ok(loader(ctx)?
+                .load_one(FollowCountKey(list))
+                .await?
+                .unwrap_or(0)),
+        }
+    }
+}
+
+pub type UserConnection =
+    Connection<String, User, UserConnectionFields, async_graphql::connection::EmptyFields>;
+
+async fn follow_connection(
+    ctx: &Context<'_>,
+    list: FollowList,
+    after: Option<String>,
+    before: Option<String>,
+    first: Option<i32>,
+    last: Option<i32>,
+) -> async_graphql::Result<UserConnection> {
+    let request = PageRequest::from_relay(after, before, first, last)?;
+    let page = service::follows(context::db(ctx)?, list, &request).await?;
+    let other = |f: &follow::Model| match list {
+        FollowList::Followers(_) => f.follower_id,
+        FollowList::Following(_) => f.followee_id,
+    };
+    let users = loader(ctx)?
+        .load_many(page.items.iter().map(|f| UserKey(other(f))))
+        .await?;
+    let mut connection = Connection::with_additional_fields(
+        page.has_previous_page,
+        page.has_next_page,
+        UserConnectionFields(UserTotal::Of(list)),
+    );
+    for f in &page.items {
+        if let Some(user) = users.get(&UserKey(other(f))) {
+            let cursor = KeysetCursor {
+                created_at: f.created_at,
+                id: f.id,
+            };
+            connection.edges.push(async_graphql::connection::Edge::new(
+                cursor.encode(),
+                User(user.clone()),
+            ));
+        }
+    }
+    Ok(connection)
+}
+
+#[derive(InputObject)]
+pub struct UpdateProfileInput {
+    /// 1 to 64 characters.
+    display_name: Option<String>,
+    /// Up to 500 characters.
+    bio: Option<String>,
+}
 
 #[derive(Default)]
 pub struct UsersQuery;
@@ -81,6 +228,7 @@ impl UsersQuery {
 
     /// Every user, oldest account first. Page with `first`/`after` or
     /// `last`/`before` (at most 100 per page).
+    #[graphql(complexity = "page_complexity(first, last, child_complexity)")]
     async fn users(
         &self,
         ctx: &Context<'_>,
@@ -91,18 +239,61 @@ impl UsersQuery {
     ) -> async_graphql::Result<UserConnection> {
         let request = PageRequest::from_relay(after, before, first, last)?;
         let page = service::list(context::db(ctx)?, &request).await?;
-        let mut connection = Connection::with_additional_fields(
-            page.has_previous_page,
-            page.has_next_page,
-            UserConnectionFields,
-        );
-        connection.edges.extend(page.items.into_iter().map(|user| {
-            let cursor = KeysetCursor {
-                created_at: user.created_at,
-                id: user.id,
-            };
-            Edge::new(cursor.encode(), User(user))
-        }));
-        Ok(connection)
+        Ok(page.into_connection(
+            UserConnectionFields(UserTotal::Everyone),
+            |u| KeysetCursor {
+                created_at: u.created_at,
+                id: u.id,
+            },
+            User,
+        ))
     }
+}
+
+#[derive(Default)]
+pub struct UsersMutation;
+
+#[Object]
+impl UsersMutation {
+    /// Changes the viewer's public profile; omitted fields stay as they are.
+    #[graphql(guard = "SignedIn")]
+    async fn update_profile(
+        &self,
+        ctx: &Context<'_>,
+        input: UpdateProfileInput,
+    ) -> async_graphql::Result<User> {
+        let changes = ProfileChanges {
+            display_name: input.display_name,
+            bio: input.bio,
+        };
+        let user = service::update_profile(context::db(ctx)?, &signed_in(ctx)?, changes).await?;
+        Ok(User(user))
+    }
+
+    /// Follows a user; following twice is `CONFLICT`. Returns that user.
+    #[graphql(guard = "SignedIn")]
+    async fn follow(&self, ctx: &Context<'_>, user_id: ID) -> async_graphql::Result<User> {
+        let id = expect_global_id(&user_id, NodeType::User, "userId")?;
+        let user = service::follow(context::db(ctx)?, &signed_in(ctx)?, id).await?;
+        Ok(User(user))
+    }
+
+    /// Stops following a user (`NOT_FOUND` if not following). Returns that
+    /// user.
+    #[graphql(guard = "SignedIn")]
+    async fn unfollow(&self, ctx: &Context<'_>, user_id: ID) -> async_graphql::Result<User> {
+        let id = expect_global_id(&user_id, NodeType::User, "userId")?;
+        let user = service::unfollow(context::db(ctx)?, &signed_in(ctx)?, id).await?;
+        Ok(User(user))
+    }
+}
+
+/// A user's profile row through the loader, for edges such as a post's
+/// author.
+pub async fn load_user(ctx: &Context<'_>, id: uuid::Uuid) -> async_graphql::Result<User> {
+    loader(ctx)?
+        .load_one(UserKey(id))
+        .await?
+        .map(User)
+        .ok_or_else(|| crate::error::AppError::NotFound("user").into())
 }

@@ -1,16 +1,25 @@
-//! Reading users. Rules and SQL live here; resolvers stay thin.
+//! Users: profiles, the directory and follows. Rules and SQL live here;
+//! resolvers stay thin.
 
-use entity::user;
+use entity::{enums::UserRole, follow, user};
 use sea_orm::{
-    DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
-    sea_query::{Expr, ExprTrait, Func},
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
+    Set,
+    sea_query::{Expr, ExprTrait, Func, Query, SelectStatement},
 };
 use uuid::Uuid;
 
 use crate::{
-    error::AppResult,
+    auth::AuthSession,
+    db::now,
+    error::{AppError, AppResult},
     graphql::pagination::{ListOrder, Page, PageRequest},
+    validate,
 };
+
+/// The longest display name and bio a profile may have.
+pub const MAX_DISPLAY_NAME: usize = 64;
+pub const MAX_BIO: usize = 500;
 
 pub async fn find_by_id(db: &DatabaseConnection, id: Uuid) -> AppResult<Option<user::Model>> {
     Ok(user::Entity::find_by_id(id).one(db).await?)
@@ -45,4 +54,151 @@ pub async fn list(db: &DatabaseConnection, page: &PageRequest) -> AppResult<Page
 
 pub async fn count(db: &DatabaseConnection) -> AppResult<u64> {
     Ok(user::Entity::find().count(db).await?)
+}
+
+/// The ids of disabled (banned) accounts, for `NOT IN`: their posts and
+/// comments disappear from every list while the ban lasts. A partial index
+/// keeps this as small as the number of bans.
+pub fn disabled_user_ids() -> SelectStatement {
+    Query::select()
+        .column(user::Column::Id)
+        .from(user::Entity)
+        .and_where(user::Column::DisabledAt.is_not_null())
+        .to_owned()
+}
+
+/// Every write starts here: the token may outlive the account (deleted) or
+/// its good standing (disabled by an admin), so both are checked in the
+/// database, not trusted from the token.
+pub async fn active_user(db: &DatabaseConnection, viewer: &AuthSession) -> AppResult<user::Model> {
+    match user::Entity::find_by_id(viewer.user_id).one(db).await? {
+        None => Err(AppError::Unauthenticated("this account no longer exists")),
+        Some(user) if user.disabled_at.is_some() => Err(AppError::Forbidden),
+        Some(user) => Ok(user),
+    }
+}
+
+/// Whether the viewer is an instance admin, checked in the database.
+pub fn is_admin(user: &user::Model) -> bool {
+    user.role == UserRole::Admin
+}
+
+/// What `updateProfile` may change; `None` leaves a field as it is.
+#[derive(Debug, Default)]
+pub struct ProfileChanges {
+    pub display_name: Option<String>,
+    pub bio: Option<String>,
+}
+
+pub async fn update_profile(
+    db: &DatabaseConnection,
+    viewer: &AuthSession,
+    changes: ProfileChanges,
+) -> AppResult<user::Model> {
+    let user = active_user(db, viewer).await?;
+    let mut active: user::ActiveModel = user.into();
+    if let Some(name) = changes.display_name {
+        let name = validate::required_text("input.displayName", &name, MAX_DISPLAY_NAME)?;
+        active.display_name = Set(name);
+    }
+    if let Some(bio) = changes.bio {
+        active.bio = Set(validate::optional_text("input.bio", &bio, MAX_BIO)?);
+    }
+    active.updated_at = Set(now());
+    Ok(active.update(db).await?)
+}
+
+/// The viewer follows `followee_id`. Following twice is `CONFLICT`.
+pub async fn follow(
+    db: &DatabaseConnection,
+    viewer: &AuthSession,
+    followee_id: Uuid,
+) -> AppResult<user::Model> {
+    active_user(db, viewer).await?;
+    if followee_id == viewer.user_id {
+        return Err(AppError::bad_input("userId", "you cannot follow yourself"));
+    }
+    let followee = find_by_id(db, followee_id)
+        .await?
+        .ok_or(AppError::NotFound("user"))?;
+    follow::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        follower_id: Set(viewer.user_id),
+        followee_id: Set(followee_id),
+        created_at: Set(now()),
+    }
+    .insert(db)
+    .await
+    .map_err(|e| {
+        AppError::on_unique_violation(e, || {
+            AppError::conflict("userId", "you already follow this user")
+        })
+    })?;
+    Ok(followee)
+}
+
+/// The viewer stops following `followee_id`; `NOT_FOUND` if they did not.
+pub async fn unfollow(
+    db: &DatabaseConnection,
+    viewer: &AuthSession,
+    followee_id: Uuid,
+) -> AppResult<user::Model> {
+    active_user(db, viewer).await?;
+    let followee = find_by_id(db, followee_id)
+        .await?
+        .ok_or(AppError::NotFound("user"))?;
+    let deleted = follow::Entity::delete_many()
+        .filter(follow::Column::FollowerId.eq(viewer.user_id))
+        .filter(follow::Column::FolloweeId.eq(followee_id))
+        .exec(db)
+        .await?;
+    if deleted.rows_affected == 0 {
+        return Err(AppError::NotFound("follow"));
+    }
+    Ok(followee)
+}
+
+/// Which side of the follow graph to list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FollowList {
+    /// Who follows this user.
+    Followers(Uuid),
+    /// Whom this user follows.
+    Following(Uuid),
+}
+
+/// One page of follows, newest first. The rows are follow edges (their
+/// time is the cursor); the users on the other end are loaded in a batch.
+pub async fn follows(
+    db: &DatabaseConnection,
+    list: FollowList,
+    page: &PageRequest,
+) -> AppResult<Page<follow::Model>> {
+    let select = match list {
+        FollowList::Followers(id) => {
+            follow::Entity::find().filter(follow::Column::FolloweeId.eq(id))
+        }
+        FollowList::Following(id) => {
+            follow::Entity::find().filter(follow::Column::FollowerId.eq(id))
+        }
+    };
+    let rows = page
+        .apply(
+            select,
+            follow::Column::CreatedAt,
+            follow::Column::Id,
+            ListOrder::NewestFirst,
+        )
+        .all(db)
+        .await?;
+    Ok(page.finish(rows))
+}
+
+/// The ids a user follows, for the feed's `IN`.
+pub fn followee_ids(user_id: Uuid) -> SelectStatement {
+    Query::select()
+        .column(follow::Column::FolloweeId)
+        .from(follow::Entity)
+        .and_where(follow::Column::FollowerId.eq(user_id))
+        .to_owned()
 }

@@ -167,6 +167,8 @@ pub struct TestApp {
     /// A separate connection for arranging and checking rows.
     pub conn: DatabaseConnection,
     pub db: TestDb,
+    /// SQL statements the app's own pool has run.
+    pub statements: api::db::StatementCounter,
     stop: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<std::io::Result<()>>>,
 }
@@ -183,6 +185,7 @@ pub async fn spawn_app_with(customize: impl FnOnce(&mut Config)) -> TestApp {
         .await
         .expect("application builds");
     let addr = app.local_addr().expect("bound address");
+    let statements = app.statement_counter();
     let (stop, stopped) = oneshot::channel::<()>();
     let server = tokio::spawn(app.run_until_stopped(async {
         let _ = stopped.await;
@@ -196,6 +199,7 @@ pub async fn spawn_app_with(customize: impl FnOnce(&mut Config)) -> TestApp {
             .expect("client"),
         conn,
         db,
+        statements,
         stop: Some(stop),
         server: Some(server),
     }
@@ -237,6 +241,20 @@ impl TestApp {
             .expect("request sent");
         let status = response.status().as_u16();
         (status, response.json().await.expect("JSON body"))
+    }
+
+    /// The statement count once start-up work (the first sweeps) is done:
+    /// waits until the count holds still for 200 ms.
+    pub async fn quiet_statements(&self) -> u64 {
+        let mut last = self.statements.get();
+        loop {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            let now = self.statements.get();
+            if now == last {
+                return now;
+            }
+            last = now;
+        }
     }
 
     /// Stops the server gracefully and waits for it.

@@ -7,12 +7,15 @@
 mod auth;
 mod config;
 mod durability;
+mod feed;
 mod graphql;
 mod health;
 mod helpers;
+mod hostile;
 mod lifecycle;
 mod metrics;
 mod outage;
 mod schema;
 mod seed;
 mod smtp;
+mod social;

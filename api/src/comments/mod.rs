@@ -1,0 +1,4 @@
+//! Threaded comments on posts.
+
+pub mod graphql;
+pub mod service;

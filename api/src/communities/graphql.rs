@@ -1,0 +1,385 @@
+//! GraphQL for communities and memberships.
+
+use async_graphql::{
+    Context, Enum, ID, InputObject, Object,
+    connection::{Connection, EmptyFields},
+};
+use chrono::{DateTime, Utc};
+use entity::{community, membership};
+use uuid::Uuid;
+
+use super::service::{self, CommunityChanges, CommunityFilter, NewCommunity};
+use crate::{
+    auth::{SignedIn, viewer::signed_in, viewer_id},
+    graphql::{
+        context,
+        loaders::{MemberCountKey, ViewerRoleKey, loader},
+        node::{NodeType, expect_global_id, to_global_id},
+        pagination::{KeysetCursor, PageRequest, page_complexity},
+    },
+    posts::graphql::{PostConnection, PostFilterInput, list_posts},
+    users::graphql::{User, load_user},
+    validate,
+};
+
+/// Who can read a community's posts and members.
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+#[graphql(remote = "entity::enums::CommunityVisibility")]
+pub enum CommunityVisibility {
+    /// Anyone can read; anyone signed in can join.
+    Public,
+    /// Only members read; owners and moderators add members.
+    Private,
+}
+
+/// A member's powers inside one community.
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+#[graphql(remote = "entity::enums::MembershipRole")]
+pub enum MembershipRole {
+    /// Manages everything; there is exactly one.
+    Owner,
+    /// Edits the description, adds and removes members, deletes posts and
+    /// comments in this community.
+    Moderator,
+    Member,
+}
+
+#[derive(Clone)]
+pub struct Community(pub community::Model);
+
+#[Object]
+impl Community {
+    pub async fn id(&self) -> ID {
+        to_global_id(NodeType::Community, self.0.id)
+    }
+
+    /// Unique, lower-case handle for URLs.
+    async fn slug(&self) -> &str {
+        &self.0.slug
+    }
+
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    async fn description(&self) -> &str {
+        &self.0.description
+    }
+
+    async fn visibility(&self) -> CommunityVisibility {
+        self.0.visibility.into()
+    }
+
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+
+    async fn member_count(&self, ctx: &Context<'_>) -> async_graphql::Result<u64> {
+        Ok(loader(ctx)?
+            .load_one(MemberCountKey(self.0.id))
+            .await?
+            .unwrap_or(0))
+    }
+
+    /// The viewer's role here; null when not a member or anonymous.
+    async fn viewer_role(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Option<MembershipRole>> {
+        let Some(viewer) = viewer_id(ctx)? else {
+            return Ok(None);
+        };
+        let key = ViewerRoleKey {
+            viewer,
+            community: self.0.id,
+        };
+        Ok(loader(ctx)?.load_one(key).await?.map(Into::into))
+    }
+
+    /// Members, oldest first. `FORBIDDEN` for non-members of a private
+    /// community.
+    #[graphql(complexity = "page_complexity(first, last, child_complexity)")]
+    async fn members(
+        &self,
+        ctx: &Context<'_>,
+        after: Option<String>,
+        before: Option<String>,
+        first: Option<i32>,
+        last: Option<i32>,
+    ) -> async_graphql::Result<MemberConnection> {
+        let request = PageRequest::from_relay(after, before, first, last)?;
+        let page =
+            service::members(context::db(ctx)?, viewer_id(ctx)?, self.0.id, &request).await?;
+        Ok(page.into_connection(
+            MemberConnectionFields(self.0.id),
+            |m| KeysetCursor {
+                created_at: m.created_at,
+                id: m.id,
+            },
+            CommunityMember,
+        ))
+    }
+
+    /// Posts here, newest first. `FORBIDDEN` for non-members of a private
+    /// community.
+    #[graphql(complexity = "page_complexity(first, last, child_complexity)")]
+    #[allow(clippy::too_many_arguments)]
+    async fn posts(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<PostFilterInput>,
+        after: Option<String>,
+        before: Option<String>,
+        first: Option<i32>,
+        last: Option<i32>,
+    ) -> async_graphql::Result<PostConnection> {
+        let mut filter = filter.unwrap_or_default().into_filter()?;
+        filter.community_id = Some(self.0.id);
+        list_posts(ctx, filter, after, before, first, last).await
+    }
+}
+
+/// One person's membership of a community.
+pub struct CommunityMember(pub membership::Model);
+
+#[Object]
+impl CommunityMember {
+    async fn user(&self, ctx: &Context<'_>) -> async_graphql::Result<User> {
+        load_user(ctx, self.0.user_id).await
+    }
+
+    async fn role(&self) -> MembershipRole {
+        self.0.role.into()
+    }
+
+    async fn joined_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+}
+
+pub struct MemberConnectionFields(Uuid);
+
+#[Object]
+impl MemberConnectionFields {
+    /// How many members the community has.
+    async fn total_count(&self, ctx: &Context<'_>) -> async_graphql::Result<u64> {
+        Ok(loader(ctx)?
+            .load_one(MemberCountKey(self.0))
+            .await?
+            .unwrap_or(0))
+    }
+}
+
+pub type MemberConnection =
+    Connection<String, CommunityMember, MemberConnectionFields, EmptyFields>;
+pub type CommunityConnection = Connection<String, Community, EmptyFields, EmptyFields>;
+
+#[derive(InputObject)]
+pub struct CreateCommunityInput {
+    /// 3 to 64 letters, digits or inner dashes; stored lower-case, unique.
+    slug: String,
+    /// 1 to 100 characters.
+    name: String,
+    /// Up to 2,000 characters.
+    description: Option<String>,
+    /// `PUBLIC` when omitted.
+    visibility: Option<CommunityVisibility>,
+}
+
+#[derive(InputObject)]
+pub struct UpdateCommunityInput {
+    name: Option<String>,
+    description: Option<String>,
+    /// Only the owner may change it.
+    visibility: Option<CommunityVisibility>,
+}
+
+/// Roles the owner can give.
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+pub enum AssignableRole {
+    Moderator,
+    Member,
+}
+
+fn community_id(id: &ID, field: &str) -> Result<Uuid, crate::error::AppError> {
+    expect_global_id(id, NodeType::Community, field)
+}
+
+#[derive(Default)]
+pub struct CommunitiesQuery;
+
+#[Object]
+impl CommunitiesQuery {
+    /// A community by global id; null if there is none. Its name and
+    /// description are public even when its posts are not.
+    async fn community(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+    ) -> async_graphql::Result<Option<Community>> {
+        let id = community_id(&id, "id")?;
+        Ok(service::find(context::db(ctx)?, id).await?.map(Community))
+    }
+
+    async fn community_by_slug(
+        &self,
+        ctx: &Context<'_>,
+        slug: String,
+    ) -> async_graphql::Result<Option<Community>> {
+        Ok(service::find_by_slug(context::db(ctx)?, &slug)
+            .await?
+            .map(Community))
+    }
+
+    /// Communities, newest first. `joined: true` lists only the viewer's
+    /// (default false);
+    /// `search` matches name or slug, case-insensitively.
+    #[graphql(complexity = "page_complexity(first, last, child_complexity)")]
+    #[allow(clippy::too_many_arguments)]
+    async fn communities(
+        &self,
+        ctx: &Context<'_>,
+        joined: Option<bool>,
+        search: Option<String>,
+        after: Option<String>,
+        before: Option<String>,
+        first: Option<i32>,
+        last: Option<i32>,
+    ) -> async_graphql::Result<CommunityConnection> {
+        let request = PageRequest::from_relay(after, before, first, last)?;
+        let filter = CommunityFilter {
+            joined: joined.unwrap_or(false),
+            search: search
+                .map(|s| validate::like_pattern("search", &s))
+                .transpose()?,
+        };
+        let page = service::list(context::db(ctx)?, viewer_id(ctx)?, filter, &request).await?;
+        Ok(page.into_connection(
+            EmptyFields,
+            |c| KeysetCursor {
+                created_at: c.created_at,
+                id: c.id,
+            },
+            Community,
+        ))
+    }
+}
+
+#[derive(Default)]
+pub struct CommunitiesMutation;
+
+#[Object]
+impl CommunitiesMutation {
+    /// Creates a community; you become its owner.
+    #[graphql(guard = "SignedIn")]
+    async fn create_community(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateCommunityInput,
+    ) -> async_graphql::Result<Community> {
+        let new = NewCommunity {
+            slug: input.slug,
+            name: input.name,
+            description: input.description,
+            visibility: input
+                .visibility
+                .unwrap_or(CommunityVisibility::Public)
+                .into(),
+        };
+        let community = service::create(context::db(ctx)?, &signed_in(ctx)?, new).await?;
+        Ok(Community(community))
+    }
+
+    /// Owners and moderators edit name and description; the owner alone
+    /// changes visibility.
+    #[graphql(guard = "SignedIn")]
+    async fn update_community(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        input: UpdateCommunityInput,
+    ) -> async_graphql::Result<Community> {
+        let id = community_id(&id, "id")?;
+        let changes = CommunityChanges {
+            name: input.name,
+            description: input.description,
+            visibility: input.visibility.map(Into::into),
+        };
+        let community = service::update(context::db(ctx)?, &signed_in(ctx)?, id, changes).await?;
+        Ok(Community(community))
+    }
+
+    /// Joins a public community (`FORBIDDEN` for private ones: a moderator
+    /// adds you).
+    #[graphql(guard = "SignedIn")]
+    async fn join_community(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Community> {
+        let id = community_id(&id, "id")?;
+        Ok(Community(
+            service::join(context::db(ctx)?, &signed_in(ctx)?, id).await?,
+        ))
+    }
+
+    /// Leaves a community. The owner cannot.
+    #[graphql(guard = "SignedIn")]
+    async fn leave_community(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Community> {
+        let id = community_id(&id, "id")?;
+        Ok(Community(
+            service::leave(context::db(ctx)?, &signed_in(ctx)?, id).await?,
+        ))
+    }
+
+    /// Owners and moderators add a member (the way into a private
+    /// community).
+    #[graphql(guard = "SignedIn")]
+    async fn add_community_member(
+        &self,
+        ctx: &Context<'_>,
+        community_id: ID,
+        user_id: ID,
+    ) -> async_graphql::Result<CommunityMember> {
+        let community = self::community_id(&community_id, "communityId")?;
+        let user = expect_global_id(&user_id, NodeType::User, "userId")?;
+        let membership =
+            service::add_member(context::db(ctx)?, &signed_in(ctx)?, community, user).await?;
+        Ok(CommunityMember(membership))
+    }
+
+    /// Owners remove moderators and members; moderators remove members.
+    /// Returns the community.
+    #[graphql(guard = "SignedIn")]
+    async fn remove_community_member(
+        &self,
+        ctx: &Context<'_>,
+        community_id: ID,
+        user_id: ID,
+    ) -> async_graphql::Result<Community> {
+        let community = self::community_id(&community_id, "communityId")?;
+        let user = expect_global_id(&user_id, NodeType::User, "userId")?;
+        let db = context::db(ctx)?;
+        service::remove_member(db, &signed_in(ctx)?, community, user).await?;
+        let community = service::find(db, community)
+            .await?
+            .ok_or(crate::error::AppError::NotFound("community"))?;
+        Ok(Community(community))
+    }
+
+    /// The owner makes a member a moderator, or a moderator a member again.
+    #[graphql(guard = "SignedIn")]
+    async fn set_community_member_role(
+        &self,
+        ctx: &Context<'_>,
+        community_id: ID,
+        user_id: ID,
+        role: AssignableRole,
+    ) -> async_graphql::Result<CommunityMember> {
+        let community = self::community_id(&community_id, "communityId")?;
+        let user = expect_global_id(&user_id, NodeType::User, "userId")?;
+        let role = match role {
+            AssignableRole::Moderator => entity::enums::MembershipRole::Moderator,
+            AssignableRole::Member => entity::enums::MembershipRole::Member,
+        };
+        let membership =
+            service::set_role(context::db(ctx)?, &signed_in(ctx)?, community, user, role).await?;
+        Ok(CommunityMember(membership))
+    }
+}

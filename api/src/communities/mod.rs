@@ -1,0 +1,5 @@
+//! Communities: public or private groups with owner, moderator and member
+//! roles, and the posts written in them.
+
+pub mod graphql;
+pub mod service;

@@ -1,0 +1,430 @@
+//! Communities and memberships: the rules of who may read, join, manage
+//! and moderate.
+//!
+//! A community's name and description are public, so it can be found and
+//! asked about; a private community's posts and member list are for its
+//! members only, and joining it takes an owner or moderator adding you.
+
+use entity::{
+    community,
+    enums::{CommunityVisibility, MembershipRole},
+    membership,
+};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter, Set,
+    TransactionTrait,
+    sea_query::{Expr, ExprTrait, Func, Query, SelectStatement},
+};
+use uuid::Uuid;
+
+use crate::{
+    auth::AuthSession,
+    db::now,
+    error::{AppError, AppResult},
+    graphql::pagination::{ListOrder, Page, PageRequest},
+    users::service::active_user,
+    validate,
+};
+
+pub const MAX_NAME: usize = 100;
+pub const MAX_DESCRIPTION: usize = 2000;
+
+pub async fn find(db: &DatabaseConnection, id: Uuid) -> AppResult<Option<community::Model>> {
+    Ok(community::Entity::find_by_id(id).one(db).await?)
+}
+
+async fn get(db: &DatabaseConnection, id: Uuid) -> AppResult<community::Model> {
+    find(db, id).await?.ok_or(AppError::NotFound("community"))
+}
+
+pub async fn find_by_slug(
+    db: &DatabaseConnection,
+    slug: &str,
+) -> AppResult<Option<community::Model>> {
+    Ok(community::Entity::find()
+        .filter(community::Column::Slug.eq(slug.trim().to_lowercase()))
+        .one(db)
+        .await?)
+}
+
+/// The viewer's role in a community, if they are a member.
+pub async fn role_of(
+    db: &DatabaseConnection,
+    community_id: Uuid,
+    user_id: Uuid,
+) -> AppResult<Option<MembershipRole>> {
+    Ok(membership::Entity::find()
+        .filter(membership::Column::CommunityId.eq(community_id))
+        .filter(membership::Column::UserId.eq(user_id))
+        .one(db)
+        .await?
+        .map(|m| m.role))
+}
+
+/// Whether the viewer may read the community's posts and members: anyone
+/// for a public community, members only for a private one.
+pub async fn can_read(
+    db: &DatabaseConnection,
+    viewer: Option<Uuid>,
+    community: &community::Model,
+) -> AppResult<bool> {
+    if community.visibility == CommunityVisibility::Public {
+        return Ok(true);
+    }
+    match viewer {
+        None => Ok(false),
+        Some(user_id) => Ok(role_of(db, community.id, user_id).await?.is_some()),
+    }
+}
+
+/// `FORBIDDEN` unless the viewer may read the community's content.
+pub async fn require_readable(
+    db: &DatabaseConnection,
+    viewer: Option<Uuid>,
+    community_id: Uuid,
+) -> AppResult<community::Model> {
+    let community = get(db, community_id).await?;
+    if can_read(db, viewer, &community).await? {
+        Ok(community)
+    } else {
+        Err(AppError::Forbidden)
+    }
+}
+
+/// Ids of private communities, for `NOT IN` in post lists.
+pub fn private_community_ids() -> SelectStatement {
+    Query::select()
+        .column(community::Column::Id)
+        .from(community::Entity)
+        .and_where(community::Column::Visibility.eq(CommunityVisibility::Private))
+        .to_owned()
+}
+
+/// Ids of the communities a user belongs to, for `IN`.
+pub fn member_community_ids(user_id: Uuid) -> SelectStatement {
+    Query::select()
+        .column(membership::Column::CommunityId)
+        .from(membership::Entity)
+        .and_where(membership::Column::UserId.eq(user_id))
+        .to_owned()
+}
+
+/// Which communities to list.
+#[derive(Debug, Default)]
+pub struct CommunityFilter {
+    /// Only those the viewer belongs to.
+    pub joined: bool,
+    /// `LIKE` pattern matched against the lower-cased name and slug.
+    pub search: Option<String>,
+}
+
+/// Every community (metadata is public), newest first.
+pub async fn list(
+    db: &DatabaseConnection,
+    viewer: Option<Uuid>,
+    filter: CommunityFilter,
+    page: &PageRequest,
+) -> AppResult<Page<community::Model>> {
+    let mut select = community::Entity::find();
+    if filter.joined {
+        let user_id = viewer.ok_or(AppError::Unauthenticated("sign in first"))?;
+        select = select.filter(community::Column::Id.in_subquery(member_community_ids(user_id)));
+    }
+    if let Some(pattern) = filter.search {
+        select = select.filter(
+            Condition::any()
+                .add(
+                    Expr::expr(Func::lower(Expr::col(community::Column::Name)))
+                        .like(sea_orm::sea_query::LikeExpr::new(pattern.clone()).escape('\\')),
+                )
+                .add(
+                    Expr::col(community::Column::Slug)
+                        .like(sea_orm::sea_query::LikeExpr::new(pattern).escape('\\')),
+                ),
+        );
+    }
+    let rows = page
+        .apply(
+            select,
+            community::Column::CreatedAt,
+            community::Column::Id,
+            ListOrder::NewestFirst,
+        )
+        .all(db)
+        .await?;
+    Ok(page.finish(rows))
+}
+
+pub struct NewCommunity {
+    pub slug: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub visibility: CommunityVisibility,
+}
+
+/// Creates a community owned by the viewer.
+pub async fn create(
+    db: &DatabaseConnection,
+    viewer: &AuthSession,
+    input: NewCommunity,
+) -> AppResult<community::Model> {
+    active_user(db, viewer).await?;
+    let slug = validate::slug("input.slug", &input.slug)?;
+    let name = validate::required_text("input.name", &input.name, MAX_NAME)?;
+    let description = validate::optional_text(
+        "input.description",
+        input.description.as_deref().unwrap_or_default(),
+        MAX_DESCRIPTION,
+    )?;
+    let at = now();
+    let txn = db.begin().await?;
+    let community = community::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        slug: Set(slug),
+        name: Set(name),
+        description: Set(description),
+        visibility: Set(input.visibility),
+        created_by_id: Set(Some(viewer.user_id)),
+        created_at: Set(at),
+        updated_at: Set(at),
+    }
+    .insert(&txn)
+    .await
+    .map_err(|e| {
+        AppError::on_unique_violation(e, || {
+            AppError::conflict("input.slug", "this slug is already taken")
+        })
+    })?;
+    insert_membership(&txn, community.id, viewer.user_id, MembershipRole::Owner).await?;
+    txn.commit().await?;
+    Ok(community)
+}
+
+async fn insert_membership(
+    db: &impl sea_orm::ConnectionTrait,
+    community_id: Uuid,
+    user_id: Uuid,
+    role: MembershipRole,
+) -> AppResult<membership::Model> {
+    membership::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        community_id: Set(community_id),
+        user_id: Set(user_id),
+        role: Set(role),
+        created_at: Set(now()),
+    }
+    .insert(db)
+    .await
+    .map_err(|e| {
+        AppError::on_unique_violation(e, || {
+            AppError::conflict("userId", "already a member of this community")
+        })
+    })
+}
+
+#[derive(Debug, Default)]
+pub struct CommunityChanges {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub visibility: Option<CommunityVisibility>,
+}
+
+/// Owners and moderators edit the name and description; only the owner
+/// changes who can see the community.
+pub async fn update(
+    db: &DatabaseConnection,
+    viewer: &AuthSession,
+    id: Uuid,
+    changes: CommunityChanges,
+) -> AppResult<community::Model> {
+    active_user(db, viewer).await?;
+    let community = get(db, id).await?;
+    let role = role_of(db, id, viewer.user_id).await?;
+    if !matches!(
+        role,
+        Some(MembershipRole::Owner | MembershipRole::Moderator)
+    ) {
+        return Err(AppError::Forbidden);
+    }
+    if changes.visibility.is_some() && role != Some(MembershipRole::Owner) {
+        return Err(AppError::Forbidden);
+    }
+    let mut active: community::ActiveModel = community.into();
+    if let Some(name) = changes.name {
+        active.name = Set(validate::required_text("input.name", &name, MAX_NAME)?);
+    }
+    if let Some(description) = changes.description {
+        active.description = Set(validate::optional_text(
+            "input.description",
+            &description,
+            MAX_DESCRIPTION,
+        )?);
+    }
+    if let Some(visibility) = changes.visibility {
+        active.visibility = Set(visibility);
+    }
+    active.updated_at = Set(now());
+    Ok(active.update(db).await?)
+}
+
+/// Joins a public community. Private ones are invite-only (`FORBIDDEN`);
+/// joining twice is `CONFLICT`.
+pub async fn join(
+    db: &DatabaseConnection,
+    viewer: &AuthSession,
+    id: Uuid,
+) -> AppResult<community::Model> {
+    active_user(db, viewer).await?;
+    let community = get(db, id).await?;
+    if community.visibility == CommunityVisibility::Private {
+        return Err(AppError::Forbidden);
+    }
+    insert_membership(db, id, viewer.user_id, MembershipRole::Member)
+        .await
+        .map_err(|e| match e {
+            AppError::Conflict { .. } => {
+                AppError::conflict("id", "already a member of this community")
+            }
+            e => e,
+        })?;
+    Ok(community)
+}
+
+/// Leaves a community. The owner cannot leave (a community always has one).
+pub async fn leave(
+    db: &DatabaseConnection,
+    viewer: &AuthSession,
+    id: Uuid,
+) -> AppResult<community::Model> {
+    let community = get(db, id).await?;
+    match role_of(db, id, viewer.user_id).await? {
+        None => Err(AppError::NotFound("membership")),
+        Some(MembershipRole::Owner) => Err(AppError::bad_input(
+            "id",
+            "the owner cannot leave their community",
+        )),
+        Some(_) => {
+            delete_membership(db, id, viewer.user_id).await?;
+            Ok(community)
+        }
+    }
+}
+
+async fn delete_membership(
+    db: &DatabaseConnection,
+    community_id: Uuid,
+    user_id: Uuid,
+) -> AppResult<()> {
+    membership::Entity::delete_many()
+        .filter(membership::Column::CommunityId.eq(community_id))
+        .filter(membership::Column::UserId.eq(user_id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// `FORBIDDEN` unless the viewer owns or moderates the community; returns
+/// their role.
+async fn require_manager(
+    db: &DatabaseConnection,
+    viewer: &AuthSession,
+    community_id: Uuid,
+) -> AppResult<MembershipRole> {
+    active_user(db, viewer).await?;
+    get(db, community_id).await?;
+    match role_of(db, community_id, viewer.user_id).await? {
+        Some(role @ (MembershipRole::Owner | MembershipRole::Moderator)) => Ok(role),
+        _ => Err(AppError::Forbidden),
+    }
+}
+
+/// Owners and moderators add members (the way into a private community).
+pub async fn add_member(
+    db: &DatabaseConnection,
+    viewer: &AuthSession,
+    community_id: Uuid,
+    user_id: Uuid,
+) -> AppResult<membership::Model> {
+    require_manager(db, viewer, community_id).await?;
+    crate::users::service::find_by_id(db, user_id)
+        .await?
+        .ok_or(AppError::NotFound("user"))?;
+    insert_membership(db, community_id, user_id, MembershipRole::Member).await
+}
+
+/// Owners remove moderators and members; moderators remove members only.
+/// Nobody removes the owner.
+pub async fn remove_member(
+    db: &DatabaseConnection,
+    viewer: &AuthSession,
+    community_id: Uuid,
+    user_id: Uuid,
+) -> AppResult<()> {
+    let my_role = require_manager(db, viewer, community_id).await?;
+    let their_role = role_of(db, community_id, user_id)
+        .await?
+        .ok_or(AppError::NotFound("membership"))?;
+    let allowed = match their_role {
+        MembershipRole::Owner => false,
+        MembershipRole::Moderator => my_role == MembershipRole::Owner,
+        MembershipRole::Member => true,
+    };
+    if !allowed {
+        return Err(AppError::Forbidden);
+    }
+    delete_membership(db, community_id, user_id).await
+}
+
+/// The owner promotes members to moderator or demotes them back.
+pub async fn set_role(
+    db: &DatabaseConnection,
+    viewer: &AuthSession,
+    community_id: Uuid,
+    user_id: Uuid,
+    role: MembershipRole,
+) -> AppResult<membership::Model> {
+    if require_manager(db, viewer, community_id).await? != MembershipRole::Owner {
+        return Err(AppError::Forbidden);
+    }
+    if role == MembershipRole::Owner {
+        return Err(AppError::bad_input(
+            "role",
+            "ownership cannot be given this way",
+        ));
+    }
+    let membership = membership::Entity::find()
+        .filter(membership::Column::CommunityId.eq(community_id))
+        .filter(membership::Column::UserId.eq(user_id))
+        .one(db)
+        .await?
+        .ok_or(AppError::NotFound("membership"))?;
+    if membership.role == MembershipRole::Owner {
+        return Err(AppError::bad_input(
+            "userId",
+            "the owner's role cannot change",
+        ));
+    }
+    let mut active: membership::ActiveModel = membership.into();
+    active.role = Set(role);
+    Ok(active.update(db).await?)
+}
+
+/// Members, oldest first; members only for a private community.
+pub async fn members(
+    db: &DatabaseConnection,
+    viewer: Option<Uuid>,
+    community_id: Uuid,
+    page: &PageRequest,
+) -> AppResult<Page<membership::Model>> {
+    require_readable(db, viewer, community_id).await?;
+    let rows = page
+        .apply(
+            membership::Entity::find().filter(membership::Column::CommunityId.eq(community_id)),
+            membership::Column::CreatedAt,
+            membership::Column::Id,
+            ListOrder::OldestFirst,
+        )
+        .all(db)
+        .await?;
+    Ok(page.finish(rows))
+}

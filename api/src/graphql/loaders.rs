@@ -1,0 +1,493 @@
+//! Batch loading for every relation edge, so a query's SQL statement count
+//! depends on its shape, not on its page size.
+//!
+//! One [`DbLoader`] serves many key types: a resolver asks for one key
+//! (`UserKey(id)`), the DataLoader gathers every key of that type asked for
+//! during the same tick, and one `IN (...)` query answers them all. It is
+//! shared by all requests and keeps no cache, so nothing is ever stale and
+//! nothing leaks between viewers: keys that depend on the viewer carry the
+//! viewer's id.
+//!
+//! Loaders check no permissions: they follow edges from objects the caller
+//! was already allowed to see (a post's author, a readable post's
+//! comments). Entry points (`node`, lists, mutations) go through the
+//! services, which do.
+
+use std::collections::HashMap;
+
+use async_graphql::{
+    Context,
+    dataloader::{DataLoader, Loader},
+};
+use entity::{
+    comment, community, conversation, conversation_participant as participant,
+    enums::{MembershipRole, ReactionKind},
+    follow, membership, message, post, reaction, user,
+};
+use sea_orm::{
+    ActiveEnum, ColumnTrait, DatabaseConnection, EntityTrait, FromQueryResult, Iterable,
+    QueryFilter, QueryOrder, QuerySelect,
+    sea_query::{Alias, Asterisk, Expr, ExprTrait, Order, Query, WindowStatement},
+};
+use uuid::Uuid;
+
+use crate::{
+    comments::service::{Thread, thread_condition},
+    error::AppError,
+    users::service::FollowList,
+};
+
+/// The loader every resolver shares (one per schema).
+pub struct DbLoader {
+    db: DatabaseConnection,
+}
+
+pub fn data_loader(db: DatabaseConnection) -> DataLoader<DbLoader> {
+    DataLoader::new(DbLoader { db }, tokio::spawn)
+}
+
+/// The shared loader from the schema's data.
+pub fn loader<'a>(ctx: &Context<'a>) -> Result<&'a DataLoader<DbLoader>, AppError> {
+    ctx.data::<DataLoader<DbLoader>>()
+        .map_err(|_| AppError::Internal(anyhow::anyhow!("loader missing from schema data")))
+}
+
+type LoadResult<K, V> = Result<HashMap<K, V>, async_graphql::Error>;
+
+fn db_error(err: sea_orm::DbErr) -> async_graphql::Error {
+    AppError::from(err).into()
+}
+
+/// A row by primary key, for each entity reached through an edge.
+macro_rules! by_id {
+    ($key:ident, $entity:ident) => {
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub struct $key(pub Uuid);
+
+        impl Loader<$key> for DbLoader {
+            type Value = $entity::Model;
+            type Error = async_graphql::Error;
+
+            async fn load(&self, keys: &[$key]) -> LoadResult<$key, Self::Value> {
+                let rows = $entity::Entity::find()
+                    .filter($entity::Column::Id.is_in(keys.iter().map(|k| k.0)))
+                    .all(&self.db)
+                    .await
+                    .map_err(db_error)?;
+                Ok(rows.into_iter().map(|row| ($key(row.id), row)).collect())
+            }
+        }
+    };
+}
+
+by_id!(UserKey, user);
+by_id!(CommunityKey, community);
+by_id!(PostKey, post);
+by_id!(CommentKey, comment);
+by_id!(ConversationKey, conversation);
+
+/// How many reactions of each kind a post has, most first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ReactionCountsKey(pub Uuid);
+
+impl Loader<ReactionCountsKey> for DbLoader {
+    type Value = Vec<(ReactionKind, u64)>;
+    type Error = async_graphql::Error;
+
+    async fn load(&self, keys: &[ReactionCountsKey]) -> LoadResult<ReactionCountsKey, Self::Value> {
+        let rows: Vec<(Uuid, ReactionKind, i64)> = reaction::Entity::find()
+            .select_only()
+            .column(reaction::Column::PostId)
+            .column(reaction::Column::Kind)
+            .column_as(reaction::Column::Id.count(), "n")
+            .filter(reaction::Column::PostId.is_in(keys.iter().map(|k| k.0)))
+            .group_by(reaction::Column::PostId)
+            .group_by(reaction::Column::Kind)
+            .into_tuple()
+            .all(&self.db)
+            .await
+            .map_err(db_error)?;
+        let mut counts: HashMap<ReactionCountsKey, Self::Value> = HashMap::new();
+        for (post_id, kind, n) in rows {
+            counts
+                .entry(ReactionCountsKey(post_id))
+                .or_default()
+                .push((kind, u64::try_from(n).unwrap_or_default()));
+        }
+        for kinds in counts.values_mut() {
+            kinds.sort_by(|a, b| {
+                b.1.cmp(&a.1)
+                    .then_with(|| a.0.to_value().cmp(&b.0.to_value()))
+            });
+        }
+        Ok(counts)
+    }
+}
+
+/// The viewer's own reaction to a post.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ViewerReactionKey {
+    pub viewer: Uuid,
+    pub post: Uuid,
+}
+
+impl Loader<ViewerReactionKey> for DbLoader {
+    type Value = ReactionKind;
+    type Error = async_graphql::Error;
+
+    async fn load(&self, keys: &[ViewerReactionKey]) -> LoadResult<ViewerReactionKey, Self::Value> {
+        let mut found = HashMap::new();
+        for (viewer, posts) in group_by_viewer(keys.iter().map(|k| (k.viewer, k.post))) {
+            let rows: Vec<(Uuid, ReactionKind)> = reaction::Entity::find()
+                .select_only()
+                .column(reaction::Column::PostId)
+                .column(reaction::Column::Kind)
+                .filter(reaction::Column::UserId.eq(viewer))
+                .filter(reaction::Column::PostId.is_in(posts))
+                .into_tuple()
+                .all(&self.db)
+                .await
+                .map_err(db_error)?;
+            found.extend(
+                rows.into_iter()
+                    .map(|(post, kind)| (ViewerReactionKey { viewer, post }, kind)),
+            );
+        }
+        Ok(found)
+    }
+}
+
+/// All comments on a post, replies included.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct CommentCountKey(pub Uuid);
+
+impl Loader<CommentCountKey> for DbLoader {
+    type Value = u64;
+    type Error = async_graphql::Error;
+
+    async fn load(&self, keys: &[CommentCountKey]) -> LoadResult<CommentCountKey, u64> {
+        let rows: Vec<(Uuid, i64)> = comment::Entity::find()
+            .select_only()
+            .column(comment::Column::PostId)
+            .column_as(comment::Column::Id.count(), "n")
+            .filter(comment::Column::PostId.is_in(keys.iter().map(|k| k.0)))
+            .filter(
+                comment::Column::AuthorId
+                    .not_in_subquery(crate::users::service::disabled_user_ids()),
+            )
+            .group_by(comment::Column::PostId)
+            .into_tuple()
+            .all(&self.db)
+            .await
+            .map_err(db_error)?;
+        Ok(counts(rows, CommentCountKey))
+    }
+}
+
+/// The first page of a thread (oldest first) for many threads at once: the
+/// feed's "first five comments of each post" in one statement. Holds up to
+/// `limit + 1` rows, so the caller can tell whether there are more.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct FirstCommentsKey {
+    pub thread: Thread,
+    pub limit: u64,
+}
+
+impl Loader<FirstCommentsKey> for DbLoader {
+    type Value = Vec<comment::Model>;
+    type Error = async_graphql::Error;
+
+    async fn load(&self, keys: &[FirstCommentsKey]) -> LoadResult<FirstCommentsKey, Self::Value> {
+        let mut pages = HashMap::new();
+        let (on_posts, replies): (Vec<&FirstCommentsKey>, Vec<&FirstCommentsKey>) = keys
+            .iter()
+            .partition(|k| matches!(k.thread, Thread::Post(_)));
+        for (group, partition) in [
+            (on_posts, comment::Column::PostId),
+            (replies, comment::Column::ParentId),
+        ] {
+            if group.is_empty() {
+                continue;
+            }
+            let limit = group
+                .iter()
+                .map(|k: &&FirstCommentsKey| k.limit)
+                .max()
+                .unwrap_or_default()
+                + 1;
+            let mut threads = sea_orm::Condition::any();
+            for key in &group {
+                threads = threads.add(thread_condition(key.thread));
+            }
+            // ROW_NUMBER per thread, then the first `limit` of each: one
+            // statement for any number of threads, on both backends.
+            let mut ranked = Query::select();
+            ranked
+                .columns(comment::Column::iter())
+                .from(comment::Entity)
+                .cond_where(threads)
+                .expr_window_as(
+                    Expr::cust("ROW_NUMBER()"),
+                    WindowStatement::partition_by(partition)
+                        .order_by(comment::Column::CreatedAt, Order::Asc)
+                        .order_by(comment::Column::Id, Order::Asc)
+                        .to_owned(),
+                    Alias::new("rn"),
+                );
+            let query = Query::select()
+                .column(Asterisk)
+                .from_subquery(ranked, Alias::new("ranked"))
+                .and_where(Expr::col(Alias::new("rn")).lte(limit as i64))
+                .order_by(comment::Column::CreatedAt, Order::Asc)
+                .order_by(comment::Column::Id, Order::Asc)
+                .to_owned();
+            let backend = self.db.get_database_backend();
+            let rows = comment::Model::find_by_statement(backend.build(&query))
+                .all(&self.db)
+                .await
+                .map_err(db_error)?;
+            for key in group {
+                let page: Vec<comment::Model> = rows
+                    .iter()
+                    .filter(|c| match key.thread {
+                        Thread::Post(id) => c.post_id == id && c.parent_id.is_none(),
+                        Thread::Replies(id) => c.parent_id == Some(id),
+                    })
+                    .take(key.limit as usize + 1)
+                    .cloned()
+                    .collect();
+                pages.insert(*key, page);
+            }
+        }
+        Ok(pages)
+    }
+}
+
+/// How many followers a user has, or how many they follow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct FollowCountKey(pub FollowList);
+
+impl Loader<FollowCountKey> for DbLoader {
+    type Value = u64;
+    type Error = async_graphql::Error;
+
+    async fn load(&self, keys: &[FollowCountKey]) -> LoadResult<FollowCountKey, u64> {
+        let mut found = HashMap::new();
+        let followers: Vec<Uuid> = keys
+            .iter()
+            .filter_map(|k| match k.0 {
+                FollowList::Followers(id) => Some(id),
+                FollowList::Following(_) => None,
+            })
+            .collect();
+        let following: Vec<Uuid> = keys
+            .iter()
+            .filter_map(|k| match k.0 {
+                FollowList::Following(id) => Some(id),
+                FollowList::Followers(_) => None,
+            })
+            .collect();
+        for (ids, column, list) in [
+            (
+                followers,
+                follow::Column::FolloweeId,
+                FollowList::Followers as fn(Uuid) -> FollowList,
+            ),
+            (following, follow::Column::FollowerId, FollowList::Following),
+        ] {
+            if ids.is_empty() {
+                continue;
+            }
+            let rows: Vec<(Uuid, i64)> = follow::Entity::find()
+                .select_only()
+                .column(column)
+                .column_as(follow::Column::Id.count(), "n")
+                .filter(column.is_in(ids))
+                .group_by(column)
+                .into_tuple()
+                .all(&self.db)
+                .await
+                .map_err(db_error)?;
+            found.extend(counts(rows, |id| FollowCountKey(list(id))));
+        }
+        Ok(found)
+    }
+}
+
+/// Whether the viewer follows a user (present means yes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ViewerFollowsKey {
+    pub viewer: Uuid,
+    pub user: Uuid,
+}
+
+impl Loader<ViewerFollowsKey> for DbLoader {
+    type Value = ();
+    type Error = async_graphql::Error;
+
+    async fn load(&self, keys: &[ViewerFollowsKey]) -> LoadResult<ViewerFollowsKey, ()> {
+        let mut found = HashMap::new();
+        for (viewer, users) in group_by_viewer(keys.iter().map(|k| (k.viewer, k.user))) {
+            let rows: Vec<Uuid> = follow::Entity::find()
+                .select_only()
+                .column(follow::Column::FolloweeId)
+                .filter(follow::Column::FollowerId.eq(viewer))
+                .filter(follow::Column::FolloweeId.is_in(users))
+                .into_tuple()
+                .all(&self.db)
+                .await
+                .map_err(db_error)?;
+            found.extend(
+                rows.into_iter()
+                    .map(|user| (ViewerFollowsKey { viewer, user }, ())),
+            );
+        }
+        Ok(found)
+    }
+}
+
+/// How many members a community has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct MemberCountKey(pub Uuid);
+
+impl Loader<MemberCountKey> for DbLoader {
+    type Value = u64;
+    type Error = async_graphql::Error;
+
+    async fn load(&self, keys: &[MemberCountKey]) -> LoadResult<MemberCountKey, u64> {
+        let rows: Vec<(Uuid, i64)> = membership::Entity::find()
+            .select_only()
+            .column(membership::Column::CommunityId)
+            .column_as(membership::Column::Id.count(), "n")
+            .filter(membership::Column::CommunityId.is_in(keys.iter().map(|k| k.0)))
+            .group_by(membership::Column::CommunityId)
+            .into_tuple()
+            .all(&self.db)
+            .await
+            .map_err(db_error)?;
+        Ok(counts(rows, MemberCountKey))
+    }
+}
+
+/// The viewer's role in a community.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ViewerRoleKey {
+    pub viewer: Uuid,
+    pub community: Uuid,
+}
+
+impl Loader<ViewerRoleKey> for DbLoader {
+    type Value = MembershipRole;
+    type Error = async_graphql::Error;
+
+    async fn load(&self, keys: &[ViewerRoleKey]) -> LoadResult<ViewerRoleKey, MembershipRole> {
+        let mut found = HashMap::new();
+        for (viewer, communities) in group_by_viewer(keys.iter().map(|k| (k.viewer, k.community))) {
+            let rows: Vec<(Uuid, MembershipRole)> = membership::Entity::find()
+                .select_only()
+                .column(membership::Column::CommunityId)
+                .column(membership::Column::Role)
+                .filter(membership::Column::UserId.eq(viewer))
+                .filter(membership::Column::CommunityId.is_in(communities))
+                .into_tuple()
+                .all(&self.db)
+                .await
+                .map_err(db_error)?;
+            found.extend(
+                rows.into_iter()
+                    .map(|(community, role)| (ViewerRoleKey { viewer, community }, role)),
+            );
+        }
+        Ok(found)
+    }
+}
+
+/// Who takes part in a conversation, in the order they were added.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ParticipantsKey(pub Uuid);
+
+impl Loader<ParticipantsKey> for DbLoader {
+    type Value = Vec<Uuid>;
+    type Error = async_graphql::Error;
+
+    async fn load(&self, keys: &[ParticipantsKey]) -> LoadResult<ParticipantsKey, Vec<Uuid>> {
+        let rows: Vec<(Uuid, Uuid)> = participant::Entity::find()
+            .select_only()
+            .column(participant::Column::ConversationId)
+            .column(participant::Column::UserId)
+            .filter(participant::Column::ConversationId.is_in(keys.iter().map(|k| k.0)))
+            .order_by_asc(participant::Column::CreatedAt)
+            .order_by_asc(participant::Column::Id)
+            .into_tuple()
+            .all(&self.db)
+            .await
+            .map_err(db_error)?;
+        let mut people: HashMap<ParticipantsKey, Vec<Uuid>> = HashMap::new();
+        for (conversation, user) in rows {
+            people
+                .entry(ParticipantsKey(conversation))
+                .or_default()
+                .push(user);
+        }
+        Ok(people)
+    }
+}
+
+/// A conversation's newest message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct LastMessageKey(pub Uuid);
+
+impl Loader<LastMessageKey> for DbLoader {
+    type Value = message::Model;
+    type Error = async_graphql::Error;
+
+    async fn load(&self, keys: &[LastMessageKey]) -> LoadResult<LastMessageKey, message::Model> {
+        let mut ranked = Query::select();
+        ranked
+            .columns(message::Column::iter())
+            .from(message::Entity)
+            .and_where(message::Column::ConversationId.is_in(keys.iter().map(|k| k.0)))
+            .expr_window_as(
+                Expr::cust("ROW_NUMBER()"),
+                WindowStatement::partition_by(message::Column::ConversationId)
+                    .order_by(message::Column::CreatedAt, Order::Desc)
+                    .order_by(message::Column::Id, Order::Desc)
+                    .to_owned(),
+                Alias::new("rn"),
+            );
+        let query = Query::select()
+            .column(Asterisk)
+            .from_subquery(ranked, Alias::new("ranked"))
+            .and_where(Expr::col(Alias::new("rn")).eq(1))
+            .to_owned();
+        let backend = self.db.get_database_backend();
+        let rows = message::Model::find_by_statement(backend.build(&query))
+            .all(&self.db)
+            .await
+            .map_err(db_error)?;
+        Ok(rows
+            .into_iter()
+            .map(|m| (LastMessageKey(m.conversation_id), m))
+            .collect())
+    }
+}
+
+/// `(id, count)` rows into a map of counts.
+fn counts<K: std::hash::Hash + Eq>(
+    rows: Vec<(Uuid, i64)>,
+    key: impl Fn(Uuid) -> K,
+) -> HashMap<K, u64> {
+    rows.into_iter()
+        .map(|(id, n)| (key(id), u64::try_from(n).unwrap_or_default()))
+        .collect()
+}
+
+/// Splits viewer-dependent keys by viewer (a shared loader may batch keys
+/// from concurrent requests by different people).
+fn group_by_viewer(keys: impl Iterator<Item = (Uuid, Uuid)>) -> HashMap<Uuid, Vec<Uuid>> {
+    let mut groups: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
+    for (viewer, id) in keys {
+        groups.entry(viewer).or_default().push(id);
+    }
+    groups
+}

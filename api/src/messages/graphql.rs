@@ -1,0 +1,210 @@
+//! GraphQL for direct messages. Everything here needs a signed-in
+//! participant.
+
+use async_graphql::{
+    Context, ID, InputObject, Object,
+    connection::{Connection, EmptyFields},
+};
+use chrono::{DateTime, Utc};
+use entity::{conversation, message};
+
+use super::service;
+use crate::{
+    auth::{SignedIn, viewer::signed_in},
+    error::AppError,
+    graphql::{
+        context,
+        loaders::{ConversationKey, LastMessageKey, ParticipantsKey, UserKey, loader},
+        node::{NodeType, expect_global_id, to_global_id},
+        pagination::{KeysetCursor, PageRequest, page_complexity},
+    },
+    users::graphql::{User, load_user},
+};
+
+#[derive(Clone)]
+pub struct Conversation(pub conversation::Model);
+
+#[Object]
+impl Conversation {
+    pub async fn id(&self) -> ID {
+        to_global_id(NodeType::Conversation, self.0.id)
+    }
+
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+
+    /// When the newest message was sent (or the conversation started).
+    async fn last_message_at(&self) -> DateTime<Utc> {
+        self.0.last_message_at
+    }
+
+    /// Everyone in the conversation, the viewer included.
+    async fn participants(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<User>> {
+        let loader = loader(ctx)?;
+        let ids = loader
+            .load_one(ParticipantsKey(self.0.id))
+            .await?
+            .unwrap_or_default();
+        let users = loader.load_many(ids.iter().map(|id| UserKey(*id))).await?;
+        Ok(ids
+            .iter()
+            .filter_map(|id| users.get(&UserKey(*id)).cloned().map(User))
+            .collect())
+    }
+
+    async fn last_message(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Message>> {
+        Ok(loader(ctx)?
+            .load_one(LastMessageKey(self.0.id))
+            .await?
+            .map(Message))
+    }
+
+    /// Messages, newest first; page back in time with `after`.
+    #[graphql(complexity = "page_complexity(first, last, child_complexity)")]
+    async fn messages(
+        &self,
+        ctx: &Context<'_>,
+        after: Option<String>,
+        before: Option<String>,
+        first: Option<i32>,
+        last: Option<i32>,
+    ) -> async_graphql::Result<MessageConnection> {
+        let request = PageRequest::from_relay(after, before, first, last)?;
+        let viewer = signed_in(ctx)?.user_id;
+        let page = service::messages(context::db(ctx)?, viewer, self.0.id, &request).await?;
+        Ok(page.into_connection(
+            EmptyFields,
+            |m| KeysetCursor {
+                created_at: m.created_at,
+                id: m.id,
+            },
+            Message,
+        ))
+    }
+}
+
+#[derive(Clone)]
+pub struct Message(pub message::Model);
+
+#[Object]
+impl Message {
+    pub async fn id(&self) -> ID {
+        to_global_id(NodeType::Message, self.0.id)
+    }
+
+    async fn body(&self) -> &str {
+        &self.0.body
+    }
+
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+
+    async fn sender(&self, ctx: &Context<'_>) -> async_graphql::Result<User> {
+        load_user(ctx, self.0.sender_id).await
+    }
+
+    async fn conversation(&self, ctx: &Context<'_>) -> async_graphql::Result<Conversation> {
+        loader(ctx)?
+            .load_one(ConversationKey(self.0.conversation_id))
+            .await?
+            .map(Conversation)
+            .ok_or_else(|| AppError::NotFound("conversation").into())
+    }
+}
+
+pub type ConversationConnection = Connection<String, Conversation, EmptyFields, EmptyFields>;
+pub type MessageConnection = Connection<String, Message, EmptyFields, EmptyFields>;
+
+#[derive(InputObject)]
+pub struct StartConversationInput {
+    /// The other people (1 to 50); you are added yourself. With exactly
+    /// one, your existing conversation with them is reused.
+    participant_ids: Vec<ID>,
+    /// An optional first message, 1 to 5,000 characters.
+    message: Option<String>,
+}
+
+#[derive(Default)]
+pub struct MessagesQuery;
+
+#[Object]
+impl MessagesQuery {
+    /// The viewer's conversations, newest activity first.
+    #[graphql(
+        guard = "SignedIn",
+        complexity = "page_complexity(first, last, child_complexity)"
+    )]
+    async fn conversations(
+        &self,
+        ctx: &Context<'_>,
+        after: Option<String>,
+        before: Option<String>,
+        first: Option<i32>,
+        last: Option<i32>,
+    ) -> async_graphql::Result<ConversationConnection> {
+        let request = PageRequest::from_relay(after, before, first, last)?;
+        let viewer = signed_in(ctx)?.user_id;
+        let page = service::list(context::db(ctx)?, viewer, &request).await?;
+        Ok(page.into_connection(
+            EmptyFields,
+            |c| KeysetCursor {
+                created_at: c.last_message_at,
+                id: c.id,
+            },
+            Conversation,
+        ))
+    }
+
+    /// One of the viewer's conversations; null if there is none (or it is
+    /// someone else's).
+    #[graphql(guard = "SignedIn")]
+    async fn conversation(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+    ) -> async_graphql::Result<Option<Conversation>> {
+        let id = expect_global_id(&id, NodeType::Conversation, "id")?;
+        let viewer = signed_in(ctx)?.user_id;
+        Ok(service::find_for(context::db(ctx)?, viewer, id)
+            .await?
+            .map(Conversation))
+    }
+}
+
+#[derive(Default)]
+pub struct MessagesMutation;
+
+#[Object]
+impl MessagesMutation {
+    /// Starts a conversation (or reopens your one-to-one with that person).
+    #[graphql(guard = "SignedIn")]
+    async fn start_conversation(
+        &self,
+        ctx: &Context<'_>,
+        input: StartConversationInput,
+    ) -> async_graphql::Result<Conversation> {
+        let ids = input
+            .participant_ids
+            .iter()
+            .map(|id| expect_global_id(id, NodeType::User, "input.participantIds"))
+            .collect::<Result<Vec<_>, _>>()?;
+        let conversation =
+            service::start(context::db(ctx)?, &signed_in(ctx)?, ids, input.message).await?;
+        Ok(Conversation(conversation))
+    }
+
+    /// Sends a message to a conversation you take part in.
+    #[graphql(guard = "SignedIn")]
+    async fn send_message(
+        &self,
+        ctx: &Context<'_>,
+        conversation_id: ID,
+        body: String,
+    ) -> async_graphql::Result<Message> {
+        let id = expect_global_id(&conversation_id, NodeType::Conversation, "conversationId")?;
+        let message = service::send(context::db(ctx)?, &signed_in(ctx)?, id, &body).await?;
+        Ok(Message(message))
+    }
+}

@@ -1,0 +1,4 @@
+//! Direct messages: conversations between two or more people.
+
+pub mod graphql;
+pub mod service;

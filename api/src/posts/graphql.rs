@@ -1,0 +1,338 @@
+//! GraphQL for posts, reactions and the feed.
+
+use async_graphql::{
+    Context, Enum, ID, InputObject, Object, SimpleObject,
+    connection::{Connection, EmptyFields},
+};
+use chrono::{DateTime, Utc};
+use entity::post;
+
+use super::service::{self, NewPost, PostFilter};
+use crate::{
+    auth::{SignedIn, viewer::signed_in, viewer_id},
+    comments::{
+        graphql::{CommentConnection, comment_thread},
+        service::Thread,
+    },
+    communities::graphql::Community,
+    error::AppError,
+    graphql::{
+        context,
+        loaders::{CommentCountKey, CommunityKey, ReactionCountsKey, ViewerReactionKey, loader},
+        node::{NodeType, expect_global_id, to_global_id},
+        pagination::{KeysetCursor, PageRequest, page_complexity},
+    },
+    users::graphql::{User, load_user},
+    validate,
+};
+
+/// The reactions a post can receive; one per person per post.
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+#[graphql(remote = "entity::enums::ReactionKind")]
+pub enum ReactionKind {
+    Like,
+    Love,
+    Laugh,
+    Wow,
+    Sad,
+    Angry,
+}
+
+/// How many reactions of one kind a post has.
+#[derive(SimpleObject)]
+pub struct ReactionCount {
+    pub kind: ReactionKind,
+    pub count: u64,
+}
+
+/// A post, in a community or on its author's profile.
+#[derive(Clone)]
+pub struct Post(pub post::Model);
+
+#[Object]
+impl Post {
+    pub async fn id(&self) -> ID {
+        to_global_id(NodeType::Post, self.0.id)
+    }
+
+    async fn body(&self) -> &str {
+        &self.0.body
+    }
+
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+
+    /// Changes when the author edits the post.
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at
+    }
+
+    async fn author(&self, ctx: &Context<'_>) -> async_graphql::Result<User> {
+        load_user(ctx, self.0.author_id).await
+    }
+
+    /// Null for a post on the author's profile.
+    async fn community(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Community>> {
+        let Some(id) = self.0.community_id else {
+            return Ok(None);
+        };
+        Ok(loader(ctx)?
+            .load_one(CommunityKey(id))
+            .await?
+            .map(Community))
+    }
+
+    /// Reactions per kind, most frequent first; kinds nobody used are left
+    /// out.
+    async fn reaction_counts(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Vec<ReactionCount>> {
+        let counts = loader(ctx)?
+            .load_one(ReactionCountsKey(self.0.id))
+            .await?
+            .unwrap_or_default();
+        Ok(counts
+            .into_iter()
+            .map(|(kind, count)| ReactionCount {
+                kind: kind.into(),
+                count,
+            })
+            .collect())
+    }
+
+    /// All reactions, of any kind.
+    async fn reaction_count(&self, ctx: &Context<'_>) -> async_graphql::Result<u64> {
+        let counts = loader(ctx)?
+            .load_one(ReactionCountsKey(self.0.id))
+            .await?
+            .unwrap_or_default();
+        Ok(counts.iter().map(|(_, n)| n).sum())
+    }
+
+    /// The viewer's own reaction; null when none or anonymous.
+    async fn viewer_reaction(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Option<ReactionKind>> {
+        let Some(viewer) = viewer_id(ctx)? else {
+            return Ok(None);
+        };
+        let key = ViewerReactionKey {
+            viewer,
+            post: self.0.id,
+        };
+        Ok(loader(ctx)?.load_one(key).await?.map(Into::into))
+    }
+
+    /// All comments, replies included.
+    async fn comment_count(&self, ctx: &Context<'_>) -> async_graphql::Result<u64> {
+        Ok(loader(ctx)?
+            .load_one(CommentCountKey(self.0.id))
+            .await?
+            .unwrap_or(0))
+    }
+
+    /// Top-level comments, oldest first; each has its `replies`.
+    #[graphql(complexity = "page_complexity(first, last, child_complexity)")]
+    async fn comments(
+        &self,
+        ctx: &Context<'_>,
+        after: Option<String>,
+        before: Option<String>,
+        first: Option<i32>,
+        last: Option<i32>,
+    ) -> async_graphql::Result<CommentConnection> {
+        comment_thread(ctx, Thread::Post(self.0.id), after, before, first, last).await
+    }
+}
+
+pub type PostConnection = Connection<String, Post, EmptyFields, EmptyFields>;
+
+/// Narrows a list of posts; fields combine with AND.
+#[derive(InputObject, Default)]
+#[graphql(name = "PostFilter")]
+pub struct PostFilterInput {
+    /// Posts by this user.
+    pub author_id: Option<ID>,
+    /// Posts in this community (members only if it is private).
+    pub community_id: Option<ID>,
+    /// Created strictly after this time.
+    pub created_after: Option<DateTime<Utc>>,
+    /// Created strictly before this time.
+    pub created_before: Option<DateTime<Utc>>,
+    /// Case-insensitive text the body contains (up to 100 characters).
+    pub body_contains: Option<String>,
+}
+
+impl PostFilterInput {
+    pub fn into_filter(self) -> Result<PostFilter, AppError> {
+        Ok(PostFilter {
+            author_id: self
+                .author_id
+                .map(|id| expect_global_id(&id, NodeType::User, "filter.authorId"))
+                .transpose()?,
+            community_id: self
+                .community_id
+                .map(|id| expect_global_id(&id, NodeType::Community, "filter.communityId"))
+                .transpose()?,
+            profile_only: false,
+            created_after: self.created_after,
+            created_before: self.created_before,
+            body_pattern: self
+                .body_contains
+                .map(|text| validate::like_pattern("filter.bodyContains", &text))
+                .transpose()?,
+        })
+    }
+}
+
+/// One page of posts the viewer may read, newest first.
+pub async fn list_posts(
+    ctx: &Context<'_>,
+    filter: PostFilter,
+    after: Option<String>,
+    before: Option<String>,
+    first: Option<i32>,
+    last: Option<i32>,
+) -> async_graphql::Result<PostConnection> {
+    let request = PageRequest::from_relay(after, before, first, last)?;
+    let page = service::list(context::db(ctx)?, viewer_id(ctx)?, filter, &request).await?;
+    Ok(page.into_connection(EmptyFields, post_cursor, Post))
+}
+
+pub fn post_cursor(post: &post::Model) -> KeysetCursor {
+    KeysetCursor {
+        created_at: post.created_at,
+        id: post.id,
+    }
+}
+
+#[derive(InputObject)]
+pub struct CreatePostInput {
+    /// 1 to 10,000 characters.
+    body: String,
+    /// Post in this community (you must be a member); omit to post on your
+    /// profile.
+    community_id: Option<ID>,
+}
+
+#[derive(Default)]
+pub struct PostsQuery;
+
+#[Object]
+impl PostsQuery {
+    /// A post by global id; null if it does not exist or is not visible to
+    /// the viewer.
+    async fn post(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Post>> {
+        let id = expect_global_id(&id, NodeType::Post, "id")?;
+        let post = service::find_readable(context::db(ctx)?, viewer_id(ctx)?, id).await?;
+        Ok(post.map(Post))
+    }
+
+    /// Posts the viewer may read, newest first, optionally filtered.
+    #[graphql(complexity = "page_complexity(first, last, child_complexity)")]
+    async fn posts(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<PostFilterInput>,
+        after: Option<String>,
+        before: Option<String>,
+        first: Option<i32>,
+        last: Option<i32>,
+    ) -> async_graphql::Result<PostConnection> {
+        let filter = filter.unwrap_or_default().into_filter()?;
+        list_posts(ctx, filter, after, before, first, last).await
+    }
+
+    /// The viewer's home timeline, newest first: their own posts, posts by
+    /// people they follow and posts in communities they belong to.
+    #[graphql(
+        guard = "SignedIn",
+        complexity = "page_complexity(first, last, child_complexity)"
+    )]
+    async fn feed(
+        &self,
+        ctx: &Context<'_>,
+        after: Option<String>,
+        before: Option<String>,
+        first: Option<i32>,
+        last: Option<i32>,
+    ) -> async_graphql::Result<PostConnection> {
+        let request = PageRequest::from_relay(after, before, first, last)?;
+        let page = service::feed(context::db(ctx)?, &signed_in(ctx)?, &request).await?;
+        Ok(page.into_connection(EmptyFields, post_cursor, Post))
+    }
+}
+
+#[derive(Default)]
+pub struct PostsMutation;
+
+#[Object]
+impl PostsMutation {
+    /// Writes a post on your profile or in a community you belong to.
+    #[graphql(guard = "SignedIn")]
+    async fn create_post(
+        &self,
+        ctx: &Context<'_>,
+        input: CreatePostInput,
+    ) -> async_graphql::Result<Post> {
+        let community_id = input
+            .community_id
+            .map(|id| expect_global_id(&id, NodeType::Community, "input.communityId"))
+            .transpose()?;
+        let new = NewPost {
+            body: input.body,
+            community_id,
+        };
+        Ok(Post(
+            service::create(context::db(ctx)?, &signed_in(ctx)?, new).await?,
+        ))
+    }
+
+    /// Replaces the body of your own post.
+    #[graphql(guard = "SignedIn")]
+    async fn update_post(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        body: String,
+    ) -> async_graphql::Result<Post> {
+        let id = expect_global_id(&id, NodeType::Post, "id")?;
+        Ok(Post(
+            service::update(context::db(ctx)?, &signed_in(ctx)?, id, &body).await?,
+        ))
+    }
+
+    /// Deletes a post: yours, or one in a community you moderate. Returns
+    /// the deleted post's id.
+    #[graphql(guard = "SignedIn")]
+    async fn delete_post(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<ID> {
+        let id = expect_global_id(&id, NodeType::Post, "id")?;
+        let deleted = service::delete(context::db(ctx)?, &signed_in(ctx)?, id).await?;
+        Ok(to_global_id(NodeType::Post, deleted))
+    }
+
+    /// Sets your reaction to a post, replacing an earlier one.
+    #[graphql(guard = "SignedIn")]
+    async fn react(
+        &self,
+        ctx: &Context<'_>,
+        post_id: ID,
+        kind: ReactionKind,
+    ) -> async_graphql::Result<Post> {
+        let id = expect_global_id(&post_id, NodeType::Post, "postId")?;
+        let post = service::react(context::db(ctx)?, &signed_in(ctx)?, id, kind.into()).await?;
+        Ok(Post(post))
+    }
+
+    /// Removes your reaction from a post (`NOT_FOUND` if you had none).
+    #[graphql(guard = "SignedIn")]
+    async fn unreact(&self, ctx: &Context<'_>, post_id: ID) -> async_graphql::Result<Post> {
+        let id = expect_global_id(&post_id, NodeType::Post, "postId")?;
+        Ok(Post(
+            service::unreact(context::db(ctx)?, &signed_in(ctx)?, id).await?,
+        ))
+    }
+}

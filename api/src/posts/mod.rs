@@ -1,0 +1,5 @@
+//! Posts (in a community or on the author's profile), reactions, and the
+//! feed.
+
+pub mod graphql;
+pub mod service;

@@ -1,0 +1,284 @@
+//! Posts, reactions and the feed: who may read, write, edit, delete and
+//! react.
+//!
+//! Reading rules, applied to every list, the feed and single lookups:
+//! a post on a profile or in a public community is public; a post in a
+//! private community is for its members; a disabled (banned) author's posts
+//! are hidden from everyone while the ban lasts. Writing needs an active
+//! account; editing is the author's alone; deleting is the author's, the
+//! community's owner's and moderators' (in that community only), or an
+//! instance admin's.
+
+use chrono::{DateTime, Utc};
+use entity::{
+    enums::{MembershipRole, ReactionKind},
+    post, reaction, user,
+};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter, Set,
+    sea_query::{Expr, ExprTrait, Func, LikeExpr, OnConflict},
+};
+use uuid::Uuid;
+
+use crate::{
+    auth::AuthSession,
+    communities::service as communities,
+    db::now,
+    error::{AppError, AppResult},
+    graphql::pagination::{ListOrder, Page, PageRequest},
+    users::service::{self as users, active_user},
+    validate,
+};
+
+pub const MAX_BODY: usize = 10_000;
+
+/// The posts `viewer` may read (see the module docs).
+pub fn readable(viewer: Option<Uuid>) -> Condition {
+    let mut place = Condition::any()
+        .add(post::Column::CommunityId.is_null())
+        .add(post::Column::CommunityId.not_in_subquery(communities::private_community_ids()));
+    if let Some(user_id) = viewer {
+        place = place
+            .add(post::Column::CommunityId.in_subquery(communities::member_community_ids(user_id)));
+    }
+    Condition::all()
+        .add(place)
+        .add(post::Column::AuthorId.not_in_subquery(users::disabled_user_ids()))
+}
+
+/// A post if it exists and the viewer may read it.
+pub async fn find_readable(
+    db: &DatabaseConnection,
+    viewer: Option<Uuid>,
+    id: Uuid,
+) -> AppResult<Option<post::Model>> {
+    Ok(post::Entity::find_by_id(id)
+        .filter(readable(viewer))
+        .one(db)
+        .await?)
+}
+
+async fn get_readable(
+    db: &DatabaseConnection,
+    viewer: Option<Uuid>,
+    id: Uuid,
+) -> AppResult<post::Model> {
+    find_readable(db, viewer, id)
+        .await?
+        .ok_or(AppError::NotFound("post"))
+}
+
+/// Which posts to list; every part is optional and they combine with AND.
+#[derive(Debug, Default, Clone)]
+pub struct PostFilter {
+    pub author_id: Option<Uuid>,
+    pub community_id: Option<Uuid>,
+    /// Only posts on profiles (outside any community).
+    pub profile_only: bool,
+    pub created_after: Option<DateTime<Utc>>,
+    pub created_before: Option<DateTime<Utc>>,
+    /// A `LIKE` pattern (see `validate::like_pattern`) for the lower-cased body.
+    pub body_pattern: Option<String>,
+}
+
+/// Posts newest first. Asking for a private community's posts as a
+/// non-member is `FORBIDDEN`; elsewhere unreadable posts are left out.
+pub async fn list(
+    db: &DatabaseConnection,
+    viewer: Option<Uuid>,
+    filter: PostFilter,
+    page: &PageRequest,
+) -> AppResult<Page<post::Model>> {
+    let mut select = post::Entity::find().filter(readable(viewer));
+    if let Some(community_id) = filter.community_id {
+        communities::require_readable(db, viewer, community_id).await?;
+        select = select.filter(post::Column::CommunityId.eq(community_id));
+    }
+    if filter.profile_only {
+        select = select.filter(post::Column::CommunityId.is_null());
+    }
+    if let Some(author_id) = filter.author_id {
+        select = select.filter(post::Column::AuthorId.eq(author_id));
+    }
+    if let Some(after) = filter.created_after {
+        select = select.filter(post::Column::CreatedAt.gt(after));
+    }
+    if let Some(before) = filter.created_before {
+        select = select.filter(post::Column::CreatedAt.lt(before));
+    }
+    if let Some(pattern) = filter.body_pattern {
+        select = select.filter(
+            Expr::expr(Func::lower(Expr::col(post::Column::Body)))
+                .like(LikeExpr::new(pattern).escape('\\')),
+        );
+    }
+    let rows = page
+        .apply(
+            select,
+            post::Column::CreatedAt,
+            post::Column::Id,
+            ListOrder::NewestFirst,
+        )
+        .all(db)
+        .await?;
+    Ok(page.finish(rows))
+}
+
+/// The viewer's home timeline, newest first: their own posts, posts by
+/// people they follow, and posts in communities they belong to.
+pub async fn feed(
+    db: &DatabaseConnection,
+    viewer: &AuthSession,
+    page: &PageRequest,
+) -> AppResult<Page<post::Model>> {
+    let me = viewer.user_id;
+    let sources = Condition::any()
+        .add(post::Column::AuthorId.eq(me))
+        .add(post::Column::AuthorId.in_subquery(users::followee_ids(me)))
+        .add(post::Column::CommunityId.in_subquery(communities::member_community_ids(me)));
+    let select = post::Entity::find()
+        .filter(sources)
+        .filter(readable(Some(me)));
+    let rows = page
+        .apply(
+            select,
+            post::Column::CreatedAt,
+            post::Column::Id,
+            ListOrder::NewestFirst,
+        )
+        .all(db)
+        .await?;
+    Ok(page.finish(rows))
+}
+
+pub struct NewPost {
+    pub body: String,
+    /// `None` posts on the author's profile.
+    pub community_id: Option<Uuid>,
+}
+
+/// Writes a post. Posting in a community takes membership.
+pub async fn create(
+    db: &DatabaseConnection,
+    viewer: &AuthSession,
+    input: NewPost,
+) -> AppResult<post::Model> {
+    active_user(db, viewer).await?;
+    let body = validate::required_text("input.body", &input.body, MAX_BODY)?;
+    if let Some(community_id) = input.community_id {
+        communities::find(db, community_id)
+            .await?
+            .ok_or_else(|| AppError::bad_input("input.communityId", "no such community"))?;
+        if communities::role_of(db, community_id, viewer.user_id)
+            .await?
+            .is_none()
+        {
+            return Err(AppError::Forbidden);
+        }
+    }
+    let at = now();
+    Ok(post::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        author_id: Set(viewer.user_id),
+        community_id: Set(input.community_id),
+        body: Set(body),
+        created_at: Set(at),
+        updated_at: Set(at),
+    }
+    .insert(db)
+    .await?)
+}
+
+/// The author edits their post's body.
+pub async fn update(
+    db: &DatabaseConnection,
+    viewer: &AuthSession,
+    id: Uuid,
+    body: &str,
+) -> AppResult<post::Model> {
+    active_user(db, viewer).await?;
+    let post = get_readable(db, Some(viewer.user_id), id).await?;
+    if post.author_id != viewer.user_id {
+        return Err(AppError::Forbidden);
+    }
+    let body = validate::required_text("body", body, MAX_BODY)?;
+    let mut active: post::ActiveModel = post.into();
+    active.body = Set(body);
+    active.updated_at = Set(now());
+    Ok(active.update(db).await?)
+}
+
+/// Whether `user` moderates content in `community_id`: an instance admin
+/// anywhere, a community's owner or moderator in that community only.
+pub async fn can_moderate(
+    db: &DatabaseConnection,
+    user: &user::Model,
+    community_id: Option<Uuid>,
+) -> AppResult<bool> {
+    if users::is_admin(user) {
+        return Ok(true);
+    }
+    let Some(community_id) = community_id else {
+        return Ok(false);
+    };
+    Ok(matches!(
+        communities::role_of(db, community_id, user.id).await?,
+        Some(MembershipRole::Owner | MembershipRole::Moderator)
+    ))
+}
+
+/// Deletes a post (its comments and reactions go with it).
+pub async fn delete(db: &DatabaseConnection, viewer: &AuthSession, id: Uuid) -> AppResult<Uuid> {
+    let user = active_user(db, viewer).await?;
+    let post = get_readable(db, Some(viewer.user_id), id).await?;
+    if post.author_id != user.id && !can_moderate(db, &user, post.community_id).await? {
+        return Err(AppError::Forbidden);
+    }
+    post::Entity::delete_by_id(post.id).exec(db).await?;
+    Ok(post.id)
+}
+
+/// Sets the viewer's reaction to a post, replacing any earlier one.
+pub async fn react(
+    db: &DatabaseConnection,
+    viewer: &AuthSession,
+    post_id: Uuid,
+    kind: ReactionKind,
+) -> AppResult<post::Model> {
+    active_user(db, viewer).await?;
+    let post = get_readable(db, Some(viewer.user_id), post_id).await?;
+    reaction::Entity::insert(reaction::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        post_id: Set(post.id),
+        user_id: Set(viewer.user_id),
+        kind: Set(kind),
+        created_at: Set(now()),
+    })
+    .on_conflict(
+        OnConflict::columns([reaction::Column::PostId, reaction::Column::UserId])
+            .update_column(reaction::Column::Kind)
+            .to_owned(),
+    )
+    .exec_without_returning(db)
+    .await?;
+    Ok(post)
+}
+
+/// Removes the viewer's reaction; `NOT_FOUND` if there was none.
+pub async fn unreact(
+    db: &DatabaseConnection,
+    viewer: &AuthSession,
+    post_id: Uuid,
+) -> AppResult<post::Model> {
+    active_user(db, viewer).await?;
+    let post = get_readable(db, Some(viewer.user_id), post_id).await?;
+    let deleted = reaction::Entity::delete_many()
+        .filter(reaction::Column::PostId.eq(post.id))
+        .filter(reaction::Column::UserId.eq(viewer.user_id))
+        .exec(db)
+        .await?;
+    if deleted.rows_affected == 0 {
+        return Err(AppError::NotFound("reaction"));
+    }
+    Ok(post)
+}
