@@ -39,7 +39,10 @@ pub async fn connect(config: &Config) -> anyhow::Result<(DatabaseConnection, Sta
     let mut db = database::connect_with(&config.database_url, &config.pool).await?;
     let counter = StatementCounter::default();
     let count = counter.0.clone();
-    db.set_metric_callback(move |_| {
+    db.set_metric_callback(move |info| {
+        // `RUST_LOG=hearth::sql=trace` lists every statement: the way to
+        // find an N+1.
+        tracing::trace!(target: "hearth::sql", elapsed = ?info.elapsed, sql = %info.statement.sql);
         count.fetch_add(1, Ordering::Relaxed);
         metrics::counter!("db_statements_total").increment(1);
     });

@@ -13,7 +13,7 @@ use crate::{
     error::AppError,
     graphql::{
         context,
-        loaders::{CommentKey, FirstCommentsKey, PostKey, loader},
+        loaders::{CommentKey, FirstCommentsKey, PostKey, load_one},
         node::{NodeType, expect_global_id, to_global_id},
         pagination::{KeysetCursor, Page, PageRequest, page_complexity},
     },
@@ -43,8 +43,7 @@ impl Comment {
     }
 
     async fn post(&self, ctx: &Context<'_>) -> async_graphql::Result<Post> {
-        loader(ctx)?
-            .load_one(PostKey(self.0.post_id))
+        load_one(ctx, PostKey(self.0.post_id))
             .await?
             .map(Post)
             .ok_or_else(|| AppError::NotFound("post").into())
@@ -55,10 +54,7 @@ impl Comment {
         let Some(parent_id) = self.0.parent_id else {
             return Ok(None);
         };
-        Ok(loader(ctx)?
-            .load_one(CommentKey(parent_id))
-            .await?
-            .map(Comment))
+        Ok(load_one(ctx, CommentKey(parent_id)).await?.map(Comment))
     }
 
     /// Direct replies, oldest first.
@@ -91,8 +87,7 @@ pub async fn comment_thread(
     let request = PageRequest::from_relay(after, before, first, last)?;
     let page = match request.first_page_limit() {
         Some(limit) => {
-            let rows = loader(ctx)?
-                .load_one(FirstCommentsKey { thread, limit })
+            let rows = load_one(ctx, FirstCommentsKey { thread, limit })
                 .await?
                 .unwrap_or_default();
             request.finish(rows)

@@ -13,7 +13,7 @@ use crate::{
     auth::{SignedIn, viewer::signed_in, viewer_id},
     graphql::{
         context,
-        loaders::{MemberCountKey, ViewerRoleKey, loader},
+        loaders::{MemberCountKey, ViewerRoleKey, load_one},
         node::{NodeType, expect_global_id, to_global_id},
         pagination::{KeysetCursor, PageRequest, page_complexity},
     },
@@ -75,10 +75,7 @@ impl Community {
     }
 
     async fn member_count(&self, ctx: &Context<'_>) -> async_graphql::Result<u64> {
-        Ok(loader(ctx)?
-            .load_one(MemberCountKey(self.0.id))
-            .await?
-            .unwrap_or(0))
+        Ok(load_one(ctx, MemberCountKey(self.0.id)).await?.unwrap_or(0))
     }
 
     /// The viewer's role here; null when not a member or anonymous.
@@ -93,7 +90,7 @@ impl Community {
             viewer,
             community: self.0.id,
         };
-        Ok(loader(ctx)?.load_one(key).await?.map(Into::into))
+        Ok(load_one(ctx, key).await?.map(Into::into))
     }
 
     /// Members, oldest first. `FORBIDDEN` for non-members of a private
@@ -163,10 +160,7 @@ pub struct MemberConnectionFields(Uuid);
 impl MemberConnectionFields {
     /// How many members the community has.
     async fn total_count(&self, ctx: &Context<'_>) -> async_graphql::Result<u64> {
-        Ok(loader(ctx)?
-            .load_one(MemberCountKey(self.0))
-            .await?
-            .unwrap_or(0))
+        Ok(load_one(ctx, MemberCountKey(self.0)).await?.unwrap_or(0))
     }
 }
 

@@ -14,7 +14,7 @@ use crate::{
     error::AppError,
     graphql::{
         context,
-        loaders::{ConversationKey, LastMessageKey, ParticipantsKey, UserKey, loader},
+        loaders::{ConversationKey, LastMessageKey, ParticipantsKey, UserKey, load_many, load_one},
         node::{NodeType, expect_global_id, to_global_id},
         pagination::{KeysetCursor, PageRequest, page_complexity},
     },
@@ -41,12 +41,10 @@ impl Conversation {
 
     /// Everyone in the conversation, the viewer included.
     async fn participants(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<User>> {
-        let loader = loader(ctx)?;
-        let ids = loader
-            .load_one(ParticipantsKey(self.0.id))
+        let ids = load_one(ctx, ParticipantsKey(self.0.id))
             .await?
             .unwrap_or_default();
-        let users = loader.load_many(ids.iter().map(|id| UserKey(*id))).await?;
+        let users = load_many(ctx, ids.iter().map(|id| UserKey(*id))).await?;
         Ok(ids
             .iter()
             .filter_map(|id| users.get(&UserKey(*id)).cloned().map(User))
@@ -54,10 +52,7 @@ impl Conversation {
     }
 
     async fn last_message(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Message>> {
-        Ok(loader(ctx)?
-            .load_one(LastMessageKey(self.0.id))
-            .await?
-            .map(Message))
+        Ok(load_one(ctx, LastMessageKey(self.0.id)).await?.map(Message))
     }
 
     /// Messages, newest first; page back in time with `after`.
@@ -106,8 +101,7 @@ impl Message {
     }
 
     async fn conversation(&self, ctx: &Context<'_>) -> async_graphql::Result<Conversation> {
-        loader(ctx)?
-            .load_one(ConversationKey(self.0.conversation_id))
+        load_one(ctx, ConversationKey(self.0.conversation_id))
             .await?
             .map(Conversation)
             .ok_or_else(|| AppError::NotFound("conversation").into())

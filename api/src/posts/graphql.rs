@@ -18,7 +18,7 @@ use crate::{
     error::AppError,
     graphql::{
         context,
-        loaders::{CommentCountKey, CommunityKey, ReactionCountsKey, ViewerReactionKey, loader},
+        loaders::{CommentCountKey, CommunityKey, ReactionCountsKey, ViewerReactionKey, load_one},
         node::{NodeType, expect_global_id, to_global_id},
         pagination::{KeysetCursor, PageRequest, page_complexity},
     },
@@ -77,10 +77,7 @@ impl Post {
         let Some(id) = self.0.community_id else {
             return Ok(None);
         };
-        Ok(loader(ctx)?
-            .load_one(CommunityKey(id))
-            .await?
-            .map(Community))
+        Ok(load_one(ctx, CommunityKey(id)).await?.map(Community))
     }
 
     /// Reactions per kind, most frequent first; kinds nobody used are left
@@ -89,8 +86,7 @@ impl Post {
         &self,
         ctx: &Context<'_>,
     ) -> async_graphql::Result<Vec<ReactionCount>> {
-        let counts = loader(ctx)?
-            .load_one(ReactionCountsKey(self.0.id))
+        let counts = load_one(ctx, ReactionCountsKey(self.0.id))
             .await?
             .unwrap_or_default();
         Ok(counts
@@ -104,8 +100,7 @@ impl Post {
 
     /// All reactions, of any kind.
     async fn reaction_count(&self, ctx: &Context<'_>) -> async_graphql::Result<u64> {
-        let counts = loader(ctx)?
-            .load_one(ReactionCountsKey(self.0.id))
+        let counts = load_one(ctx, ReactionCountsKey(self.0.id))
             .await?
             .unwrap_or_default();
         Ok(counts.iter().map(|(_, n)| n).sum())
@@ -123,13 +118,12 @@ impl Post {
             viewer,
             post: self.0.id,
         };
-        Ok(loader(ctx)?.load_one(key).await?.map(Into::into))
+        Ok(load_one(ctx, key).await?.map(Into::into))
     }
 
     /// All comments, replies included.
     async fn comment_count(&self, ctx: &Context<'_>) -> async_graphql::Result<u64> {
-        Ok(loader(ctx)?
-            .load_one(CommentCountKey(self.0.id))
+        Ok(load_one(ctx, CommentCountKey(self.0.id))
             .await?
             .unwrap_or(0))
     }

@@ -10,7 +10,7 @@ use crate::{
     auth::{SignedIn, viewer::signed_in, viewer_id},
     graphql::{
         context,
-        loaders::{FollowCountKey, UserKey, ViewerFollowsKey, loader},
+        loaders::{FollowCountKey, UserKey, ViewerFollowsKey, load_many, load_one},
         node::{NodeType, expect_global_id, to_global_id},
         pagination::{KeysetCursor, PageRequest, page_complexity},
     },
@@ -48,12 +48,12 @@ impl User {
 
     async fn follower_count(&self, ctx: &Context<'_>) -> async_graphql::Result<u64> {
         let key = FollowCountKey(FollowList::Followers(self.0.id));
-        Ok(loader(ctx)?.load_one(key).await?.unwrap_or(0))
+        Ok(load_one(ctx, key).await?.unwrap_or(0))
     }
 
     async fn following_count(&self, ctx: &Context<'_>) -> async_graphql::Result<u64> {
         let key = FollowCountKey(FollowList::Following(self.0.id));
-        Ok(loader(ctx)?.load_one(key).await?.unwrap_or(0))
+        Ok(load_one(ctx, key).await?.unwrap_or(0))
     }
 
     /// Whether the signed-in viewer follows this user (false when
@@ -66,7 +66,7 @@ impl User {
             viewer,
             user: self.0.id,
         };
-        Ok(loader(ctx)?.load_one(key).await?.is_some())
+        Ok(load_one(ctx, key).await?.is_some())
     }
 
     /// Who follows this user, newest first.
@@ -148,10 +148,7 @@ impl UserConnectionFields {
     async fn total_count(&self, ctx: &Context<'_>) -> async_graphql::Result<u64> {
         match self.0 {
             UserTotal::Everyone => Ok(service::count(context::db(ctx)?).await?),
-            UserTotal::Of(list) => Ok(loader(ctx)?
-                .load_one(FollowCountKey(list))
-                .await?
-                .unwrap_or(0)),
+            UserTotal::Of(list) => Ok(load_one(ctx, FollowCountKey(list)).await?.unwrap_or(0)),
         }
     }
 }
@@ -173,9 +170,7 @@ async fn follow_connection(
         FollowList::Followers(_) => f.follower_id,
         FollowList::Following(_) => f.followee_id,
     };
-    let users = loader(ctx)?
-        .load_many(page.items.iter().map(|f| UserKey(other(f))))
-        .await?;
+    let users = load_many(ctx, page.items.iter().map(|f| UserKey(other(f)))).await?;
     let mut connection = Connection::with_additional_fields(
         page.has_previous_page,
         page.has_next_page,
@@ -291,8 +286,7 @@ impl UsersMutation {
 /// A user's profile row through the loader, for edges such as a post's
 /// author.
 pub async fn load_user(ctx: &Context<'_>, id: uuid::Uuid) -> async_graphql::Result<User> {
-    loader(ctx)?
-        .load_one(UserKey(id))
+    load_one(ctx, UserKey(id))
         .await?
         .map(User)
         .ok_or_else(|| crate::error::AppError::NotFound("user").into())

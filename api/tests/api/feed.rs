@@ -32,18 +32,30 @@ async fn demo_token(app: &TestApp) -> String {
         .to_owned()
 }
 
-/// Statements the app ran for one feed request of `n` posts.
+/// Statements the app ran for one feed request of `n` posts: the fewest
+/// of three runs. DataLoader batches by time (keys asked for within 1 ms
+/// share a statement), so on a loaded machine a batch can split in two;
+/// the fewest is what the query's shape costs.
 async fn statements_for(app: &TestApp, token: &str, n: i64) -> (u64, Value) {
-    let before = app.quiet_statements().await;
-    let (status, body) = app.graphql_as(token, FEED, json!({ "n": n })).await;
-    let used = app.statements.get() - before;
-    assert_eq!(status, 200, "{body}");
-    assert!(body["errors"].is_null(), "{body}");
-    (used, body)
+    let mut fewest = u64::MAX;
+    let mut body = Value::Null;
+    for _ in 0..3 {
+        let before = app.quiet_statements().await;
+        let (status, reply) = app.graphql_as(token, FEED, json!({ "n": n })).await;
+        fewest = fewest.min(app.statements.get() - before);
+        assert_eq!(status, 200, "{reply}");
+        assert!(reply["errors"].is_null(), "{reply}");
+        body = reply;
+    }
+    (fewest, body)
 }
 
 #[tokio::test]
 async fn the_feed_runs_the_same_few_statements_at_any_page_size() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter("hearth::sql=trace")
+        .with_test_writer()
+        .try_init();
     let app = spawn_app().await;
     let options = seed::SeedOptions {
         scale: seed::Scale::Small,
