@@ -55,6 +55,26 @@ bench-signin runs="30":
     for _ in $(seq 1 100); do curl -fs http://127.0.0.1:18089/health/ready >/dev/null && break; sleep 0.1; done
     python3 scripts/bench-signin.py http://127.0.0.1:18089/graphql {{runs}}
 
+# Feed latency on the bench-scale seed in a fresh PostgreSQL database, on a release build.
+bench-feed runs="200":
+    #!/usr/bin/env bash
+    set -euo pipefail
+    cargo build --release -p api -p seed
+    target="${CARGO_TARGET_DIR:-target}"
+    admin="{{pg_url}}"
+    db="hearth_bench_feed_$$"
+    dir=$(mktemp -d)
+    trap 'kill $pid 2>/dev/null; psql -q "$admin" -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null; rm -rf "$dir"' EXIT
+    psql -q "$admin" -c "CREATE DATABASE $db"
+    url="${admin%/*}/$db"
+    DATABASE_URL="$url" "$target/release/seed" --scale bench --seed 1
+    psql -q "$url" -c "VACUUM ANALYZE"
+    DATABASE_URL="$url" DATA_DIR="$dir" PORT=18090 RUST_LOG=warn METRICS_ENABLED=true \
+        AUTH_RATE_LIMIT_PER_IP=1000000 AUTH_RATE_LIMIT_PER_ACCOUNT=1000000 \
+        "$target/release/api" & pid=$!
+    for _ in $(seq 1 100); do curl -fs http://127.0.0.1:18090/health/ready >/dev/null && break; sleep 0.1; done
+    python3 scripts/bench-feed.py http://127.0.0.1:18090 {{runs}}
+
 # What CI runs.
 ci:
     bash .ci/run

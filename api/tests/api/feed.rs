@@ -16,7 +16,7 @@ const FEED: &str =
     comments(first: 5) { edges { node { body author { username } } } }
 } } } }";
 
-async fn demo_token(app: &TestApp) -> String {
+pub async fn demo_token(app: &TestApp) -> String {
     let (_, body) = app
         .graphql(
             "mutation($input: SignInInput!) { signIn(input: $input) { accessToken } }",

@@ -229,6 +229,26 @@ impl TestApp {
         (status, response.json().await.expect("JSON body"))
     }
 
+    /// Runs one named operation of a document as the holder of `token`.
+    pub async fn graphql_as_named(
+        &self,
+        token: &str,
+        document: &str,
+        operation: &str,
+        variables: Value,
+    ) -> (u16, Value) {
+        let response = self
+            .client
+            .post(self.url("/graphql"))
+            .bearer_auth(token)
+            .json(&json!({ "query": document, "operationName": operation, "variables": variables }))
+            .send()
+            .await
+            .expect("request sent");
+        let status = response.status().as_u16();
+        (status, response.json().await.expect("JSON body"))
+    }
+
     /// POSTs a GraphQL request with `Authorization: Bearer <token>`.
     pub async fn graphql_as(&self, token: &str, query: &str, variables: Value) -> (u16, Value) {
         let response = self

@@ -15,6 +15,7 @@ mod hostile;
 mod lifecycle;
 mod metrics;
 mod outage;
+mod readme;
 mod schema;
 mod seed;
 mod smtp;
