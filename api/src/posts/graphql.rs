@@ -144,6 +144,14 @@ impl Post {
 
 pub type PostConnection = Connection<String, Post, EmptyFields, EmptyFields>;
 
+/// The order of a list of posts.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Default)]
+pub enum PostOrder {
+    #[default]
+    NewestFirst,
+    OldestFirst,
+}
+
 /// Narrows a list of posts; fields combine with AND.
 #[derive(InputObject, Default)]
 #[graphql(name = "PostFilter")]
@@ -171,13 +179,13 @@ impl PostFilterInput {
                 .community_id
                 .map(|id| expect_global_id(&id, NodeType::Community, "filter.communityId"))
                 .transpose()?,
-            profile_only: false,
             created_after: self.created_after,
             created_before: self.created_before,
             body_pattern: self
                 .body_contains
                 .map(|text| validate::like_pattern("filter.bodyContains", &text))
                 .transpose()?,
+            oldest_first: false,
         })
     }
 }
@@ -225,18 +233,22 @@ impl PostsQuery {
         Ok(post.map(Post))
     }
 
-    /// Posts the viewer may read, newest first, optionally filtered.
+    /// Posts the viewer may read, optionally filtered; newest first unless
+    /// `order: OLDEST_FIRST`.
     #[graphql(complexity = "page_complexity(first, last, child_complexity)")]
+    #[allow(clippy::too_many_arguments)]
     async fn posts(
         &self,
         ctx: &Context<'_>,
         filter: Option<PostFilterInput>,
+        order: Option<PostOrder>,
         after: Option<String>,
         before: Option<String>,
         first: Option<i32>,
         last: Option<i32>,
     ) -> async_graphql::Result<PostConnection> {
-        let filter = filter.unwrap_or_default().into_filter()?;
+        let mut filter = filter.unwrap_or_default().into_filter()?;
+        filter.oldest_first = order.unwrap_or_default() == PostOrder::OldestFirst;
         list_posts(ctx, filter, after, before, first, last).await
     }
 

@@ -73,15 +73,15 @@ async fn get_readable(
 pub struct PostFilter {
     pub author_id: Option<Uuid>,
     pub community_id: Option<Uuid>,
-    /// Only posts on profiles (outside any community).
-    pub profile_only: bool,
     pub created_after: Option<DateTime<Utc>>,
     pub created_before: Option<DateTime<Utc>>,
     /// A `LIKE` pattern (see `validate::like_pattern`) for the lower-cased body.
     pub body_pattern: Option<String>,
+    /// Newest first unless told otherwise.
+    pub oldest_first: bool,
 }
 
-/// Posts newest first. Asking for a private community's posts as a
+/// Posts, newest first by default. Asking for a private community's posts as a
 /// non-member is `FORBIDDEN`; elsewhere unreadable posts are left out.
 pub async fn list(
     db: &DatabaseConnection,
@@ -93,9 +93,6 @@ pub async fn list(
     if let Some(community_id) = filter.community_id {
         communities::require_readable(db, viewer, community_id).await?;
         select = select.filter(post::Column::CommunityId.eq(community_id));
-    }
-    if filter.profile_only {
-        select = select.filter(post::Column::CommunityId.is_null());
     }
     if let Some(author_id) = filter.author_id {
         select = select.filter(post::Column::AuthorId.eq(author_id));
@@ -112,13 +109,13 @@ pub async fn list(
                 .like(LikeExpr::new(pattern).escape('\\')),
         );
     }
+    let order = if filter.oldest_first {
+        ListOrder::OldestFirst
+    } else {
+        ListOrder::NewestFirst
+    };
     let rows = page
-        .apply(
-            select,
-            post::Column::CreatedAt,
-            post::Column::Id,
-            ListOrder::NewestFirst,
-        )
+        .apply(select, post::Column::CreatedAt, post::Column::Id, order)
         .all(db)
         .await?;
     Ok(page.finish(rows))

@@ -684,6 +684,12 @@ async fn posts_comments_and_reactions() {
     )
     .await;
     assert_eq!(texts(ok(&reply, "posts"), "body").len(), 2);
+    let oldest = "{ posts(order: OLDEST_FIRST, first: 1) { edges { node { body } } } }";
+    let reply = ask(&app, None, oldest, json!({})).await;
+    assert_eq!(
+        texts(ok(&reply, "posts"), "body"),
+        ["First post about Rust, edited"]
+    );
     let reply = ask(&app, None, search, json!({ "f": { "authorId": first } })).await;
     assert_eq!(
         (code(&reply), field(&reply)),
