@@ -180,25 +180,22 @@ impl Loader<ViewerReactionKey> for DbLoader {
     type Value = ReactionKind;
     type Error = async_graphql::Error;
 
-    async fn load(&self, keys: &[ViewerReactionKey]) -> LoadResult<ViewerReactionKey, Self::Value> {
-        let mut found = HashMap::new();
-        for (viewer, posts) in group_by_viewer(keys.iter().map(|k| (k.viewer, k.post))) {
-            let rows: Vec<(Uuid, ReactionKind)> = reaction::Entity::find()
-                .select_only()
-                .column(reaction::Column::PostId)
-                .column(reaction::Column::Kind)
-                .filter(reaction::Column::UserId.eq(viewer))
-                .filter(reaction::Column::PostId.is_in(posts))
-                .into_tuple()
-                .all(&self.db)
-                .await
-                .map_err(db_error)?;
-            found.extend(
-                rows.into_iter()
-                    .map(|(post, kind)| (ViewerReactionKey { viewer, post }, kind)),
-            );
-        }
-        Ok(found)
+    async fn load(
+        &self,
+        keys: &[ViewerReactionKey],
+    ) -> LoadResult<ViewerReactionKey, ReactionKind> {
+        let rows = self
+            .per_viewer::<reaction::Entity, ReactionKind>(
+                keys.iter().map(|k| (k.viewer, k.post)),
+                reaction::Column::UserId,
+                reaction::Column::PostId,
+                reaction::Column::Kind,
+            )
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(viewer, post, kind)| (ViewerReactionKey { viewer, post }, kind))
+            .collect())
     }
 }
 
@@ -211,20 +208,13 @@ impl Loader<CommentCountKey> for DbLoader {
     type Error = async_graphql::Error;
 
     async fn load(&self, keys: &[CommentCountKey]) -> LoadResult<CommentCountKey, u64> {
-        let rows: Vec<(Uuid, i64)> = comment::Entity::find()
-            .select_only()
-            .column(comment::Column::PostId)
-            .column_as(comment::Column::Id.count(), "n")
-            .filter(comment::Column::PostId.is_in(keys.iter().map(|k| k.0)))
-            .filter(
-                comment::Column::AuthorId
-                    .not_in_subquery(crate::users::service::disabled_user_ids()),
-            )
-            .group_by(comment::Column::PostId)
-            .into_tuple()
-            .all(&self.db)
-            .await
-            .map_err(db_error)?;
+        let select = comment::Entity::find().filter(
+            comment::Column::AuthorId.not_in_subquery(crate::users::service::disabled_user_ids()),
+        );
+        let column = comment::Column::PostId;
+        let rows = self
+            .count_by(select, column, keys.iter().map(|k| k.0))
+            .await?;
         Ok(counts(rows, CommentCountKey))
     }
 }
@@ -343,16 +333,7 @@ impl Loader<FollowCountKey> for DbLoader {
             if ids.is_empty() {
                 continue;
             }
-            let rows: Vec<(Uuid, i64)> = follow::Entity::find()
-                .select_only()
-                .column(column)
-                .column_as(follow::Column::Id.count(), "n")
-                .filter(column.is_in(ids))
-                .group_by(column)
-                .into_tuple()
-                .all(&self.db)
-                .await
-                .map_err(db_error)?;
+            let rows = self.count_by(follow::Entity::find(), column, ids).await?;
             found.extend(counts(rows, |id| FollowCountKey(list(id))));
         }
         Ok(found)
@@ -371,23 +352,18 @@ impl Loader<ViewerFollowsKey> for DbLoader {
     type Error = async_graphql::Error;
 
     async fn load(&self, keys: &[ViewerFollowsKey]) -> LoadResult<ViewerFollowsKey, ()> {
-        let mut found = HashMap::new();
-        for (viewer, users) in group_by_viewer(keys.iter().map(|k| (k.viewer, k.user))) {
-            let rows: Vec<Uuid> = follow::Entity::find()
-                .select_only()
-                .column(follow::Column::FolloweeId)
-                .filter(follow::Column::FollowerId.eq(viewer))
-                .filter(follow::Column::FolloweeId.is_in(users))
-                .into_tuple()
-                .all(&self.db)
-                .await
-                .map_err(db_error)?;
-            found.extend(
-                rows.into_iter()
-                    .map(|user| (ViewerFollowsKey { viewer, user }, ())),
-            );
-        }
-        Ok(found)
+        let rows = self
+            .per_viewer::<follow::Entity, Uuid>(
+                keys.iter().map(|k| (k.viewer, k.user)),
+                follow::Column::FollowerId,
+                follow::Column::FolloweeId,
+                follow::Column::FolloweeId,
+            )
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(viewer, user, _)| (ViewerFollowsKey { viewer, user }, ()))
+            .collect())
     }
 }
 
@@ -400,16 +376,11 @@ impl Loader<MemberCountKey> for DbLoader {
     type Error = async_graphql::Error;
 
     async fn load(&self, keys: &[MemberCountKey]) -> LoadResult<MemberCountKey, u64> {
-        let rows: Vec<(Uuid, i64)> = membership::Entity::find()
-            .select_only()
-            .column(membership::Column::CommunityId)
-            .column_as(membership::Column::Id.count(), "n")
-            .filter(membership::Column::CommunityId.is_in(keys.iter().map(|k| k.0)))
-            .group_by(membership::Column::CommunityId)
-            .into_tuple()
-            .all(&self.db)
-            .await
-            .map_err(db_error)?;
+        let select = membership::Entity::find();
+        let column = membership::Column::CommunityId;
+        let rows = self
+            .count_by(select, column, keys.iter().map(|k| k.0))
+            .await?;
         Ok(counts(rows, MemberCountKey))
     }
 }
@@ -426,24 +397,18 @@ impl Loader<ViewerRoleKey> for DbLoader {
     type Error = async_graphql::Error;
 
     async fn load(&self, keys: &[ViewerRoleKey]) -> LoadResult<ViewerRoleKey, MembershipRole> {
-        let mut found = HashMap::new();
-        for (viewer, communities) in group_by_viewer(keys.iter().map(|k| (k.viewer, k.community))) {
-            let rows: Vec<(Uuid, MembershipRole)> = membership::Entity::find()
-                .select_only()
-                .column(membership::Column::CommunityId)
-                .column(membership::Column::Role)
-                .filter(membership::Column::UserId.eq(viewer))
-                .filter(membership::Column::CommunityId.is_in(communities))
-                .into_tuple()
-                .all(&self.db)
-                .await
-                .map_err(db_error)?;
-            found.extend(
-                rows.into_iter()
-                    .map(|(community, role)| (ViewerRoleKey { viewer, community }, role)),
-            );
-        }
-        Ok(found)
+        let rows = self
+            .per_viewer::<membership::Entity, MembershipRole>(
+                keys.iter().map(|k| (k.viewer, k.community)),
+                membership::Column::UserId,
+                membership::Column::CommunityId,
+                membership::Column::Role,
+            )
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(viewer, community, role)| (ViewerRoleKey { viewer, community }, role))
+            .collect())
     }
 }
 
@@ -517,6 +482,63 @@ impl Loader<LastMessageKey> for DbLoader {
     }
 }
 
+impl DbLoader {
+    /// `(viewer, item, value)` for each `(viewer, item)` pair that has a
+    /// row in `E`: one statement per viewer (a shared loader may batch keys
+    /// from concurrent requests by different people).
+    async fn per_viewer<E, V>(
+        &self,
+        keys: impl Iterator<Item = (Uuid, Uuid)>,
+        viewer_column: E::Column,
+        item_column: E::Column,
+        value_column: E::Column,
+    ) -> Result<Vec<(Uuid, Uuid, V)>, async_graphql::Error>
+    where
+        E: EntityTrait,
+        V: sea_orm::TryGetable,
+    {
+        let mut by_viewer: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
+        for (viewer, item) in keys {
+            by_viewer.entry(viewer).or_default().push(item);
+        }
+        let mut found = Vec::new();
+        for (viewer, items) in by_viewer {
+            let rows: Vec<(Uuid, V)> = E::find()
+                .select_only()
+                .column(item_column)
+                .column(value_column)
+                .filter(viewer_column.eq(viewer))
+                .filter(item_column.is_in(items))
+                .into_tuple()
+                .all(&self.db)
+                .await
+                .map_err(db_error)?;
+            found.extend(rows.into_iter().map(|(item, value)| (viewer, item, value)));
+        }
+        Ok(found)
+    }
+
+    /// `(id, rows)` for each id in `ids` with rows in `select`, grouped by
+    /// `column`.
+    async fn count_by<E: EntityTrait>(
+        &self,
+        select: sea_orm::Select<E>,
+        column: E::Column,
+        ids: impl IntoIterator<Item = Uuid>,
+    ) -> Result<Vec<(Uuid, i64)>, async_graphql::Error> {
+        select
+            .select_only()
+            .column(column)
+            .column_as(Expr::col(column).count(), "n")
+            .filter(column.is_in(ids))
+            .group_by(column)
+            .into_tuple()
+            .all(&self.db)
+            .await
+            .map_err(db_error)
+    }
+}
+
 /// `(id, count)` rows into a map of counts.
 fn counts<K: std::hash::Hash + Eq>(
     rows: Vec<(Uuid, i64)>,
@@ -525,14 +547,4 @@ fn counts<K: std::hash::Hash + Eq>(
     rows.into_iter()
         .map(|(id, n)| (key(id), u64::try_from(n).unwrap_or_default()))
         .collect()
-}
-
-/// Splits viewer-dependent keys by viewer (a shared loader may batch keys
-/// from concurrent requests by different people).
-fn group_by_viewer(keys: impl Iterator<Item = (Uuid, Uuid)>) -> HashMap<Uuid, Vec<Uuid>> {
-    let mut groups: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
-    for (viewer, id) in keys {
-        groups.entry(viewer).or_default().push(id);
-    }
-    groups
 }

@@ -46,6 +46,11 @@ pub async fn ask(app: &TestApp, who: Option<&Person>, query: &str, variables: Va
     body
 }
 
+/// The code of the first error a document gets, or "" when it succeeds.
+async fn refusal(app: &TestApp, who: Option<&Person>, query: &str, variables: Value) -> String {
+    code(&ask(app, who, query, variables).await).to_owned()
+}
+
 /// The first error's code, or "" when there is none.
 pub fn code(body: &Value) -> &str {
     body["errors"][0]["extensions"]["code"]
@@ -174,14 +179,14 @@ async fn profiles_and_follows() {
         "follow",
     );
     assert_eq!(
-        code(&ask(&app, Some(&bob), follow, json!({ "id": ann.id })).await),
+        refusal(&app, Some(&bob), follow, json!({ "id": ann.id })).await,
         "CONFLICT"
     );
     let reply = ask(&app, Some(&bob), follow, json!({ "id": bob.id })).await;
     assert_eq!((code(&reply), field(&reply)), ("BAD_USER_INPUT", "userId"));
     let stranger = "VXNlcjowMTlhYjBjMC0wMDAwLTcwMDAtODAwMC0wMDAwMDAwMDAwMDA"; // User:<unknown uuid>
     assert_eq!(
-        code(&ask(&app, Some(&bob), follow, json!({ "id": stranger })).await),
+        refusal(&app, Some(&bob), follow, json!({ "id": stranger })).await,
         "NOT_FOUND"
     );
     // A post id where a user id belongs.
@@ -220,7 +225,7 @@ async fn profiles_and_follows() {
     assert_eq!(ok(&reply, "unfollow")["followerCount"], 1);
     assert_eq!(ok(&reply, "unfollow")["viewerIsFollowing"], false);
     assert_eq!(
-        code(&ask(&app, Some(&bob), unfollow, json!({ "id": ann.id })).await),
+        refusal(&app, Some(&bob), unfollow, json!({ "id": ann.id })).await,
         "NOT_FOUND"
     );
 }
@@ -282,15 +287,13 @@ async fn communities_roles_and_private_content() {
     assert_eq!(code(&join(&app, &outsider, &private).await), "FORBIDDEN");
     let add = "mutation($c: ID!, $u: ID!) { addCommunityMember(communityId: $c, userId: $u) { role user { username } } }";
     assert_eq!(
-        code(
-            &ask(
-                &app,
-                Some(&member),
-                add,
-                json!({ "c": private, "u": member.id })
-            )
-            .await
-        ),
+        refusal(
+            &app,
+            Some(&member),
+            add,
+            json!({ "c": private, "u": member.id })
+        )
+        .await,
         "FORBIDDEN"
     );
     ok(
@@ -314,30 +317,26 @@ async fn communities_roles_and_private_content() {
         "addCommunityMember",
     );
     assert_eq!(
-        code(
-            &ask(
-                &app,
-                Some(&owner),
-                add,
-                json!({ "c": private, "u": modr.id })
-            )
-            .await
-        ),
+        refusal(
+            &app,
+            Some(&owner),
+            add,
+            json!({ "c": private, "u": modr.id })
+        )
+        .await,
         "CONFLICT"
     );
 
     // Only the owner hands out roles; a moderator then adds members.
     let set_role = "mutation($c: ID!, $u: ID!, $r: AssignableRole!) { setCommunityMemberRole(communityId: $c, userId: $u, role: $r) { role } }";
     assert_eq!(
-        code(
-            &ask(
-                &app,
-                Some(&modr),
-                set_role,
-                json!({ "c": private, "u": modr.id, "r": "MODERATOR" })
-            )
-            .await
-        ),
+        refusal(
+            &app,
+            Some(&modr),
+            set_role,
+            json!({ "c": private, "u": modr.id, "r": "MODERATOR" })
+        )
+        .await,
         "FORBIDDEN"
     );
     let reply = ask(
@@ -367,7 +366,7 @@ async fn communities_roles_and_private_content() {
     let reply = ask(&app, Some(&outsider), by_community, json!({ "c": private })).await;
     assert_eq!(code(&reply), "FORBIDDEN", "{reply}");
     assert_eq!(
-        code(&ask(&app, None, by_community, json!({ "c": private })).await),
+        refusal(&app, None, by_community, json!({ "c": private })).await,
         "FORBIDDEN"
     );
     let reply = ask(&app, Some(&modr), by_community, json!({ "c": private })).await;
@@ -400,7 +399,7 @@ async fn communities_roles_and_private_content() {
     );
     let react = "mutation($p: ID!) { react(postId: $p, kind: LIKE) { reactionCount } }";
     assert_eq!(
-        code(&ask(&app, Some(&outsider), react, json!({ "p": secret })).await),
+        refusal(&app, Some(&outsider), react, json!({ "p": secret })).await,
         "NOT_FOUND"
     );
     // Posting in a community takes membership.
@@ -431,15 +430,13 @@ async fn communities_roles_and_private_content() {
     // Editing: members cannot, moderators edit text, only the owner flips visibility.
     let update = "mutation($c: ID!, $input: UpdateCommunityInput!) { updateCommunity(id: $c, input: $input) { name description visibility } }";
     assert_eq!(
-        code(
-            &ask(
-                &app,
-                Some(&member),
-                update,
-                json!({ "c": private, "input": { "name": "mine" } })
-            )
-            .await
-        ),
+        refusal(
+            &app,
+            Some(&member),
+            update,
+            json!({ "c": private, "input": { "name": "mine" } })
+        )
+        .await,
         "FORBIDDEN"
     );
     let reply = ask(
@@ -451,15 +448,13 @@ async fn communities_roles_and_private_content() {
     .await;
     assert_eq!(ok(&reply, "updateCommunity")["description"], "Shh.");
     assert_eq!(
-        code(
-            &ask(
-                &app,
-                Some(&modr),
-                update,
-                json!({ "c": private, "input": { "visibility": "PUBLIC" } })
-            )
-            .await
-        ),
+        refusal(
+            &app,
+            Some(&modr),
+            update,
+            json!({ "c": private, "input": { "visibility": "PUBLIC" } })
+        )
+        .await,
         "FORBIDDEN"
     );
     let reply = ask(
@@ -480,12 +475,12 @@ async fn communities_roles_and_private_content() {
     ok(&join(&app, &member, &elsewhere).await, "joinCommunity");
     let far = post(&app, &member, "in another community", Some(&elsewhere)).await;
     assert_eq!(
-        code(&ask(&app, Some(&modr), delete, json!({ "id": far })).await),
+        refusal(&app, Some(&modr), delete, json!({ "id": far })).await,
         "FORBIDDEN"
     );
     let profile_post = post(&app, &member, "on my profile", None).await;
     assert_eq!(
-        code(&ask(&app, Some(&modr), delete, json!({ "id": profile_post })).await),
+        refusal(&app, Some(&modr), delete, json!({ "id": profile_post })).await,
         "FORBIDDEN"
     );
     assert_eq!(
@@ -497,7 +492,7 @@ async fn communities_roles_and_private_content() {
     );
     // ...and a moderator of one community is a plain member in another.
     assert_eq!(
-        code(&ask(&app, Some(&modr), delete, json!({ "id": open })).await),
+        refusal(&app, Some(&modr), delete, json!({ "id": open })).await,
         "FORBIDDEN"
     );
     assert_eq!(
@@ -511,15 +506,13 @@ async fn communities_roles_and_private_content() {
     // Removing people: moderators remove members, never the owner or peers.
     let remove = "mutation($c: ID!, $u: ID!) { removeCommunityMember(communityId: $c, userId: $u) { memberCount } }";
     assert_eq!(
-        code(
-            &ask(
-                &app,
-                Some(&modr),
-                remove,
-                json!({ "c": private, "u": owner.id })
-            )
-            .await
-        ),
+        refusal(
+            &app,
+            Some(&modr),
+            remove,
+            json!({ "c": private, "u": owner.id })
+        )
+        .await,
         "FORBIDDEN"
     );
     let reply = ask(
@@ -541,7 +534,7 @@ async fn communities_roles_and_private_content() {
     let reply = ask(&app, Some(&member), leave, json!({ "c": public })).await;
     assert!(ok(&reply, "leaveCommunity")["viewerRole"].is_null());
     assert_eq!(
-        code(&ask(&app, Some(&member), leave, json!({ "c": public })).await),
+        refusal(&app, Some(&member), leave, json!({ "c": public })).await,
         "NOT_FOUND"
     );
 
@@ -555,7 +548,7 @@ async fn communities_roles_and_private_content() {
         ["secret-club", "rust-lang"]
     );
     assert_eq!(
-        code(&ask(&app, None, list, json!({ "j": true })).await),
+        refusal(&app, None, list, json!({ "j": true })).await,
         "UNAUTHENTICATED"
     );
     let reply = ask(&app, None, list, json!({ "q": "%" })).await;
@@ -599,7 +592,7 @@ async fn posts_comments_and_reactions() {
         ("BAD_USER_INPUT", "input.communityId")
     );
     assert_eq!(
-        code(&ask(&app, None, CREATE_POST, json!({ "body": "x" })).await),
+        refusal(&app, None, CREATE_POST, json!({ "body": "x" })).await,
         "UNAUTHENTICATED"
     );
 
@@ -621,27 +614,23 @@ async fn posts_comments_and_reactions() {
         "First post about Rust, edited"
     );
     assert_eq!(
-        code(
-            &ask(
-                &app,
-                Some(&bob),
-                edit,
-                json!({ "id": first, "b": "mine now" })
-            )
-            .await
-        ),
+        refusal(
+            &app,
+            Some(&bob),
+            edit,
+            json!({ "id": first, "b": "mine now" })
+        )
+        .await,
         "FORBIDDEN"
     );
     assert_eq!(
-        code(
-            &ask(
-                &app,
-                Some(&bob),
-                "mutation($id: ID!) { deletePost(id: $id) }",
-                json!({ "id": first })
-            )
-            .await
-        ),
+        refusal(
+            &app,
+            Some(&bob),
+            "mutation($id: ID!) { deletePost(id: $id) }",
+            json!({ "id": first })
+        )
+        .await,
         "FORBIDDEN"
     );
 
@@ -820,7 +809,7 @@ async fn posts_comments_and_reactions() {
     // Deleting comments: the author may, others may not; replies go too.
     let delete_comment = "mutation($id: ID!) { deleteComment(id: $id) }";
     assert_eq!(
-        code(&ask(&app, Some(&ann), delete_comment, json!({ "id": top_id })).await),
+        refusal(&app, Some(&ann), delete_comment, json!({ "id": top_id })).await,
         "FORBIDDEN"
     );
     ok(
@@ -846,14 +835,14 @@ async fn posts_comments_and_reactions() {
     );
     assert_eq!(r["reactionCounts"], json!([{ "kind": "LOVE", "count": 2 }]));
     assert_eq!(
-        code(&ask(&app, Some(&bob), react, json!({ "p": bobs, "k": "MEH" })).await),
+        refusal(&app, Some(&bob), react, json!({ "p": bobs, "k": "MEH" })).await,
         "GRAPHQL_VALIDATION_FAILED"
     );
     let unreact = "mutation($p: ID!) { unreact(postId: $p) { reactionCount viewerReaction } }";
     let reply = ask(&app, Some(&bob), unreact, json!({ "p": bobs })).await;
     assert_eq!(ok(&reply, "unreact")["reactionCount"], 1);
     assert_eq!(
-        code(&ask(&app, Some(&bob), unreact, json!({ "p": bobs })).await),
+        refusal(&app, Some(&bob), unreact, json!({ "p": bobs })).await,
         "NOT_FOUND"
     );
 
@@ -882,7 +871,7 @@ async fn posts_comments_and_reactions() {
             .is_null()
     );
     assert_eq!(
-        code(&ask(&app, Some(&ann), edit, json!({ "id": first, "b": "gone" })).await),
+        refusal(&app, Some(&ann), edit, json!({ "id": first, "b": "gone" })).await,
         "NOT_FOUND"
     );
 }
@@ -920,7 +909,7 @@ async fn the_feed_is_follows_communities_and_own_posts_newest_first() {
         ["my own", "stranger in club", "friend on profile"]
     );
     assert_eq!(
-        code(&ask(&app, None, feed, json!({})).await),
+        refusal(&app, None, feed, json!({})).await,
         "UNAUTHENTICATED"
     );
     // An invalid token is not treated as anonymous: the client must refresh.
@@ -1043,19 +1032,17 @@ async fn direct_messages_are_for_participants_only() {
         "{reply}"
     );
     assert_eq!(
-        code(
-            &ask(
-                &app,
-                Some(&eve),
-                send,
-                json!({ "c": direct_id, "b": "let me in" })
-            )
-            .await
-        ),
+        refusal(
+            &app,
+            Some(&eve),
+            send,
+            json!({ "c": direct_id, "b": "let me in" })
+        )
+        .await,
         "NOT_FOUND"
     );
     assert_eq!(
-        code(&ask(&app, None, list, json!({})).await),
+        refusal(&app, None, list, json!({})).await,
         "UNAUTHENTICATED"
     );
     assert_eq!(
@@ -1121,19 +1108,17 @@ async fn banned_and_deleted_users_content() {
     assert!(ask(&app, Some(&ann), node, json!({ "id": spam })).await["data"]["node"].is_null());
     // ...and the banned account's still-valid token writes nothing.
     assert_eq!(
-        code(
-            &ask(
-                &app,
-                Some(&troll),
-                CREATE_POST,
-                json!({ "body": "more spam" })
-            )
-            .await
-        ),
+        refusal(
+            &app,
+            Some(&troll),
+            CREATE_POST,
+            json!({ "body": "more spam" })
+        )
+        .await,
         "FORBIDDEN"
     );
     assert_eq!(
-        code(&ask(&app, Some(&troll), comment, json!({ "p": fine, "b": "x" })).await),
+        refusal(&app, Some(&troll), comment, json!({ "p": fine, "b": "x" })).await,
         "FORBIDDEN"
     );
     set_disabled(false).await;
@@ -1153,7 +1138,7 @@ async fn banned_and_deleted_users_content() {
     assert_eq!(texts(ok(&reply, "posts"), "body"), ["fine"]);
     assert_eq!(count_rows(&app.conn, "comments").await, 1);
     assert_eq!(
-        code(&ask(&app, Some(&troll), CREATE_POST, json!({ "body": "back" })).await),
+        refusal(&app, Some(&troll), CREATE_POST, json!({ "body": "back" })).await,
         "UNAUTHENTICATED"
     );
 
