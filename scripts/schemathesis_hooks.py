@@ -7,10 +7,10 @@ through SCHEMATHESIS_HOOKS=scripts/schemathesis_hooks.py.
 cover this (they trust any code), so it is a custom check (failure ST901).
 
 `HearthSession` (only when HEARTH_SIGNIN_URL is set) signs the demo account
-in and sends `Authorization: Bearer <token>` on every request, with a fresh
-sign-in for each operation: the fuzzer itself calls mutations that end the
-session (signOut, signOutEverywhere, ...), and with one token for the whole
-run every operation tested after those would run as a revoked session.
+in and sends `Authorization: Bearer <token>` on every request, signing in
+afresh for each operation and phase: the fuzzer itself calls mutations that
+end sessions (signOut, signOutEverywhere, ...), and with one token for the
+whole run every operation tested after those would run as a revoked session.
 """
 
 from __future__ import annotations
@@ -87,15 +87,18 @@ def sign_in(url: str, login: str, password: str) -> str:
         raise RuntimeError(f"signIn failed: {payload}") from None
 
 
+def _session_key(case, context):
+    """One session per operation and phase: signOutEverywhere, fuzzed in the
+    fuzzing phase, ends every session that phase had opened."""
+    phase = getattr(getattr(case.meta, "phase", None), "name", "")
+    return f"{getattr(phase, 'value', phase)}:{case.operation.label}"
+
+
 if os.environ.get("HEARTH_SIGNIN_URL"):
-    # One cached token per operation (one sign-in, one argon2 hash, each),
-    # kept for the whole run: an access token lives 15 minutes by default.
+    # One cached token per key (one sign-in, one argon2 hash, each), kept
+    # for the whole run: an access token lives 15 minutes by default.
     # retry_on=[]: no silent re-login and replay on a 401; report it as is.
-    @schemathesis.auth(
-        refresh_interval=600,
-        cache_by_key=lambda case, context: case.operation.label,
-        retry_on=[],
-    )
+    @schemathesis.auth(refresh_interval=600, cache_by_key=_session_key, retry_on=[])
     class HearthSession:
         def get(self, case, context):
             return sign_in(
@@ -156,7 +159,8 @@ def summarize(report_dir: str, exit_code: int) -> int:
                 if not event:
                     continue
                 recorder = event["recorder"]
-                for case_id, checks in recorder["checks"].items():
+                # A skipped stateful scenario records no checks.
+                for case_id, checks in (recorder.get("checks") or {}).items():
                     for check in checks:
                         failure = (check.get("failure_info") or {}).get("failure") or {}
                         if check["status"] != "failure" or failure.get("code") not in GATING:
@@ -165,7 +169,7 @@ def summarize(report_dir: str, exit_code: int) -> int:
                         if key in seen:
                             continue
                         seen.add(key)
-                        interaction = recorder["interactions"].get(case_id) or {}
+                        interaction = (recorder.get("interactions") or {}).get(case_id) or {}
                         request = interaction.get("request") or {}
                         response = interaction.get("response") or {}
                         body = base64.b64decode((request.get("body") or {}).get("$base64", "")).decode(errors="replace")

@@ -19,8 +19,8 @@ use entity::{
 use sea_orm::{
     ActiveModelTrait,
     ActiveValue::Set,
-    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    QueryOrder, SqlErr, TransactionTrait,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DatabaseTransaction, EntityTrait,
+    QueryFilter, QueryOrder, SqlErr, TransactionTrait,
     sea_query::{Expr, ExprTrait, Func},
 };
 use uuid::Uuid;
@@ -124,6 +124,9 @@ impl Auth {
 
         let password_hash = self.hasher.hash(&input.password).await?;
         let now = crate::db::now();
+        // The account and its first session commit together: a failure in
+        // between must not leave an account the client was told failed.
+        let txn = self.db.begin().await?;
         let user = user::ActiveModel {
             id: Set(Uuid::now_v7()),
             email: Set(email),
@@ -138,11 +141,13 @@ impl Auth {
             created_at: Set(now),
             updated_at: Set(now),
         }
-        .insert(&self.db)
+        .insert(&txn)
         .await
         .map_err(unique_violation)?;
+        let (session_id, refresh_token) = self.insert_session(&txn, user.id, &input.device).await?;
+        txn.commit().await?;
         self.send_verification(&user).await?;
-        self.start_session(user, &input.device).await
+        self.tokens_for(user, session_id, refresh_token)
     }
 
     /// Sign in with an email or username. An unknown account costs the same
@@ -182,10 +187,23 @@ impl Auth {
     }
 
     async fn start_session(&self, user: user::Model, device: &Device) -> AppResult<Tokens> {
+        let txn = self.db.begin().await?;
+        let (session_id, refresh_token) = self.insert_session(&txn, user.id, device).await?;
+        txn.commit().await?;
+        self.tokens_for(user, session_id, refresh_token)
+    }
+
+    /// A new device session and its first refresh token; returns both.
+    async fn insert_session(
+        &self,
+        txn: &DatabaseTransaction,
+        user_id: Uuid,
+        device: &Device,
+    ) -> AppResult<(Uuid, String)> {
         let now = Utc::now();
         let session = session::ActiveModel {
             id: Set(Uuid::now_v7()),
-            user_id: Set(user.id),
+            user_id: Set(user_id),
             device_name: Set(device.name.trim().to_owned()),
             device_secret_hash: Set(token_hash(&device.secret)),
             created_at: Set(now),
@@ -194,11 +212,9 @@ impl Auth {
             revoked_at: Set(None),
         };
         let refresh_token = random_token();
-        let txn = self.db.begin().await?;
-        let session = session.insert(&txn).await?;
-        insert_refresh_token(&txn, session.id, &refresh_token, now).await?;
-        txn.commit().await?;
-        self.tokens_for(user, session.id, refresh_token)
+        let session = session.insert(txn).await?;
+        insert_refresh_token(txn, session.id, &refresh_token, now).await?;
+        Ok((session.id, refresh_token))
     }
 
     fn tokens_for(

@@ -190,8 +190,40 @@ pub async fn get(
             }
         }
     }
+    if carries_nul(&request) {
+        return nul_refused(mode);
+    }
     let response = state.schema.execute(request).await;
     respond(mode, BatchResponse::Single(response))
+}
+
+/// Whether a request carries a NUL character, in a variable or as a
+/// `\u0000` escape in the document. PostgreSQL text cannot hold one (the
+/// insert would fail as an internal error, after earlier writes of the same
+/// mutation), and no client means to send one, so it is refused up front on
+/// both backends.
+fn carries_nul(request: &Request) -> bool {
+    fn in_value(value: &async_graphql::Value) -> bool {
+        match value {
+            async_graphql::Value::String(s) => s.contains('\0'),
+            async_graphql::Value::List(items) => items.iter().any(in_value),
+            async_graphql::Value::Object(fields) => fields.values().any(in_value),
+            _ => false,
+        }
+    }
+    let query = request.query.to_ascii_lowercase();
+    query.contains('\0')
+        || query.contains("\\u0000")
+        || (1..=6).any(|zeros| query.contains(&format!("\\u{{{}}}", "0".repeat(zeros))))
+        || request.variables.iter().any(|(_, v)| in_value(v))
+}
+
+fn nul_refused(mode: Mode) -> Response {
+    request_error(
+        mode,
+        StatusCode::BAD_REQUEST,
+        "text must not contain NUL (\\u0000) characters",
+    )
 }
 
 /// Whether the selected operation is a query. A document that does not parse
@@ -272,6 +304,13 @@ pub async fn post(
         && request.query.trim().is_empty()
     {
         return request_error(mode, StatusCode::BAD_REQUEST, "missing `query`");
+    }
+    let nul = match &batch {
+        BatchRequest::Single(request) => carries_nul(request),
+        BatchRequest::Batch(requests) => requests.iter().any(carries_nul),
+    };
+    if nul {
+        return nul_refused(mode);
     }
     let batch = batch.data(request_info(&state, &headers, peer));
     let response = state.schema.execute_batch(batch).await;

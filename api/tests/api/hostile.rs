@@ -208,6 +208,32 @@ async fn errors_never_leak_internals() {
     assert_eq!(code(&body), "BAD_REQUEST");
 }
 
+/// PostgreSQL text cannot hold NUL, so it is refused before anything runs,
+/// in variables and in the document, on both backends.
+#[tokio::test]
+async fn nul_characters_are_refused_before_anything_is_written() {
+    let app = spawn_app().await;
+    let sign_up =
+        "mutation($name: String) { signUp(input: { email: \"nul@example.com\", username: \"nul\",
+        password: \"correct horse battery\", displayName: $name,
+        device: { name: \"d\", secret: \"device-secret-0123456789\" } }) { accessToken } }";
+    let (status, body) = app.graphql(sign_up, json!({ "name": "a\u{0}b" })).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(code(&body), "BAD_REQUEST");
+    let inline = "{ userByUsername(username: \"a\\u0000\") { id } }";
+    let (status, body) = app.graphql(inline, json!({})).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(count_rows(&app.conn, "users").await, 0);
+    // `\u0041` is just "A".
+    let (status, body) = app
+        .graphql(
+            "{ userByUsername(username: \"\\u0041nn\") { id } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+}
+
 #[tokio::test]
 async fn oversized_bodies_and_batches_are_refused() {
     let app: TestApp = spawn_app().await;
