@@ -56,11 +56,13 @@ impl Mode {
     }
 }
 
-/// Picks the response type from `Accept`; `None` means 406. A missing
-/// header or `*/*` gets the new type, as the spec recommends.
+/// Picks the response type from `Accept`; `None` means 406. Clients that
+/// name `application/graphql-response+json` get it; a missing header, `*/*`
+/// or `application/json` get the legacy type, as the spec recommends (and
+/// graphql_flutter's link sends `*/*`).
 fn negotiate(headers: &HeaderMap) -> Option<Mode> {
     let Some(accept) = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()) else {
-        return Some(Mode::GraphqlResponse);
+        return Some(Mode::Json);
     };
     let mut best: Option<Mode> = None;
     for item in accept.split(',') {
@@ -71,8 +73,8 @@ fn negotiate(headers: &HeaderMap) -> Option<Mode> {
             continue;
         }
         match media.as_str() {
-            GRAPHQL_RESPONSE_JSON | "application/*" | "*/*" => return Some(Mode::GraphqlResponse),
-            JSON => best = Some(Mode::Json),
+            GRAPHQL_RESPONSE_JSON => return Some(Mode::GraphqlResponse),
+            JSON | "application/*" | "*/*" => best = Some(Mode::Json),
             _ => {}
         }
     }

@@ -403,3 +403,33 @@ async fn response_fields_follow_the_selection_order() {
     assert!(position("username") < position("displayName"), "{text}");
     assert!(position("createdAt") < position("id"), "{text}");
 }
+
+/// Clients that do not ask for `application/graphql-response+json` (no
+/// `Accept`, or `*/*` as graphql_flutter sends) get legacy JSON: 200 and
+/// `application/json`, even for a document that does not validate.
+#[tokio::test]
+async fn clients_without_the_new_media_type_get_legacy_json() {
+    let app = spawn_app().await;
+    let plain = reqwest::Client::new();
+    for accept in [None, Some("*/*"), Some("application/json")] {
+        let mut request = plain
+            .post(app.url("/graphql"))
+            .json(&json!({ "query": "{ nope }" }));
+        if let Some(accept) = accept {
+            request = request.header("accept", accept);
+        }
+        let response = request.send().await.expect("sent");
+        assert_eq!(response.status(), 200, "{accept:?}");
+        assert!(
+            response.headers()["content-type"]
+                .to_str()
+                .is_ok_and(|ct| ct.starts_with("application/json")),
+            "{accept:?}"
+        );
+        let body: Value = response.json().await.expect("json");
+        assert_eq!(
+            body["errors"][0]["extensions"]["code"],
+            "GRAPHQL_VALIDATION_FAILED"
+        );
+    }
+}

@@ -193,8 +193,16 @@ pub async fn spawn_app_with(customize: impl FnOnce(&mut Config)) -> TestApp {
     let conn = db.connect().await;
     TestApp {
         addr,
+        // Like Apollo Client and urql: the GraphQL-over-HTTP media type, in
+        // which request errors are 400.
         client: reqwest::Client::builder()
             .timeout(Duration::from_secs(20))
+            .default_headers(reqwest::header::HeaderMap::from_iter([(
+                reqwest::header::ACCEPT,
+                reqwest::header::HeaderValue::from_static(
+                    "application/graphql-response+json, application/json;q=0.9",
+                ),
+            )]))
             .build()
             .expect("client"),
         conn,
