@@ -303,6 +303,15 @@ impl CommunitiesMutation {
         Ok(Community(community))
     }
 
+    /// Deletes a community and everything posted in it (owner or admin).
+    /// Returns its id.
+    #[graphql(guard = "SignedIn")]
+    async fn delete_community(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<ID> {
+        let id = community_id(&id, "id")?;
+        let deleted = service::delete(context::db(ctx)?, &signed_in(ctx)?, id).await?;
+        Ok(to_global_id(NodeType::Community, deleted))
+    }
+
     /// Joins a public community (`FORBIDDEN` for private ones: a moderator
     /// adds you).
     #[graphql(guard = "SignedIn")]

@@ -267,6 +267,19 @@ pub async fn update(
     Ok(active.update(db).await?)
 }
 
+/// Deletes a community with its memberships, posts and their comments:
+/// its owner's or an instance admin's decision.
+pub async fn delete(db: &DatabaseConnection, viewer: &AuthSession, id: Uuid) -> AppResult<Uuid> {
+    let user = active_user(db, viewer).await?;
+    get(db, id).await?;
+    let owner = role_of(db, id, viewer.user_id).await? == Some(MembershipRole::Owner);
+    if !owner && !crate::users::service::is_admin(&user) {
+        return Err(AppError::Forbidden);
+    }
+    community::Entity::delete_by_id(id).exec(db).await?;
+    Ok(id)
+}
+
 /// Joins a public community. Private ones are invite-only (`FORBIDDEN`);
 /// joining twice is `CONFLICT`.
 pub async fn join(

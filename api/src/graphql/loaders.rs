@@ -25,8 +25,8 @@ use entity::{
     follow, membership, message, post, reaction, user,
 };
 use sea_orm::{
-    ActiveEnum, ColumnTrait, DatabaseConnection, EntityTrait, FromQueryResult, Iterable,
-    QueryFilter, QueryOrder, QuerySelect,
+    ActiveEnum, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, FromQueryResult,
+    Iterable, QueryFilter, QueryOrder, QuerySelect,
     sea_query::{Alias, Asterisk, Expr, ExprTrait, Order, Query, WindowStatement},
 };
 use uuid::Uuid;
@@ -440,6 +440,68 @@ impl Loader<ParticipantsKey> for DbLoader {
                 .push(user);
         }
         Ok(people)
+    }
+}
+
+/// How many messages in a conversation the viewer has not read: sent by
+/// others after the viewer's `last_read_at`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct UnreadCountKey {
+    pub viewer: Uuid,
+    pub conversation: Uuid,
+}
+
+impl Loader<UnreadCountKey> for DbLoader {
+    type Value = u64;
+    type Error = async_graphql::Error;
+
+    async fn load(&self, keys: &[UnreadCountKey]) -> LoadResult<UnreadCountKey, u64> {
+        let mut by_viewer: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
+        for key in keys {
+            by_viewer
+                .entry(key.viewer)
+                .or_default()
+                .push(key.conversation);
+        }
+        let mut found = HashMap::new();
+        for (viewer, conversations) in by_viewer {
+            let me = Expr::col((participant::Entity, participant::Column::UserId)).eq(viewer);
+            let same_conversation =
+                Expr::col((participant::Entity, participant::Column::ConversationId))
+                    .equals((message::Entity, message::Column::ConversationId));
+            let unread = sea_orm::Condition::any()
+                .add(Expr::col((participant::Entity, participant::Column::LastReadAt)).is_null())
+                .add(
+                    Expr::col((message::Entity, message::Column::CreatedAt)).gt(Expr::col((
+                        participant::Entity,
+                        participant::Column::LastReadAt,
+                    ))),
+                );
+            let query = Query::select()
+                .column((message::Entity, message::Column::ConversationId))
+                .expr(Expr::col((message::Entity, message::Column::Id)).count())
+                .from(message::Entity)
+                .inner_join(participant::Entity, same_conversation.and(me))
+                .and_where(
+                    Expr::col((message::Entity, message::Column::ConversationId))
+                        .is_in(conversations),
+                )
+                .and_where(Expr::col((message::Entity, message::Column::SenderId)).ne(viewer))
+                .cond_where(unread)
+                .group_by_col((message::Entity, message::Column::ConversationId))
+                .to_owned();
+            let rows = self.db.query_all(&query).await.map_err(db_error)?;
+            for row in rows {
+                let conversation: Uuid = row.try_get_by_index(0).map_err(db_error)?;
+                let n: i64 = row.try_get_by_index(1).map_err(db_error)?;
+                let key = UnreadCountKey {
+                    viewer,
+                    conversation,
+                };
+                found.insert(key, u64::try_from(n).unwrap_or_default());
+            }
+        }
+        Ok(found)
     }
 }
 

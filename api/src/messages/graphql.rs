@@ -14,7 +14,10 @@ use crate::{
     error::AppError,
     graphql::{
         context,
-        loaders::{ConversationKey, LastMessageKey, ParticipantsKey, UserKey, load_many, load_one},
+        loaders::{
+            ConversationKey, LastMessageKey, ParticipantsKey, UnreadCountKey, UserKey, load_many,
+            load_one,
+        },
         node::{NodeType, expect_global_id, to_global_id},
         pagination::{KeysetCursor, PageRequest, page_complexity},
     },
@@ -49,6 +52,16 @@ impl Conversation {
             .iter()
             .filter_map(|id| users.get(&UserKey(*id)).cloned().map(User))
             .collect())
+    }
+
+    /// Messages from others since the viewer last read this conversation
+    /// (sending a message or `markConversationRead` marks it read).
+    async fn unread_count(&self, ctx: &Context<'_>) -> async_graphql::Result<u64> {
+        let key = UnreadCountKey {
+            viewer: signed_in(ctx)?.user_id,
+            conversation: self.0.id,
+        };
+        Ok(load_one(ctx, key).await?.unwrap_or(0))
     }
 
     async fn last_message(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Message>> {
@@ -186,6 +199,18 @@ impl MessagesMutation {
             .collect::<Result<Vec<_>, _>>()?;
         let conversation =
             service::start(context::db(ctx)?, &signed_in(ctx)?, ids, input.message).await?;
+        Ok(Conversation(conversation))
+    }
+
+    /// Marks a conversation read up to now; its `unreadCount` drops to 0.
+    #[graphql(guard = "SignedIn")]
+    async fn mark_conversation_read(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+    ) -> async_graphql::Result<Conversation> {
+        let id = expect_global_id(&id, NodeType::Conversation, "id")?;
+        let conversation = service::mark_read(context::db(ctx)?, &signed_in(ctx)?, id).await?;
         Ok(Conversation(conversation))
     }
 

@@ -158,12 +158,13 @@ pub async fn start(
             .insert(&txn)
             .await?;
             let people = std::iter::once(viewer.user_id).chain(others.iter().copied());
+            // Everyone but the creator starts with everything unread.
             participant::Entity::insert_many(people.map(|user_id| participant::ActiveModel {
                 id: Set(Uuid::now_v7()),
                 conversation_id: Set(conversation.id),
                 user_id: Set(user_id),
                 created_at: Set(at),
-                last_read_at: Set(Some(at)),
+                last_read_at: Set((user_id == viewer.user_id).then_some(at)),
             }))
             .exec_without_returning(&txn)
             .await?;
@@ -197,6 +198,7 @@ async fn direct_conversation(
     let pairs = Query::select()
         .column(participant::Column::ConversationId)
         .from(participant::Entity)
+        .and_where(participant::Column::ConversationId.in_subquery(conversations_of(me)))
         .group_by_col(participant::Column::ConversationId)
         .and_having(Expr::expr(Func::count(Expr::col(participant::Column::Id))).eq(2))
         .to_owned();
@@ -233,6 +235,23 @@ async fn insert_message(
         .exec(db)
         .await?;
     Ok((conversation, message))
+}
+
+/// Marks everything in a conversation as read by the viewer, for
+/// `unreadCount`.
+pub async fn mark_read(
+    db: &DatabaseConnection,
+    viewer: &AuthSession,
+    conversation_id: Uuid,
+) -> AppResult<conversation::Model> {
+    let conversation = get_for(db, viewer.user_id, conversation_id).await?;
+    participant::Entity::update_many()
+        .col_expr(participant::Column::LastReadAt, Expr::value(now()))
+        .filter(participant::Column::ConversationId.eq(conversation_id))
+        .filter(participant::Column::UserId.eq(viewer.user_id))
+        .exec(db)
+        .await?;
+    Ok(conversation)
 }
 
 /// Sends a message; only participants may.

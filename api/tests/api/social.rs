@@ -538,6 +538,25 @@ async fn communities_roles_and_private_content() {
         "NOT_FOUND"
     );
 
+    // Deleting a community: the owner's call, not a moderator's.
+    let delete_community = "mutation($c: ID!) { deleteCommunity(id: $c) }";
+    assert_eq!(
+        refusal(&app, Some(&modr), delete_community, json!({ "c": private })).await,
+        "FORBIDDEN"
+    );
+    let doomed = community(&app, &outsider, "doomed", "PUBLIC").await;
+    post(&app, &outsider, "going down with it", Some(&doomed)).await;
+    let posts_before = count_rows(&app.conn, "posts").await;
+    let reply = ask(
+        &app,
+        Some(&outsider),
+        delete_community,
+        json!({ "c": doomed }),
+    )
+    .await;
+    assert_eq!(ok(&reply, "deleteCommunity"), &json!(doomed));
+    assert_eq!(count_rows(&app.conn, "posts").await, posts_before - 1);
+
     // Listing and searching communities; `joined` needs a viewer.
     let list = "query($q: String, $j: Boolean) { communities(search: $q, joined: $j) { edges { node { slug } } } }";
     let reply = ask(&app, None, list, json!({ "q": "RUST" })).await;
@@ -1020,6 +1039,24 @@ async fn direct_messages_are_for_participants_only() {
             .as_array()
             .map(Vec::len),
         Some(1)
+    );
+
+    // Unread counts: bob sent "hey ann" after ann's last read.
+    let unread = "query($id: ID!) { conversation(id: $id) { unreadCount } }";
+    let reply = ask(&app, Some(&ann), unread, json!({ "id": direct_id })).await;
+    assert_eq!(ok(&reply, "conversation")["unreadCount"], 1, "{reply}");
+    let reply = ask(&app, Some(&cat), unread, json!({ "id": group_id })).await;
+    assert_eq!(
+        ok(&reply, "conversation")["unreadCount"],
+        1,
+        "cat has not read \"group!\""
+    );
+    let read = "mutation($id: ID!) { markConversationRead(id: $id) { unreadCount } }";
+    let reply = ask(&app, Some(&ann), read, json!({ "id": direct_id })).await;
+    assert_eq!(ok(&reply, "markConversationRead")["unreadCount"], 0);
+    assert_eq!(
+        refusal(&app, Some(&eve), read, json!({ "id": direct_id })).await,
+        "NOT_FOUND"
     );
 
     // An outsider sees nothing, by any route.
