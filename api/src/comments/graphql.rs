@@ -13,7 +13,7 @@ use crate::{
     error::AppError,
     graphql::{
         context,
-        loaders::{CommentKey, FirstCommentsKey, PostKey, load_one},
+        loaders::{CommentKey, FirstCommentsKey, PostKey, UserKey, load_one},
         node::{NodeType, expect_global_id, to_global_id},
         pagination::{KeysetCursor, Page, PageRequest, page_complexity},
     },
@@ -49,12 +49,19 @@ impl Comment {
             .ok_or_else(|| AppError::NotFound("post").into())
     }
 
-    /// The comment this one replies to; null for a top-level comment.
+    /// The comment this one replies to; null for a top-level comment, and
+    /// while the parent's author is banned (their comments are hidden).
     async fn parent(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Comment>> {
         let Some(parent_id) = self.0.parent_id else {
             return Ok(None);
         };
-        Ok(load_one(ctx, CommentKey(parent_id)).await?.map(Comment))
+        let Some(parent) = load_one(ctx, CommentKey(parent_id)).await? else {
+            return Ok(None);
+        };
+        let author = load_one(ctx, UserKey(parent.author_id)).await?;
+        Ok(author
+            .filter(|a| a.disabled_at.is_none())
+            .map(|_| Comment(parent)))
     }
 
     /// Direct replies, oldest first.

@@ -1098,16 +1098,19 @@ async fn banned_and_deleted_users_content() {
     let fine = post(&app, &ann, "fine", None).await;
     let comment =
         "mutation($p: ID!, $b: String!) { createComment(input: { postId: $p, body: $b }) { id } }";
-    ok(
-        &ask(
-            &app,
-            Some(&troll),
-            comment,
-            json!({ "p": fine, "b": "troll comment" }),
-        )
-        .await,
-        "createComment",
-    );
+    let reply = ask(
+        &app,
+        Some(&troll),
+        comment,
+        json!({ "p": fine, "b": "troll comment" }),
+    )
+    .await;
+    let troll_comment = ok(&reply, "createComment")["id"].clone();
+    let reply_to = "mutation($p: ID!, $parent: ID!) {
+        createComment(input: { postId: $p, parentId: $parent, body: \"a reply\" }) { id } }";
+    let vars = json!({ "p": fine, "parent": troll_comment });
+    let reply = ask(&app, Some(&ann), reply_to, vars).await;
+    let answer = ok(&reply, "createComment")["id"].clone();
     ok(
         &ask(
             &app,
@@ -1136,13 +1139,18 @@ async fn banned_and_deleted_users_content() {
     let reply = ask(&app, Some(&ann), all, json!({})).await;
     let posts = ok(&reply, "posts");
     assert_eq!(texts(posts, "body"), ["fine"]);
-    assert_eq!(posts["edges"][0]["node"]["commentCount"], 1);
+    assert_eq!(posts["edges"][0]["node"]["commentCount"], 2, "ann's two");
     assert_eq!(
         texts(&posts["edges"][0]["node"]["comments"], "body"),
         ["ann comment"]
     );
     let node = "query($id: ID!) { node(id: $id) { id } }";
     assert!(ask(&app, Some(&ann), node, json!({ "id": spam })).await["data"]["node"].is_null());
+    // A reply survives, but the banned parent it answers is hidden.
+    let parent = "query($id: ID!) { node(id: $id) { ... on Comment { body parent { body } } } }";
+    let reply = ask(&app, Some(&ann), parent, json!({ "id": answer })).await;
+    assert_eq!(reply["data"]["node"]["body"], "a reply", "{reply}");
+    assert!(reply["data"]["node"]["parent"].is_null(), "{reply}");
     // ...and the banned account's still-valid token writes nothing.
     assert_eq!(
         refusal(
