@@ -75,6 +75,11 @@ bench-feed runs="200":
     for _ in $(seq 1 100); do curl -fs http://127.0.0.1:18090/health/ready >/dev/null && break; sleep 0.1; done
     python3 scripts/bench-feed.py http://127.0.0.1:18090 {{runs}}
 
+# GraphQL conformance against a seeded debug API: the graphql-http audit and schemathesis (SQLite, or DATABASE_URL).
+conformance:
+    cargo build --workspace --bins
+    bash scripts/conformance.sh
+
 # What CI runs.
 ci:
     bash .ci/run
