@@ -70,10 +70,11 @@ impl AppError {
     }
 
     /// A unique index broken by this write (often by a concurrent one)
-    /// becomes `conflict`; anything else stays a database error.
-    pub fn on_unique_violation(err: DbErr, conflict: impl FnOnce() -> Self) -> Self {
+    /// becomes `conflict`, given the database's message (which names the
+    /// index); anything else stays a database error.
+    pub fn on_unique_violation(err: DbErr, conflict: impl FnOnce(&str) -> Self) -> Self {
         match err.sql_err() {
-            Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => conflict(),
+            Some(sea_orm::SqlErr::UniqueConstraintViolation(message)) => conflict(&message),
             _ => err.into(),
         }
     }

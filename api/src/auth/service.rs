@@ -20,7 +20,7 @@ use sea_orm::{
     ActiveModelTrait,
     ActiveValue::Set,
     ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DatabaseTransaction, EntityTrait,
-    QueryFilter, QueryOrder, SqlErr, TransactionTrait,
+    QueryFilter, QueryOrder, TransactionTrait,
     sea_query::{Expr, ExprTrait, Func},
 };
 use uuid::Uuid;
@@ -870,16 +870,13 @@ fn taken(field: &str) -> AppError {
 
 /// A unique index broken by a concurrent sign-up becomes `CONFLICT`.
 fn unique_violation(err: sea_orm::DbErr) -> AppError {
-    match err.sql_err() {
-        Some(SqlErr::UniqueConstraintViolation(message)) => {
-            taken(if message.contains("username") {
-                "username"
-            } else {
-                "email"
-            })
-        }
-        _ => err.into(),
-    }
+    AppError::on_unique_violation(err, |message| {
+        taken(if message.contains("username") {
+            "username"
+        } else {
+            "email"
+        })
+    })
 }
 
 #[cfg(test)]

@@ -191,7 +191,7 @@ pub async fn create(
     .insert(&txn)
     .await
     .map_err(|e| {
-        AppError::on_unique_violation(e, || {
+        AppError::on_unique_violation(e, |_| {
             AppError::conflict("input.slug", "this slug is already taken")
         })
     })?;
@@ -216,7 +216,7 @@ async fn insert_membership(
     .insert(db)
     .await
     .map_err(|e| {
-        AppError::on_unique_violation(e, || {
+        AppError::on_unique_violation(e, |_| {
             AppError::conflict("userId", "already a member of this community")
         })
     })

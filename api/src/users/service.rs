@@ -130,7 +130,7 @@ pub async fn follow(
     .insert(db)
     .await
     .map_err(|e| {
-        AppError::on_unique_violation(e, || {
+        AppError::on_unique_violation(e, |_| {
             AppError::conflict("userId", "you already follow this user")
         })
     })?;
