@@ -254,33 +254,9 @@ impl Loader<FirstCommentsKey> for DbLoader {
             for key in &group {
                 threads = threads.add(thread_condition(key.thread));
             }
-            // ROW_NUMBER per thread, then the first `limit` of each: one
-            // statement for any number of threads, on both backends.
-            let mut ranked = Query::select();
-            ranked
-                .columns(comment::Column::iter())
-                .from(comment::Entity)
-                .cond_where(threads)
-                .expr_window_as(
-                    Expr::cust("ROW_NUMBER()"),
-                    WindowStatement::partition_by(partition)
-                        .order_by(comment::Column::CreatedAt, Order::Asc)
-                        .order_by(comment::Column::Id, Order::Asc)
-                        .to_owned(),
-                    Alias::new("rn"),
-                );
-            let query = Query::select()
-                .column(Asterisk)
-                .from_subquery(ranked, Alias::new("ranked"))
-                .and_where(Expr::col(Alias::new("rn")).lte(limit as i64))
-                .order_by(comment::Column::CreatedAt, Order::Asc)
-                .order_by(comment::Column::Id, Order::Asc)
-                .to_owned();
-            let backend = self.db.get_database_backend();
-            let rows = comment::Model::find_by_statement(backend.build(&query))
-                .all(&self.db)
-                .await
-                .map_err(db_error)?;
+            let rows = self
+                .first_per_group::<comment::Entity>(threads, partition, Order::Asc, limit)
+                .await?;
             for key in group {
                 let page: Vec<comment::Model> = rows
                     .iter()
@@ -456,15 +432,9 @@ impl Loader<UnreadCountKey> for DbLoader {
     type Error = async_graphql::Error;
 
     async fn load(&self, keys: &[UnreadCountKey]) -> LoadResult<UnreadCountKey, u64> {
-        let mut by_viewer: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
-        for key in keys {
-            by_viewer
-                .entry(key.viewer)
-                .or_default()
-                .push(key.conversation);
-        }
         let mut found = HashMap::new();
-        for (viewer, conversations) in by_viewer {
+        let keys = keys.iter().map(|k| (k.viewer, k.conversation));
+        for (viewer, conversations) in by_viewer(keys) {
             let me = Expr::col((participant::Entity, participant::Column::UserId)).eq(viewer);
             let same_conversation =
                 Expr::col((participant::Entity, participant::Column::ConversationId))
@@ -514,29 +484,16 @@ impl Loader<LastMessageKey> for DbLoader {
     type Error = async_graphql::Error;
 
     async fn load(&self, keys: &[LastMessageKey]) -> LoadResult<LastMessageKey, message::Model> {
-        let mut ranked = Query::select();
-        ranked
-            .columns(message::Column::iter())
-            .from(message::Entity)
-            .and_where(message::Column::ConversationId.is_in(keys.iter().map(|k| k.0)))
-            .expr_window_as(
-                Expr::cust("ROW_NUMBER()"),
-                WindowStatement::partition_by(message::Column::ConversationId)
-                    .order_by(message::Column::CreatedAt, Order::Desc)
-                    .order_by(message::Column::Id, Order::Desc)
-                    .to_owned(),
-                Alias::new("rn"),
-            );
-        let query = Query::select()
-            .column(Asterisk)
-            .from_subquery(ranked, Alias::new("ranked"))
-            .and_where(Expr::col(Alias::new("rn")).eq(1))
-            .to_owned();
-        let backend = self.db.get_database_backend();
-        let rows = message::Model::find_by_statement(backend.build(&query))
-            .all(&self.db)
-            .await
-            .map_err(db_error)?;
+        let conversations = sea_orm::Condition::all()
+            .add(message::Column::ConversationId.is_in(keys.iter().map(|k| k.0)));
+        let rows = self
+            .first_per_group::<message::Entity>(
+                conversations,
+                message::Column::ConversationId,
+                Order::Desc,
+                1,
+            )
+            .await?;
         Ok(rows
             .into_iter()
             .map(|m| (LastMessageKey(m.conversation_id), m))
@@ -559,12 +516,8 @@ impl DbLoader {
         E: EntityTrait,
         V: sea_orm::TryGetable,
     {
-        let mut by_viewer: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
-        for (viewer, item) in keys {
-            by_viewer.entry(viewer).or_default().push(item);
-        }
         let mut found = Vec::new();
-        for (viewer, items) in by_viewer {
+        for (viewer, items) in by_viewer(keys) {
             let rows: Vec<(Uuid, V)> = E::find()
                 .select_only()
                 .column(item_column)
@@ -578,6 +531,52 @@ impl DbLoader {
             found.extend(rows.into_iter().map(|(item, value)| (viewer, item, value)));
         }
         Ok(found)
+    }
+
+    /// The first `limit` rows of each `partition` group matching `filter`,
+    /// ordered by `(created_at, id)` in `order`: `ROW_NUMBER()` per group,
+    /// then a filter on it, so one statement serves any number of groups
+    /// on both backends (the first comments of 50 posts, the newest message
+    /// of 20 conversations).
+    async fn first_per_group<E>(
+        &self,
+        filter: sea_orm::Condition,
+        partition: E::Column,
+        order: Order,
+        limit: u64,
+    ) -> Result<Vec<E::Model>, async_graphql::Error>
+    where
+        E: EntityTrait,
+        E::Model: FromQueryResult,
+    {
+        let created_at = || Expr::col(Alias::new("created_at"));
+        let id = || Expr::col(Alias::new("id"));
+        let mut ranked = Query::select();
+        ranked
+            .columns(E::Column::iter())
+            .from(E::default())
+            .cond_where(filter)
+            .expr_window_as(
+                Expr::cust("ROW_NUMBER()"),
+                WindowStatement::partition_by(partition)
+                    .order_by_expr(created_at(), order.clone())
+                    .order_by_expr(id(), order.clone())
+                    .to_owned(),
+                Alias::new("rn"),
+            );
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let query = Query::select()
+            .column(Asterisk)
+            .from_subquery(ranked, Alias::new("ranked"))
+            .and_where(Expr::col(Alias::new("rn")).lte(limit))
+            .order_by_expr(created_at(), order.clone())
+            .order_by_expr(id(), order)
+            .to_owned();
+        let backend = self.db.get_database_backend();
+        E::Model::find_by_statement(backend.build(&query))
+            .all(&self.db)
+            .await
+            .map_err(db_error)
     }
 
     /// `(id, rows)` for each id in `ids` with rows in `select`, grouped by
@@ -599,6 +598,16 @@ impl DbLoader {
             .await
             .map_err(db_error)
     }
+}
+
+/// Viewer-dependent keys split by viewer: a shared loader may batch keys
+/// from concurrent requests by different people.
+fn by_viewer(keys: impl Iterator<Item = (Uuid, Uuid)>) -> HashMap<Uuid, Vec<Uuid>> {
+    let mut groups: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
+    for (viewer, item) in keys {
+        groups.entry(viewer).or_default().push(item);
+    }
+    groups
 }
 
 /// `(id, count)` rows into a map of counts.

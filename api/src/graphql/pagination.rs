@@ -208,6 +208,16 @@ pub struct Page<T> {
 }
 
 impl<T> Page<T> {
+    /// The same page with each row mapped, leaving out rows that map to
+    /// `None`; the page's bounds stay as they were.
+    pub fn filter_map<U>(self, f: impl FnMut(T) -> Option<U>) -> Page<U> {
+        Page {
+            items: self.items.into_iter().filter_map(f).collect(),
+            has_previous_page: self.has_previous_page,
+            has_next_page: self.has_next_page,
+        }
+    }
+
     /// The Relay connection for this page: each row's cursor comes from
     /// `cursor`, its node from `node`.
     pub fn into_connection<N, F>(

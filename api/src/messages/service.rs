@@ -228,13 +228,24 @@ async fn insert_message(
     let mut active: conversation::ActiveModel = conversation.into();
     active.last_message_at = Set(at);
     let conversation = active.update(db).await?;
+    read_up_to(db, conversation.id, sender, at).await?;
+    Ok((conversation, message))
+}
+
+/// Records that `user_id` has read `conversation_id` up to `at`.
+async fn read_up_to(
+    db: &impl sea_orm::ConnectionTrait,
+    conversation_id: Uuid,
+    user_id: Uuid,
+    at: chrono::DateTime<chrono::Utc>,
+) -> AppResult<()> {
     participant::Entity::update_many()
         .col_expr(participant::Column::LastReadAt, Expr::value(at))
-        .filter(participant::Column::ConversationId.eq(conversation.id))
-        .filter(participant::Column::UserId.eq(sender))
+        .filter(participant::Column::ConversationId.eq(conversation_id))
+        .filter(participant::Column::UserId.eq(user_id))
         .exec(db)
         .await?;
-    Ok((conversation, message))
+    Ok(())
 }
 
 /// Marks everything in a conversation as read by the viewer, for
@@ -245,12 +256,7 @@ pub async fn mark_read(
     conversation_id: Uuid,
 ) -> AppResult<conversation::Model> {
     let conversation = get_for(db, viewer.user_id, conversation_id).await?;
-    participant::Entity::update_many()
-        .col_expr(participant::Column::LastReadAt, Expr::value(now()))
-        .filter(participant::Column::ConversationId.eq(conversation_id))
-        .filter(participant::Column::UserId.eq(viewer.user_id))
-        .exec(db)
-        .await?;
+    read_up_to(db, conversation_id, viewer.user_id, now()).await?;
     Ok(conversation)
 }
 

@@ -171,24 +171,22 @@ async fn follow_connection(
         FollowList::Following(_) => f.followee_id,
     };
     let users = load_many(ctx, page.items.iter().map(|f| UserKey(other(f)))).await?;
-    let mut connection = Connection::with_additional_fields(
-        page.has_previous_page,
-        page.has_next_page,
+    // Pair each follow (its time is the cursor) with the user at the other
+    // end; one deleted meanwhile is left out.
+    let page = page.filter_map(|f| {
+        users
+            .get(&UserKey(other(&f)))
+            .cloned()
+            .map(|user| (f, user))
+    });
+    Ok(page.into_connection(
         UserConnectionFields(UserTotal::Of(list)),
-    );
-    for f in &page.items {
-        if let Some(user) = users.get(&UserKey(other(f))) {
-            let cursor = KeysetCursor {
-                created_at: f.created_at,
-                id: f.id,
-            };
-            connection.edges.push(async_graphql::connection::Edge::new(
-                cursor.encode(),
-                User(user.clone()),
-            ));
-        }
-    }
-    Ok(connection)
+        |(f, _)| KeysetCursor {
+            created_at: f.created_at,
+            id: f.id,
+        },
+        |(_, user)| User(user),
+    ))
 }
 
 #[derive(InputObject)]
