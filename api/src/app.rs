@@ -16,6 +16,7 @@ use crate::{
     graphql::build_schema,
     http::{AppState, router},
     metrics,
+    realtime::{Broker, Realtime},
 };
 
 pub struct Application {
@@ -26,6 +27,7 @@ pub struct Application {
     /// Cancelled when shutdown starts; handlers see it in `AppState`.
     shutdown: CancellationToken,
     statements: db::StatementCounter,
+    realtime: Realtime,
 }
 
 impl Application {
@@ -40,9 +42,20 @@ impl Application {
         let auth = Arc::new(Auth::new(db.clone(), &config)?);
         rate_limit::spawn_sweeper(auth.limits.clone());
         spawn_auth_sweeper(auth.clone());
-        let schema = build_schema(&config.graphql, db.clone(), auth.clone());
         let shutdown_timeout = config.shutdown_timeout;
         let shutdown = CancellationToken::new();
+        let broker = Broker::start(
+            &db,
+            &config.database_url,
+            config.realtime.event_buffer,
+            shutdown.clone(),
+        );
+        let schema = build_schema(&config.graphql, db.clone(), auth.clone(), broker.clone());
+        let realtime = Realtime {
+            broker,
+            connections: Default::default(),
+            tasks: Default::default(),
+        };
         if config.metrics.enabled {
             metrics::spawn_upkeep(metrics::recorder()?, shutdown.clone());
         }
@@ -52,6 +65,7 @@ impl Application {
             auth,
             config: Arc::new(config),
             shutdown: shutdown.clone(),
+            realtime: realtime.clone(),
         };
         Ok(Self {
             listener,
@@ -60,6 +74,7 @@ impl Application {
             shutdown_timeout,
             shutdown,
             statements,
+            realtime,
         })
     }
 
@@ -99,8 +114,17 @@ impl Application {
             self.shutdown.cancelled().await;
             tokio::time::sleep(self.shutdown_timeout).await;
         };
+        // Upgraded sockets are not the server's to wait for: they close
+        // themselves on `shutdown` (1001) and are waited for here.
+        let sockets = self.realtime.tasks.clone();
+        let served = async move {
+            let result = server.into_future().await;
+            sockets.close();
+            sockets.wait().await;
+            result
+        };
         let result = tokio::select! {
-            result = server.into_future() => result,
+            result = served => result,
             () = deadline => {
                 tracing::warn!(timeout = ?self.shutdown_timeout, "requests still running at the shutdown deadline; exiting anyway");
                 Ok(())

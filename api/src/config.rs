@@ -68,6 +68,22 @@ pub struct Config {
     pub auth: AuthConfig,
     pub mail: MailConfig,
     pub metrics: MetricsConfig,
+    pub realtime: RealtimeConfig,
+}
+
+/// WebSocket subscriptions.
+#[derive(Debug, Clone)]
+pub struct RealtimeConfig {
+    /// How often the server pings an idle connection.
+    pub keepalive: Duration,
+    /// How long a new connection may take to send `connection_init`.
+    pub init_timeout: Duration,
+    /// Open connections one account may hold at once.
+    pub max_connections_per_user: usize,
+    /// Active subscriptions on one connection.
+    pub max_subscriptions: usize,
+    /// Events a subscriber may fall behind before it is told it lagged.
+    pub event_buffer: usize,
 }
 
 /// The value `.env.example` ships for `JWT_SECRET`; production refuses it.
@@ -269,6 +285,13 @@ impl Config {
             auth,
             mail,
             metrics: metrics_config(&env, production)?,
+            realtime: RealtimeConfig {
+                keepalive: Duration::from_secs(env.positive("WS_KEEPALIVE_SECS", 15)?),
+                init_timeout: Duration::from_secs(env.positive("WS_INIT_TIMEOUT_SECS", 10)?),
+                max_connections_per_user: env.positive("WS_MAX_CONNECTIONS_PER_USER", 10)?,
+                max_subscriptions: env.positive("WS_MAX_SUBSCRIPTIONS", 100)?,
+                event_buffer: env.positive("REALTIME_EVENT_BUFFER", 1024)?,
+            },
         })
     }
 

@@ -26,6 +26,9 @@ pub mod code {
     pub const GRAPHQL_VALIDATION_FAILED: &str = "GRAPHQL_VALIDATION_FAILED";
     /// The HTTP request itself is malformed (bad JSON, missing query).
     pub const BAD_REQUEST: &str = "BAD_REQUEST";
+    /// A subscription fell too far behind its events and was ended; the
+    /// client should refetch and subscribe again.
+    pub const SLOW_CONSUMER: &str = "SLOW_CONSUMER";
 }
 
 /// Deliberately not `Display`: async-graphql converts any `Display` type into

@@ -27,6 +27,7 @@ pub mod mail;
 pub mod messages;
 pub mod metrics;
 pub mod posts;
+pub mod realtime;
 pub mod telemetry;
 pub mod users;
 pub mod validate;

@@ -18,6 +18,7 @@ use crate::{
         pagination::{KeysetCursor, Page, PageRequest, page_complexity},
     },
     posts::graphql::Post,
+    realtime::{self, Event},
     users::graphql::{User, load_user},
 };
 
@@ -145,6 +146,11 @@ impl CommentsMutation {
             body: input.body,
         };
         let comment = service::create(context::db(ctx)?, &signed_in(ctx)?, new).await?;
+        let event = Event::CommentAdded {
+            post: comment.post_id,
+            comment: comment.id,
+        };
+        realtime::publish(ctx, event).await;
         Ok(Comment(comment))
     }
 

@@ -12,7 +12,7 @@ pub mod pagination;
 
 use std::sync::Arc;
 
-use async_graphql::{EmptySubscription, MergedObject, Schema, SchemaBuilder};
+use async_graphql::{MergedObject, Schema, SchemaBuilder};
 use sea_orm::DatabaseConnection;
 
 use crate::{
@@ -25,6 +25,7 @@ use crate::{
     config::GraphqlLimits,
     messages::graphql::{MessagesMutation, MessagesQuery},
     posts::graphql::{PostsMutation, PostsQuery},
+    realtime::{Broker, graphql::Subscription},
     users::graphql::{UsersMutation, UsersQuery},
 };
 
@@ -48,10 +49,10 @@ pub struct Mutation(
     MessagesMutation,
 );
 
-pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
+pub type AppSchema = Schema<Query, Mutation, Subscription>;
 
-fn builder(limits: &GraphqlLimits) -> SchemaBuilder<Query, Mutation, EmptySubscription> {
-    let mut builder = Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+fn builder(limits: &GraphqlLimits) -> SchemaBuilder<Query, Mutation, Subscription> {
+    let mut builder = Schema::build(Query::default(), Mutation::default(), Subscription)
         .limit_depth(limits.max_depth)
         .limit_complexity(limits.max_complexity)
         .limit_recursive_depth(32)
@@ -68,11 +69,17 @@ fn builder(limits: &GraphqlLimits) -> SchemaBuilder<Query, Mutation, EmptySubscr
 }
 
 /// The schema the server executes.
-pub fn build_schema(limits: &GraphqlLimits, db: DatabaseConnection, auth: Arc<Auth>) -> AppSchema {
+pub fn build_schema(
+    limits: &GraphqlLimits,
+    db: DatabaseConnection,
+    auth: Arc<Auth>,
+    broker: Broker,
+) -> AppSchema {
     builder(limits)
         .data(loaders::data_loader(db.clone()))
         .data(db)
         .data(auth)
+        .data(broker)
         .finish()
 }
 

@@ -24,7 +24,10 @@ use async_graphql::{
 use axum::{
     Extension,
     body::{Body, to_bytes},
-    extract::{ConnectInfo, RawQuery, State},
+    extract::{
+        ConnectInfo, RawQuery, State,
+        ws::{WebSocketUpgrade, rejection::WebSocketUpgradeRejection},
+    },
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
@@ -134,13 +137,26 @@ fn request_info(
     }
 }
 
-/// GET /graphql: the playground for browsers, queries for everyone else.
+/// GET /graphql: subscriptions for WebSocket upgrades, the playground for
+/// browsers, queries for everyone else.
 pub async fn get(
     State(state): State<AppState>,
     peer: Option<Extension<ConnectInfo<SocketAddr>>>,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
+    websocket: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
+    let wants_websocket = headers
+        .get(header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
+    if wants_websocket {
+        let client_ip = request_info(&state, &headers, peer).client_ip;
+        return match websocket {
+            Ok(upgrade) => crate::realtime::ws::upgrade(state, &headers, client_ip, upgrade),
+            Err(rejection) => rejection.into_response(),
+        };
+    }
     let params: HashMap<String, String> =
         url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
             .into_owned()
@@ -204,7 +220,7 @@ pub async fn get(
 /// insert would fail as an internal error, after earlier writes of the same
 /// mutation), and no client means to send one, so it is refused up front on
 /// both backends.
-fn carries_nul(request: &Request) -> bool {
+pub(crate) fn carries_nul(request: &Request) -> bool {
     fn in_value(value: &async_graphql::Value) -> bool {
         match value {
             async_graphql::Value::String(s) => s.contains('\0'),

@@ -28,7 +28,9 @@ use tower_http::{
 };
 use tracing::Level;
 
-use crate::{auth::Auth, config::Config, error::code, graphql::AppSchema};
+pub(crate) use graphql::carries_nul;
+
+use crate::{auth::Auth, config::Config, error::code, graphql::AppSchema, realtime::Realtime};
 
 /// What every handler can reach.
 #[derive(Clone)]
@@ -38,12 +40,10 @@ pub struct AppState {
     pub auth: Arc<Auth>,
     pub config: Arc<Config>,
     /// Cancelled when shutdown starts. axum's graceful shutdown waits for
-    /// in-flight HTTP requests but not for upgraded connections, so a
-    /// long-lived handler (the coming WebSocket subscriptions) must select
-    /// on `shutdown.cancelled()` and close itself (code 1001, going away);
-    /// tracking those tasks (e.g. a `TaskTracker`) lets `run_until_stopped`
-    /// wait for the close frames within `SHUTDOWN_TIMEOUT_SECS`.
+    /// in-flight HTTP requests but not for upgraded connections, so each
+    /// WebSocket selects on it and closes itself (1001, going away).
     pub shutdown: CancellationToken,
+    pub realtime: Realtime,
 }
 
 /// The whole application as one axum router.

@@ -21,6 +21,7 @@ use crate::{
         node::{NodeType, expect_global_id, to_global_id},
         pagination::{KeysetCursor, PageRequest, page_complexity},
     },
+    realtime::{self, Event},
     users::graphql::{User, load_user},
 };
 
@@ -197,8 +198,11 @@ impl MessagesMutation {
             .iter()
             .map(|id| expect_global_id(id, NodeType::User, "input.participantIds"))
             .collect::<Result<Vec<_>, _>>()?;
-        let conversation =
+        let (conversation, message) =
             service::start(context::db(ctx)?, &signed_in(ctx)?, ids, input.message).await?;
+        if let Some(message) = message {
+            realtime::publish(ctx, message_received(&message)).await;
+        }
         Ok(Conversation(conversation))
     }
 
@@ -224,6 +228,14 @@ impl MessagesMutation {
     ) -> async_graphql::Result<Message> {
         let id = expect_global_id(&conversation_id, NodeType::Conversation, "conversationId")?;
         let message = service::send(context::db(ctx)?, &signed_in(ctx)?, id, &body).await?;
+        realtime::publish(ctx, message_received(&message)).await;
         Ok(Message(message))
+    }
+}
+
+fn message_received(message: &message::Model) -> Event {
+    Event::MessageReceived {
+        conversation: message.conversation_id,
+        message: message.id,
     }
 }

@@ -114,7 +114,7 @@ pub async fn start(
     viewer: &AuthSession,
     others: Vec<Uuid>,
     first_message: Option<String>,
-) -> AppResult<conversation::Model> {
+) -> AppResult<(conversation::Model, Option<message::Model>)> {
     active_user(db, viewer).await?;
     let others: BTreeSet<Uuid> = others
         .into_iter()
@@ -171,16 +171,16 @@ pub async fn start(
             conversation
         }
     };
-    let conversation = match body {
+    let (conversation, message) = match body {
         Some(body) => {
-            insert_message(&txn, conversation, viewer.user_id, body)
-                .await?
-                .0
+            let (conversation, message) =
+                insert_message(&txn, conversation, viewer.user_id, body).await?;
+            (conversation, Some(message))
         }
-        None => conversation,
+        None => (conversation, None),
     };
     txn.commit().await?;
-    Ok(conversation)
+    Ok((conversation, message))
 }
 
 /// The existing conversation of exactly these two people, if any.

@@ -22,6 +22,7 @@ use crate::{
         node::{NodeType, expect_global_id, to_global_id},
         pagination::{KeysetCursor, PageRequest, page_complexity},
     },
+    realtime::{self, Event},
     users::graphql::{User, load_user},
     validate,
 };
@@ -292,9 +293,13 @@ impl PostsMutation {
             body: input.body,
             community_id,
         };
-        Ok(Post(
-            service::create(context::db(ctx)?, &signed_in(ctx)?, new).await?,
-        ))
+        let post = service::create(context::db(ctx)?, &signed_in(ctx)?, new).await?;
+        let event = Event::PostAdded {
+            community: post.community_id,
+            post: post.id,
+        };
+        realtime::publish(ctx, event).await;
+        Ok(Post(post))
     }
 
     /// Replaces the body of your own post.
@@ -330,6 +335,7 @@ impl PostsMutation {
     ) -> async_graphql::Result<Post> {
         let id = expect_global_id(&post_id, NodeType::Post, "postId")?;
         let post = service::react(context::db(ctx)?, &signed_in(ctx)?, id, kind.into()).await?;
+        realtime::publish(ctx, Event::ReactionChanged { post: post.id }).await;
         Ok(Post(post))
     }
 
@@ -337,8 +343,8 @@ impl PostsMutation {
     #[graphql(guard = "SignedIn")]
     async fn unreact(&self, ctx: &Context<'_>, post_id: ID) -> async_graphql::Result<Post> {
         let id = expect_global_id(&post_id, NodeType::Post, "postId")?;
-        Ok(Post(
-            service::unreact(context::db(ctx)?, &signed_in(ctx)?, id).await?,
-        ))
+        let post = service::unreact(context::db(ctx)?, &signed_in(ctx)?, id).await?;
+        realtime::publish(ctx, Event::ReactionChanged { post: post.id }).await;
+        Ok(Post(post))
     }
 }

@@ -16,6 +16,7 @@ mod lifecycle;
 mod metrics;
 mod outage;
 mod readme;
+mod realtime;
 mod schema;
 mod seed;
 mod smtp;

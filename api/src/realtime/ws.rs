@@ -1,0 +1,559 @@
+//! GraphQL over WebSocket on `/graphql`: the `graphql-transport-ws`
+//! protocol (what graphql-ws, Apollo Client's `GraphQLWsLink`, urql and
+//! graphql_flutter speak) and the legacy `graphql-ws` protocol of
+//! subscriptions-transport-ws.
+//!
+//! async-graphql ships a protocol driver, but it answers protocol errors
+//! with generic close codes (1002, 1011) where graphql-transport-ws
+//! specifies 4400/4401/4403/4408/4409, lets a duplicate subscription id
+//! replace a running one, and has no server pings; clients branch on those
+//! codes (graphql-ws retries some and gives up on others), so the driver is
+//! ours and async-graphql executes the operations.
+
+use std::{
+    collections::HashMap,
+    net::IpAddr,
+    sync::{Arc, Mutex},
+};
+
+use async_graphql::{Request, Response};
+use axum::{
+    extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade},
+    http::{HeaderMap, StatusCode, header},
+    response::Response as HttpResponse,
+};
+use futures_util::{
+    StreamExt,
+    future::{AbortHandle, Abortable},
+    stream::{self, BoxStream, SelectAll},
+};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::{
+    auth::{RequestInfo, Viewer},
+    config::Environment,
+    error::code,
+    http::{AppState, error_response},
+};
+
+/// The two subprotocols, by their `Sec-WebSocket-Protocol` names.
+const TRANSPORT_WS: &str = "graphql-transport-ws";
+const LEGACY_WS: &str = "graphql-ws";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Protocol {
+    TransportWs,
+    Legacy,
+}
+
+/// graphql-transport-ws close codes.
+mod close {
+    pub const BAD_MESSAGE: u16 = 4400;
+    pub const UNAUTHORIZED: u16 = 4401;
+    pub const FORBIDDEN: u16 = 4403;
+    pub const SUBPROTOCOL: u16 = 4406;
+    pub const INIT_TIMEOUT: u16 = 4408;
+    pub const DUPLICATE_ID: u16 = 4409;
+    pub const SECOND_INIT: u16 = 4429;
+    /// RFC 6455: the server is going away (shutting down).
+    pub const GOING_AWAY: u16 = 1001;
+    /// RFC 6455: policy violation (too many connections).
+    pub const POLICY: u16 = 1008;
+}
+
+/// Open connections per account, so one account cannot hold the server's
+/// memory with idle sockets.
+#[derive(Clone, Default)]
+pub struct Connections(Arc<Mutex<HashMap<Uuid, usize>>>);
+
+impl Connections {
+    /// A slot for `user`, or `None` when they already hold `limit`.
+    fn claim(&self, user: Uuid, limit: usize) -> Option<ConnectionSlot> {
+        let mut open = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let count = open.entry(user).or_default();
+        if *count >= limit {
+            return None;
+        }
+        *count += 1;
+        Some(ConnectionSlot {
+            connections: self.clone(),
+            user,
+        })
+    }
+}
+
+/// Gives its connection back when dropped.
+struct ConnectionSlot {
+    connections: Connections,
+    user: Uuid,
+}
+
+impl Drop for ConnectionSlot {
+    fn drop(&mut self) {
+        let mut open = self.connections.0.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(count) = open.get_mut(&self.user) {
+            *count -= 1;
+            if *count == 0 {
+                open.remove(&self.user);
+            }
+        }
+    }
+}
+
+/// Whether a browser page from `Origin` may open a socket. Native apps send
+/// no `Origin`. Pages on the API's own origin, origins listed in
+/// `CORS_ALLOWED_ORIGINS`, and (in development) loopback pages may; any
+/// other page may not, so a site the user happens to visit cannot ride on a
+/// socket to the API (cross-site WebSocket hijacking).
+fn origin_allowed(state: &AppState, headers: &HeaderMap) -> bool {
+    let Some(origin) = headers.get(header::ORIGIN) else {
+        return true;
+    };
+    let Ok(origin) = origin.to_str() else {
+        return false;
+    };
+    if state.config.cors_origins.iter().any(|o| o == origin) {
+        return true;
+    }
+    let Ok(url) = url::Url::parse(origin) else {
+        return false;
+    };
+    let same_host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .is_some_and(|host| {
+            let authority = match url.port() {
+                Some(port) => format!("{}:{port}", url.host_str().unwrap_or_default()),
+                None => url.host_str().unwrap_or_default().to_owned(),
+            };
+            authority.eq_ignore_ascii_case(host)
+        });
+    let loopback = state.config.environment == Environment::Development
+        && matches!(
+            url.host(),
+            Some(url::Host::Domain("localhost"))
+                | Some(url::Host::Ipv4(_))
+                | Some(url::Host::Ipv6(_))
+        )
+        && url
+            .host_str()
+            .and_then(|h| h.trim_matches(['[', ']']).parse::<IpAddr>().ok())
+            .is_none_or(|ip| ip.is_loopback());
+    same_host || loopback
+}
+
+/// Upgrades `GET /graphql` to a subscription socket.
+pub fn upgrade(
+    state: AppState,
+    headers: &HeaderMap,
+    client_ip: IpAddr,
+    upgrade: WebSocketUpgrade,
+) -> HttpResponse {
+    if !origin_allowed(&state, headers) {
+        return error_response(
+            StatusCode::FORBIDDEN,
+            "this origin may not open a WebSocket; list it in CORS_ALLOWED_ORIGINS",
+            code::FORBIDDEN,
+        );
+    }
+    let offered: Vec<String> = headers
+        .get_all(header::SEC_WEBSOCKET_PROTOCOL)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(',').map(|p| p.trim().to_owned()))
+        .collect();
+    // Prefer the maintained protocol when a client offers both.
+    let protocol = if offered.iter().any(|p| p == TRANSPORT_WS) {
+        Some(Protocol::TransportWs)
+    } else if offered.iter().any(|p| p == LEGACY_WS) {
+        Some(Protocol::Legacy)
+    } else {
+        None
+    };
+    let tracker = state.realtime.tasks.clone();
+    upgrade
+        .protocols([TRANSPORT_WS, LEGACY_WS])
+        .on_upgrade(move |socket| {
+            tracker.track_future(async move {
+                let Some(protocol) = protocol else {
+                    let mut socket = socket;
+                    let _ = socket
+                        .send(close_message(
+                            close::SUBPROTOCOL,
+                            "Subprotocol not acceptable",
+                        ))
+                        .await;
+                    return;
+                };
+                Session::new(state, protocol, client_ip).run(socket).await;
+            })
+        })
+}
+
+/// What a client may send, in either protocol.
+#[derive(Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum ClientMessage {
+    ConnectionInit {
+        #[serde(default)]
+        payload: Option<Value>,
+    },
+    Ping {
+        #[serde(default)]
+        payload: Option<Value>,
+    },
+    Pong {},
+    Subscribe {
+        id: String,
+        payload: Request,
+    },
+    Complete {
+        id: String,
+    },
+    // The legacy protocol's names.
+    Start {
+        id: String,
+        payload: Request,
+    },
+    Stop {
+        id: String,
+    },
+    ConnectionTerminate {},
+}
+
+/// Why the session ends.
+struct Closing(u16, String);
+
+fn close_message(code: u16, reason: &str) -> Message {
+    // A close frame's reason holds at most 123 bytes.
+    let mut end = reason.len().min(123);
+    while !reason.is_char_boundary(end) {
+        end -= 1;
+    }
+    Message::Close(Some(CloseFrame {
+        code,
+        reason: reason[..end].into(),
+    }))
+}
+
+/// One operation's output: its responses, then `None` when it ends by
+/// itself (not when the client stopped it).
+type Outputs = SelectAll<BoxStream<'static, (String, Option<Response>)>>;
+
+struct Session {
+    state: AppState,
+    protocol: Protocol,
+    client_ip: IpAddr,
+    viewer: Option<Viewer>,
+    _slot: Option<ConnectionSlot>,
+    running: HashMap<String, AbortHandle>,
+}
+
+impl Session {
+    fn new(state: AppState, protocol: Protocol, client_ip: IpAddr) -> Self {
+        Self {
+            state,
+            protocol,
+            client_ip,
+            viewer: None,
+            _slot: None,
+            running: HashMap::new(),
+        }
+    }
+
+    async fn run(mut self, mut socket: WebSocket) {
+        metrics::gauge!("websocket_connections").increment(1.0);
+        let closing = self.drive(&mut socket).await;
+        if let Some(Closing(code, reason)) = closing {
+            let _ = socket.send(close_message(code, &reason)).await;
+        }
+        metrics::gauge!("websocket_connections").decrement(1.0);
+    }
+
+    /// The connection's loop; returns the close frame to send, if any.
+    async fn drive(&mut self, socket: &mut WebSocket) -> Option<Closing> {
+        let config = self.state.config.realtime.clone();
+        let shutdown = self.state.shutdown.clone();
+        let init_deadline = tokio::time::sleep(config.init_timeout);
+        tokio::pin!(init_deadline);
+        let mut keepalive = tokio::time::interval_at(
+            tokio::time::Instant::now() + config.keepalive,
+            config.keepalive,
+        );
+        let mut outputs: Outputs = SelectAll::new();
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => {
+                    return Some(Closing(close::GOING_AWAY, "server shutting down".into()));
+                }
+                () = &mut init_deadline, if self.viewer.is_none() => {
+                    return Some(Closing(close::INIT_TIMEOUT, "Connection initialisation timeout".into()));
+                }
+                _ = keepalive.tick(), if self.viewer.is_some() => {
+                    let ping = match self.protocol {
+                        Protocol::TransportWs => json!({"type": "ping"}),
+                        Protocol::Legacy => json!({"type": "ka"}),
+                    };
+                    if send(socket, &ping).await.is_err() {
+                        return None;
+                    }
+                }
+                Some((id, output)) = outputs.next(), if !outputs.is_empty() => {
+                    if let Err(closing) = self.forward(socket, id, output).await {
+                        return closing;
+                    }
+                }
+                message = socket.recv() => {
+                    let text = match message {
+                        Some(Ok(Message::Text(text))) => text,
+                        Some(Ok(Message::Binary(_))) => {
+                            return Some(Closing(close::BAD_MESSAGE, "Invalid message: binary frames are not accepted".into()));
+                        }
+                        Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+                        Some(Ok(Message::Close(_))) | Some(Err(_)) | None => return None,
+                    };
+                    // The reason stays short: a close frame holds 123 bytes.
+                    let Ok(message) = serde_json::from_str::<ClientMessage>(text.as_str()) else {
+                        return Some(Closing(close::BAD_MESSAGE, "Invalid message received".into()));
+                    };
+                    if let Err(closing) = self.handle(socket, message, &mut outputs).await {
+                        return closing;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Handles one client message. `Err` ends the session, with the close
+    /// frame to send (`None` to just hang up).
+    async fn handle(
+        &mut self,
+        socket: &mut WebSocket,
+        message: ClientMessage,
+        outputs: &mut Outputs,
+    ) -> Result<(), Option<Closing>> {
+        use ClientMessage as M;
+        let legacy = self.protocol == Protocol::Legacy;
+        match message {
+            M::ConnectionInit { payload } => self.init(socket, payload).await,
+            M::Ping { payload } if !legacy => {
+                let mut pong = json!({"type": "pong"});
+                if let Some(payload) = payload {
+                    pong["payload"] = payload;
+                }
+                send(socket, &pong).await.map_err(|()| None)
+            }
+            M::Pong {} if !legacy => Ok(()),
+            M::Subscribe { id, payload } if !legacy => {
+                self.subscribe(socket, id, payload, outputs).await
+            }
+            M::Start { id, payload } if legacy => {
+                self.subscribe(socket, id, payload, outputs).await
+            }
+            M::Complete { id } if !legacy => {
+                self.stop(&id);
+                Ok(())
+            }
+            M::Stop { id } if legacy => {
+                self.stop(&id);
+                send(socket, &json!({"type": "complete", "id": id}))
+                    .await
+                    .map_err(|()| None)
+            }
+            M::ConnectionTerminate {} if legacy => Err(None),
+            _ => Err(Some(Closing(
+                close::BAD_MESSAGE,
+                "Invalid message: not part of this subprotocol".into(),
+            ))),
+        }
+    }
+
+    /// `connection_init`: authenticates the connection from its payload. No
+    /// token is an anonymous connection (public subscriptions only); a bad
+    /// token is refused, so a client learns to refresh before reconnecting.
+    async fn init(
+        &mut self,
+        socket: &mut WebSocket,
+        payload: Option<Value>,
+    ) -> Result<(), Option<Closing>> {
+        if self.viewer.is_some() {
+            return Err(Some(Closing(
+                close::SECOND_INIT,
+                "Too many initialisation requests".into(),
+            )));
+        }
+        let viewer =
+            Viewer::from_connection_init(&payload.unwrap_or(Value::Null), &self.state.auth.tokens);
+        match viewer {
+            Viewer::InvalidToken => {
+                let reason = "Forbidden: the access token is invalid or expired";
+                if self.protocol == Protocol::Legacy {
+                    // The legacy protocol reports it as a message first.
+                    let error = json!({"type": "connection_error", "payload": {"message": reason}});
+                    let _ = send(socket, &error).await;
+                }
+                return Err(Some(Closing(close::FORBIDDEN, reason.into())));
+            }
+            Viewer::SignedIn(session) => {
+                let limit = self.state.config.realtime.max_connections_per_user;
+                match self
+                    .state
+                    .realtime
+                    .connections
+                    .claim(session.user_id, limit)
+                {
+                    Some(slot) => self._slot = Some(slot),
+                    None => {
+                        return Err(Some(Closing(
+                            close::POLICY,
+                            format!("this account already has {limit} open connections"),
+                        )));
+                    }
+                }
+            }
+            Viewer::Anonymous => {}
+        }
+        self.viewer = Some(viewer);
+        send(socket, &json!({"type": "connection_ack"}))
+            .await
+            .map_err(|()| None)?;
+        if self.protocol == Protocol::Legacy {
+            // The legacy protocol expects a keep-alive right after the ack.
+            send(socket, &json!({"type": "ka"}))
+                .await
+                .map_err(|()| None)?;
+        }
+        Ok(())
+    }
+
+    async fn subscribe(
+        &mut self,
+        socket: &mut WebSocket,
+        id: String,
+        request: Request,
+        outputs: &mut Outputs,
+    ) -> Result<(), Option<Closing>> {
+        let Some(viewer) = self.viewer else {
+            return Err(Some(Closing(close::UNAUTHORIZED, "Unauthorized".into())));
+        };
+        if self.running.contains_key(&id) {
+            return Err(Some(Closing(
+                close::DUPLICATE_ID,
+                format!("Subscriber for {id} already exists"),
+            )));
+        }
+        let limit = self.state.config.realtime.max_subscriptions;
+        if self.running.len() >= limit {
+            let error = json!([{
+                "message": format!("a connection may run at most {limit} subscriptions"),
+                "extensions": {"code": code::RATE_LIMITED},
+            }]);
+            return send(
+                socket,
+                &json!({"type": "error", "id": id, "payload": error}),
+            )
+            .await
+            .map_err(|()| None);
+        }
+        if crate::http::carries_nul(&request) {
+            let error = json!([{
+                "message": "text must not contain NUL (\\u0000) characters",
+                "extensions": {"code": code::BAD_REQUEST},
+            }]);
+            return send(
+                socket,
+                &json!({"type": "error", "id": id, "payload": error}),
+            )
+            .await
+            .map_err(|()| None);
+        }
+        let request = request.data(RequestInfo {
+            viewer,
+            client_ip: self.client_ip,
+        });
+        let responses = self.state.schema.execute_stream(request);
+        let (handle, registration) = AbortHandle::new_pair();
+        let tagged = {
+            let id = id.clone();
+            Abortable::new(
+                responses.map(Some).chain(stream::once(async { None })),
+                registration,
+            )
+            .map(move |output| (id.clone(), output))
+        };
+        outputs.push(tagged.boxed());
+        self.running.insert(id, handle);
+        Ok(())
+    }
+
+    fn stop(&mut self, id: &str) {
+        if let Some(handle) = self.running.remove(id) {
+            handle.abort();
+        }
+    }
+
+    /// Sends one operation's response, or its end.
+    async fn forward(
+        &mut self,
+        socket: &mut WebSocket,
+        id: String,
+        output: Option<Response>,
+    ) -> Result<(), Option<Closing>> {
+        let Some(response) = output else {
+            // It ended by itself (a query, a mutation, or an error).
+            if self.running.remove(&id).is_some() {
+                send(socket, &json!({"type": "complete", "id": id}))
+                    .await
+                    .map_err(|()| None)?;
+            }
+            return Ok(());
+        };
+        // A private subscription on a connection that never signed in: the
+        // connection lacks the identity it needs, which the protocol
+        // reports as 4403 so the client re-initialises with a token.
+        if self.viewer == Some(Viewer::Anonymous)
+            && response.errors.iter().any(|e| {
+                e.extensions
+                    .as_ref()
+                    .and_then(|x| x.get("code"))
+                    .is_some_and(|c| *c == async_graphql::Value::from(code::UNAUTHENTICATED))
+            })
+        {
+            return Err(Some(Closing(
+                close::FORBIDDEN,
+                "Forbidden: sign in (send a token in connection_init) to subscribe to this".into(),
+            )));
+        }
+        // Nothing ran (the document was invalid or the subscription was
+        // refused): that is an `error` message, which also ends it.
+        if response.data == async_graphql::Value::Null && response.is_err() {
+            self.stop(&id);
+            return send(
+                socket,
+                &json!({"type": "error", "id": id, "payload": response.errors}),
+            )
+            .await
+            .map_err(|()| None);
+        }
+        let kind = match self.protocol {
+            Protocol::TransportWs => "next",
+            Protocol::Legacy => "data",
+        };
+        send(
+            socket,
+            &json!({"type": kind, "id": id, "payload": response}),
+        )
+        .await
+        .map_err(|()| None)
+    }
+}
+
+/// Sends one JSON message; `Err` when the client is gone.
+async fn send(socket: &mut WebSocket, message: &Value) -> Result<(), ()> {
+    socket
+        .send(Message::Text(message.to_string().into()))
+        .await
+        .map_err(|_| ())
+}

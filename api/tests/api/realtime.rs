@@ -1,0 +1,722 @@
+//! Subscriptions over WebSocket (graphql-transport-ws and the legacy
+//! graphql-ws protocol): the protocol's close codes (G10), origins,
+//! authorization when subscribing and per event, limits, and events that
+//! cross API processes through PostgreSQL.
+
+use std::{
+    net::SocketAddr,
+    process::Stdio,
+    time::{Duration, Instant},
+};
+
+use futures_util::{SinkExt, StreamExt};
+use migration::database::Backend;
+use serde_json::{Value, json};
+use tokio::net::TcpStream;
+use tokio_tungstenite::{
+    MaybeTlsStream, WebSocketStream, connect_async,
+    tungstenite::{self, Message, client::IntoClientRequest},
+};
+
+use crate::{
+    helpers::{TEST_JWT_SECRET, TestApp, TestDb, free_port, spawn_app, spawn_app_with, start_api},
+    social::{Person, ask, person},
+};
+
+const TRANSPORT_WS: &str = "graphql-transport-ws";
+
+/// What the server sent next.
+#[derive(Debug)]
+pub enum Frame {
+    Json(Value),
+    Closed(u16, String),
+}
+
+/// A WebSocket client speaking raw protocol messages.
+pub struct Ws(WebSocketStream<MaybeTlsStream<TcpStream>>);
+
+/// Opens `/graphql` with a subprotocol (none when empty) and extra headers.
+pub async fn open_with(
+    addr: SocketAddr,
+    protocol: &str,
+    headers: &[(&str, &str)],
+) -> Result<Ws, tungstenite::Error> {
+    let mut request = format!("ws://{addr}/graphql")
+        .into_client_request()
+        .expect("request");
+    if !protocol.is_empty() {
+        request
+            .headers_mut()
+            .insert("sec-websocket-protocol", protocol.parse().expect("header"));
+    }
+    for (name, value) in headers {
+        request.headers_mut().insert(
+            tungstenite::http::HeaderName::from_bytes(name.as_bytes()).expect("name"),
+            value.parse().expect("value"),
+        );
+    }
+    let (stream, _) = connect_async(request).await?;
+    Ok(Ws(stream))
+}
+
+pub async fn open(addr: SocketAddr) -> Ws {
+    open_with(addr, TRANSPORT_WS, &[])
+        .await
+        .expect("WebSocket opens")
+}
+
+impl Ws {
+    pub async fn send(&mut self, message: Value) {
+        self.send_text(&message.to_string()).await;
+    }
+
+    async fn send_text(&mut self, text: &str) {
+        self.0
+            .send(Message::Text(text.into()))
+            .await
+            .expect("message sent");
+    }
+
+    /// The next protocol message or the close, within `within`; `None` if
+    /// nothing came.
+    async fn next_within(&mut self, within: Duration) -> Option<Frame> {
+        let deadline = Instant::now() + within;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let message = tokio::time::timeout(left, self.0.next()).await.ok()?;
+            match message {
+                Some(Ok(Message::Text(text))) => {
+                    return Some(Frame::Json(serde_json::from_str(&text).expect("JSON")));
+                }
+                Some(Ok(Message::Close(frame))) => {
+                    let (code, reason) = frame
+                        .map(|f| (u16::from(f.code), f.reason.to_string()))
+                        .unwrap_or((1005, String::new()));
+                    return Some(Frame::Closed(code, reason));
+                }
+                Some(Ok(_)) => continue,
+                Some(Err(_)) | None => return Some(Frame::Closed(1006, String::new())),
+            }
+        }
+    }
+
+    /// The next message that is not a keep-alive ping.
+    pub async fn next(&mut self) -> Frame {
+        loop {
+            let frame = self
+                .next_within(Duration::from_secs(10))
+                .await
+                .expect("a message within 10 s");
+            match &frame {
+                Frame::Json(m) if m["type"] == "ping" || m["type"] == "ka" => continue,
+                _ => return frame,
+            }
+        }
+    }
+
+    pub async fn json(&mut self) -> Value {
+        match self.next().await {
+            Frame::Json(message) => message,
+            Frame::Closed(code, reason) => panic!("closed {code} {reason}"),
+        }
+    }
+
+    pub async fn closed(&mut self) -> (u16, String) {
+        loop {
+            match self.next().await {
+                Frame::Closed(code, reason) => return (code, reason),
+                Frame::Json(_) => continue,
+            }
+        }
+    }
+
+    /// Nothing but keep-alives arrives for `quiet`.
+    async fn silent_for(&mut self, quiet: Duration) {
+        let deadline = Instant::now() + quiet;
+        while let Some(frame) = self
+            .next_within(deadline.saturating_duration_since(Instant::now()))
+            .await
+        {
+            match frame {
+                Frame::Json(m) if m["type"] == "ping" => continue,
+                other => panic!("expected silence, got {other:?}"),
+            }
+        }
+    }
+
+    /// `connection_init` (with a token if given) and its ack.
+    pub async fn init(&mut self, token: Option<&str>) {
+        let payload = match token {
+            Some(token) => json!({ "Authorization": format!("Bearer {token}") }),
+            None => json!({}),
+        };
+        self.send(json!({"type": "connection_init", "payload": payload}))
+            .await;
+        let ack = self.json().await;
+        assert_eq!(ack["type"], "connection_ack", "{ack}");
+    }
+
+    pub async fn subscribe(&mut self, id: &str, query: &str, variables: Value) {
+        self.send(json!({"type": "subscribe", "id": id,
+            "payload": {"query": query, "variables": variables}}))
+            .await;
+    }
+
+    /// The next `next` message for `id`, as its payload.
+    pub async fn event(&mut self, id: &str) -> Value {
+        let message = self.json().await;
+        assert_eq!(message["type"], "next", "{message}");
+        assert_eq!(message["id"], id, "{message}");
+        message["payload"].clone()
+    }
+}
+
+pub async fn signed_in_socket(addr: SocketAddr, who: &Person) -> Ws {
+    let mut ws = open(addr).await;
+    ws.init(Some(&who.token)).await;
+    ws
+}
+
+async fn create_post(app: &TestApp, who: &Person, community: Option<&str>) -> String {
+    let body = ask(
+        app,
+        Some(who),
+        "mutation($input: CreatePostInput!) { createPost(input: $input) { id } }",
+        json!({"input": {"body": "hello", "communityId": community}}),
+    )
+    .await;
+    body["data"]["createPost"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{body}"))
+        .to_owned()
+}
+
+async fn comment(app: &TestApp, who: &Person, post: &str, text: &str) -> Value {
+    ask(
+        app,
+        Some(who),
+        "mutation($input: CreateCommentInput!) { createComment(input: $input) { id } }",
+        json!({"input": {"postId": post, "body": text}}),
+    )
+    .await
+}
+
+const COMMENT_ADDED: &str =
+    "subscription($post: ID!) { commentAdded(postId: $post) { id body author { username } } }";
+
+#[tokio::test]
+async fn close_codes_follow_graphql_transport_ws() {
+    let app = spawn_app_with(|c| c.realtime.init_timeout = Duration::from_millis(500)).await;
+    let ann = person(&app, "ann").await;
+
+    // 4400: a message that is not JSON, one of unknown type, a binary frame.
+    for bad in ["not json", r#"{"type":"hello"}"#, r#"{"type":"subscribe"}"#] {
+        let mut ws = open(app.addr).await;
+        ws.send_text(bad).await;
+        assert_eq!(ws.closed().await.0, 4400, "{bad}");
+    }
+    let mut ws = open(app.addr).await;
+    ws.0.send(Message::Binary(vec![1, 2].into())).await.unwrap();
+    assert_eq!(ws.closed().await.0, 4400);
+
+    // 4401: subscribe before connection_ack.
+    let mut ws = open(app.addr).await;
+    ws.subscribe("1", "subscription { messageReceived { id } }", json!({}))
+        .await;
+    assert_eq!(ws.closed().await.0, 4401);
+
+    // 4403: connection_init with a bad token.
+    let mut ws = open(app.addr).await;
+    ws.send(json!({"type": "connection_init", "payload": {"Authorization": "Bearer forged.token.value"}}))
+        .await;
+    assert_eq!(ws.closed().await.0, 4403);
+
+    // 4408: no connection_init in time.
+    let mut ws = open(app.addr).await;
+    let (code, reason) = ws.closed().await;
+    assert_eq!(
+        (code, reason.as_str()),
+        (4408, "Connection initialisation timeout")
+    );
+
+    // 4409: a second subscription under a running one's id.
+    let post = create_post(&app, &ann, None).await;
+    let mut ws = signed_in_socket(app.addr, &ann).await;
+    ws.subscribe("same", COMMENT_ADDED, json!({"post": post}))
+        .await;
+    ws.subscribe("same", COMMENT_ADDED, json!({"post": post}))
+        .await;
+    assert_eq!(
+        ws.closed().await,
+        (4409, "Subscriber for same already exists".into())
+    );
+
+    // 4429: a second connection_init.
+    let mut ws = signed_in_socket(app.addr, &ann).await;
+    ws.send(json!({"type": "connection_init"})).await;
+    assert_eq!(ws.closed().await.0, 4429);
+
+    // 4406: no subprotocol the server speaks.
+    let mut ws = open_with(app.addr, "", &[]).await.expect("opens");
+    assert_eq!(ws.closed().await.0, 4406);
+
+    // 4403: a private subscription on an anonymous connection.
+    let mut ws = open(app.addr).await;
+    ws.init(None).await;
+    ws.subscribe("dm", "subscription { messageReceived { id } }", json!({}))
+        .await;
+    assert_eq!(ws.closed().await.0, 4403);
+}
+
+#[tokio::test]
+async fn a_foreign_origin_is_refused() {
+    let app = spawn_app_with(|c| {
+        c.cors_origins = vec!["https://app.example".into()];
+        c.environment = api::config::Environment::Production;
+    })
+    .await;
+    let refused = open_with(
+        app.addr,
+        TRANSPORT_WS,
+        &[("origin", "https://evil.example")],
+    )
+    .await;
+    match refused {
+        Err(tungstenite::Error::Http(response)) => assert_eq!(response.status(), 403),
+        other => panic!("expected 403, got {:?}", other.map(|_| ())),
+    }
+    // Also refused in production: another port on loopback.
+    let loopback = open_with(
+        app.addr,
+        TRANSPORT_WS,
+        &[("origin", "http://localhost:3000")],
+    )
+    .await;
+    assert!(loopback.is_err());
+    // Listed, same-origin and origin-less (native) clients connect.
+    let own = format!("http://{}", app.addr);
+    for origin in [Some("https://app.example"), Some(own.as_str()), None] {
+        let headers: Vec<(&str, &str)> = origin.map(|o| ("origin", o)).into_iter().collect();
+        let mut ws = open_with(app.addr, TRANSPORT_WS, &headers)
+            .await
+            .unwrap_or_else(|e| panic!("{origin:?} refused: {e}"));
+        ws.init(None).await;
+    }
+}
+
+#[tokio::test]
+async fn comment_added_reaches_subscribers_and_pings_keep_them_alive() {
+    let app = spawn_app_with(|c| c.realtime.keepalive = Duration::from_millis(300)).await;
+    let ann = person(&app, "ann").await;
+    let bob = person(&app, "bob").await;
+    let post = create_post(&app, &ann, None).await;
+    let other_post = create_post(&app, &ann, None).await;
+
+    // Anonymous subscribers may follow public posts.
+    let mut anonymous = open(app.addr).await;
+    anonymous.init(None).await;
+    anonymous
+        .subscribe("c", COMMENT_ADDED, json!({"post": post}))
+        .await;
+    let mut ws = signed_in_socket(app.addr, &ann).await;
+    ws.subscribe("c", COMMENT_ADDED, json!({"post": post}))
+        .await;
+    // Let both subscriptions start before the event.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    comment(&app, &bob, &other_post, "elsewhere").await;
+    let started = Instant::now();
+    comment(&app, &bob, &post, "first!").await;
+    let payload = ws.event("c").await;
+    println!(
+        "mutation -> subscriber, same process: {:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        payload["data"]["commentAdded"]["body"], "first!",
+        "{payload}"
+    );
+    assert_eq!(payload["data"]["commentAdded"]["author"]["username"], "bob");
+    let payload = anonymous.event("c").await;
+    assert_eq!(payload["data"]["commentAdded"]["body"], "first!");
+
+    // The server pings an idle connection; a client ping gets a pong.
+    match ws.next_within(Duration::from_secs(2)).await {
+        Some(Frame::Json(m)) => assert_eq!(m["type"], "ping", "{m}"),
+        other => panic!("expected a ping, got {other:?}"),
+    }
+    ws.send(json!({"type": "ping", "payload": {"n": 1}})).await;
+    let pong = ws.json().await;
+    assert_eq!(pong, json!({"type": "pong", "payload": {"n": 1}}));
+
+    // `complete` from the client stops the events.
+    ws.send(json!({"type": "complete", "id": "c"})).await;
+    comment(&app, &bob, &post, "second").await;
+    let payload = anonymous.event("c").await;
+    assert_eq!(payload["data"]["commentAdded"]["body"], "second");
+    ws.silent_for(Duration::from_millis(500)).await;
+
+    // Queries run over the socket too, then complete.
+    ws.subscribe("q", "{ me { email } }", json!({})).await;
+    assert_eq!(
+        ws.event("q").await["data"]["me"]["email"],
+        "ann@example.com"
+    );
+    assert_eq!(ws.json().await, json!({"type": "complete", "id": "q"}));
+
+    // A subscription that cannot start is an `error` message.
+    ws.subscribe("bad", COMMENT_ADDED, json!({"post": "not-an-id"}))
+        .await;
+    let error = ws.json().await;
+    assert_eq!(error["type"], "error", "{error}");
+    assert_eq!(error["payload"][0]["extensions"]["code"], "BAD_USER_INPUT");
+    ws.subscribe("bad", "subscription { nope }", json!({}))
+        .await;
+    let error = ws.json().await;
+    assert_eq!(error["type"], "error", "{error}");
+}
+
+#[tokio::test]
+async fn private_community_events_stop_when_a_member_is_removed() {
+    let app = spawn_app().await;
+    let owner = person(&app, "owner").await;
+    let member = person(&app, "member").await;
+    let outsider = person(&app, "outsider").await;
+    let body = ask(
+        &app,
+        Some(&owner),
+        "mutation { createCommunity(input: {slug: \"inner\", name: \"Inner\", visibility: PRIVATE}) { id } }",
+        json!({}),
+    )
+    .await;
+    let community = body["data"]["createCommunity"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let membership =
+        "mutation($c: ID!, $u: ID!) { addCommunityMember(communityId: $c, userId: $u) { role } }";
+    ask(
+        &app,
+        Some(&owner),
+        membership,
+        json!({"c": community, "u": member.id}),
+    )
+    .await;
+    let subscription = "subscription($c: ID!) { postAdded(communityId: $c) { id body } }";
+
+    // An outsider cannot subscribe.
+    let mut ws = signed_in_socket(app.addr, &outsider).await;
+    ws.subscribe("p", subscription, json!({"c": community}))
+        .await;
+    let error = ws.json().await;
+    assert_eq!(error["type"], "error");
+    assert_eq!(error["payload"][0]["extensions"]["code"], "FORBIDDEN");
+
+    let mut ws = signed_in_socket(app.addr, &member).await;
+    ws.subscribe("p", subscription, json!({"c": community}))
+        .await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let post = create_post(&app, &owner, Some(&community)).await;
+    assert_eq!(
+        ws.event("p").await["data"]["postAdded"]["id"],
+        post.as_str()
+    );
+
+    // Removed: the same subscription receives nothing more.
+    let removal =
+        "mutation($c: ID!, $u: ID!) { removeCommunityMember(communityId: $c, userId: $u) { id } }";
+    ask(
+        &app,
+        Some(&owner),
+        removal,
+        json!({"c": community, "u": member.id}),
+    )
+    .await;
+    create_post(&app, &owner, Some(&community)).await;
+    ws.silent_for(Duration::from_millis(700)).await;
+}
+
+#[tokio::test]
+async fn messages_reach_participants_only() {
+    let app = spawn_app().await;
+    let ann = person(&app, "ann").await;
+    let bob = person(&app, "bob").await;
+    let eve = person(&app, "eve").await;
+    let subscription = "subscription { messageReceived { body conversation { id } } }";
+    let mut bobs = signed_in_socket(app.addr, &bob).await;
+    bobs.subscribe("m", subscription, json!({})).await;
+    let mut eves = signed_in_socket(app.addr, &eve).await;
+    eves.subscribe("m", subscription, json!({})).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    let body = ask(
+        &app,
+        Some(&ann),
+        "mutation($input: StartConversationInput!) { startConversation(input: $input) { id } }",
+        json!({"input": {"participantIds": [bob.id], "message": "hi bob"}}),
+    )
+    .await;
+    let conversation = body["data"]["startConversation"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let event = bobs.event("m").await;
+    assert_eq!(event["data"]["messageReceived"]["body"], "hi bob");
+    ask(
+        &app,
+        Some(&bob),
+        "mutation($c: ID!) { sendMessage(conversationId: $c, body: \"hi ann\") { id } }",
+        json!({"c": conversation}),
+    )
+    .await;
+    // The sender's own devices see it as well.
+    assert_eq!(
+        bobs.event("m").await["data"]["messageReceived"]["body"],
+        "hi ann"
+    );
+    eves.silent_for(Duration::from_millis(500)).await;
+}
+
+#[tokio::test]
+async fn reactions_update_counts_live() {
+    let app = spawn_app().await;
+    let ann = person(&app, "ann").await;
+    let bob = person(&app, "bob").await;
+    let post = create_post(&app, &ann, None).await;
+    let mut ws = signed_in_socket(app.addr, &ann).await;
+    ws.subscribe(
+        "r",
+        "subscription($p: ID!) { reactionChanged(postId: $p) { reactionCount reactionCounts { kind count } } }",
+        json!({"p": post}),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let react = "mutation($p: ID!) { react(postId: $p, kind: LOVE) { id } }";
+    ask(&app, Some(&bob), react, json!({"p": post})).await;
+    let event = ws.event("r").await;
+    assert_eq!(
+        event["data"]["reactionChanged"],
+        json!({"reactionCount": 1, "reactionCounts": [{"kind": "LOVE", "count": 1}]})
+    );
+    ask(
+        &app,
+        Some(&bob),
+        "mutation($p: ID!) { unreact(postId: $p) { id } }",
+        json!({"p": post}),
+    )
+    .await;
+    assert_eq!(
+        ws.event("r").await["data"]["reactionChanged"]["reactionCount"],
+        0
+    );
+}
+
+#[tokio::test]
+async fn connections_and_subscriptions_are_limited() {
+    let app = spawn_app_with(|c| {
+        c.realtime.max_connections_per_user = 2;
+        c.realtime.max_subscriptions = 2;
+    })
+    .await;
+    let ann = person(&app, "ann").await;
+    let post = create_post(&app, &ann, None).await;
+    let mut first = signed_in_socket(app.addr, &ann).await;
+    let second = signed_in_socket(app.addr, &ann).await;
+    let mut third = open(app.addr).await;
+    third
+        .send(json!({"type": "connection_init", "payload": {"accessToken": ann.token}}))
+        .await;
+    assert_eq!(third.closed().await.0, 1008);
+    // A closed connection frees its slot.
+    drop(second);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let mut again = open(app.addr).await;
+        again
+            .send(json!({"type": "connection_init", "payload": {"accessToken": ann.token}}))
+            .await;
+        match again.next().await {
+            Frame::Json(m) if m["type"] == "connection_ack" => break,
+            other => assert!(Instant::now() < deadline, "slot never freed: {other:?}"),
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    for id in ["a", "b"] {
+        first
+            .subscribe(id, COMMENT_ADDED, json!({"post": post}))
+            .await;
+    }
+    first
+        .subscribe("c", COMMENT_ADDED, json!({"post": post}))
+        .await;
+    let error = first.json().await;
+    assert_eq!(
+        (error["type"].as_str(), error["id"].as_str()),
+        (Some("error"), Some("c"))
+    );
+    assert_eq!(error["payload"][0]["extensions"]["code"], "RATE_LIMITED");
+}
+
+#[tokio::test]
+async fn the_legacy_graphql_ws_protocol_works() {
+    let app = spawn_app().await;
+    let ann = person(&app, "ann").await;
+    let post = create_post(&app, &ann, None).await;
+    let mut ws = open_with(app.addr, "graphql-ws", &[]).await.expect("opens");
+    ws.send(json!({"type": "connection_init", "payload": {"authToken": null}}))
+        .await;
+    assert_eq!(ws.json().await["type"], "connection_ack");
+    ws.send(json!({"type": "start", "id": "1", "payload": {"query": COMMENT_ADDED, "variables": {"post": post}}}))
+        .await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    comment(&app, &ann, &post, "legacy").await;
+    let message = ws.json().await;
+    assert_eq!(message["type"], "data", "{message}");
+    assert_eq!(message["payload"]["data"]["commentAdded"]["body"], "legacy");
+    ws.send(json!({"type": "stop", "id": "1"})).await;
+    assert_eq!(ws.json().await, json!({"type": "complete", "id": "1"}));
+    // A graphql-transport-ws message is not part of this protocol.
+    ws.send(json!({"type": "subscribe", "id": "2", "payload": {"query": "{ __typename }"}}))
+        .await;
+    assert_eq!(ws.closed().await.0, 4400);
+}
+
+/// Two API processes on one PostgreSQL database: a comment made through
+/// one reaches a subscriber connected to the other.
+#[tokio::test]
+async fn events_cross_api_processes_through_postgres() {
+    let db = TestDb::new().await;
+    if db.backend != Backend::Postgres {
+        eprintln!("skipped: needs TEST_DATABASE_URL (PostgreSQL)");
+        return;
+    }
+    let vars = [("JWT_SECRET", TEST_JWT_SECRET), ("RUST_LOG", "warn")];
+    let (port_a, port_b) = (free_port(), free_port());
+    let mut a = start_api(&db, port_a, &vars, Stdio::null()).await;
+    let mut b = start_api(&db, port_b, &vars, Stdio::null()).await;
+    let addr_a: SocketAddr = format!("127.0.0.1:{port_a}").parse().unwrap();
+    let addr_b: SocketAddr = format!("127.0.0.1:{port_b}").parse().unwrap();
+    let client = reqwest::Client::new();
+    let call = |addr: SocketAddr, token: Option<String>, query: &'static str, variables: Value| {
+        let client = client.clone();
+        async move {
+            let mut request = client
+                .post(format!("http://{addr}/graphql"))
+                .json(&json!({"query": query, "variables": variables}));
+            if let Some(token) = token {
+                request = request.bearer_auth(token);
+            }
+            let body: Value = request.send().await.unwrap().json().await.unwrap();
+            assert!(body["errors"].is_null(), "{body}");
+            body["data"].clone()
+        }
+    };
+    let signed_up = call(
+        addr_a,
+        None,
+        "mutation($input: SignUpInput!) { signUp(input: $input) { accessToken } }",
+        json!({"input": {"email": "ann@example.com", "username": "ann",
+            "password": "correct horse battery",
+            "device": {"name": "test", "secret": "device-secret-0123456789abcdef"}}}),
+    )
+    .await;
+    let token = signed_up["signUp"]["accessToken"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let post = call(
+        addr_a,
+        Some(token.clone()),
+        "mutation { createPost(input: {body: \"over there\"}) { id } }",
+        json!({}),
+    )
+    .await["createPost"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let mut ws = open(addr_b).await;
+    ws.init(Some(&token)).await;
+    ws.subscribe("c", COMMENT_ADDED, json!({"post": post}))
+        .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut latencies = Vec::new();
+    for n in 0..20 {
+        let started = Instant::now();
+        call(
+            addr_a,
+            Some(token.clone()),
+            "mutation($p: ID!) { createComment(input: {postId: $p, body: \"from A\"}) { id } }",
+            json!({"p": post}),
+        )
+        .await;
+        let event = ws.event("c").await;
+        latencies.push(started.elapsed());
+        assert_eq!(
+            event["data"]["commentAdded"]["body"], "from A",
+            "event {n}: {event}"
+        );
+    }
+    latencies.sort();
+    println!(
+        "mutation on A -> subscriber on B, 20 events: median {:?}, max {:?}",
+        latencies[10], latencies[19]
+    );
+    let _ = a.kill();
+    let _ = b.kill();
+    let _ = a.wait();
+    let _ = b.wait();
+}
+
+/// The listener's connection dies (as in a database restart): it
+/// reconnects and events flow again without restarting the API.
+#[tokio::test]
+async fn the_event_listener_reconnects_after_losing_postgres() {
+    let app = spawn_app().await;
+    if app.db.backend != Backend::Postgres {
+        eprintln!("skipped: needs TEST_DATABASE_URL (PostgreSQL)");
+        return;
+    }
+    let ann = person(&app, "ann").await;
+    let post = create_post(&app, &ann, None).await;
+    let mut ws = signed_in_socket(app.addr, &ann).await;
+    ws.subscribe("c", COMMENT_ADDED, json!({"post": post}))
+        .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    comment(&app, &ann, &post, "before").await;
+    assert_eq!(
+        ws.event("c").await["data"]["commentAdded"]["body"],
+        "before"
+    );
+
+    let listeners = "SELECT pid FROM pg_stat_activity \
+        WHERE datname = current_database() AND query ILIKE 'LISTEN%'";
+    let killed = crate::helpers::query_strings(
+        &app.conn,
+        &format!("SELECT pg_terminate_backend(pid)::text AS done FROM ({listeners}) AS l"),
+        &["done"],
+    )
+    .await;
+    assert_eq!(killed, [["true"]], "one listener per process");
+
+    // Events sent while it reconnects are lost; keep commenting until one
+    // arrives, which proves the listener is back.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        comment(&app, &ann, &post, "after").await;
+        match ws.next_within(Duration::from_millis(500)).await {
+            Some(Frame::Json(m)) if m["type"] == "next" => {
+                assert_eq!(m["payload"]["data"]["commentAdded"]["body"], "after");
+                break;
+            }
+            Some(Frame::Json(m)) if m["type"] == "ping" => {}
+            None => {}
+            other => panic!("unexpected {other:?}"),
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no event within 15 s of the reconnect"
+        );
+    }
+}
