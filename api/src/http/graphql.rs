@@ -178,6 +178,9 @@ pub async fn get(
         .get("operationName")
         .filter(|n| !n.is_empty())
         .cloned();
+    if operation_type(query, operation_name.as_deref()) == Some(OperationType::Subscription) {
+        return request_error(mode, StatusCode::BAD_REQUEST, SUBSCRIPTIONS_ON_WEBSOCKET);
+    }
     if !reads_only(query, operation_name.as_deref()) {
         let mut response = request_error(
             mode,
@@ -244,23 +247,32 @@ fn nul_refused(mode: Mode) -> Response {
     )
 }
 
-/// Whether the selected operation is a query. A document that does not parse
-/// counts as one: execution then reports the parse error properly.
-fn reads_only(query: &str, operation_name: Option<&str>) -> bool {
-    let Ok(document) = parse_query(query) else {
-        return true;
-    };
-    let kind = match (&document.operations, operation_name) {
+/// The selected operation's type; `None` when the document does not parse
+/// or the operation is ambiguous or unknown (execution then reports it).
+fn operation_type(query: &str, operation_name: Option<&str>) -> Option<OperationType> {
+    let document = parse_query(query).ok()?;
+    match (&document.operations, operation_name) {
         (DocumentOperations::Single(op), _) => Some(op.node.ty),
         (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name).map(|op| op.node.ty),
-        // Ambiguous or unknown: execution reports it.
         (DocumentOperations::Multiple(_), None) => None,
-    };
+    }
+}
+
+/// Whether the selected operation is a query (or cannot tell).
+fn reads_only(query: &str, operation_name: Option<&str>) -> bool {
     !matches!(
-        kind,
+        operation_type(query, operation_name),
         Some(OperationType::Mutation | OperationType::Subscription)
     )
 }
+
+fn is_subscription(request: &Request) -> bool {
+    operation_type(&request.query, request.operation_name.as_deref())
+        == Some(OperationType::Subscription)
+}
+
+const SUBSCRIPTIONS_ON_WEBSOCKET: &str =
+    "subscriptions run over a WebSocket to /graphql (graphql-transport-ws), not over POST";
 
 /// POST /graphql: one operation, or a batch of up to `GRAPHQL_MAX_BATCH`.
 pub async fn post(
@@ -323,12 +335,15 @@ pub async fn post(
     {
         return request_error(mode, StatusCode::BAD_REQUEST, "missing `query`");
     }
-    let nul = match &batch {
-        BatchRequest::Single(request) => carries_nul(request),
-        BatchRequest::Batch(requests) => requests.iter().any(carries_nul),
+    let requests = match &batch {
+        BatchRequest::Single(request) => std::slice::from_ref(request),
+        BatchRequest::Batch(requests) => requests.as_slice(),
     };
-    if nul {
+    if requests.iter().any(carries_nul) {
         return nul_refused(mode);
+    }
+    if requests.iter().any(is_subscription) {
+        return request_error(mode, StatusCode::BAD_REQUEST, SUBSCRIPTIONS_ON_WEBSOCKET);
     }
     let batch = batch.data(request_info(&state, &headers, peer));
     let response = state.schema.execute_batch(batch).await;

@@ -119,6 +119,28 @@ async fn sigterm_lets_a_request_in_flight_finish() {
     let db = TestDb::new().await;
     let port = free_port();
     let mut child = start_api(&db, port, &[], Stdio::null()).await;
+    // An open subscription (O1): it must be closed cleanly, not cut.
+    let signed_up: serde_json::Value = reqwest::Client::new()
+        .post(format!("http://127.0.0.1:{port}/graphql"))
+        .json(&serde_json::json!({
+            "query": "mutation($input: SignUpInput!) { signUp(input: $input) { accessToken } }",
+            "variables": {"input": {"email": "ann@example.com", "username": "ann",
+                "password": "correct horse battery",
+                "device": {"name": "test", "secret": "device-secret-0123456789abcdef"}}},
+        }))
+        .send()
+        .await
+        .expect("sign-up")
+        .json()
+        .await
+        .expect("JSON");
+    let token = signed_up["data"]["signUp"]["accessToken"]
+        .as_str()
+        .expect("token");
+    let mut socket = crate::realtime::open(([127, 0, 0, 1], port).into()).await;
+    socket.init(Some(token)).await;
+    let subscription = "subscription { messageReceived { id } }";
+    socket.subscribe("1", subscription, serde_json::json!({})).await;
     let (mut stream, rest) = start_slow_request(port).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
     signal(&child, "TERM");
@@ -144,6 +166,8 @@ async fn sigterm_lets_a_request_in_flight_finish() {
     assert!(response.contains("totalCount"), "{response}");
     let status = wait_for_exit(&mut child, Duration::from_secs(10)).await;
     assert!(status.success(), "exit {status}");
+    let (code, reason) = socket.closed().await;
+    assert_eq!((code, reason.as_str()), (1001, "server shutting down"));
 }
 
 #[tokio::test]

@@ -269,6 +269,24 @@ async fn close_codes_follow_graphql_transport_ws() {
 }
 
 #[tokio::test]
+async fn subscriptions_over_http_are_pointed_to_the_websocket() {
+    let app = spawn_app().await;
+    let query = "subscription { messageReceived { id } }";
+    let (status, body) = app.graphql(query, json!({})).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_REQUEST");
+    assert!(body["errors"][0]["message"].as_str().unwrap().contains("WebSocket"));
+    let response = app
+        .client
+        .get(app.url("/graphql"))
+        .query(&[("query", query)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+}
+
+#[tokio::test]
 async fn a_foreign_origin_is_refused() {
     let app = spawn_app_with(|c| {
         c.cors_origins = vec!["https://app.example".into()];
