@@ -2,6 +2,9 @@
 //! target when it starts, and loads each event's row through the same read
 //! rules as a query, so access lost mid-subscription (removed from a
 //! private community, left a conversation) stops the events at once.
+//!
+//! Each listens before it checks, so an event committed while the check
+//! runs is not missed.
 
 use std::future::ready;
 
@@ -38,10 +41,7 @@ impl Subscription {
         let post = expect_global_id(&post_id, NodeType::Post, "postId")?;
         let viewer = viewer_id(ctx)?;
         let db = context::db(ctx)?.clone();
-        posts::find_readable(&db, viewer, post)
-            .await?
-            .ok_or(AppError::NotFound("post"))?;
-        Ok(deliver(ctx, db, move |db, event| async move {
+        let events = deliver(ctx, db.clone(), move |db, event| async move {
             match event {
                 Event::CommentAdded { post: p, comment } if p == post => {
                     Ok(comments::find_readable(&db, viewer, comment)
@@ -50,7 +50,11 @@ impl Subscription {
                 }
                 _ => Ok(None),
             }
-        })?)
+        })?;
+        posts::find_readable(&db, viewer, post)
+            .await?
+            .ok_or(AppError::NotFound("post"))?;
+        Ok(events)
     }
 
     /// New posts in a community you can read.
@@ -62,8 +66,7 @@ impl Subscription {
         let community = expect_global_id(&community_id, NodeType::Community, "communityId")?;
         let viewer = viewer_id(ctx)?;
         let db = context::db(ctx)?.clone();
-        communities::require_readable(&db, viewer, community).await?;
-        Ok(deliver(ctx, db, move |db, event| async move {
+        let events = deliver(ctx, db.clone(), move |db, event| async move {
             match event {
                 Event::PostAdded {
                     community: Some(c),
@@ -71,7 +74,9 @@ impl Subscription {
                 } if c == community => Ok(posts::find_readable(&db, viewer, post).await?.map(Post)),
                 _ => Ok(None),
             }
-        })?)
+        })?;
+        communities::require_readable(&db, viewer, community).await?;
+        Ok(events)
     }
 
     /// New messages in any of your conversations, yours included (so your
@@ -104,17 +109,18 @@ impl Subscription {
         let post = expect_global_id(&post_id, NodeType::Post, "postId")?;
         let viewer = viewer_id(ctx)?;
         let db = context::db(ctx)?.clone();
-        posts::find_readable(&db, viewer, post)
-            .await?
-            .ok_or(AppError::NotFound("post"))?;
-        Ok(deliver(ctx, db, move |db, event| async move {
+        let events = deliver(ctx, db.clone(), move |db, event| async move {
             match event {
                 Event::ReactionChanged { post: p } if p == post => {
                     Ok(posts::find_readable(&db, viewer, post).await?.map(Post))
                 }
                 _ => Ok(None),
             }
-        })?)
+        })?;
+        posts::find_readable(&db, viewer, post)
+            .await?
+            .ok_or(AppError::NotFound("post"))?;
+        Ok(events)
     }
 }
 

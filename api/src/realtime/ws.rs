@@ -173,8 +173,18 @@ pub fn upgrade(
         None
     };
     let tracker = state.realtime.tasks.clone();
+    let largest = state.config.body_limit_bytes;
     upgrade
         .protocols([TRANSPORT_WS, LEGACY_WS])
+        // A subscribe message is a GraphQL request: the same size limit as
+        // over HTTP, not tungstenite's 64 MiB default.
+        .max_message_size(largest)
+        .max_frame_size(largest)
+        // tungstenite's 128 KiB read and write buffers per socket would make
+        // idle subscriptions cost ~150 KiB each; protocol messages are small
+        // and the buffers still grow for a large one.
+        .read_buffer_size(4 * 1024)
+        .write_buffer_size(0)
         .on_upgrade(move |socket| {
             tracker.track_future(async move {
                 let Some(protocol) = protocol else {

@@ -140,7 +140,9 @@ async fn sigterm_lets_a_request_in_flight_finish() {
     let mut socket = crate::realtime::open(([127, 0, 0, 1], port).into()).await;
     socket.init(Some(token)).await;
     let subscription = "subscription { messageReceived { id } }";
-    socket.subscribe("1", subscription, serde_json::json!({})).await;
+    socket
+        .subscribe("1", subscription, serde_json::json!({}))
+        .await;
     let (mut stream, rest) = start_slow_request(port).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
     signal(&child, "TERM");

@@ -275,7 +275,12 @@ async fn subscriptions_over_http_are_pointed_to_the_websocket() {
     let (status, body) = app.graphql(query, json!({})).await;
     assert_eq!(status, 400, "{body}");
     assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_REQUEST");
-    assert!(body["errors"][0]["message"].as_str().unwrap().contains("WebSocket"));
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("WebSocket")
+    );
     let response = app
         .client
         .get(app.url("/graphql"))

@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# Realtime checks against the real API, with real npm clients:
+#
+#   bash scripts/realtime.sh proof [events]
+#     The client proof: the graphql-ws client and Apollo Client subscribe, a
+#     mutation goes over HTTP, the event must arrive (client-proof.mjs). One
+#     API on DATABASE_URL (default: SQLite in a temporary directory).
+#
+#   bash scripts/realtime.sh bench [count]
+#     Measurements (`just bench-realtime`): event latency within one process
+#     and across two processes on one PostgreSQL database (PG_ADMIN_URL;
+#     a database is created and dropped), and the API's memory with `count`
+#     idle subscriptions (realtime-capacity.mjs).
+#
+# API_BIN picks the binary (default: the debug build for proof, release for
+# bench).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+mode=${1:-proof}
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/hearth-target}"
+case "$mode" in
+  proof) api_bin=${API_BIN:-$CARGO_TARGET_DIR/debug/api}; events=${2:-50} ;;
+  bench) api_bin=${API_BIN:-$CARGO_TARGET_DIR/release/api}; count=${2:-5000} ;;
+  *) echo "usage: realtime.sh proof [events] | bench [count]" >&2; exit 2 ;;
+esac
+[ -x "$api_bin" ] || { echo "realtime: build $api_bin first (cargo build [--release] -p api, or set API_BIN)" >&2; exit 1; }
+
+# Pinned, installed outside the repo and reused between runs.
+packages=(graphql-ws@6.4.2 ws@8.23.0 @apollo/client@4.3.8 graphql@16.15.0 rxjs@7.8.2)
+node_dir=$HOME/.cache/hearth-node/client-proof
+stamp="$node_dir/.installed"
+if [ "$(cat "$stamp" 2>/dev/null)" != "${packages[*]}" ]; then
+  mkdir -p "$node_dir"
+  npm install --no-save --no-audit --no-fund --loglevel=error --prefix "$node_dir" "${packages[@]}"
+  echo "${packages[*]}" >"$stamp"
+fi
+export CLIENT_MODULES="$node_dir/node_modules"
+
+work=$(mktemp -d)
+pids=()
+pg_db=
+PG_ADMIN_URL=${PG_ADMIN_URL:-postgres://postgres@127.0.0.1:5432/postgres}
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
+  [ -z "$pg_db" ] || psql -q "$PG_ADMIN_URL" -c "DROP DATABASE IF EXISTS $pg_db WITH (FORCE)" >/dev/null 2>&1 || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+
+# start_api DATABASE_URL: starts an API process, waits until it is ready, and
+# sets $port and $pid.
+start_api() {
+  port=$(free_port)
+  mkdir -p "$work/$port"
+  env -i "PATH=$PATH" "HOME=$HOME" "DATABASE_URL=$1" "PORT=$port" "DATA_DIR=$work/$port" \
+    "JWT_SECRET=realtime-check-secret-0123456789abcdef" "RUST_LOG=warn" \
+    "AUTH_RATE_LIMIT_PER_IP=1000000" "$api_bin" >"$work/api-$port.log" 2>&1 &
+  pid=$!
+  pids+=("$pid")
+  for _ in $(seq 1 100); do
+    kill -0 "$pid" 2>/dev/null || { cat "$work/api-$port.log" >&2; echo "realtime: the api exited" >&2; exit 1; }
+    curl -fs "http://127.0.0.1:$port/health/ready" >/dev/null && return
+    sleep 0.2
+  done
+  echo "realtime: the api was not ready within 20 s" >&2
+  exit 1
+}
+
+if [ "$mode" = proof ]; then
+  database_url=${DATABASE_URL:-sqlite://$work/proof.db?mode=rwc}
+  start_api "$database_url"
+  echo "client proof: api on port $port (${database_url%%://*})"
+  node scripts/client-proof.mjs "http://127.0.0.1:$port/graphql" "$events"
+  exit 0
+fi
+
+pg_db="hearth_realtime_$$"
+psql -q "$PG_ADMIN_URL" -c "CREATE DATABASE $pg_db"
+url="${PG_ADMIN_URL%/*}/$pg_db"
+start_api "$url"
+port_a=$port pid_a=$pid
+start_api "$url"
+port_b=$port
+echo "--- event latency, one process (release api, PostgreSQL)"
+node scripts/client-proof.mjs "http://127.0.0.1:$port_a/graphql" 200
+echo "--- event latency, across processes: subscribed to B, mutations through A"
+node scripts/client-proof.mjs "http://127.0.0.1:$port_b/graphql" 200 "http://127.0.0.1:$port_a/graphql"
+echo "--- idle subscriptions"
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+node scripts/realtime-capacity.mjs "http://127.0.0.1:$port_a/graphql" "$pid_a" "$count"
