@@ -75,6 +75,16 @@ bench-feed runs="200":
     for _ in $(seq 1 100); do curl -fs http://127.0.0.1:18090/health/ready >/dev/null && break; sleep 0.1; done
     python3 scripts/bench-feed.py http://127.0.0.1:18090 {{runs}}
 
+# Subscriptions with the real graphql-ws client and Apollo Client against a debug API (SQLite, or DATABASE_URL).
+client-proof:
+    cargo build -p api
+    bash scripts/realtime.sh proof
+
+# Event latency (one process, and across two on PostgreSQL) and idle subscriptions' memory, on a release build.
+bench-realtime count="5000":
+    cargo build --release -p api
+    PG_ADMIN_URL={{pg_url}} bash scripts/realtime.sh bench {{count}}
+
 # GraphQL conformance against a seeded debug API: the graphql-http audit and schemathesis (SQLite, or DATABASE_URL).
 conformance:
     cargo build --workspace --bins
