@@ -1,6 +1,7 @@
 //! The README's GraphQL examples stay true: every operation in a
 //! ```graphql block parses and validates against the schema, and the ones
 //! that need no variables run without errors as the seeded demo user.
+//! Subscriptions are started over the WebSocket the same way.
 
 use serde_json::json;
 
@@ -26,13 +27,11 @@ fn graphql_blocks(readme: &str) -> Vec<String> {
     blocks
 }
 
-/// `(name, needs variables)` for each named operation in a block.
-fn operations(block: &str) -> Vec<(String, bool)> {
+/// `(name, needs variables)` for each named operation of these kinds
+/// (`"query "`, `"mutation "`, ...) in a block.
+fn operations(block: &str, kinds: &[&str]) -> Vec<(String, bool)> {
     let mut found = Vec::new();
-    for (at, _) in block
-        .match_indices("query ")
-        .chain(block.match_indices("mutation "))
-    {
+    for (at, _) in kinds.iter().flat_map(|kind| block.match_indices(kind)) {
         let rest = &block[at..];
         let rest = rest.split_once(' ').map_or("", |(_, r)| r);
         let name: String = rest.chars().take_while(|c| c.is_alphanumeric()).collect();
@@ -57,7 +56,7 @@ async fn the_readme_examples_are_valid_against_the_schema() {
     let token = demo_token(&app).await;
     let mut checked = 0;
     for block in graphql_blocks(&readme) {
-        for (name, needs_variables) in operations(&block) {
+        for (name, needs_variables) in operations(&block, &["query ", "mutation "]) {
             let (_, body) = app.graphql_as_named(&token, &block, &name, json!({})).await;
             let errors = body["errors"].as_array().cloned().unwrap_or_default();
             for error in &errors {
@@ -80,5 +79,37 @@ async fn the_readme_examples_are_valid_against_the_schema() {
     assert!(
         checked >= 20,
         "only {checked} operations found in the README"
+    );
+
+    // Subscriptions: each starts over the WebSocket without an `error`
+    // (only a missing variable is allowed).
+    let mut socket = crate::realtime::open(app.addr).await;
+    socket.init(Some(&token)).await;
+    let mut subscriptions = 0;
+    for block in graphql_blocks(&readme) {
+        for (name, needs_variables) in operations(&block, &["subscription "]) {
+            socket
+                .send(json!({"type": "subscribe", "id": name,
+                    "payload": {"query": block, "operationName": name}}))
+                .await;
+            if let Some(crate::realtime::Frame::Json(message)) = socket
+                .next_within(std::time::Duration::from_millis(500))
+                .await
+            {
+                let message_text = message["payload"][0]["message"]
+                    .as_str()
+                    .unwrap_or_default();
+                assert!(
+                    message["type"] == "ping"
+                        || (needs_variables && message_text.contains("Variable")),
+                    "README subscription {name}: {message}"
+                );
+            }
+            subscriptions += 1;
+        }
+    }
+    assert!(
+        subscriptions >= 4,
+        "only {subscriptions} subscriptions found in the README"
     );
 }

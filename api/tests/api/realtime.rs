@@ -79,7 +79,7 @@ impl Ws {
 
     /// The next protocol message or the close, within `within`; `None` if
     /// nothing came.
-    async fn next_within(&mut self, within: Duration) -> Option<Frame> {
+    pub async fn next_within(&mut self, within: Duration) -> Option<Frame> {
         let deadline = Instant::now() + within;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
