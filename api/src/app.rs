@@ -83,6 +83,11 @@ impl Application {
         self.statements.clone()
     }
 
+    /// Where this application's subscription events are published.
+    pub fn broker(&self) -> Broker {
+        self.realtime.broker.clone()
+    }
+
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.listener.local_addr()
     }

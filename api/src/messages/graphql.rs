@@ -201,7 +201,7 @@ impl MessagesMutation {
         let (conversation, message) =
             service::start(context::db(ctx)?, &signed_in(ctx)?, ids, input.message).await?;
         if let Some(message) = message {
-            realtime::publish(ctx, message_received(&message)).await;
+            realtime::publish(ctx, message_received(ctx, &message).await?).await;
         }
         Ok(Conversation(conversation))
     }
@@ -228,14 +228,22 @@ impl MessagesMutation {
     ) -> async_graphql::Result<Message> {
         let id = expect_global_id(&conversation_id, NodeType::Conversation, "conversationId")?;
         let message = service::send(context::db(ctx)?, &signed_in(ctx)?, id, &body).await?;
-        realtime::publish(ctx, message_received(&message)).await;
+        realtime::publish(ctx, message_received(ctx, &message).await?).await;
         Ok(Message(message))
     }
 }
 
-fn message_received(message: &message::Model) -> Event {
-    Event::MessageReceived {
+/// The event for a new message, addressed to everyone in its conversation.
+async fn message_received(
+    ctx: &Context<'_>,
+    message: &message::Model,
+) -> async_graphql::Result<Event> {
+    let recipients = load_one(ctx, ParticipantsKey(message.conversation_id))
+        .await?
+        .unwrap_or_default();
+    Ok(Event::MessageReceived {
         conversation: message.conversation_id,
         message: message.id,
-    }
+        recipients,
+    })
 }

@@ -1,19 +1,31 @@
 //! Where events travel between the mutation that causes them and the
 //! subscriptions that want them.
 //!
-//! On SQLite (one process) an in-process broadcast channel is the whole
-//! story. On PostgreSQL every event goes through `NOTIFY`, and each API
-//! process `LISTEN`s and re-broadcasts what arrives to its own subscribers,
-//! so a mutation on one replica reaches subscribers on all of them. The
-//! payload is ids only: every subscriber loads the row itself, through the
-//! same visibility rules as a query, so an event can never leak a row.
+//! On SQLite (one process) events go straight to this process's
+//! subscribers. On PostgreSQL every event goes through `NOTIFY`, and each
+//! API process `LISTEN`s and hands what arrives to its own subscribers, so a
+//! mutation on one replica reaches subscribers on all of them. The payload
+//! is ids only: every subscriber loads the row itself, through the same
+//! visibility rules as a query, so an event can never leak a row.
+//!
+//! Subscribers register for a topic (a post, a community, a user), so an
+//! event wakes only the subscriptions it concerns, however many idle ones
+//! the process holds; each has its own bounded queue, and one that is full
+//! is cut off (told it lagged) instead of slowing the sender or the others.
 
-use std::time::Duration;
+use std::{
+    collections::HashMap,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, AtomicU64, Ordering},
+    },
+    time::Duration,
+};
 
 use migration::database::{Backend, backend_of};
 use sea_orm::{ConnectionTrait, DatabaseBackend, DatabaseConnection, Statement, sqlx};
 use serde::{Deserialize, Serialize};
-use tokio::sync::broadcast;
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
@@ -21,19 +33,141 @@ use uuid::Uuid;
 const CHANNEL: &str = "hearth_events";
 
 /// Something that happened, by id.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Event {
-    CommentAdded { post: Uuid, comment: Uuid },
-    PostAdded { community: Option<Uuid>, post: Uuid },
-    MessageReceived { conversation: Uuid, message: Uuid },
-    ReactionChanged { post: Uuid },
+    CommentAdded {
+        post: Uuid,
+        comment: Uuid,
+    },
+    PostAdded {
+        community: Option<Uuid>,
+        post: Uuid,
+    },
+    /// `recipients` are the conversation's participants (at most 51).
+    MessageReceived {
+        conversation: Uuid,
+        message: Uuid,
+        recipients: Vec<Uuid>,
+    },
+    ReactionChanged {
+        post: Uuid,
+    },
+}
+
+/// What a subscription listens to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Topic {
+    /// Comments and reactions on a post.
+    Post(Uuid),
+    /// New posts in a community.
+    Community(Uuid),
+    /// Messages to a user.
+    User(Uuid),
+}
+
+impl Event {
+    fn topics(&self) -> Vec<Topic> {
+        match self {
+            Self::CommentAdded { post, .. } | Self::ReactionChanged { post } => {
+                vec![Topic::Post(*post)]
+            }
+            Self::PostAdded { community, .. } => {
+                community.map(Topic::Community).into_iter().collect()
+            }
+            Self::MessageReceived { recipients, .. } => {
+                recipients.iter().copied().map(Topic::User).collect()
+            }
+        }
+    }
+}
+
+/// One subscriber's queue, as the broker holds it.
+struct Subscriber {
+    queue: mpsc::Sender<Event>,
+    lagged: Arc<AtomicBool>,
+}
+
+#[derive(Default)]
+struct Registry {
+    next_id: AtomicU64,
+    topics: Mutex<HashMap<Topic, HashMap<u64, Subscriber>>>,
+}
+
+impl Registry {
+    fn deliver(&self, event: &Event) {
+        let mut topics = self.topics.lock().unwrap_or_else(|e| e.into_inner());
+        for topic in event.topics() {
+            let Some(subscribers) = topics.get_mut(&topic) else {
+                continue;
+            };
+            subscribers.retain(
+                |_, subscriber| match subscriber.queue.try_send(event.clone()) {
+                    Ok(()) => true,
+                    Err(mpsc::error::TrySendError::Full(_)) => {
+                        // Dropping the sender ends its stream; the flag says why.
+                        subscriber.lagged.store(true, Ordering::Relaxed);
+                        false
+                    }
+                    Err(mpsc::error::TrySendError::Closed(_)) => false,
+                },
+            );
+            if subscribers.is_empty() {
+                topics.remove(&topic);
+            }
+        }
+    }
+}
+
+/// A subscription's end of its queue; leaving it unregisters.
+pub struct Receiver {
+    queue: mpsc::Receiver<Event>,
+    lagged: Arc<AtomicBool>,
+    topic: Topic,
+    id: u64,
+    registry: Arc<Registry>,
+}
+
+/// Why a receiver's events stopped.
+pub enum Stopped {
+    /// Its queue filled up: events were dropped.
+    Lagged,
+    /// The broker is gone (shutting down).
+    Closed,
+}
+
+impl Receiver {
+    pub async fn recv(&mut self) -> Result<Event, Stopped> {
+        match self.queue.recv().await {
+            Some(event) => Ok(event),
+            None if self.lagged.load(Ordering::Relaxed) => Err(Stopped::Lagged),
+            None => Err(Stopped::Closed),
+        }
+    }
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        let mut topics = self
+            .registry
+            .topics
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if let Some(subscribers) = topics.get_mut(&self.topic) {
+            subscribers.remove(&self.id);
+            if subscribers.is_empty() {
+                topics.remove(&self.topic);
+            }
+        }
+    }
 }
 
 /// Publishes events and hands out receivers. Cheap to clone.
 #[derive(Clone)]
 pub struct Broker {
-    local: broadcast::Sender<Event>,
+    registry: Arc<Registry>,
+    /// How many events a subscriber may have queued.
+    buffer: usize,
     /// Set on PostgreSQL: events are published with `pg_notify` through it.
     postgres: Option<DatabaseConnection>,
 }
@@ -48,19 +182,43 @@ impl Broker {
         buffer: usize,
         shutdown: CancellationToken,
     ) -> Self {
-        let (local, _) = broadcast::channel(buffer);
+        let registry = Arc::new(Registry::default());
         let postgres = matches!(backend_of(database_url), Ok(Backend::Postgres));
         if postgres {
-            tokio::spawn(listen(database_url.to_owned(), local.clone(), shutdown));
+            tokio::spawn(listen(database_url.to_owned(), registry.clone(), shutdown));
         }
         Self {
-            local,
+            registry,
+            buffer,
             postgres: postgres.then(|| db.clone()),
         }
     }
 
-    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
-        self.local.subscribe()
+    /// Starts receiving the events of `topic`.
+    pub fn subscribe(&self, topic: Topic) -> Receiver {
+        let (queue, receiver) = mpsc::channel(self.buffer);
+        let lagged = Arc::new(AtomicBool::new(false));
+        let id = self.registry.next_id.fetch_add(1, Ordering::Relaxed);
+        self.registry
+            .topics
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(topic)
+            .or_default()
+            .insert(
+                id,
+                Subscriber {
+                    queue,
+                    lagged: lagged.clone(),
+                },
+            );
+        Receiver {
+            queue: receiver,
+            lagged,
+            topic,
+            id,
+            registry: self.registry.clone(),
+        }
     }
 
     /// Sends `event` to every subscriber. Called after the change committed;
@@ -69,8 +227,7 @@ impl Broker {
     pub async fn publish(&self, event: Event) {
         metrics::counter!("realtime_events_published_total").increment(1);
         let Some(db) = &self.postgres else {
-            // No receivers is not an error: nobody is subscribed.
-            let _ = self.local.send(event);
+            self.registry.deliver(&event);
             return;
         };
         let payload = match serde_json::to_string(&event) {
@@ -94,10 +251,10 @@ impl Broker {
 /// Listens on PostgreSQL and re-broadcasts to this process's subscribers.
 /// A lost connection (database restart, terminated backend) is reopened
 /// with a growing pause; events sent while it was down are missed.
-async fn listen(url: String, local: broadcast::Sender<Event>, shutdown: CancellationToken) {
+async fn listen(url: String, registry: Arc<Registry>, shutdown: CancellationToken) {
     let mut pause = Duration::from_millis(100);
     loop {
-        match listen_once(&url, &local, &shutdown).await {
+        match listen_once(&url, &registry, &shutdown, &mut pause).await {
             Ok(()) => return,
             Err(err) => {
                 tracing::warn!(error = %err, retry_in = ?pause, "event listener lost PostgreSQL; reconnecting");
@@ -114,12 +271,14 @@ async fn listen(url: String, local: broadcast::Sender<Event>, shutdown: Cancella
 /// One listening connection; `Ok` only when shutting down.
 async fn listen_once(
     url: &str,
-    local: &broadcast::Sender<Event>,
+    registry: &Registry,
     shutdown: &CancellationToken,
+    pause: &mut Duration,
 ) -> Result<(), sqlx::Error> {
     let mut listener = sqlx::postgres::PgListener::connect(url).await?;
     listener.listen(CHANNEL).await?;
     tracing::info!("listening for events on PostgreSQL");
+    *pause = Duration::from_millis(100);
     loop {
         let received = tokio::select! {
             () = shutdown.cancelled() => return Ok(()),
@@ -131,9 +290,7 @@ async fn listen_once(
             return Err(sqlx::Error::Protocol("connection lost".into()));
         };
         match serde_json::from_str::<Event>(notification.payload()) {
-            Ok(event) => {
-                let _ = local.send(event);
-            }
+            Ok(event) => registry.deliver(&event),
             Err(err) => tracing::warn!(error = %err, "ignoring a malformed event"),
         }
     }

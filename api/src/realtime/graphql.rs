@@ -11,9 +11,11 @@ use std::future::ready;
 use async_graphql::{Context, ErrorExtensions, ID, Subscription};
 use futures_util::{Stream, StreamExt, stream};
 use sea_orm::DatabaseConnection;
-use tokio::sync::broadcast::error::RecvError;
 
-use super::{Broker, Event};
+use super::{
+    Broker, Event,
+    broker::{Stopped, Topic},
+};
 use crate::{
     auth::{viewer::signed_in, viewer_id},
     comments::{graphql::Comment, service as comments},
@@ -41,16 +43,21 @@ impl Subscription {
         let post = expect_global_id(&post_id, NodeType::Post, "postId")?;
         let viewer = viewer_id(ctx)?;
         let db = context::db(ctx)?.clone();
-        let events = deliver(ctx, db.clone(), move |db, event| async move {
-            match event {
-                Event::CommentAdded { post: p, comment } if p == post => {
-                    Ok(comments::find_readable(&db, viewer, comment)
-                        .await?
-                        .map(Comment))
+        let events = deliver(
+            ctx,
+            db.clone(),
+            Topic::Post(post),
+            move |db, event| async move {
+                match event {
+                    Event::CommentAdded { post: p, comment } if p == post => {
+                        Ok(comments::find_readable(&db, viewer, comment)
+                            .await?
+                            .map(Comment))
+                    }
+                    _ => Ok(None),
                 }
-                _ => Ok(None),
-            }
-        })?;
+            },
+        )?;
         posts::find_readable(&db, viewer, post)
             .await?
             .ok_or(AppError::NotFound("post"))?;
@@ -66,15 +73,22 @@ impl Subscription {
         let community = expect_global_id(&community_id, NodeType::Community, "communityId")?;
         let viewer = viewer_id(ctx)?;
         let db = context::db(ctx)?.clone();
-        let events = deliver(ctx, db.clone(), move |db, event| async move {
-            match event {
-                Event::PostAdded {
-                    community: Some(c),
-                    post,
-                } if c == community => Ok(posts::find_readable(&db, viewer, post).await?.map(Post)),
-                _ => Ok(None),
-            }
-        })?;
+        let events = deliver(
+            ctx,
+            db.clone(),
+            Topic::Community(community),
+            move |db, event| async move {
+                match event {
+                    Event::PostAdded {
+                        community: Some(c),
+                        post,
+                    } if c == community => {
+                        Ok(posts::find_readable(&db, viewer, post).await?.map(Post))
+                    }
+                    _ => Ok(None),
+                }
+            },
+        )?;
         communities::require_readable(&db, viewer, community).await?;
         Ok(events)
     }
@@ -87,16 +101,21 @@ impl Subscription {
     ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<Message>>> {
         let viewer = signed_in(ctx)?.user_id;
         let db = context::db(ctx)?.clone();
-        Ok(deliver(ctx, db, move |db, event| async move {
-            match event {
-                Event::MessageReceived { message, .. } => {
-                    Ok(messages::find_message_for(&db, viewer, message)
-                        .await?
-                        .map(Message))
+        Ok(deliver(
+            ctx,
+            db,
+            Topic::User(viewer),
+            move |db, event| async move {
+                match event {
+                    Event::MessageReceived { message, .. } => {
+                        Ok(messages::find_message_for(&db, viewer, message)
+                            .await?
+                            .map(Message))
+                    }
+                    _ => Ok(None),
                 }
-                _ => Ok(None),
-            }
-        })?)
+            },
+        )?)
     }
 
     /// A post you can read, each time someone reacts to it or takes a
@@ -109,14 +128,19 @@ impl Subscription {
         let post = expect_global_id(&post_id, NodeType::Post, "postId")?;
         let viewer = viewer_id(ctx)?;
         let db = context::db(ctx)?.clone();
-        let events = deliver(ctx, db.clone(), move |db, event| async move {
-            match event {
-                Event::ReactionChanged { post: p } if p == post => {
-                    Ok(posts::find_readable(&db, viewer, post).await?.map(Post))
+        let events = deliver(
+            ctx,
+            db.clone(),
+            Topic::Post(post),
+            move |db, event| async move {
+                match event {
+                    Event::ReactionChanged { post: p } if p == post => {
+                        Ok(posts::find_readable(&db, viewer, post).await?.map(Post))
+                    }
+                    _ => Ok(None),
                 }
-                _ => Ok(None),
-            }
-        })?;
+            },
+        )?;
         posts::find_readable(&db, viewer, post)
             .await?
             .ok_or(AppError::NotFound("post"))?;
@@ -124,14 +148,15 @@ impl Subscription {
     }
 }
 
-/// The events this process receives, each turned into the subscriber's
-/// value by `load` (which answers `None` for events that are not for it or
-/// that it may not see). A subscriber that falls more than the buffer
+/// The events of `topic` this process receives, each turned into the
+/// subscriber's value by `load` (which answers `None` for events that are
+/// not for it or that it may not see). A subscriber that falls more than the buffer
 /// behind gets one `SLOW_CONSUMER` error and its subscription ends: it
 /// missed events, so it must refetch rather than trust what follows.
 fn deliver<T, F, Fut>(
     ctx: &Context<'_>,
     db: DatabaseConnection,
+    topic: Topic,
     load: F,
 ) -> AppResult<impl Stream<Item = async_graphql::Result<T>> + use<T, F, Fut>>
 where
@@ -142,13 +167,13 @@ where
     let broker = ctx
         .data::<Broker>()
         .map_err(|_| AppError::Internal(anyhow::anyhow!("broker missing from schema data")))?;
-    let receiver = broker.subscribe();
+    let receiver = broker.subscribe(topic);
     let events = stream::unfold(Some(receiver), |receiver| async move {
         let mut receiver = receiver?;
         match receiver.recv().await {
             Ok(event) => Some((Ok(event), Some(receiver))),
-            Err(RecvError::Lagged(missed)) => Some((Err(missed), None)),
-            Err(RecvError::Closed) => None,
+            Err(Stopped::Lagged) => Some((Err(()), None)),
+            Err(Stopped::Closed) => None,
         }
     });
     Ok(events
@@ -158,17 +183,17 @@ where
             async move {
                 match loaded {
                     Ok(loading) => loading.await.map_err(Into::into).transpose(),
-                    Err(missed) => Some(Err(lagged(missed))),
+                    Err(()) => Some(Err(lagged())),
                 }
             }
         })
         .filter_map(ready))
 }
 
-fn lagged(missed: u64) -> async_graphql::Error {
+fn lagged() -> async_graphql::Error {
     metrics::counter!("realtime_subscriptions_lagged_total").increment(1);
-    async_graphql::Error::new(format!(
-        "this subscription fell {missed} events behind and was ended; refetch and subscribe again"
-    ))
+    async_graphql::Error::new(
+        "this subscription fell too far behind its events and was ended; refetch and subscribe again",
+    )
     .extend_with(|_, ext| ext.set("code", code::SLOW_CONSUMER))
 }

@@ -536,8 +536,9 @@ impl Session {
                 "Forbidden: sign in (send a token in connection_init) to subscribe to this".into(),
             )));
         }
-        // Nothing ran (the document was invalid or the subscription was
-        // refused): that is an `error` message, which also ends it.
+        // No data, only errors: the document was invalid, the subscription
+        // was refused, or it ended in an error (`SLOW_CONSUMER`). That is an
+        // `error` message, which ends the operation without `complete`.
         if response.data == async_graphql::Value::Null && response.is_err() {
             self.stop(&id);
             return send(

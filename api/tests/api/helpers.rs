@@ -169,6 +169,8 @@ pub struct TestApp {
     pub db: TestDb,
     /// SQL statements the app's own pool has run.
     pub statements: api::db::StatementCounter,
+    /// The app's event broker, to publish events directly.
+    pub broker: api::realtime::Broker,
     stop: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<std::io::Result<()>>>,
 }
@@ -186,6 +188,7 @@ pub async fn spawn_app_with(customize: impl FnOnce(&mut Config)) -> TestApp {
         .expect("application builds");
     let addr = app.local_addr().expect("bound address");
     let statements = app.statement_counter();
+    let broker = app.broker();
     let (stop, stopped) = oneshot::channel::<()>();
     let server = tokio::spawn(app.run_until_stopped(async {
         let _ = stopped.await;
@@ -208,6 +211,7 @@ pub async fn spawn_app_with(customize: impl FnOnce(&mut Config)) -> TestApp {
         conn,
         db,
         statements,
+        broker,
         stop: Some(stop),
         server: Some(server),
     }

@@ -534,6 +534,64 @@ async fn reactions_update_counts_live() {
     );
 }
 
+/// A subscriber that falls more than the buffer behind is told so and its
+/// subscription ends; another subscriber on its own connection carries on.
+#[tokio::test]
+async fn a_lagging_subscriber_is_ended_without_slowing_others() {
+    let app = spawn_app_with(|c| c.realtime.event_buffer = 4).await;
+    let ann = person(&app, "ann").await;
+    let post = create_post(&app, &ann, None).await;
+    let busy_post = create_post(&app, &ann, None).await;
+    let body = comment(&app, &ann, &busy_post, "one").await;
+    let busy_comment = body["data"]["createComment"]["id"].as_str().unwrap();
+    let ids = |global: &str| {
+        api::graphql::node::from_global_id(&global.into())
+            .expect("a global id")
+            .1
+    };
+    let mut slow = signed_in_socket(app.addr, &ann).await;
+    slow.subscribe("s", COMMENT_ADDED, json!({"post": busy_post}))
+        .await;
+    let mut other = signed_in_socket(app.addr, &ann).await;
+    other
+        .subscribe("o", COMMENT_ADDED, json!({"post": post}))
+        .await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    // A burst far faster than one subscriber loads rows.
+    let event = api::realtime::Event::CommentAdded {
+        post: ids(&busy_post),
+        comment: ids(busy_comment),
+    };
+    for _ in 0..500 {
+        app.broker.publish(event.clone()).await;
+    }
+    let mut delivered = 0;
+    let error = loop {
+        let message = slow.json().await;
+        match message["type"].as_str() {
+            Some("next") => delivered += 1,
+            Some("error") => break message,
+            _ => panic!("unexpected {message}"),
+        }
+    };
+    assert!(delivered < 500, "no lag after {delivered} events");
+    assert_eq!(error["id"], "s");
+    assert_eq!(
+        error["payload"][0]["extensions"]["code"], "SLOW_CONSUMER",
+        "{error}"
+    );
+    // The connection itself stays usable.
+    slow.subscribe("s", COMMENT_ADDED, json!({"post": post}))
+        .await;
+
+    comment(&app, &ann, &post, "still flowing").await;
+    assert_eq!(
+        other.event("o").await["data"]["commentAdded"]["body"],
+        "still flowing"
+    );
+}
+
 #[tokio::test]
 async fn connections_and_subscriptions_are_limited() {
     let app = spawn_app_with(|c| {
