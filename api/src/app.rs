@@ -13,6 +13,7 @@ use crate::{
     auth::{Auth, rate_limit},
     config::Config,
     db,
+    files::Files,
     graphql::build_schema,
     http::{AppState, router},
     metrics,
@@ -40,7 +41,12 @@ impl Application {
         let auth = Arc::new(Auth::new(db.clone(), &config)?);
         rate_limit::spawn_sweeper(auth.limits.clone());
         spawn_auth_sweeper(auth.clone());
-        let schema = build_schema(&config.graphql, db.clone(), auth.clone());
+        let storage = crate::files::storage::from_config(&config.files, &config.data_dir)
+            .map_err(|e| anyhow::anyhow!("file storage: {e}"))?;
+        tracing::info!(storage = %crate::files::storage::Storage::describe(&storage), "file storage");
+        let files = Arc::new(Files::new(db.clone(), Arc::new(storage), &config)?);
+        spawn_files_sweeper(files.clone());
+        let schema = build_schema(&config.graphql, db.clone(), auth.clone(), files.clone());
         let shutdown_timeout = config.shutdown_timeout;
         let shutdown = CancellationToken::new();
         if config.metrics.enabled {
@@ -52,6 +58,7 @@ impl Application {
             auth,
             config: Arc::new(config),
             shutdown: shutdown.clone(),
+            files,
         };
         Ok(Self {
             listener,
@@ -123,6 +130,27 @@ fn spawn_auth_sweeper(auth: Arc<Auth>) {
                 Ok(0) => {}
                 Ok(removed) => tracing::info!(removed, "removed expired sessions and tokens"),
                 Err(err) => tracing::warn!(error = ?err, "sweeping expired sessions failed"),
+            }
+        }
+    });
+}
+
+/// Deletes unattached uploads past the grace period, and stored objects no
+/// row points to, hourly (the first run right after start).
+fn spawn_files_sweeper(files: Arc<Files>) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(60 * 60));
+        loop {
+            tick.tick().await;
+            let cutoff = chrono::Utc::now() - files.config().orphan_grace;
+            match files.sweep(cutoff).await {
+                Ok(report) if report.rows + report.objects == 0 => {}
+                Ok(report) => tracing::info!(
+                    rows = report.rows,
+                    objects = report.objects,
+                    "removed unused uploads"
+                ),
+                Err(err) => tracing::warn!(error = ?err, "sweeping unused uploads failed"),
             }
         }
     });

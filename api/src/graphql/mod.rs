@@ -23,6 +23,7 @@ use crate::{
     comments::graphql::CommentsMutation,
     communities::graphql::{CommunitiesMutation, CommunitiesQuery},
     config::GraphqlLimits,
+    files::{Files, graphql::FilesMutation},
     messages::graphql::{MessagesMutation, MessagesQuery},
     posts::graphql::{PostsMutation, PostsQuery},
     users::graphql::{UsersMutation, UsersQuery},
@@ -46,6 +47,7 @@ pub struct Mutation(
     PostsMutation,
     CommentsMutation,
     MessagesMutation,
+    FilesMutation,
 );
 
 pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
@@ -68,11 +70,17 @@ fn builder(limits: &GraphqlLimits) -> SchemaBuilder<Query, Mutation, EmptySubscr
 }
 
 /// The schema the server executes.
-pub fn build_schema(limits: &GraphqlLimits, db: DatabaseConnection, auth: Arc<Auth>) -> AppSchema {
+pub fn build_schema(
+    limits: &GraphqlLimits,
+    db: DatabaseConnection,
+    auth: Arc<Auth>,
+    files: Arc<Files>,
+) -> AppSchema {
     builder(limits)
         .data(loaders::data_loader(db.clone()))
         .data(db)
         .data(auth)
+        .data(files)
         .finish()
 }
 

@@ -28,7 +28,7 @@ use tower_http::{
 };
 use tracing::Level;
 
-use crate::{auth::Auth, config::Config, error::code, graphql::AppSchema};
+use crate::{auth::Auth, config::Config, error::code, files::Files, graphql::AppSchema};
 
 /// What every handler can reach.
 #[derive(Clone)]
@@ -44,6 +44,8 @@ pub struct AppState {
     /// tracking those tasks (e.g. a `TaskTracker`) lets `run_until_stopped`
     /// wait for the close frames within `SHUTDOWN_TIMEOUT_SECS`.
     pub shutdown: CancellationToken,
+    /// Uploads, their storage and download links.
+    pub files: Arc<Files>,
 }
 
 /// The whole application as one axum router.
@@ -51,6 +53,7 @@ pub fn router(state: AppState) -> Router {
     let config = state.config.clone();
     let mut routes = Router::new()
         .route("/graphql", get(graphql::get).post(graphql::post))
+        .route("/files/{id}", get(crate::files::download::download))
         .route("/health/live", get(health::live))
         .route("/health/ready", get(health::ready))
         .fallback(not_found);
@@ -121,8 +124,17 @@ fn cors(config: &Config) -> CorsLayer {
             header::ACCEPT,
             HeaderName::from_static("x-request-id"),
             HeaderName::from_static("apollo-require-preflight"),
+            HeaderName::from_static("x-apollo-operation-name"),
+            header::RANGE,
+            header::IF_NONE_MATCH,
+            header::IF_RANGE,
         ])
-        .expose_headers([HeaderName::from_static("x-request-id")])
+        .expose_headers([
+            HeaderName::from_static("x-request-id"),
+            header::CONTENT_RANGE,
+            header::CONTENT_DISPOSITION,
+            header::ETAG,
+        ])
 }
 
 /// A GraphQL-shaped error body, so every client (Apollo reads non-2xx bodies
