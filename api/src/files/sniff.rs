@@ -61,7 +61,10 @@ mod tests {
         assert_eq!(content_type(b"hello\nworld\n"), Some("text/plain"));
         let mut elf = b"\x7fELF\x02\x01\x01".to_vec();
         elf.resize(64, 0);
-        assert!(matches!(content_type(&elf), None | Some("application/x-executable")));
+        assert!(matches!(
+            content_type(&elf),
+            None | Some("application/x-executable")
+        ));
         assert_eq!(content_type(&[0, 1, 2, 3, 0xff, 0xfe]), None);
     }
 
