@@ -13,6 +13,7 @@ use crate::{
     auth::{Auth, rate_limit},
     config::Config,
     db,
+    files::Files,
     graphql::build_schema,
     http::{AppState, router},
     metrics,
@@ -42,6 +43,11 @@ impl Application {
         let auth = Arc::new(Auth::new(db.clone(), &config)?);
         rate_limit::spawn_sweeper(auth.limits.clone());
         spawn_auth_sweeper(auth.clone());
+        let storage = crate::files::storage::from_config(&config.files, &config.data_dir)
+            .map_err(|e| anyhow::anyhow!("file storage: {e}"))?;
+        tracing::info!(storage = %crate::files::storage::Storage::describe(&storage), "file storage");
+        let files = Arc::new(Files::new(db.clone(), Arc::new(storage), &config)?);
+        spawn_files_sweeper(files.clone());
         let shutdown_timeout = config.shutdown_timeout;
         let shutdown = CancellationToken::new();
         let broker = Broker::start(
@@ -50,7 +56,13 @@ impl Application {
             config.realtime.event_buffer,
             shutdown.clone(),
         );
-        let schema = build_schema(&config.graphql, db.clone(), auth.clone(), broker.clone());
+        let schema = build_schema(
+            &config.graphql,
+            db.clone(),
+            auth.clone(),
+            broker.clone(),
+            files.clone(),
+        );
         let realtime = Realtime {
             broker,
             connections: Default::default(),
@@ -66,6 +78,7 @@ impl Application {
             config: Arc::new(config),
             shutdown: shutdown.clone(),
             realtime: realtime.clone(),
+            files,
         };
         Ok(Self {
             listener,
@@ -152,6 +165,27 @@ fn spawn_auth_sweeper(auth: Arc<Auth>) {
                 Ok(0) => {}
                 Ok(removed) => tracing::info!(removed, "removed expired sessions and tokens"),
                 Err(err) => tracing::warn!(error = ?err, "sweeping expired sessions failed"),
+            }
+        }
+    });
+}
+
+/// Deletes unattached uploads past the grace period, and stored objects no
+/// row points to, hourly (the first run right after start).
+fn spawn_files_sweeper(files: Arc<Files>) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(60 * 60));
+        loop {
+            tick.tick().await;
+            let cutoff = chrono::Utc::now() - files.config().orphan_grace;
+            match files.sweep(cutoff).await {
+                Ok(report) if report.rows + report.objects == 0 => {}
+                Ok(report) => tracing::info!(
+                    rows = report.rows,
+                    objects = report.objects,
+                    "removed unused uploads"
+                ),
+                Err(err) => tracing::warn!(error = ?err, "sweeping unused uploads failed"),
             }
         }
     });

@@ -21,6 +21,7 @@ pub mod membership;
 pub mod message;
 pub mod one_time_token;
 pub mod post;
+pub mod post_attachment;
 pub mod reaction;
 pub mod refresh_token;
 pub mod session;
@@ -38,6 +39,7 @@ pub mod prelude {
     pub use super::message::Entity as Message;
     pub use super::one_time_token::Entity as OneTimeToken;
     pub use super::post::Entity as Post;
+    pub use super::post_attachment::Entity as PostAttachment;
     pub use super::reaction::Entity as Reaction;
     pub use super::refresh_token::Entity as RefreshToken;
     pub use super::session::Entity as Session;

@@ -20,6 +20,7 @@ mod m20261123_000003_posts;
 mod m20261123_000004_messages;
 mod m20261123_000005_account_status;
 mod m20261123_000006_banned_authors_index;
+mod m20261123_000007_post_attachments;
 mod tables;
 
 pub struct Migrator;
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000004_messages::Migration),
             Box::new(m20261123_000005_account_status::Migration),
             Box::new(m20261123_000006_banned_authors_index::Migration),
+            Box::new(m20261123_000007_post_attachments::Migration),
         ]
     }
 }

@@ -217,3 +217,11 @@ pub async fn drop_tables(manager: &SchemaManager<'_>, tables: Vec<DynIden>) -> R
     }
     Ok(())
 }
+
+#[derive(DeriveIden, Clone, Copy)]
+pub enum PostAttachments {
+    Table,
+    PostId,
+    FileId,
+    Position,
+}

@@ -315,9 +315,10 @@ impl AuthMutation {
         ctx: &Context<'_>,
         password: String,
     ) -> async_graphql::Result<bool> {
-        auth(ctx)?
+        let keys = auth(ctx)?
             .delete_account(&signed_in(ctx)?, &password)
             .await?;
+        crate::files::graphql::files(ctx)?.discard(keys).await;
         Ok(true)
     }
 

@@ -464,16 +464,23 @@ impl Auth {
         Ok(())
     }
 
-    /// Deletes the caller's account and everything it owns.
-    pub async fn delete_account(&self, viewer: &AuthSession, password: &str) -> AppResult<()> {
+    /// Deletes the caller's account and everything it owns. Returns the
+    /// storage keys of its files (their rows cascade), for the caller to
+    /// delete once this has committed.
+    pub async fn delete_account(
+        &self,
+        viewer: &AuthSession,
+        password: &str,
+    ) -> AppResult<Vec<String>> {
         let (_, user) = self.live_session(viewer).await?;
         self.limits
             .check_account(Action::SignIn, &user.id.to_string())?;
         self.check_current_password(&user, password, "password")
             .await?;
+        let keys = crate::files::service::owned_keys(&self.db, user.id).await?;
         user::Entity::delete_by_id(user.id).exec(&self.db).await?;
         tracing::info!(user_id = %user.id, "account deleted");
-        Ok(())
+        Ok(keys)
     }
 
     /// Sends the caller a fresh email verification link.

@@ -22,7 +22,7 @@ use async_graphql::{
 use entity::{
     comment, community, conversation, conversation_participant as participant,
     enums::{MembershipRole, ReactionKind},
-    follow, membership, message, post, reaction, user,
+    file, follow, membership, message, post, post_attachment, reaction, user,
 };
 use sea_orm::{
     ActiveEnum, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, FromQueryResult,
@@ -130,6 +130,37 @@ by_id!(CommunityKey, community);
 by_id!(PostKey, post);
 by_id!(CommentKey, comment);
 by_id!(ConversationKey, conversation);
+by_id!(FileKey, file);
+
+/// A post's attached files, in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct AttachmentsKey(pub Uuid);
+
+impl Loader<AttachmentsKey> for DbLoader {
+    type Value = Vec<file::Model>;
+    type Error = async_graphql::Error;
+
+    async fn load(&self, keys: &[AttachmentsKey]) -> LoadResult<AttachmentsKey, Self::Value> {
+        let rows = post_attachment::Entity::find()
+            .filter(post_attachment::Column::PostId.is_in(keys.iter().map(|k| k.0)))
+            .order_by_asc(post_attachment::Column::PostId)
+            .order_by_asc(post_attachment::Column::Position)
+            .find_also_related(file::Entity)
+            .all(&self.db)
+            .await
+            .map_err(db_error)?;
+        let mut found: HashMap<AttachmentsKey, Vec<file::Model>> = HashMap::new();
+        for (attachment, file) in rows {
+            if let Some(file) = file {
+                found
+                    .entry(AttachmentsKey(attachment.post_id))
+                    .or_default()
+                    .push(file);
+            }
+        }
+        Ok(found)
+    }
+}
 
 /// How many reactions of each kind a post has, most first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -23,6 +23,7 @@ use crate::{
     comments::graphql::CommentsMutation,
     communities::graphql::{CommunitiesMutation, CommunitiesQuery},
     config::GraphqlLimits,
+    files::{Files, graphql::FilesMutation},
     messages::graphql::{MessagesMutation, MessagesQuery},
     posts::graphql::{PostsMutation, PostsQuery},
     realtime::{Broker, graphql::Subscription},
@@ -47,6 +48,7 @@ pub struct Mutation(
     PostsMutation,
     CommentsMutation,
     MessagesMutation,
+    FilesMutation,
 );
 
 pub type AppSchema = Schema<Query, Mutation, Subscription>;
@@ -74,12 +76,14 @@ pub fn build_schema(
     db: DatabaseConnection,
     auth: Arc<Auth>,
     broker: Broker,
+    files: Arc<Files>,
 ) -> AppSchema {
     builder(limits)
         .data(loaders::data_loader(db.clone()))
         .data(db)
         .data(auth)
         .data(broker)
+        .data(files)
         .finish()
 }
 

@@ -13,6 +13,7 @@ use crate::{
     comments::{self, graphql::Comment},
     communities::{self, graphql::Community},
     error::{AppError, AppResult},
+    files::{self, graphql::File},
     graphql::context,
     messages::{
         self,
@@ -33,10 +34,11 @@ pub enum NodeType {
     Comment,
     Conversation,
     Message,
+    File,
 }
 
 impl NodeType {
-    const ALL: [Self; 7] = [
+    const ALL: [Self; 8] = [
         Self::User,
         Self::Session,
         Self::Community,
@@ -44,6 +46,7 @@ impl NodeType {
         Self::Comment,
         Self::Conversation,
         Self::Message,
+        Self::File,
     ];
 
     fn name(self) -> &'static str {
@@ -55,6 +58,7 @@ impl NodeType {
             Self::Comment => "Comment",
             Self::Conversation => "Conversation",
             Self::Message => "Message",
+            Self::File => "File",
         }
     }
 
@@ -97,6 +101,7 @@ pub enum Node {
     Comment(Comment),
     Conversation(Conversation),
     Message(Message),
+    File(File),
 }
 
 #[derive(Default)]
@@ -137,6 +142,13 @@ impl NodeQuery {
                 Some(viewer) => messages::service::find_message_for(db, viewer, uuid)
                     .await?
                     .map(|m| Node::Message(Message(m))),
+            },
+            NodeType::File => match files::service::find_readable(db, viewer, uuid).await? {
+                None => None,
+                Some(model) => {
+                    let public = files::service::is_public(db, model.id).await?;
+                    Some(Node::File(File { model, public }))
+                }
             },
         })
     }

@@ -5,17 +5,30 @@
 //!   errors answer 400) or `application/json` (always 200); 406 otherwise.
 //! - GET runs queries only: a mutation answers 405 with `Allow: POST`, so a
 //!   link or `<img>` can never change data.
-//! - POST takes `application/json` only (415 otherwise), which also keeps
+//! - POST takes `application/json` (415 otherwise), which also keeps
 //!   simple cross-site form posts (CSRF) out; bodies over the limit get 413.
+//! - File uploads follow the GraphQL multipart request spec
+//!   (`multipart/form-data`). A browser can send that cross-site without a
+//!   preflight, so, like Apollo Server, such a request must carry a
+//!   non-empty `Apollo-Require-Preflight` or `X-Apollo-Operation-Name`
+//!   header (a custom header forces a CORS preflight); without one it gets
+//!   400. Multipart bodies have their own limits: `UPLOAD_MAX_BYTES` per
+//!   file (413), `UPLOAD_MAX_FILES` files (400), and at most
+//!   files x size + `BODY_LIMIT_BYTES` in all (413).
 //! - Every error, transport ones included, is a GraphQL JSON body.
 
 use std::{
     collections::HashMap,
     net::{IpAddr, SocketAddr},
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
 };
 
 use async_graphql::{
-    BatchRequest, BatchResponse, Request, Variables,
+    BatchRequest, BatchResponse, ParseRequestError, Request, Variables,
+    http::{MultipartOptions, receive_batch_body},
     parser::{
         parse_query,
         types::{DocumentOperations, OperationType},
@@ -32,6 +45,8 @@ use axum::{
     response::{IntoResponse, Response},
 };
 
+use futures_util::{StreamExt, TryStreamExt};
+
 use super::{AppState, error_response, playground};
 use crate::{
     auth::{RequestInfo, Viewer},
@@ -40,6 +55,7 @@ use crate::{
 
 const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
 const JSON: &str = "application/json";
+const MULTIPART: &str = "multipart/form-data";
 
 /// The response media type chosen from `Accept`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -284,38 +300,164 @@ pub async fn post(
     let Some(mode) = negotiate(&headers) else {
         return not_acceptable();
     };
-    let is_json = headers
+    let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|media| media.trim().eq_ignore_ascii_case(JSON));
-    if !is_json {
-        return request_error(
+        .unwrap_or_default();
+    let media = content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    let batch = match media.as_str() {
+        JSON => match json_body(&state, mode, body).await {
+            Ok(batch) => batch,
+            Err(response) => return response,
+        },
+        MULTIPART => {
+            if !preflighted(&headers) {
+                return request_error(
+                    mode,
+                    StatusCode::BAD_REQUEST,
+                    "multipart requests must send a non-empty Apollo-Require-Preflight (or X-Apollo-Operation-Name) header, which keeps cross-site form posts (CSRF) out",
+                );
+            }
+            match multipart_body(&state, mode, content_type, body).await {
+                Ok(batch) => batch,
+                Err(response) => return response,
+            }
+        }
+        _ => {
+            return request_error(
+                mode,
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "send the request as Content-Type: application/json (multipart/form-data for file uploads)",
+            );
+        }
+    };
+    execute(&state, mode, &headers, peer, batch).await
+}
+
+/// Whether a multipart request carries a header a cross-site HTML form
+/// cannot send without a CORS preflight.
+fn preflighted(headers: &HeaderMap) -> bool {
+    ["apollo-require-preflight", "x-apollo-operation-name"]
+        .iter()
+        .any(|name| {
+            headers
+                .get(*name)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| !v.trim().is_empty())
+        })
+}
+
+/// A GraphQL multipart request: files go to temporary files as they
+/// stream in, within the upload limits.
+async fn multipart_body(
+    state: &AppState,
+    mode: Mode,
+    content_type: &str,
+    body: Body,
+) -> Result<BatchRequest, Response> {
+    let limits = &state.config.files;
+    let total = limits
+        .max_bytes
+        .saturating_mul(limits.max_files)
+        .saturating_add(state.config.body_limit_bytes);
+    let too_large = Arc::new(AtomicBool::new(false));
+    let flag = too_large.clone();
+    let mut seen = 0usize;
+    let reader = body
+        .into_data_stream()
+        .map(move |chunk| {
+            let chunk = chunk.map_err(std::io::Error::other)?;
+            seen = seen.saturating_add(chunk.len());
+            if seen > total {
+                flag.store(true, Ordering::Relaxed);
+                return Err(std::io::Error::other("request body too large"));
+            }
+            Ok(chunk)
+        })
+        .boxed()
+        .into_async_read();
+    let options = MultipartOptions::default().max_file_size(limits.max_bytes);
+    let batch = match receive_batch_body(Some(content_type), reader, options).await {
+        Ok(batch) => batch,
+        Err(_) if too_large.load(Ordering::Relaxed) => {
+            return Err(request_error(
+                mode,
+                StatusCode::PAYLOAD_TOO_LARGE,
+                &format!("the request body is larger than {total} bytes"),
+            ));
+        }
+        Err(ParseRequestError::PayloadTooLarge) => {
+            return Err(request_error(
+                mode,
+                StatusCode::PAYLOAD_TOO_LARGE,
+                &format!(
+                    "a file is larger than the upload limit of {} bytes",
+                    limits.max_bytes
+                ),
+            ));
+        }
+        Err(err) => {
+            let message = match err {
+                ParseRequestError::InvalidMultipart(_) | ParseRequestError::Io(_) => {
+                    "the body is not valid multipart/form-data".to_owned()
+                }
+                other => format!("not a GraphQL multipart request: {other}"),
+            };
+            return Err(request_error(mode, StatusCode::BAD_REQUEST, &message));
+        }
+    };
+    let files = match &batch {
+        BatchRequest::Single(request) => request.uploads.len(),
+        BatchRequest::Batch(requests) => requests.iter().map(|r| r.uploads.len()).sum(),
+    };
+    if files > limits.max_files {
+        return Err(request_error(
             mode,
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "send the request as Content-Type: application/json",
-        );
+            StatusCode::BAD_REQUEST,
+            &format!(
+                "at most {} files may be sent in one request",
+                limits.max_files
+            ),
+        ));
     }
+    Ok(batch)
+}
+
+/// An `application/json` body, within `BODY_LIMIT_BYTES`.
+async fn json_body(state: &AppState, mode: Mode, body: Body) -> Result<BatchRequest, Response> {
     let Ok(bytes) = to_bytes(body, state.config.body_limit_bytes).await else {
-        return request_error(
+        return Err(request_error(
             mode,
             StatusCode::PAYLOAD_TOO_LARGE,
             &format!(
                 "request body is larger than {} bytes",
                 state.config.body_limit_bytes
             ),
-        );
+        ));
     };
-    let batch: BatchRequest = match serde_json::from_slice(&bytes) {
-        Ok(batch) => batch,
-        Err(err) => {
-            return request_error(
-                mode,
-                StatusCode::BAD_REQUEST,
-                &format!("body is not a GraphQL request: {err}"),
-            );
-        }
-    };
+    serde_json::from_slice(&bytes).map_err(|err| {
+        request_error(
+            mode,
+            StatusCode::BAD_REQUEST,
+            &format!("body is not a GraphQL request: {err}"),
+        )
+    })
+}
+
+/// Runs a parsed POST body: batch size, empty query and NUL checks, then
+/// execution.
+async fn execute(
+    state: &AppState,
+    mode: Mode,
+    headers: &HeaderMap,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    batch: BatchRequest,
+) -> Response {
     let size = match &batch {
         BatchRequest::Single(_) => 1,
         BatchRequest::Batch(requests) => requests.len(),
@@ -345,7 +487,7 @@ pub async fn post(
     if requests.iter().any(is_subscription) {
         return request_error(mode, StatusCode::BAD_REQUEST, SUBSCRIPTIONS_ON_WEBSOCKET);
     }
-    let batch = batch.data(request_info(&state, &headers, peer));
+    let batch = batch.data(request_info(state, headers, peer));
     let response = state.schema.execute_batch(batch).await;
     respond(mode, response)
 }

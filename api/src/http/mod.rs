@@ -30,7 +30,9 @@ use tracing::Level;
 
 pub(crate) use graphql::carries_nul;
 
-use crate::{auth::Auth, config::Config, error::code, graphql::AppSchema, realtime::Realtime};
+use crate::{
+    auth::Auth, config::Config, error::code, files::Files, graphql::AppSchema, realtime::Realtime,
+};
 
 /// What every handler can reach.
 #[derive(Clone)]
@@ -44,6 +46,8 @@ pub struct AppState {
     /// WebSocket selects on it and closes itself (1001, going away).
     pub shutdown: CancellationToken,
     pub realtime: Realtime,
+    /// Uploads, their storage and download links.
+    pub files: Arc<Files>,
 }
 
 /// The whole application as one axum router.
@@ -51,6 +55,7 @@ pub fn router(state: AppState) -> Router {
     let config = state.config.clone();
     let mut routes = Router::new()
         .route("/graphql", get(graphql::get).post(graphql::post))
+        .route("/files/{id}", get(crate::files::download::download))
         .route("/health/live", get(health::live))
         .route("/health/ready", get(health::ready))
         .fallback(not_found);
@@ -121,8 +126,17 @@ fn cors(config: &Config) -> CorsLayer {
             header::ACCEPT,
             HeaderName::from_static("x-request-id"),
             HeaderName::from_static("apollo-require-preflight"),
+            HeaderName::from_static("x-apollo-operation-name"),
+            header::RANGE,
+            header::IF_NONE_MATCH,
+            header::IF_RANGE,
         ])
-        .expose_headers([HeaderName::from_static("x-request-id")])
+        .expose_headers([
+            HeaderName::from_static("x-request-id"),
+            header::CONTENT_RANGE,
+            header::CONTENT_DISPOSITION,
+            header::ETAG,
+        ])
 }
 
 /// A GraphQL-shaped error body, so every client (Apollo reads non-2xx bodies

@@ -16,9 +16,13 @@ use crate::{
     },
     communities::graphql::Community,
     error::AppError,
+    files::graphql::{File, files},
     graphql::{
         context,
-        loaders::{CommentCountKey, CommunityKey, ReactionCountsKey, ViewerReactionKey, load_one},
+        loaders::{
+            AttachmentsKey, CommentCountKey, CommunityKey, ReactionCountsKey, ViewerReactionKey,
+            load_one,
+        },
         node::{NodeType, expect_global_id, to_global_id},
         pagination::{KeysetCursor, PageRequest, page_complexity},
     },
@@ -122,6 +126,20 @@ impl Post {
         Ok(load_one(ctx, key).await?.map(Into::into))
     }
 
+    /// Files attached to the post, in order (their URLs carry a download
+    /// token, since the post may not be public).
+    async fn attachments(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<File>> {
+        Ok(load_one(ctx, AttachmentsKey(self.0.id))
+            .await?
+            .unwrap_or_default()
+            .into_iter()
+            .map(|model| File {
+                model,
+                public: false,
+            })
+            .collect())
+    }
+
     /// All comments, replies included.
     async fn comment_count(&self, ctx: &Context<'_>) -> async_graphql::Result<u64> {
         Ok(load_one(ctx, CommentCountKey(self.0.id))
@@ -219,6 +237,9 @@ pub struct CreatePostInput {
     /// Post in this community (you must be a member); omit to post on your
     /// profile.
     community_id: Option<ID>,
+    /// Files you uploaded with `uploadFile` and have not attached
+    /// elsewhere, in display order (at most 10).
+    attachment_ids: Option<Vec<ID>>,
 }
 
 #[derive(Default)]
@@ -289,9 +310,16 @@ impl PostsMutation {
             .community_id
             .map(|id| expect_global_id(&id, NodeType::Community, "input.communityId"))
             .transpose()?;
+        let attachment_ids = input
+            .attachment_ids
+            .unwrap_or_default()
+            .iter()
+            .map(|id| expect_global_id(id, NodeType::File, "input.attachmentIds"))
+            .collect::<Result<Vec<_>, _>>()?;
         let new = NewPost {
             body: input.body,
             community_id,
+            attachment_ids,
         };
         let post = service::create(context::db(ctx)?, &signed_in(ctx)?, new).await?;
         let event = Event::PostAdded {
@@ -317,11 +345,12 @@ impl PostsMutation {
     }
 
     /// Deletes a post: yours, or one in a community you moderate. Returns
-    /// the deleted post's id.
+    /// the deleted post's id. Its attached files are deleted too.
     #[graphql(guard = "SignedIn")]
     async fn delete_post(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<ID> {
         let id = expect_global_id(&id, NodeType::Post, "id")?;
-        let deleted = service::delete(context::db(ctx)?, &signed_in(ctx)?, id).await?;
+        let (deleted, keys) = service::delete(context::db(ctx)?, &signed_in(ctx)?, id).await?;
+        files(ctx)?.discard(keys).await;
         Ok(to_global_id(NodeType::Post, deleted))
     }
 

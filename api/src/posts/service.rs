@@ -16,6 +16,7 @@ use entity::{
 };
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter, Set,
+    TransactionTrait,
     sea_query::{Expr, ExprTrait, Func, LikeExpr, OnConflict},
 };
 use uuid::Uuid;
@@ -25,6 +26,7 @@ use crate::{
     communities::service as communities,
     db::now,
     error::{AppError, AppResult},
+    files::service as files,
     graphql::pagination::{ListOrder, Page, PageRequest},
     users::service::{self as users, active_user},
     validate,
@@ -152,6 +154,8 @@ pub struct NewPost {
     pub body: String,
     /// `None` posts on the author's profile.
     pub community_id: Option<Uuid>,
+    /// The viewer's own unattached uploads, in display order.
+    pub attachment_ids: Vec<Uuid>,
 }
 
 /// Writes a post. Posting in a community takes membership.
@@ -174,7 +178,8 @@ pub async fn create(
         }
     }
     let at = now();
-    Ok(post::ActiveModel {
+    let txn = db.begin().await?;
+    let post = post::ActiveModel {
         id: Set(Uuid::now_v7()),
         author_id: Set(viewer.user_id),
         community_id: Set(input.community_id),
@@ -182,8 +187,11 @@ pub async fn create(
         created_at: Set(at),
         updated_at: Set(at),
     }
-    .insert(db)
-    .await?)
+    .insert(&txn)
+    .await?;
+    files::attach_to_post(&txn, viewer.user_id, post.id, &input.attachment_ids).await?;
+    txn.commit().await?;
+    Ok(post)
 }
 
 /// The author edits their post's body.
@@ -224,15 +232,24 @@ pub async fn can_moderate(
     ))
 }
 
-/// Deletes a post (its comments and reactions go with it).
-pub async fn delete(db: &DatabaseConnection, viewer: &AuthSession, id: Uuid) -> AppResult<Uuid> {
+/// Deletes a post (its comments, reactions and attached files' rows go
+/// with it). Returns its id and the storage keys of its files, to delete
+/// once this has committed.
+pub async fn delete(
+    db: &DatabaseConnection,
+    viewer: &AuthSession,
+    id: Uuid,
+) -> AppResult<(Uuid, Vec<String>)> {
     let user = active_user(db, viewer).await?;
     let post = get_readable(db, Some(viewer.user_id), id).await?;
     if post.author_id != user.id && !can_moderate(db, &user, post.community_id).await? {
         return Err(AppError::Forbidden);
     }
-    post::Entity::delete_by_id(post.id).exec(db).await?;
-    Ok(post.id)
+    let txn = db.begin().await?;
+    let keys = files::delete_post_files(&txn, post.id).await?;
+    post::Entity::delete_by_id(post.id).exec(&txn).await?;
+    txn.commit().await?;
+    Ok((post.id, keys))
 }
 
 /// Sets the viewer's reaction to a post, replacing any earlier one.

@@ -8,9 +8,10 @@ use entity::{follow, user};
 use super::service::{self, FollowList, ProfileChanges};
 use crate::{
     auth::{SignedIn, viewer::signed_in, viewer_id},
+    files::graphql::File,
     graphql::{
         context,
-        loaders::{FollowCountKey, UserKey, ViewerFollowsKey, load_many, load_one},
+        loaders::{FileKey, FollowCountKey, UserKey, ViewerFollowsKey, load_many, load_one},
         node::{NodeType, expect_global_id, to_global_id},
         pagination::{KeysetCursor, PageRequest, page_complexity},
     },
@@ -39,6 +40,17 @@ impl User {
 
     async fn bio(&self) -> &str {
         &self.0.bio
+    }
+
+    /// The profile picture (public); null when none is set.
+    async fn avatar(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<File>> {
+        let Some(id) = self.0.avatar_file_id else {
+            return Ok(None);
+        };
+        Ok(load_one(ctx, FileKey(id)).await?.map(|model| File {
+            model,
+            public: true,
+        }))
     }
 
     /// When the account was created (UTC).

@@ -8,6 +8,7 @@ mod auth;
 mod config;
 mod durability;
 mod feed;
+mod files;
 mod graphql;
 mod health;
 mod helpers;

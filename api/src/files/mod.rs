@@ -1,0 +1,11 @@
+//! Files: uploads (GraphQL multipart requests), their storage (local disk
+//! or S3), authorized downloads with signed links, post attachments,
+//! avatars, and the sweep of unused uploads.
+
+pub mod download;
+pub mod graphql;
+pub mod service;
+pub mod sniff;
+pub mod storage;
+
+pub use service::Files;
