@@ -40,7 +40,8 @@ impl Application {
         let auth = Arc::new(Auth::new(db.clone(), &config)?);
         rate_limit::spawn_sweeper(auth.limits.clone());
         spawn_auth_sweeper(auth.clone());
-        let schema = build_schema(&config.graphql, db.clone(), auth.clone());
+        let backups = crate::backup::Backups::new(db.clone(), config.backup.clone());
+        let schema = build_schema(&config.graphql, db.clone(), auth.clone(), backups);
         let shutdown_timeout = config.shutdown_timeout;
         let shutdown = CancellationToken::new();
         if config.metrics.enabled {

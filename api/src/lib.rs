@@ -15,6 +15,7 @@
 
 pub mod app;
 pub mod auth;
+pub mod backup;
 pub mod cli;
 pub mod comments;
 pub mod communities;

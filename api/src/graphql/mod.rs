@@ -20,6 +20,10 @@ use crate::{
         Auth,
         graphql::{AuthMutation, AuthQuery},
     },
+    backup::{
+        Backups,
+        graphql::{BackupMutation, BackupQuery},
+    },
     comments::graphql::CommentsMutation,
     communities::graphql::{CommunitiesMutation, CommunitiesQuery},
     config::GraphqlLimits,
@@ -36,6 +40,7 @@ pub struct Query(
     CommunitiesQuery,
     PostsQuery,
     MessagesQuery,
+    BackupQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -46,6 +51,7 @@ pub struct Mutation(
     PostsMutation,
     CommentsMutation,
     MessagesMutation,
+    BackupMutation,
 );
 
 pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
@@ -68,8 +74,14 @@ fn builder(limits: &GraphqlLimits) -> SchemaBuilder<Query, Mutation, EmptySubscr
 }
 
 /// The schema the server executes.
-pub fn build_schema(limits: &GraphqlLimits, db: DatabaseConnection, auth: Arc<Auth>) -> AppSchema {
+pub fn build_schema(
+    limits: &GraphqlLimits,
+    db: DatabaseConnection,
+    auth: Arc<Auth>,
+    backups: Arc<Backups>,
+) -> AppSchema {
     builder(limits)
+        .data(backups)
         .data(loaders::data_loader(db.clone()))
         .data(db)
         .data(auth)
