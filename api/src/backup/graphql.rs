@@ -17,7 +17,8 @@ use crate::{
 pub struct Backup {
     /// The file name, e.g. `hearth-20261123T161000Z.db`.
     pub name: String,
-    /// Size of the file in bytes.
+    /// Size of the file in bytes (a JSON number; past 2 GiB it exceeds
+    /// GraphQL's 32-bit `Int`, which JavaScript and Dart clients read fine).
     pub size_bytes: u64,
     /// When the snapshot was taken (UTC).
     pub created_at: DateTime<Utc>,

@@ -386,7 +386,7 @@ pub async fn list(dir: &Path) -> Result<Vec<Backup>, BackupError> {
             },
         ));
     }
-    found.sort_by(|a, b| b.0.cmp(&a.0));
+    found.sort_by_key(|(key, _)| std::cmp::Reverse(*key));
     Ok(found.into_iter().map(|(_, backup)| backup).collect())
 }
 
@@ -406,7 +406,9 @@ pub fn sqlite_file(database_url: &str) -> Result<PathBuf, BackupError> {
     let options = SqliteConnectOptions::from_str(database_url)
         .map_err(|e| BackupError::BadPath(format!("DATABASE_URL is not usable: {e}")))?;
     let file = options.get_filename();
-    if file.as_os_str().is_empty() || file.to_string_lossy().contains(":memory:") {
+    let text = file.to_string_lossy();
+    // sqlx names in-memory databases `file:sqlx-in-memory-<n>`.
+    if text.is_empty() || text.starts_with("file:") || text.contains(":memory:") {
         return Err(BackupError::BadPath(
             "DATABASE_URL is an in-memory database; there is no file to back up or restore"
                 .to_owned(),
