@@ -16,7 +16,7 @@ use std::{
     sync::Arc,
 };
 
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::{DateTime, NaiveDateTime, SubsecRound, Utc};
 use sea_orm::{
     ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement,
     sqlx::{
@@ -178,7 +178,8 @@ pub async fn snapshot(
     destination: &Destination,
 ) -> Result<Backup, BackupError> {
     ensure_sqlite(db)?;
-    let created_at = Utc::now();
+    // To the second, as the name (and so the listing) has it.
+    let created_at = Utc::now().trunc_subsecs(0);
     let stamp = created_at.format(TIME_FORMAT).to_string();
     let (dir, wanted) = match destination {
         Destination::Dir(dir) => {
@@ -226,6 +227,14 @@ pub async fn snapshot(
         let file = tokio::fs::File::open(&temp)
             .await
             .map_err(io_error("open the new snapshot"))?;
+        // It holds password hashes and sessions: owner only.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            file.set_permissions(std::fs::Permissions::from_mode(0o600))
+                .await
+                .map_err(io_error("restrict the new snapshot's permissions"))?;
+        }
         file.sync_all()
             .await
             .map_err(io_error("flush the new snapshot"))?;

@@ -219,6 +219,16 @@ async fn a_backup_taken_during_writes_is_consistent() {
     let size = std::fs::metadata(&path).expect("backup file").len();
     assert_eq!(backup["sizeBytes"].as_u64(), Some(size));
     assert!(backup["createdAt"].as_str().is_some(), "{body}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&path).expect("file").permissions().mode();
+        assert_eq!(
+            mode & 0o777,
+            0o600,
+            "backups are readable by their owner only"
+        );
+    }
     check_snapshot(&path, &before, after).await;
 
     // Through the CLI, as a separate process, while the writes go on.
