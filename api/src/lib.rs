@@ -6,7 +6,7 @@
 //! (`posts::graphql`) -> that feature's service (`posts::service`, rules,
 //! authorization and SQL) -> the database. The features: [`auth`],
 //! [`users`] (profiles, follows), [`communities`], [`posts`] (with
-//! reactions and the feed), [`comments`], [`messages`]. [`app::Application`] wires it together; [`config::Config`] is
+//! reactions and the feed), [`comments`], [`messages`], [`backup`] (SQLite snapshots and restore). [`app::Application`] wires it together; [`config::Config`] is
 //! read once from the environment; [`error::AppError`] carries the stable
 //! error codes clients see.
 //!
