@@ -48,6 +48,7 @@ impl Application {
         tracing::info!(storage = %crate::files::storage::Storage::describe(&storage), "file storage");
         let files = Arc::new(Files::new(db.clone(), Arc::new(storage), &config)?);
         spawn_files_sweeper(files.clone());
+        let backups = crate::backup::Backups::new(db.clone(), config.backup.clone());
         let shutdown_timeout = config.shutdown_timeout;
         let shutdown = CancellationToken::new();
         let broker = Broker::start(
@@ -62,6 +63,7 @@ impl Application {
             auth.clone(),
             broker.clone(),
             files.clone(),
+            backups,
         );
         let realtime = Realtime {
             broker,

@@ -1,5 +1,7 @@
 //! The `api` command line: `api` (or `api serve`) runs the server,
-//! `api schema` prints the GraphQL SDL, `api admin create` makes an admin.
+//! `api schema` prints the GraphQL SDL, `api admin create` makes an admin,
+//! `api backup` snapshots the SQLite database and `api restore` puts a
+//! snapshot back.
 
 use std::process::ExitCode;
 
@@ -28,6 +30,23 @@ enum Command {
     /// Manage admin accounts.
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// Take an online snapshot of the SQLite database (safe while the API
+    /// runs). Writes a new hearth-<UTC time>.db in BACKUP_DIR (default
+    /// $DATA_DIR/backups, keeping the newest BACKUP_KEEP), or into --out.
+    Backup {
+        /// A directory for the new hearth-<UTC time>.db, or a file name
+        /// that does not exist yet. Retention applies only without --out.
+        #[arg(long)]
+        out: Option<std::path::PathBuf>,
+    },
+    /// Replace the SQLite database with a snapshot. Stop the API first: the
+    /// snapshot is verified (PRAGMA integrity_check, Hearth tables), the
+    /// current database is kept as <file>.before-restore-<time>, and its
+    /// -wal/-shm files are removed.
+    Restore {
+        /// The snapshot file (from `api backup` or `createBackup`).
+        snapshot: std::path::PathBuf,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -54,6 +73,96 @@ pub async fn run() -> ExitCode {
         Command::Serve => serve().await,
         Command::Admin(AdminCommand::Create { email, username }) => {
             admin_create(&email, username.as_deref()).await
+        }
+        Command::Backup { out } => backup(out).await,
+        Command::Restore { snapshot } => restore(&snapshot).await,
+    }
+}
+
+/// `api backup`: prints `<path> (<size> bytes, <seconds> s)`.
+async fn backup(out: Option<std::path::PathBuf>) -> ExitCode {
+    use crate::backup::{Destination, service};
+    use migration::database::{Backend, backend_of};
+    let config = match Config::from_env() {
+        Ok(config) => config,
+        Err(err) => {
+            eprintln!("api: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if backend_of(&config.database_url).ok() == Some(Backend::Postgres) {
+        eprintln!("api backup: {}", service::BackupError::Unsupported);
+        return ExitCode::FAILURE;
+    }
+    // Never create an empty database just to back it up.
+    match service::sqlite_file(&config.database_url) {
+        Ok(file) if file.is_file() => {}
+        Ok(file) => {
+            eprintln!("api backup: no database at {}", file.display());
+            return ExitCode::FAILURE;
+        }
+        Err(err) => {
+            eprintln!("api backup: {err}");
+            return ExitCode::FAILURE;
+        }
+    }
+    let db = match migration::database::connect_with(&config.database_url, &config.pool).await {
+        Ok(db) => db,
+        Err(err) => {
+            eprintln!("api backup: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let started = std::time::Instant::now();
+    let result = match out {
+        None => service::create_in_backup_dir(&db, &config.backup).await,
+        Some(out) if out.is_dir() => service::snapshot(&db, &Destination::Dir(out)).await,
+        Some(out) => service::snapshot(&db, &Destination::File(out)).await,
+    };
+    let _ = db.close().await;
+    match result {
+        Ok(backup) => {
+            println!(
+                "{} ({} bytes, {:.2} s)",
+                backup.path.display(),
+                backup.size_bytes,
+                started.elapsed().as_secs_f64()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            eprintln!("api backup: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `api restore <snapshot>`.
+async fn restore(snapshot: &std::path::Path) -> ExitCode {
+    let config = match Config::from_env() {
+        Ok(config) => config,
+        Err(err) => {
+            eprintln!("api: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match crate::backup::service::restore(&config.database_url, snapshot).await {
+        Ok(restored) => {
+            if let Some(previous) = &restored.previous {
+                println!("kept the previous database as {}", previous.display());
+            }
+            println!(
+                "restored {} into {} ({} users, {} migrations); start the API",
+                snapshot.display(),
+                restored.database.display(),
+                restored.verified.users,
+                restored.verified.migrations
+            );
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            eprintln!("api restore: {err}");
+            ExitCode::FAILURE
         }
     }
 }

@@ -70,6 +70,7 @@ pub struct Config {
     pub metrics: MetricsConfig,
     pub realtime: RealtimeConfig,
     pub files: FilesConfig,
+    pub backup: BackupConfig,
 }
 
 /// WebSocket subscriptions.
@@ -270,7 +271,7 @@ impl Config {
                 log_statements: env.flag("DATABASE_LOG_STATEMENTS", false)?,
             },
             auto_migrate: env.flag("AUTO_MIGRATE", true)?,
-            data_dir,
+            data_dir: data_dir.clone(),
             log_format,
             shutdown_timeout: Duration::from_secs(env.positive("SHUTDOWN_TIMEOUT_SECS", 10)?),
             request_timeout: Duration::from_secs(env.positive("REQUEST_TIMEOUT_SECS", 30)?),
@@ -294,6 +295,7 @@ impl Config {
                 event_buffer: env.positive("REALTIME_EVENT_BUFFER", 1024)?,
             },
             files: files_config(&env)?,
+            backup: backup_config(&env, &data_dir)?,
         })
     }
 
@@ -486,8 +488,6 @@ fn metrics_config<F: Fn(&str) -> Option<String>>(
     Ok(MetricsConfig { enabled, token })
 }
 
-// --- Files (issue #6) ---
-
 /// Uploads, their storage and download links.
 #[derive(Debug, Clone)]
 pub struct FilesConfig {
@@ -627,4 +627,34 @@ fn files_config<F: Fn(&str) -> Option<String>>(
         public_url,
         s3,
     })
+}
+
+/// SQLite snapshots (`createBackup`, `api backup`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackupConfig {
+    /// `BACKUP_DIR`, default `$DATA_DIR/backups`.
+    pub dir: std::path::PathBuf,
+    /// `BACKUP_KEEP`: keep only the newest N backups there; unset keeps all.
+    pub keep: Option<usize>,
+}
+
+fn backup_config<F: Fn(&str) -> Option<String>>(
+    env: &Env<'_, F>,
+    data_dir: &str,
+) -> Result<BackupConfig, ConfigError> {
+    let dir = match env.get("BACKUP_DIR") {
+        Some(dir) if dir.chars().any(char::is_control) => {
+            return Err(env.error(
+                "BACKUP_DIR",
+                "must not contain control characters".to_owned(),
+            ));
+        }
+        Some(dir) => std::path::PathBuf::from(dir),
+        None => std::path::Path::new(data_dir).join("backups"),
+    };
+    let keep = match env.get("BACKUP_KEEP") {
+        None => None,
+        Some(_) => Some(env.positive("BACKUP_KEEP", 1usize)?),
+    };
+    Ok(BackupConfig { dir, keep })
 }

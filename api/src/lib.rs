@@ -6,7 +6,10 @@
 //! (`posts::graphql`) -> that feature's service (`posts::service`, rules,
 //! authorization and SQL) -> the database. The features: [`auth`],
 //! [`users`] (profiles, follows), [`communities`], [`posts`] (with
-//! reactions and the feed), [`comments`], [`messages`], [`files`] (uploads, storage, downloads). [`app::Application`] wires it together; [`config::Config`] is
+//! reactions and the feed), [`comments`], [`messages`], [`realtime`]
+//! (subscriptions), [`files`] (uploads, storage, downloads), [`backup`]
+//! (SQLite snapshots and restore). [`app::Application`] wires it together;
+//! [`config::Config`] is
 //! read once from the environment; [`error::AppError`] carries the stable
 //! error codes clients see.
 //!
@@ -15,6 +18,7 @@
 
 pub mod app;
 pub mod auth;
+pub mod backup;
 pub mod cli;
 pub mod comments;
 pub mod communities;

@@ -20,6 +20,10 @@ use crate::{
         Auth,
         graphql::{AuthMutation, AuthQuery},
     },
+    backup::{
+        Backups,
+        graphql::{BackupMutation, BackupQuery},
+    },
     comments::graphql::CommentsMutation,
     communities::graphql::{CommunitiesMutation, CommunitiesQuery},
     config::GraphqlLimits,
@@ -38,6 +42,7 @@ pub struct Query(
     CommunitiesQuery,
     PostsQuery,
     MessagesQuery,
+    BackupQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -49,6 +54,7 @@ pub struct Mutation(
     CommentsMutation,
     MessagesMutation,
     FilesMutation,
+    BackupMutation,
 );
 
 pub type AppSchema = Schema<Query, Mutation, Subscription>;
@@ -77,8 +83,10 @@ pub fn build_schema(
     auth: Arc<Auth>,
     broker: Broker,
     files: Arc<Files>,
+    backups: Arc<Backups>,
 ) -> AppSchema {
     builder(limits)
+        .data(backups)
         .data(loaders::data_loader(db.clone()))
         .data(db)
         .data(auth)

@@ -5,6 +5,7 @@
 //! (see `helpers`).
 
 mod auth;
+mod backup;
 mod config;
 mod durability;
 mod feed;
