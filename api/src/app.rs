@@ -48,7 +48,8 @@ impl Application {
         tracing::info!(storage = %crate::files::storage::Storage::describe(&storage), "file storage");
         let files = Arc::new(Files::new(db.clone(), Arc::new(storage), &config)?);
         spawn_files_sweeper(files.clone());
-        let backups = crate::backup::Backups::new(db.clone(), config.backup.clone());
+        let backups =
+            crate::backup::Backups::new(db.clone(), config.backup.clone(), files.storage().clone());
         let shutdown_timeout = config.shutdown_timeout;
         let shutdown = CancellationToken::new();
         let broker = Broker::start(

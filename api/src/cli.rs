@@ -113,9 +113,16 @@ async fn backup(out: Option<std::path::PathBuf>) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let storage = match crate::files::storage::from_config(&config.files, &config.data_dir) {
+        Ok(storage) => storage,
+        Err(err) => {
+            eprintln!("api backup: file storage: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
     let started = std::time::Instant::now();
     let result = match out {
-        None => service::create_in_backup_dir(&db, &config.backup).await,
+        None => service::create_in_backup_dir(&db, &config.backup, &storage).await,
         Some(out) if out.is_dir() => service::snapshot(&db, &Destination::Dir(out)).await,
         Some(out) => service::snapshot(&db, &Destination::File(out)).await,
     };
@@ -128,6 +135,9 @@ async fn backup(out: Option<std::path::PathBuf>) -> ExitCode {
                 backup.size_bytes,
                 started.elapsed().as_secs_f64()
             );
+            if let Some(key) = backup.object_key {
+                println!("copied to file storage as {key}");
+            }
             ExitCode::SUCCESS
         }
         Err(err) => {

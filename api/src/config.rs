@@ -636,6 +636,9 @@ pub struct BackupConfig {
     pub dir: std::path::PathBuf,
     /// `BACKUP_KEEP`: keep only the newest N backups there; unset keeps all.
     pub keep: Option<usize>,
+    /// `BACKUP_UPLOAD`: also copy each backup into file storage (the S3
+    /// bucket when configured) under `backups/`.
+    pub upload: bool,
 }
 
 fn backup_config<F: Fn(&str) -> Option<String>>(
@@ -656,5 +659,9 @@ fn backup_config<F: Fn(&str) -> Option<String>>(
         None => None,
         Some(_) => Some(env.positive("BACKUP_KEEP", 1usize)?),
     };
-    Ok(BackupConfig { dir, keep })
+    Ok(BackupConfig {
+        dir,
+        keep,
+        upload: env.flag("BACKUP_UPLOAD", false)?,
+    })
 }

@@ -22,6 +22,9 @@ pub struct Backup {
     pub size_bytes: u64,
     /// When the snapshot was taken (UTC).
     pub created_at: DateTime<Utc>,
+    /// Where `createBackup` copied it in file storage (with
+    /// `BACKUP_UPLOAD=true`); null otherwise and in `backups`.
+    pub object_key: Option<String>,
 }
 
 impl From<service::Backup> for Backup {
@@ -30,6 +33,7 @@ impl From<service::Backup> for Backup {
             name: backup.name,
             size_bytes: backup.size_bytes,
             created_at: backup.created_at,
+            object_key: backup.object_key,
         }
     }
 }

@@ -25,7 +25,7 @@ use sea_orm::{
     },
 };
 
-use crate::config::BackupConfig;
+use crate::{config::BackupConfig, files::storage::Storage};
 
 /// Backup files are `hearth-<UTC time>.db`, or `hearth-<UTC time>-<n>.db`
 /// when several are taken within one second.
@@ -43,6 +43,8 @@ pub struct Backup {
     /// When the snapshot's transaction began (to the second, from the name
     /// for listed backups).
     pub created_at: DateTime<Utc>,
+    /// Where the off-site copy is in file storage (`BACKUP_UPLOAD`).
+    pub object_key: Option<String>,
 }
 
 /// Why a backup or restore did not happen. Each message is meant for an
@@ -63,7 +65,16 @@ pub enum BackupError {
     },
     Database(DbErr),
     Sqlite(sqlx::Error),
+    /// The snapshot is on disk but its copy into file storage failed.
+    Upload {
+        path: PathBuf,
+        message: String,
+    },
 }
+
+/// Where `BACKUP_UPLOAD` puts copies in file storage (the upload sweep
+/// never looks there).
+pub const BACKUP_PREFIX: &str = "backups/";
 
 /// What the PostgreSQL answer says, everywhere.
 pub const POSTGRES_ADVICE: &str = "backups here are SQLite snapshots; this server runs on \
@@ -81,6 +92,11 @@ impl fmt::Display for BackupError {
             Self::Io { action, source } => write!(f, "cannot {action}: {source}"),
             Self::Database(err) => write!(f, "database error: {err}"),
             Self::Sqlite(err) => write!(f, "SQLite error: {err}"),
+            Self::Upload { path, message } => write!(
+                f,
+                "the snapshot is at {} but copying it to file storage failed: {message}",
+                path.display()
+            ),
         }
     }
 }
@@ -112,16 +128,23 @@ pub enum Destination {
 pub struct Backups {
     db: DatabaseConnection,
     config: BackupConfig,
+    /// Where `BACKUP_UPLOAD` copies go.
+    storage: Arc<dyn Storage>,
     /// Serializes snapshots taken through this process: a second request
     /// waits for the first instead of doubling the disk and I/O load.
     running: tokio::sync::Mutex<()>,
 }
 
 impl Backups {
-    pub fn new(db: DatabaseConnection, config: BackupConfig) -> Arc<Self> {
+    pub fn new(
+        db: DatabaseConnection,
+        config: BackupConfig,
+        storage: Arc<dyn Storage>,
+    ) -> Arc<Self> {
         Arc::new(Self {
             db,
             config,
+            storage,
             running: tokio::sync::Mutex::new(()),
         })
     }
@@ -130,7 +153,7 @@ impl Backups {
     pub async fn create(&self) -> Result<Backup, BackupError> {
         ensure_sqlite(&self.db)?;
         let _one_at_a_time = self.running.lock().await;
-        create_in_backup_dir(&self.db, &self.config).await
+        create_in_backup_dir(&self.db, &self.config, self.storage.as_ref()).await
     }
 
     /// The finished backups in the backup directory, newest first.
@@ -145,11 +168,24 @@ impl Backups {
 pub async fn create_in_backup_dir(
     db: &DatabaseConnection,
     config: &BackupConfig,
+    storage: &dyn Storage,
 ) -> Result<Backup, BackupError> {
-    let backup = snapshot(db, &Destination::Dir(config.dir.clone())).await?;
+    let mut backup = snapshot(db, &Destination::Dir(config.dir.clone())).await?;
     tracing::info!(path = %backup.path.display(), size_bytes = backup.size_bytes, "backup created");
-    // Off-site copies (BACKUP_UPLOAD) belong here: `backup.path` is a
-    // complete, flushed file; copy it before retention may delete older ones.
+    if config.upload {
+        // Streamed, so a large database is never held in memory; before
+        // retention, which only touches the local directory.
+        let key = format!("{BACKUP_PREFIX}{}", backup.name);
+        storage
+            .put_file(&key, &backup.path)
+            .await
+            .map_err(|err| BackupError::Upload {
+                path: backup.path.clone(),
+                message: err.to_string(),
+            })?;
+        tracing::info!(key, storage = %storage.describe(), "backup copied to file storage");
+        backup.object_key = Some(key);
+    }
     if let Some(keep) = config.keep {
         match prune(&config.dir, keep).await {
             Ok(removed) => {
@@ -266,6 +302,7 @@ pub async fn snapshot(
             path,
             size_bytes,
             created_at,
+            object_key: None,
         })
     }
     .await;
@@ -392,6 +429,7 @@ pub async fn list(dir: &Path) -> Result<Vec<Backup>, BackupError> {
                 path: entry.path(),
                 size_bytes: metadata.len(),
                 created_at,
+                object_key: None,
             },
         ));
     }

@@ -477,3 +477,78 @@ async fn a_snapshot_restores_into_a_fresh_data_dir() {
     let _ = server.wait();
     assert!(token.is_ok(), "{token:?}");
 }
+
+/// `BACKUP_UPLOAD=true` copies each backup into file storage under
+/// `backups/`: local disk by default, and a real S3-compatible server
+/// (moto) when `TEST_S3_ENDPOINT` is set.
+#[tokio::test]
+async fn backups_are_copied_to_file_storage_when_asked() {
+    let app = spawn_app_with(|config| config.backup.upload = true).await;
+    if app.db.backend != Backend::Sqlite {
+        return;
+    }
+    let boss = admin(&app, "boss").await;
+    let (_, body) = app
+        .graphql_as(
+            &boss.token,
+            "mutation { createBackup { name objectKey } }",
+            json!({}),
+        )
+        .await;
+    let name = body["data"]["createBackup"]["name"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{body}"));
+    assert_eq!(
+        body["data"]["createBackup"]["objectKey"],
+        format!("backups/{name}")
+    );
+    let local = std::fs::read(backup_dir(&app).join(name)).expect("local snapshot");
+    let copy = std::fs::read(app.db.data_dir.path().join("files/backups").join(name))
+        .expect("copy in file storage");
+    assert_eq!(copy, local);
+
+    // The CLI does the same, here into a bucket on an S3-compatible server.
+    let Some(endpoint) = std::env::var("TEST_S3_ENDPOINT")
+        .ok()
+        .filter(|e| !e.is_empty())
+    else {
+        eprintln!("S3 backup copy skipped: TEST_S3_ENDPOINT is not set");
+        return;
+    };
+    let endpoint = endpoint.trim_end_matches('/').to_owned();
+    let bucket = format!("hearth-backup-{}", uuid::Uuid::new_v4().simple());
+    let created = reqwest::Client::new()
+        .put(format!("{endpoint}/{bucket}"))
+        .send()
+        .await
+        .expect("S3 server reachable");
+    assert!(
+        created.status().is_success(),
+        "create bucket: {}",
+        created.status()
+    );
+    let vars = [
+        ("BACKUP_UPLOAD", "true"),
+        ("S3_BUCKET", bucket.as_str()),
+        ("S3_ENDPOINT", endpoint.as_str()),
+        ("S3_ACCESS_KEY_ID", "testing"),
+        ("S3_SECRET_ACCESS_KEY", "testing"),
+    ];
+    let (ok, stdout, stderr) = run_api(&app, &["backup"], &vars).await;
+    assert!(ok, "{stdout}{stderr}");
+    let path = printed_path(&stdout);
+    let key = stdout
+        .lines()
+        .find_map(|line| line.strip_prefix("copied to file storage as "))
+        .unwrap_or_else(|| panic!("no copy reported: {stdout}"));
+    // moto serves path-style GETs without signatures.
+    let object = reqwest::get(format!("{endpoint}/{bucket}/{key}"))
+        .await
+        .expect("GET object");
+    assert!(object.status().is_success(), "{}", object.status());
+    let bytes = object.bytes().await.expect("body");
+    assert_eq!(
+        bytes.as_ref(),
+        std::fs::read(&path).expect("snapshot").as_slice()
+    );
+}
