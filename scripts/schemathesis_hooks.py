@@ -11,6 +11,10 @@ in and sends `Authorization: Bearer <token>` on every request, signing in
 afresh for each operation and phase: the fuzzer itself calls mutations that
 end sessions (signOut, signOutEverywhere, ...), and with one token for the
 whole run every operation tested after those would run as a revoked session.
+
+The `Upload` scalar (multipart file uploads) has no JSON form schemathesis
+could generate; it is given strings and nulls, which a JSON request carries
+instead of a file, so the server's answer to a missing upload is fuzzed too.
 """
 
 from __future__ import annotations
@@ -21,6 +25,13 @@ import urllib.error
 import urllib.request
 
 import schemathesis
+from hypothesis import strategies as st
+from schemathesis.graphql import nodes
+
+schemathesis.graphql.scalar(
+    "Upload",
+    st.one_of(st.text(max_size=8).map(nodes.String), st.just(nodes.Null)),
+)
 
 
 def _graphql_errors(payload):

@@ -508,25 +508,10 @@ async fn backups_are_copied_to_file_storage_when_asked() {
     assert_eq!(copy, local);
 
     // The CLI does the same, here into a bucket on an S3-compatible server.
-    let Some(endpoint) = std::env::var("TEST_S3_ENDPOINT")
-        .ok()
-        .filter(|e| !e.is_empty())
-    else {
+    let Some((endpoint, bucket)) = crate::helpers::test_s3_bucket().await else {
         eprintln!("S3 backup copy skipped: TEST_S3_ENDPOINT is not set");
         return;
     };
-    let endpoint = endpoint.trim_end_matches('/').to_owned();
-    let bucket = format!("hearth-backup-{}", uuid::Uuid::new_v4().simple());
-    let created = reqwest::Client::new()
-        .put(format!("{endpoint}/{bucket}"))
-        .send()
-        .await
-        .expect("S3 server reachable");
-    assert!(
-        created.status().is_success(),
-        "create bucket: {}",
-        created.status()
-    );
     let vars = [
         ("BACKUP_UPLOAD", "true"),
         ("S3_BUCKET", bucket.as_str()),

@@ -706,25 +706,10 @@ async fn the_sweep_removes_unattached_uploads_and_stray_objects() {
 /// (e.g. moto from `scripts/moto.sh`). Skipped without it.
 #[tokio::test]
 async fn s3_round_trip() {
-    let Some(endpoint) = std::env::var("TEST_S3_ENDPOINT")
-        .ok()
-        .filter(|e| !e.is_empty())
-    else {
+    let Some((endpoint, bucket)) = crate::helpers::test_s3_bucket().await else {
         eprintln!("s3_round_trip skipped: TEST_S3_ENDPOINT is not set");
         return;
     };
-    let endpoint = endpoint.trim_end_matches('/').to_owned();
-    let bucket = format!("hearth-test-{}", uuid::Uuid::new_v4().simple());
-    let created = reqwest::Client::new()
-        .put(format!("{endpoint}/{bucket}"))
-        .send()
-        .await
-        .expect("S3 server reachable");
-    assert!(
-        created.status().is_success(),
-        "create bucket: {}",
-        created.status()
-    );
     let s3 = S3Config {
         bucket: bucket.clone(),
         endpoint: Some(endpoint.clone()),

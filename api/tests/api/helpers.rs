@@ -421,3 +421,25 @@ pub async fn start_api(db: &TestDb, port: u16, vars: &[(&str, &str)], stdout: St
     wait_until_ready(port, &mut child).await;
     child
 }
+
+/// A new bucket on the S3-compatible server at `TEST_S3_ENDPOINT` (moto in
+/// CI, from `scripts/moto.sh`), as `(endpoint, bucket)`; `None` when the
+/// variable is unset, so the caller can skip and say so.
+pub async fn test_s3_bucket() -> Option<(String, String)> {
+    let endpoint = std::env::var("TEST_S3_ENDPOINT")
+        .ok()
+        .filter(|e| !e.is_empty())?;
+    let endpoint = endpoint.trim_end_matches('/').to_owned();
+    let bucket = format!("hearth-test-{}", Uuid::new_v4().simple());
+    let created = reqwest::Client::new()
+        .put(format!("{endpoint}/{bucket}"))
+        .send()
+        .await
+        .expect("S3 server reachable");
+    assert!(
+        created.status().is_success(),
+        "create bucket: {}",
+        created.status()
+    );
+    Some((endpoint, bucket))
+}
