@@ -2,7 +2,9 @@
 // connections (graphql-transport-ws), each with one commentAdded
 // subscription, and reports the API's resident memory before and after.
 //
-//   node scripts/realtime-capacity.mjs <graphql url> <api pid> <count>
+//   node scripts/realtime-capacity.mjs <graphql url> <api pid> <count> [--no-subscribe]
+// With --no-subscribe the connections only initialise, which separates the
+// socket's cost from the subscription's.
 // Run by `just bench-realtime`; CLIENT_MODULES names the node_modules
 // directory holding `ws`.
 
@@ -14,6 +16,7 @@ const WebSocket = require('ws');
 
 const [httpUrl, pid, countArg] = process.argv.slice(2);
 const count = Number(countArg ?? 5000);
+const subscribe = !process.argv.includes('--no-subscribe');
 const wsUrl = httpUrl.replace(/^http/, 'ws');
 
 function rssMiB() {
@@ -45,7 +48,8 @@ function subscriber(n) {
     socket.on('open', () => socket.send(JSON.stringify({ type: 'connection_init' })));
     socket.on('message', (data) => {
       const message = JSON.parse(data);
-      if (message.type === 'connection_ack') {
+      if (message.type === 'connection_ack' && !subscribe) resolve(socket);
+      else if (message.type === 'connection_ack') {
         socket.send(JSON.stringify({
           type: 'subscribe',
           id: String(n),
@@ -71,7 +75,8 @@ await new Promise((resolve) => setTimeout(resolve, 2000));
 const after = rssMiB();
 const perSubscription = ((after - before) * 1024) / count;
 console.log(`api RSS idle: ${before.toFixed(1)} MiB`);
-console.log(`api RSS with ${count} idle subscriptions: ${after.toFixed(1)} MiB`);
-console.log(`per subscription (connection included): ${perSubscription.toFixed(1)} KiB`);
+const what = subscribe ? 'idle subscriptions' : 'idle connections (no subscription)';
+console.log(`api RSS with ${count} ${what}: ${after.toFixed(1)} MiB`);
+console.log(`per ${subscribe ? 'subscription (connection included)' : 'connection'}: ${perSubscription.toFixed(1)} KiB`);
 console.log(`idle subscriptions in 100 MB: about ${Math.floor((100 * 1024) / perSubscription)}`);
 for (const socket of sockets) socket.terminate();
