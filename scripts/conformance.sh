@@ -118,15 +118,19 @@ echo "signed in"
 # an operation short). It runs in $work so that its caches (.hypothesis,
 # .schemathesis) stay out of the repo; no example database, so a run does
 # not depend on earlier ones.
-#   run_schemathesis NAME PHASES [VAR=VALUE...]
+# MAX_TIME (seconds), when set, bounds the run: the stateful phase otherwise
+# keeps chaining operations for as long as hypothesis finds new paths, which
+# grew past 15 minutes once uploads and backups joined the schema.
+#   [MAX_TIME=S] run_schemathesis NAME PHASES [VAR=VALUE...]
 run_schemathesis() {
   local name=$1 phases=$2
   shift 2
-  local out=$work/schemathesis-$name rc=0
+  local out=$work/schemathesis-$name rc=0 budget=()
+  [ -z "${MAX_TIME:-}" ] || budget=(--max-time "$MAX_TIME")
   mkdir -p "$out"
   (cd "$work" && env SCHEMATHESIS_HOOKS="$repo/scripts/schemathesis_hooks.py" "$@" \
     "$venv/bin/schemathesis" run "$repo/schema.graphql" --url "$graphql_url" \
-    --max-examples "$max_examples" --seed "$seed" --continue-on-failure \
+    --max-examples "$max_examples" --seed "$seed" --continue-on-failure "${budget[@]}" \
     --phases "$phases" --generation-database none \
     --header 'Accept: application/graphql-response+json' \
     --no-color --report json,ndjson --report-dir "$out" >"$out/output.log" 2>&1) || rc=$?
@@ -143,9 +147,15 @@ run_schemathesis() {
 step "G1: schemathesis, anonymous"
 run_schemathesis anonymous fuzzing
 
+signed_in=(HEARTH_SIGNIN_URL="$graphql_url" HEARTH_SIGNIN_LOGIN="$demo_email"
+  HEARTH_SIGNIN_PASSWORD="$demo_password")
 step "G1: schemathesis, signed in as $demo_email"
-run_schemathesis signed-in fuzzing,stateful HEARTH_SIGNIN_URL="$graphql_url" \
-  HEARTH_SIGNIN_LOGIN="$demo_email" HEARTH_SIGNIN_PASSWORD="$demo_password"
+run_schemathesis signed-in fuzzing "${signed_in[@]}"
+
+# Chaining one operation's results into the next (a post's id into
+# createComment, ...), for a fixed 2 minutes.
+step "G1: schemathesis stateful, signed in as $demo_email (120 s)"
+MAX_TIME=120 run_schemathesis signed-in-stateful stateful "${signed_in[@]}"
 
 step "api log"
 kill -0 "$api_pid" 2>/dev/null || failed+=("the api exited during the run")
