@@ -75,6 +75,11 @@ bench-feed runs="200":
     for _ in $(seq 1 100); do curl -fs http://127.0.0.1:18090/health/ready >/dev/null && break; sleep 0.1; done
     python3 scripts/bench-feed.py http://127.0.0.1:18090 {{runs}}
 
+# Load benchmark (issue #7): Hearth vs PostGraphile 5 vs pgbench on a fresh bench-scale PostgreSQL database; ~15 min. `just bench --rounds 1 --duration 5` for a quick look.
+bench *args="":
+    cargo build --release -p api -p seed
+    PG_ADMIN_URL={{pg_url}} python3 scripts/bench/bench.py {{args}}
+
 # Subscriptions with the real graphql-ws client and Apollo Client against a debug API (SQLite, or DATABASE_URL).
 client-proof:
     cargo build -p api

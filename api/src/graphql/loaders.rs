@@ -32,9 +32,9 @@ use sea_orm::{
 use uuid::Uuid;
 
 use crate::{
-    comments::service::{Thread, thread_condition},
+    comments::service::Thread,
     error::AppError,
-    users::service::FollowList,
+    users::service::{FollowList, disabled_user_ids},
 };
 
 /// The loader every resolver shares (one per schema).
@@ -268,10 +268,7 @@ impl Loader<FirstCommentsKey> for DbLoader {
         let (on_posts, replies): (Vec<&FirstCommentsKey>, Vec<&FirstCommentsKey>) = keys
             .iter()
             .partition(|k| matches!(k.thread, Thread::Post(_)));
-        for (group, partition) in [
-            (on_posts, comment::Column::PostId),
-            (replies, comment::Column::ParentId),
-        ] {
+        for (group, top_level) in [(on_posts, true), (replies, false)] {
             if group.is_empty() {
                 continue;
             }
@@ -281,27 +278,59 @@ impl Loader<FirstCommentsKey> for DbLoader {
                 .max()
                 .unwrap_or_default()
                 + 1;
-            let mut threads = sea_orm::Condition::any();
-            for key in &group {
-                threads = threads.add(thread_condition(key.thread));
+            // One `IN` list for the whole batch (the shared loader may hold
+            // the threads of many concurrent requests): the same rows as
+            // `thread_condition` per thread, without an OR branch and a
+            // subquery per thread for the planner to wade through.
+            let threads: Vec<Uuid> = group
+                .iter()
+                .map(|k| thread_id(k.thread))
+                .collect::<std::collections::HashSet<_>>()
+                .into_iter()
+                .collect();
+            let partition = if top_level {
+                comment::Column::PostId
+            } else {
+                comment::Column::ParentId
+            };
+            let mut filter = sea_orm::Condition::all()
+                .add(partition.is_in(threads))
+                .add(comment::Column::AuthorId.not_in_subquery(disabled_user_ids()));
+            if top_level {
+                filter = filter.add(comment::Column::ParentId.is_null());
             }
             let rows = self
-                .first_per_group::<comment::Entity>(threads, partition, Order::Asc, limit)
+                .first_per_group::<comment::Entity>(filter, partition, Order::Asc, limit)
                 .await?;
+            // Rows come oldest first; grouping them once keeps that order
+            // and costs O(rows), not O(threads x rows).
+            let mut by_thread: HashMap<Uuid, Vec<comment::Model>> = HashMap::new();
+            for row in rows {
+                let thread = if top_level {
+                    Some(row.post_id)
+                } else {
+                    row.parent_id
+                };
+                if let Some(thread) = thread {
+                    by_thread.entry(thread).or_default().push(row);
+                }
+            }
             for key in group {
-                let page: Vec<comment::Model> = rows
-                    .iter()
-                    .filter(|c| match key.thread {
-                        Thread::Post(id) => c.post_id == id && c.parent_id.is_none(),
-                        Thread::Replies(id) => c.parent_id == Some(id),
-                    })
-                    .take(key.limit as usize + 1)
-                    .cloned()
-                    .collect();
+                let page = by_thread
+                    .get(&thread_id(key.thread))
+                    .map(|rows| rows.iter().take(key.limit as usize + 1).cloned().collect())
+                    .unwrap_or_default();
                 pages.insert(*key, page);
             }
         }
         Ok(pages)
+    }
+}
+
+/// The post of a top-level thread, or the comment whose replies these are.
+fn thread_id(thread: Thread) -> Uuid {
+    match thread {
+        Thread::Post(id) | Thread::Replies(id) => id,
     }
 }
 
