@@ -253,7 +253,46 @@ def write_ids(url, work, prefix):
 # --- servers ---------------------------------------------------------------
 
 
-class Hearth:
+class Server:
+    """A server process the bench starts: waits for it to answer, stops it."""
+
+    proc = None
+    port = 0
+    log_path = ""
+
+    def wait_until(self, ready, within, pause, what):
+        """Polls `ready()` until true; returns the seconds it took, or exits
+        with the server's log if it died or took longer than `within`."""
+        started = time.monotonic()
+        while time.monotonic() < started + within:
+            try:
+                if ready():
+                    return time.monotonic() - started
+            except (OSError, ValueError):
+                pass
+            if self.proc.poll() is not None:
+                break
+            time.sleep(pause)
+        with open(self.log_path) as f:
+            log(f.read()[-3000:])
+        sys.exit(f"bench: {what} did not become ready")
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+    @property
+    def endpoint(self):
+        return f"http://127.0.0.1:{self.port}/graphql"
+
+
+class Hearth(Server):
     def __init__(self, api_bin, url, work, name):
         self.api_bin, self.url, self.port = api_bin, url, free_port()
         self.data_dir = os.path.join(work, f"data-{name}")
@@ -287,33 +326,10 @@ class Hearth:
 
     def start(self):
         """Starts the API; returns seconds from spawn to /health/ready = 200."""
-        started = time.monotonic()
         self.proc = subprocess.Popen([self.api_bin], env=self.env, stdout=open(self.log_path, "a"),
                                      stderr=subprocess.STDOUT)
-        deadline = started + 30
-        while time.monotonic() < deadline:
-            try:
-                status, _ = http_get(self.port, "/health/ready", timeout=1)
-                if status == 200:
-                    return time.monotonic() - started
-            except OSError:
-                pass
-            if self.proc.poll() is not None:
-                break
-            time.sleep(0.002)
-        with open(self.log_path) as f:
-            log(f.read()[-3000:])
-        sys.exit("bench: the API did not become ready")
-
-    def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.proc = None
+        return self.wait_until(lambda: http_get(self.port, "/health/ready", timeout=1)[0] == 200,
+                               30, 0.002, "the API")
 
     def statements(self):
         status, data = http_get(self.port, "/metrics", {"authorization": f"Bearer {METRICS_TOKEN}"})
@@ -328,12 +344,7 @@ class Hearth:
             sys.exit(f"bench: signIn failed: {answer}")
         return answer["data"]["signIn"]["accessToken"]
 
-    @property
-    def endpoint(self):
-        return f"http://127.0.0.1:{self.port}/graphql"
-
-
-class PostGraphile:
+class PostGraphile(Server):
     def __init__(self, directory, url, work):
         self.directory, self.url, self.port = directory, url, free_port()
         self.log_path = os.path.join(work, "postgraphile.log")
@@ -344,33 +355,12 @@ class PostGraphile:
         env = {**os.environ, "DATABASE_URL": self.url, "PORT": str(self.port), "NODE_ENV": "production"}
         self.proc = subprocess.Popen([node, "launcher.mjs"], cwd=self.directory, env=env,
                                      stdout=open(self.log_path, "a"), stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                status, answer = http_post(self.port, "/graphql", {"query": "{ __typename }"}, timeout=2)
-                if status == 200 and not answer.get("errors"):
-                    return
-            except (OSError, ValueError):
-                pass
-            if self.proc.poll() is not None:
-                break
-            time.sleep(0.2)
-        with open(self.log_path) as f:
-            log(f.read()[-3000:])
-        sys.exit("bench: PostGraphile did not start")
 
-    def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        def ready():
+            status, answer = http_post(self.port, "/graphql", {"query": "{ __typename }"}, timeout=2)
+            return status == 200 and not answer.get("errors")
 
-    @property
-    def endpoint(self):
-        return f"http://127.0.0.1:{self.port}/graphql"
+        self.wait_until(ready, 60, 0.2, "PostGraphile")
 
 
 # --- load ------------------------------------------------------------------
