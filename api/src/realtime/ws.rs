@@ -131,16 +131,12 @@ fn origin_allowed(state: &AppState, headers: &HeaderMap) -> bool {
             authority.eq_ignore_ascii_case(host)
         });
     let loopback = state.config.environment == Environment::Development
-        && matches!(
-            url.host(),
-            Some(url::Host::Domain("localhost"))
-                | Some(url::Host::Ipv4(_))
-                | Some(url::Host::Ipv6(_))
-        )
-        && url
-            .host_str()
-            .and_then(|h| h.trim_matches(['[', ']']).parse::<IpAddr>().ok())
-            .is_none_or(|ip| ip.is_loopback());
+        && match url.host() {
+            Some(url::Host::Domain(host)) => host == "localhost",
+            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+            None => false,
+        };
     same_host || loopback
 }
 
@@ -353,7 +349,7 @@ impl Session {
                 if let Some(payload) = payload {
                     pong["payload"] = payload;
                 }
-                send(socket, &pong).await.map_err(|()| None)
+                send(socket, &pong).await
             }
             M::Pong {} if !legacy => Ok(()),
             M::Subscribe { id, payload } if !legacy => {
@@ -368,9 +364,7 @@ impl Session {
             }
             M::Stop { id } if legacy => {
                 self.stop(&id);
-                send(socket, &json!({"type": "complete", "id": id}))
-                    .await
-                    .map_err(|()| None)
+                send(socket, &json!({"type": "complete", "id": id})).await
             }
             M::ConnectionTerminate {} if legacy => Err(None),
             _ => Err(Some(Closing(
@@ -426,14 +420,10 @@ impl Session {
             Viewer::Anonymous => {}
         }
         self.viewer = Some(viewer);
-        send(socket, &json!({"type": "connection_ack"}))
-            .await
-            .map_err(|()| None)?;
+        send(socket, &json!({"type": "connection_ack"})).await?;
         if self.protocol == Protocol::Legacy {
             // The legacy protocol expects a keep-alive right after the ack.
-            send(socket, &json!({"type": "ka"}))
-                .await
-                .map_err(|()| None)?;
+            send(socket, &json!({"type": "ka"})).await?;
         }
         Ok(())
     }
@@ -464,8 +454,7 @@ impl Session {
                 socket,
                 &json!({"type": "error", "id": id, "payload": error}),
             )
-            .await
-            .map_err(|()| None);
+            .await;
         }
         if crate::http::carries_nul(&request) {
             let error = json!([{
@@ -476,8 +465,7 @@ impl Session {
                 socket,
                 &json!({"type": "error", "id": id, "payload": error}),
             )
-            .await
-            .map_err(|()| None);
+            .await;
         }
         let request = request.data(RequestInfo {
             viewer,
@@ -514,9 +502,7 @@ impl Session {
         let Some(response) = output else {
             // It ended by itself (a query, a mutation, or an error).
             if self.running.remove(&id).is_some() {
-                send(socket, &json!({"type": "complete", "id": id}))
-                    .await
-                    .map_err(|()| None)?;
+                send(socket, &json!({"type": "complete", "id": id})).await?;
             }
             return Ok(());
         };
@@ -545,8 +531,7 @@ impl Session {
                 socket,
                 &json!({"type": "error", "id": id, "payload": response.errors}),
             )
-            .await
-            .map_err(|()| None);
+            .await;
         }
         let kind = match self.protocol {
             Protocol::TransportWs => "next",
@@ -557,14 +542,14 @@ impl Session {
             &json!({"type": kind, "id": id, "payload": response}),
         )
         .await
-        .map_err(|()| None)
     }
 }
 
-/// Sends one JSON message; `Err` when the client is gone.
-async fn send(socket: &mut WebSocket, message: &Value) -> Result<(), ()> {
+/// Sends one JSON message; `Err(None)` (hang up, nothing to send) when the
+/// client is gone.
+async fn send(socket: &mut WebSocket, message: &Value) -> Result<(), Option<Closing>> {
     socket
         .send(Message::Text(message.to_string().into()))
         .await
-        .map_err(|_| ())
+        .map_err(|_| None)
 }
