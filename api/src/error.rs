@@ -119,10 +119,18 @@ impl From<DbErr> for AppError {
         let unreachable = match &err {
             DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
             DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => {
-                matches!(
-                    e.as_ref(),
-                    sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed
-                )
+                match e.as_ref() {
+                    sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed => {
+                        true
+                    }
+                    // SQLSTATE classes 08 (connection exception) and 57
+                    // (operator intervention: shutdown, restart, terminated
+                    // backend) reach a connection that was fine a moment ago.
+                    sqlx::Error::Database(db) => db
+                        .code()
+                        .is_some_and(|code| code.starts_with("08") || code.starts_with("57")),
+                    _ => false,
+                }
             }
             _ => false,
         };

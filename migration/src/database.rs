@@ -128,6 +128,11 @@ pub async fn connect_with(
         .min_connections(0)
         .acquire_timeout(pool.acquire_timeout)
         .connect_timeout(pool.acquire_timeout)
+        // sqlx pings a pooled connection before every checkout by default,
+        // which doubles the round trips of each statement. Only a connection
+        // idle long enough to have been dropped (server restart, proxy,
+        // firewall) is checked; a busy one that broke fails its statement.
+        .test_before_acquire_if_idle_for(Duration::from_secs(1))
         .sqlx_logging(pool.log_statements);
     if backend == Backend::Sqlite {
         options.map_sqlx_sqlite_opts(|o| {

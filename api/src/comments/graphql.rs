@@ -150,7 +150,7 @@ impl CommentsMutation {
             post: comment.post_id,
             comment: comment.id,
         };
-        realtime::publish(ctx, event).await;
+        realtime::publish(ctx, event);
         Ok(Comment(comment))
     }
 

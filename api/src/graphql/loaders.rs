@@ -25,9 +25,12 @@ use entity::{
     file, follow, membership, message, post, post_attachment, reaction, user,
 };
 use sea_orm::{
-    ActiveEnum, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, FromQueryResult,
-    Iterable, QueryFilter, QueryOrder, QuerySelect,
-    sea_query::{Alias, Asterisk, Expr, ExprTrait, Order, Query, WindowStatement},
+    ActiveEnum, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait,
+    FromQueryResult, Iterable, QueryFilter, QueryOrder, QuerySelect,
+    sea_query::{
+        Alias, Asterisk, Expr, ExprTrait, Order, PgFunc, PostgresQueryBuilder, Query,
+        WindowStatement,
+    },
 };
 use uuid::Uuid;
 
@@ -115,7 +118,7 @@ macro_rules! by_id {
 
             async fn load(&self, keys: &[$key]) -> LoadResult<$key, Self::Value> {
                 let rows = $entity::Entity::find()
-                    .filter($entity::Column::Id.is_in(keys.iter().map(|k| k.0)))
+                    .filter(self.any_of($entity::Column::Id, keys.iter().map(|k| k.0)))
                     .all(&self.db)
                     .await
                     .map_err(db_error)?;
@@ -142,7 +145,7 @@ impl Loader<AttachmentsKey> for DbLoader {
 
     async fn load(&self, keys: &[AttachmentsKey]) -> LoadResult<AttachmentsKey, Self::Value> {
         let rows = post_attachment::Entity::find()
-            .filter(post_attachment::Column::PostId.is_in(keys.iter().map(|k| k.0)))
+            .filter(self.any_of(post_attachment::Column::PostId, keys.iter().map(|k| k.0)))
             .order_by_asc(post_attachment::Column::PostId)
             .order_by_asc(post_attachment::Column::Position)
             .find_also_related(file::Entity)
@@ -176,7 +179,7 @@ impl Loader<ReactionCountsKey> for DbLoader {
             .column(reaction::Column::PostId)
             .column(reaction::Column::Kind)
             .column_as(reaction::Column::Id.count(), "n")
-            .filter(reaction::Column::PostId.is_in(keys.iter().map(|k| k.0)))
+            .filter(self.any_of(reaction::Column::PostId, keys.iter().map(|k| k.0)))
             .group_by(reaction::Column::PostId)
             .group_by(reaction::Column::Kind)
             .into_tuple()
@@ -278,10 +281,9 @@ impl Loader<FirstCommentsKey> for DbLoader {
                 .max()
                 .unwrap_or_default()
                 + 1;
-            // One `IN` list for the whole batch (the shared loader may hold
+            // One statement for the whole batch (the shared loader may hold
             // the threads of many concurrent requests): the same rows as
-            // `thread_condition` per thread, without an OR branch and a
-            // subquery per thread for the planner to wade through.
+            // `thread_condition` per thread.
             let threads: Vec<Uuid> = group
                 .iter()
                 .map(|k| thread_id(k.thread))
@@ -294,13 +296,12 @@ impl Loader<FirstCommentsKey> for DbLoader {
                 comment::Column::ParentId
             };
             let mut filter = sea_orm::Condition::all()
-                .add(partition.is_in(threads))
                 .add(comment::Column::AuthorId.not_in_subquery(disabled_user_ids()));
             if top_level {
                 filter = filter.add(comment::Column::ParentId.is_null());
             }
             let rows = self
-                .first_per_group::<comment::Entity>(filter, partition, Order::Asc, limit)
+                .first_per_group::<comment::Entity>(threads, filter, partition, Order::Asc, limit)
                 .await?;
             // Rows come oldest first; grouping them once keeps that order
             // and costs O(rows), not O(threads x rows).
@@ -544,11 +545,10 @@ impl Loader<LastMessageKey> for DbLoader {
     type Error = async_graphql::Error;
 
     async fn load(&self, keys: &[LastMessageKey]) -> LoadResult<LastMessageKey, message::Model> {
-        let conversations = sea_orm::Condition::all()
-            .add(message::Column::ConversationId.is_in(keys.iter().map(|k| k.0)));
         let rows = self
             .first_per_group::<message::Entity>(
-                conversations,
+                keys.iter().map(|k| k.0).collect(),
+                sea_orm::Condition::all(),
                 message::Column::ConversationId,
                 Order::Desc,
                 1,
@@ -583,7 +583,7 @@ impl DbLoader {
                 .column(item_column)
                 .column(value_column)
                 .filter(viewer_column.eq(viewer))
-                .filter(item_column.is_in(items))
+                .filter(self.any_of(item_column, items))
                 .into_tuple()
                 .all(&self.db)
                 .await
@@ -593,13 +593,33 @@ impl DbLoader {
         Ok(found)
     }
 
-    /// The first `limit` rows of each `partition` group matching `filter`,
-    /// ordered by `(created_at, id)` in `order`: `ROW_NUMBER()` per group,
-    /// then a filter on it, so one statement serves any number of groups
-    /// on both backends (the first comments of 50 posts, the newest message
-    /// of 20 conversations).
+    /// `column IN (ids)`. On PostgreSQL it is spelled `column = ANY($1)`
+    /// with one array parameter, so the statement's text does not depend on
+    /// how many ids a batch holds: sqlx's per-connection statement cache
+    /// then reuses one prepared (parsed and planned) statement, where an
+    /// `IN` list of every length would be prepared anew, batch after batch.
+    fn any_of<C: ColumnTrait>(&self, column: C, ids: impl IntoIterator<Item = Uuid>) -> Expr {
+        match self.db.get_database_backend() {
+            DbBackend::Postgres => {
+                let ids: Vec<Uuid> = ids.into_iter().collect();
+                Expr::col(column).eq(PgFunc::any(Expr::val(ids)))
+            }
+            _ => column.is_in(ids),
+        }
+    }
+
+    /// The first `limit` rows of each group (rows whose `partition` column
+    /// is one of `groups`) matching `filter`, ordered by `(created_at, id)`
+    /// in `order`: the first comments of 50 posts, the newest message of 20
+    /// conversations, in one statement.
+    ///
+    /// On PostgreSQL each group is a `LATERAL` subquery with its own
+    /// `LIMIT`, which reads `limit` index entries per group however many
+    /// rows the group has. SQLite has no `LATERAL`: it ranks the groups'
+    /// rows with `ROW_NUMBER()` and keeps the first `limit`.
     async fn first_per_group<E>(
         &self,
+        groups: Vec<Uuid>,
         filter: sea_orm::Condition,
         partition: E::Column,
         order: Order,
@@ -611,29 +631,56 @@ impl DbLoader {
     {
         let created_at = || Expr::col(Alias::new("created_at"));
         let id = || Expr::col(Alias::new("id"));
-        let mut ranked = Query::select();
-        ranked
-            .columns(E::Column::iter())
-            .from(E::default())
-            .cond_where(filter)
-            .expr_window_as(
-                Expr::cust("ROW_NUMBER()"),
-                WindowStatement::partition_by(partition)
-                    .order_by_expr(created_at(), order.clone())
-                    .order_by_expr(id(), order.clone())
-                    .to_owned(),
-                Alias::new("rn"),
-            );
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let query = Query::select()
-            .column(Asterisk)
-            .from_subquery(ranked, Alias::new("ranked"))
-            .and_where(Expr::col(Alias::new("rn")).lte(limit))
-            .order_by_expr(created_at(), order.clone())
-            .order_by_expr(id(), order)
-            .to_owned();
         let backend = self.db.get_database_backend();
-        E::Model::find_by_statement(backend.build(&query))
+        let statement = if backend == DbBackend::Postgres {
+            let mut per_group = Query::select();
+            per_group
+                .columns(E::Column::iter())
+                .from(E::default())
+                .cond_where(filter)
+                .and_where(Expr::col(partition).equals((Alias::new("g"), Alias::new("key"))))
+                .order_by_expr(created_at(), order.clone())
+                .order_by_expr(id(), order.clone())
+                .limit(limit as u64);
+            let (sql, values) = per_group.build(PostgresQueryBuilder);
+            let mut values = values.0;
+            values.push(groups.into());
+            let direction = if order == Order::Asc { "ASC" } else { "DESC" };
+            sea_orm::Statement::from_sql_and_values(
+                backend,
+                format!(
+                    "SELECT rows.* FROM unnest(${n}) AS g(key) CROSS JOIN LATERAL ({sql}) AS rows \
+                     ORDER BY rows.created_at {direction}, rows.id {direction}",
+                    n = values.len(),
+                ),
+                values,
+            )
+        } else {
+            let mut ranked = Query::select();
+            ranked
+                .columns(E::Column::iter())
+                .from(E::default())
+                .cond_where(filter)
+                .and_where(Expr::col(partition).is_in(groups))
+                .expr_window_as(
+                    Expr::cust("ROW_NUMBER()"),
+                    WindowStatement::partition_by(partition)
+                        .order_by_expr(created_at(), order.clone())
+                        .order_by_expr(id(), order.clone())
+                        .to_owned(),
+                    Alias::new("rn"),
+                );
+            let query = Query::select()
+                .column(Asterisk)
+                .from_subquery(ranked, Alias::new("ranked"))
+                .and_where(Expr::col(Alias::new("rn")).lte(limit))
+                .order_by_expr(created_at(), order.clone())
+                .order_by_expr(id(), order)
+                .to_owned();
+            backend.build(&query)
+        };
+        E::Model::find_by_statement(statement)
             .all(&self.db)
             .await
             .map_err(db_error)
@@ -651,7 +698,7 @@ impl DbLoader {
             .select_only()
             .column(column)
             .column_as(Expr::col(column).count(), "n")
-            .filter(column.is_in(ids))
+            .filter(self.any_of(column, ids))
             .group_by(column)
             .into_tuple()
             .all(&self.db)

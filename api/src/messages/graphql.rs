@@ -201,7 +201,7 @@ impl MessagesMutation {
         let (conversation, message) =
             service::start(context::db(ctx)?, &signed_in(ctx)?, ids, input.message).await?;
         if let Some(message) = message {
-            realtime::publish(ctx, message_received(ctx, &message).await?).await;
+            realtime::publish(ctx, message_received(ctx, &message).await?);
         }
         Ok(Conversation(conversation))
     }
@@ -228,7 +228,7 @@ impl MessagesMutation {
     ) -> async_graphql::Result<Message> {
         let id = expect_global_id(&conversation_id, NodeType::Conversation, "conversationId")?;
         let message = service::send(context::db(ctx)?, &signed_in(ctx)?, id, &body).await?;
-        realtime::publish(ctx, message_received(ctx, &message).await?).await;
+        realtime::publish(ctx, message_received(ctx, &message).await?);
         Ok(Message(message))
     }
 }

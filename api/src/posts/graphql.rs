@@ -326,7 +326,7 @@ impl PostsMutation {
             community: post.community_id,
             post: post.id,
         };
-        realtime::publish(ctx, event).await;
+        realtime::publish(ctx, event);
         Ok(Post(post))
     }
 
@@ -364,7 +364,7 @@ impl PostsMutation {
     ) -> async_graphql::Result<Post> {
         let id = expect_global_id(&post_id, NodeType::Post, "postId")?;
         let post = service::react(context::db(ctx)?, &signed_in(ctx)?, id, kind.into()).await?;
-        realtime::publish(ctx, Event::ReactionChanged { post: post.id }).await;
+        realtime::publish(ctx, Event::ReactionChanged { post: post.id });
         Ok(Post(post))
     }
 
@@ -373,7 +373,7 @@ impl PostsMutation {
     async fn unreact(&self, ctx: &Context<'_>, post_id: ID) -> async_graphql::Result<Post> {
         let id = expect_global_id(&post_id, NodeType::Post, "postId")?;
         let post = service::unreact(context::db(ctx)?, &signed_in(ctx)?, id).await?;
-        realtime::publish(ctx, Event::ReactionChanged { post: post.id }).await;
+        realtime::publish(ctx, Event::ReactionChanged { post: post.id });
         Ok(Post(post))
     }
 }

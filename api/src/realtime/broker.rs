@@ -168,8 +168,8 @@ pub struct Broker {
     registry: Arc<Registry>,
     /// How many events a subscriber may have queued.
     buffer: usize,
-    /// Set on PostgreSQL: events are published with `pg_notify` through it.
-    postgres: Option<DatabaseConnection>,
+    /// Set on PostgreSQL: the queue of events the sender task `NOTIFY`s.
+    outbox: Option<mpsc::Sender<Event>>,
 }
 
 impl Broker {
@@ -184,13 +184,16 @@ impl Broker {
     ) -> Self {
         let registry = Arc::new(Registry::default());
         let postgres = matches!(backend_of(database_url), Ok(Backend::Postgres));
-        if postgres {
+        let outbox = postgres.then(|| {
+            let (outbox, queue) = mpsc::channel(OUTBOX_CAPACITY);
+            tokio::spawn(send(db.clone(), queue));
             tokio::spawn(listen(database_url.to_owned(), registry.clone(), shutdown));
-        }
+            outbox
+        });
         Self {
             registry,
             buffer,
-            postgres: postgres.then(|| db.clone()),
+            outbox,
         }
     }
 
@@ -222,30 +225,84 @@ impl Broker {
     }
 
     /// Sends `event` to every subscriber. Called after the change committed;
-    /// a failure is logged, never turned into an error for the mutation that
-    /// already succeeded.
-    pub async fn publish(&self, event: Event) {
+    /// never waits and never fails the mutation that already succeeded. On
+    /// PostgreSQL the event is queued for the sender task, which `NOTIFY`s
+    /// whatever has queued up in one statement: a mutation does not pay for
+    /// a second transaction, and a burst of events costs a few commits.
+    pub fn publish(&self, event: Event) {
         metrics::counter!("realtime_events_published_total").increment(1);
-        let Some(db) = &self.postgres else {
+        let Some(outbox) = &self.outbox else {
             self.registry.deliver(&event);
             return;
         };
-        let payload = match serde_json::to_string(&event) {
-            Ok(payload) => payload,
-            Err(err) => {
-                tracing::error!(error = %err, "cannot encode an event");
-                return;
-            }
-        };
-        let notify = Statement::from_sql_and_values(
-            DatabaseBackend::Postgres,
-            "SELECT pg_notify($1, $2)",
-            [CHANNEL.into(), payload.into()],
-        );
-        if let Err(err) = db.execute_raw(notify).await {
-            tracing::warn!(error = %err, ?event, "cannot publish an event; subscribers miss it");
+        if let Err(err) = outbox.try_send(event) {
+            // Full only while PostgreSQL is unreachable for a long time.
+            tracing::warn!(event = ?err.into_inner(), "event queue full; subscribers miss an event");
         }
     }
+}
+
+/// Events queued for `NOTIFY` before new ones are dropped.
+const OUTBOX_CAPACITY: usize = 10_000;
+/// Events sent by one statement at most.
+const BATCH_EVENTS: usize = 256;
+/// PostgreSQL refuses `NOTIFY` payloads of 8000 bytes or more.
+const MAX_PAYLOAD_BYTES: usize = 7_000;
+
+/// What one `NOTIFY` carries: a JSON array of events (a lone object, as
+/// older versions sent, is read too).
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Payload {
+    Many(Vec<Event>),
+    One(Event),
+}
+
+/// Sends queued events with `pg_notify`, as many per statement as have
+/// queued up; stops when every `Broker` is gone.
+async fn send(db: DatabaseConnection, mut queue: mpsc::Receiver<Event>) {
+    let mut batch = Vec::with_capacity(BATCH_EVENTS);
+    while queue.recv_many(&mut batch, BATCH_EVENTS).await > 0 {
+        let payloads = encode(&batch);
+        let calls: Vec<String> = (0..payloads.len())
+            .map(|i| format!("pg_notify($1, ${})", i + 2))
+            .collect();
+        let values = std::iter::once(CHANNEL.into()).chain(payloads.into_iter().map(Into::into));
+        let notify = Statement::from_sql_and_values(
+            DatabaseBackend::Postgres,
+            format!("SELECT {}", calls.join(", ")),
+            values,
+        );
+        if let Err(err) = db.execute_raw(notify).await {
+            tracing::warn!(error = %err, events = batch.len(), "cannot publish events; subscribers miss them");
+        }
+        batch.clear();
+    }
+}
+
+/// Packs events into JSON arrays that each fit one `NOTIFY` payload.
+fn encode(events: &[Event]) -> Vec<String> {
+    let mut payloads = Vec::new();
+    let mut current = String::from("[");
+    for event in events {
+        let Ok(json) = serde_json::to_string(event) else {
+            tracing::error!(?event, "cannot encode an event");
+            continue;
+        };
+        if current.len() > 1 && current.len() + json.len() + 2 > MAX_PAYLOAD_BYTES {
+            current.push(']');
+            payloads.push(std::mem::replace(&mut current, String::from("[")));
+        }
+        if current.len() > 1 {
+            current.push(',');
+        }
+        current.push_str(&json);
+    }
+    if current.len() > 1 {
+        current.push(']');
+        payloads.push(current);
+    }
+    payloads
 }
 
 /// Listens on PostgreSQL and re-broadcasts to this process's subscribers.
@@ -289,9 +346,52 @@ async fn listen_once(
         let Some(notification) = received else {
             return Err(sqlx::Error::Protocol("connection lost".into()));
         };
-        match serde_json::from_str::<Event>(notification.payload()) {
-            Ok(event) => registry.deliver(&event),
+        match serde_json::from_str::<Payload>(notification.payload()) {
+            Ok(Payload::Many(events)) => events.iter().for_each(|e| registry.deliver(e)),
+            Ok(Payload::One(event)) => registry.deliver(&event),
             Err(err) => tracing::warn!(error = %err, "ignoring a malformed event"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(n: u128) -> Event {
+        Event::MessageReceived {
+            conversation: Uuid::from_u128(n),
+            message: Uuid::from_u128(n + 1),
+            recipients: (0..51).map(Uuid::from_u128).collect(),
+        }
+    }
+
+    #[test]
+    fn batches_fit_notify_payloads_and_decode_in_order() {
+        let events: Vec<Event> = (0..BATCH_EVENTS as u128).map(message).collect();
+        let payloads = encode(&events);
+        assert!(payloads.len() > 1, "2,000-byte events must split");
+        let mut decoded = Vec::new();
+        for payload in &payloads {
+            assert!(payload.len() < MAX_PAYLOAD_BYTES, "{} bytes", payload.len());
+            match serde_json::from_str::<Payload>(payload).unwrap() {
+                Payload::Many(events) => decoded.extend(events),
+                Payload::One(_) => panic!("arrays expected"),
+            }
+        }
+        assert_eq!(decoded, events);
+    }
+
+    #[test]
+    fn a_single_object_payload_is_still_read() {
+        let event = Event::ReactionChanged {
+            post: Uuid::from_u128(7),
+        };
+        let payload = serde_json::to_string(&event).unwrap();
+        assert!(matches!(
+            serde_json::from_str::<Payload>(&payload).unwrap(),
+            Payload::One(e) if e == event
+        ));
+        assert!(encode(&[]).is_empty());
     }
 }

@@ -18,9 +18,9 @@ pub struct Realtime {
 }
 
 /// Publishes `event` to subscribers, from a resolver whose change committed.
-pub async fn publish(ctx: &async_graphql::Context<'_>, event: Event) {
+pub fn publish(ctx: &async_graphql::Context<'_>, event: Event) {
     match ctx.data::<Broker>() {
-        Ok(broker) => broker.publish(event).await,
+        Ok(broker) => broker.publish(event),
         Err(_) => tracing::error!("broker missing from schema data; event dropped"),
     }
 }
