@@ -14,7 +14,7 @@ use crate::{
     config::Config,
     db,
     files::Files,
-    graphql::build_schema,
+    graphql::{build_schema, pipeline::Pipeline},
     http::{AppState, router},
     metrics,
     realtime::{Broker, Realtime},
@@ -77,6 +77,7 @@ impl Application {
         let state = AppState {
             db: db.clone(),
             schema,
+            pipeline: Arc::new(Pipeline::new(&config.graphql)),
             auth,
             config: Arc::new(config),
             shutdown: shutdown.clone(),

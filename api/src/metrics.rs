@@ -7,18 +7,11 @@
 
 use std::{
     collections::HashSet,
-    sync::{Arc, Mutex, OnceLock, RwLock},
+    sync::{Arc, OnceLock, RwLock},
     time::{Duration, Instant},
 };
 
-use async_graphql::{
-    Request as GraphqlRequest, Response as GraphqlResponse, ServerResult, Variables,
-    extensions::{
-        Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextPrepareRequest,
-        NextRequest,
-    },
-    parser::types::{DocumentOperations, ExecutableDocument, OperationType},
-};
+use async_graphql::{Response as GraphqlResponse, parser::types::OperationType};
 use axum::{
     extract::{MatchedPath, Request, State},
     http::{HeaderMap, HeaderValue, Method, StatusCode, header},
@@ -247,28 +240,37 @@ impl Drop for InFlight {
     }
 }
 
-/// The async-graphql extension that counts operations.
-pub struct GraphqlMetrics;
-
-impl ExtensionFactory for GraphqlMetrics {
-    fn create(&self) -> Arc<dyn Extension> {
-        // No recorder, nothing to count: skip the per-request bookkeeping.
-        if matches!(RECORDER.get(), Some(Ok(_))) {
-            Arc::new(GraphqlMetricsExtension::default())
-        } else {
-            Arc::new(Disabled)
-        }
+/// Counts one GraphQL operation over HTTP and times it; nothing without a
+/// recorder (metrics disabled).
+pub fn record_graphql_operation(
+    name: Option<&str>,
+    operation: Option<OperationType>,
+    response: &GraphqlResponse,
+    started: Instant,
+) {
+    if !matches!(RECORDER.get(), Some(Ok(_))) {
+        return;
     }
-}
-
-struct Disabled;
-
-impl Extension for Disabled {}
-
-/// One per request: the name asked for, then what parsing found.
-#[derive(Default)]
-struct GraphqlMetricsExtension {
-    operation: Mutex<(Option<String>, &'static str)>,
+    let outcome = match response.errors.first() {
+        None => "ok".to_owned(),
+        Some(error) => error
+            .extensions
+            .as_ref()
+            .and_then(|ext| ext.get("code"))
+            .and_then(|code| match code {
+                async_graphql::Value::String(s) => Some(s.clone()),
+                _ => None,
+            })
+            .unwrap_or_else(|| "UNKNOWN".to_owned()),
+    };
+    let labels = [
+        ("operation", operation_label(name)),
+        ("type", operation.map_or("unknown", type_label).to_owned()),
+        ("outcome", outcome),
+    ];
+    metrics::counter!("graphql_operations_total", &labels).increment(1);
+    metrics::histogram!("graphql_operation_duration_seconds", &labels[..2])
+        .record(started.elapsed().as_secs_f64());
 }
 
 fn type_label(ty: OperationType) -> &'static str {
@@ -307,83 +309,6 @@ fn operation_label(name: Option<&str>) -> String {
         name.to_owned()
     } else {
         "other".to_owned()
-    }
-}
-
-#[async_graphql::async_trait::async_trait]
-impl Extension for GraphqlMetricsExtension {
-    async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> GraphqlResponse {
-        let started = Instant::now();
-        let response = next.run(ctx).await;
-        let outcome = match response.errors.first() {
-            None => "ok".to_owned(),
-            Some(error) => error
-                .extensions
-                .as_ref()
-                .and_then(|ext| ext.get("code"))
-                .and_then(|code| match code {
-                    async_graphql::Value::String(s) => Some(s.clone()),
-                    _ => None,
-                })
-                .unwrap_or_else(|| "UNKNOWN".to_owned()),
-        };
-        let (name, ty) = {
-            let operation = self
-                .operation
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
-            (operation_label(operation.0.as_deref()), operation.1)
-        };
-        let labels = [
-            ("operation", name),
-            ("type", ty.to_owned()),
-            ("outcome", outcome),
-        ];
-        metrics::counter!("graphql_operations_total", &labels).increment(1);
-        metrics::histogram!("graphql_operation_duration_seconds", &labels[..2])
-            .record(started.elapsed().as_secs_f64());
-        response
-    }
-
-    async fn prepare_request(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        request: GraphqlRequest,
-        next: NextPrepareRequest<'_>,
-    ) -> ServerResult<GraphqlRequest> {
-        if let Ok(mut operation) = self.operation.lock() {
-            *operation = (request.operation_name.clone(), "unknown");
-        }
-        next.run(ctx, request).await
-    }
-
-    async fn parse_query(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        query: &str,
-        variables: &Variables,
-        next: NextParseQuery<'_>,
-    ) -> ServerResult<ExecutableDocument> {
-        let document = next.run(ctx, query, variables).await?;
-        if let Ok(mut operation) = self.operation.lock() {
-            let (name, ty) = match (&document.operations, operation.0.as_deref()) {
-                (DocumentOperations::Single(op), requested) => {
-                    (requested.map(str::to_owned), Some(op.node.ty))
-                }
-                (DocumentOperations::Multiple(ops), Some(requested)) => (
-                    Some(requested.to_owned()),
-                    ops.get(requested).map(|op| op.node.ty),
-                ),
-                (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => {
-                    ops.iter().next().map_or((None, None), |(name, op)| {
-                        (Some(name.to_string()), Some(op.node.ty))
-                    })
-                }
-                (DocumentOperations::Multiple(_), None) => (None, None),
-            };
-            *operation = (name, ty.map_or("unknown", type_label));
-        }
-        Ok(document)
     }
 }
 

@@ -4,11 +4,10 @@
 //! merged here into one schema with the limits from config.
 
 pub mod context;
-mod error_codes;
-mod limits;
 pub mod loaders;
 pub mod node;
 pub mod pagination;
+pub mod pipeline;
 
 use std::sync::Arc;
 
@@ -64,12 +63,8 @@ fn builder(limits: &GraphqlLimits) -> SchemaBuilder<Query, Mutation, Subscriptio
         .limit_depth(limits.max_depth)
         .limit_complexity(limits.max_complexity)
         .limit_recursive_depth(32)
-        .limit_directives(4)
-        .extension(error_codes::ErrorCodes {
-            suggestions: limits.introspection,
-        })
-        .extension(limits::AliasLimit(limits.max_aliases))
-        .extension(crate::metrics::GraphqlMetrics);
+        .limit_directives(4);
+    // No `.extension(..)`: see `pipeline` for why and for what runs instead.
     if !limits.introspection {
         builder = builder.disable_introspection();
     }

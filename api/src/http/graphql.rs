@@ -51,6 +51,7 @@ use super::{AppState, error_response, playground};
 use crate::{
     auth::{RequestInfo, Viewer},
     error::code,
+    graphql::pipeline::Prepared,
 };
 
 const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
@@ -230,7 +231,8 @@ pub async fn get(
     if carries_nul(&request) {
         return nul_refused(mode);
     }
-    let response = state.schema.execute(request).await;
+    let prepared = state.pipeline.prepare(request);
+    let response = state.pipeline.execute(&state.schema, prepared).await;
     respond(mode, BatchResponse::Single(response))
 }
 
@@ -280,11 +282,6 @@ fn reads_only(query: &str, operation_name: Option<&str>) -> bool {
         operation_type(query, operation_name),
         Some(OperationType::Mutation | OperationType::Subscription)
     )
-}
-
-fn is_subscription(request: &Request) -> bool {
-    operation_type(&request.query, request.operation_name.as_deref())
-        == Some(OperationType::Subscription)
 }
 
 const SUBSCRIPTIONS_ON_WEBSOCKET: &str =
@@ -484,11 +481,32 @@ async fn execute(
     if requests.iter().any(carries_nul) {
         return nul_refused(mode);
     }
-    if requests.iter().any(is_subscription) {
+    let (single, requests) = match batch {
+        BatchRequest::Single(request) => (true, vec![request]),
+        BatchRequest::Batch(requests) => (false, requests),
+    };
+    let prepared: Vec<Prepared> = requests
+        .into_iter()
+        .map(|request| state.pipeline.prepare(request))
+        .collect();
+    if prepared
+        .iter()
+        .any(|p| p.operation() == Some(OperationType::Subscription))
+    {
         return request_error(mode, StatusCode::BAD_REQUEST, SUBSCRIPTIONS_ON_WEBSOCKET);
     }
-    let batch = batch.data(request_info(state, headers, peer));
-    let response = state.schema.execute_batch(batch).await;
+    let info = request_info(state, headers, peer);
+    // One after another, as async-graphql's own batch execution does.
+    let mut responses = Vec::with_capacity(prepared.len());
+    for mut one in prepared {
+        one.request_mut().data.insert(info);
+        responses.push(state.pipeline.execute(&state.schema, one).await);
+    }
+    let response = if single {
+        BatchResponse::Single(responses.remove(0))
+    } else {
+        BatchResponse::Batch(responses)
+    };
     respond(mode, response)
 }
 

@@ -31,7 +31,12 @@ use tracing::Level;
 pub(crate) use graphql::carries_nul;
 
 use crate::{
-    auth::Auth, config::Config, error::code, files::Files, graphql::AppSchema, realtime::Realtime,
+    auth::Auth,
+    config::Config,
+    error::code,
+    files::Files,
+    graphql::{AppSchema, pipeline::Pipeline},
+    realtime::Realtime,
 };
 
 /// What every handler can reach.
@@ -39,6 +44,8 @@ use crate::{
 pub struct AppState {
     pub db: DatabaseConnection,
     pub schema: AppSchema,
+    /// Parsing, limits, error codes and metrics around each execution.
+    pub pipeline: Arc<Pipeline>,
     pub auth: Arc<Auth>,
     pub config: Arc<Config>,
     /// Cancelled when shutdown starts. axum's graceful shutdown waits for

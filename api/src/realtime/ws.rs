@@ -471,7 +471,20 @@ impl Session {
             viewer,
             client_ip: self.client_ip,
         });
-        let responses = self.state.schema.execute_stream(request);
+        let pipeline = self.state.pipeline.clone();
+        let mut prepared = pipeline.prepare(request);
+        let responses = match pipeline.take_refusal(&mut prepared) {
+            Some(refused) => stream::once(async move { refused }).boxed(),
+            None => self
+                .state
+                .schema
+                .execute_stream(prepared.into_request())
+                .boxed(),
+        }
+        .map(move |mut response| {
+            pipeline.finish(&mut response);
+            response
+        });
         let (handle, registration) = AbortHandle::new_pair();
         let tagged = {
             let id = id.clone();
