@@ -527,39 +527,55 @@ fn is_request_error(response: &async_graphql::Response) -> bool {
 
 /// One response as JSON, without the `data` key when it was a request error
 /// (async-graphql would print `"data": null`, which means something else).
-fn to_json(response: async_graphql::Response) -> serde_json::Value {
-    let request_error = is_request_error(&response);
-    let mut json = serde_json::to_value(&response).unwrap_or_else(|err| {
+/// One response as JSON, without the `data` key when it was a request error
+/// (async-graphql would print `"data": null`, which means something else).
+/// Serialized straight to bytes: going through a `serde_json::Value` first
+/// would build and free a second copy of every response tree.
+fn write_json(out: &mut Vec<u8>, response: &async_graphql::Response) {
+    let written = if is_request_error(response) {
+        serde_json::to_value(response).and_then(|mut json| {
+            if let Some(object) = json.as_object_mut() {
+                object.remove("data");
+            }
+            serde_json::to_writer(&mut *out, &json)
+        })
+    } else {
+        serde_json::to_writer(&mut *out, response)
+    };
+    if let Err(err) = written {
         tracing::error!(error = %err, "serializing a GraphQL response failed");
-        serde_json::json!({ "errors": [{ "message": "internal error", "extensions": { "code": code::INTERNAL } }] })
-    });
-    if request_error && let Some(object) = json.as_object_mut() {
-        object.remove("data");
+        let internal = serde_json::json!({ "errors": [{ "message": "internal error", "extensions": { "code": code::INTERNAL } }] });
+        out.clear();
+        out.extend_from_slice(internal.to_string().as_bytes());
     }
-    json
 }
 
 fn respond(mode: Mode, response: BatchResponse) -> Response {
-    let (status, body) = match response {
+    let mut body = Vec::with_capacity(1024);
+    let status = match response {
         BatchResponse::Single(single) => {
+            write_json(&mut body, &single);
             // In graphql-response+json mode a request error is the client's
             // fault: 400. Legacy application/json answers 200 regardless.
-            let status = if mode == Mode::GraphqlResponse && is_request_error(&single) {
+            if mode == Mode::GraphqlResponse && is_request_error(&single) {
                 StatusCode::BAD_REQUEST
             } else {
                 StatusCode::OK
-            };
-            (status, to_json(single))
+            }
         }
-        BatchResponse::Batch(responses) => (
-            StatusCode::OK,
-            serde_json::Value::Array(responses.into_iter().map(to_json).collect()),
-        ),
+        BatchResponse::Batch(responses) => {
+            body.push(b'[');
+            for (i, one) in responses.iter().enumerate() {
+                if i > 0 {
+                    body.push(b',');
+                }
+                let mut part = Vec::new();
+                write_json(&mut part, one);
+                body.extend_from_slice(&part);
+            }
+            body.push(b']');
+            StatusCode::OK
+        }
     };
-    (
-        status,
-        [(header::CONTENT_TYPE, mode.content_type())],
-        body.to_string(),
-    )
-        .into_response()
+    (status, [(header::CONTENT_TYPE, mode.content_type())], body).into_response()
 }
