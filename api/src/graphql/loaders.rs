@@ -631,7 +631,6 @@ impl DbLoader {
     {
         let created_at = || Expr::col(Alias::new("created_at"));
         let id = || Expr::col(Alias::new("id"));
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let backend = self.db.get_database_backend();
         let statement = if backend == DbBackend::Postgres {
             let mut per_group = Query::select();
@@ -642,7 +641,7 @@ impl DbLoader {
                 .and_where(Expr::col(partition).equals((Alias::new("g"), Alias::new("key"))))
                 .order_by_expr(created_at(), order.clone())
                 .order_by_expr(id(), order.clone())
-                .limit(limit as u64);
+                .limit(limit);
             let (sql, values) = per_group.build(PostgresQueryBuilder);
             let mut values = values.0;
             values.push(groups.into());
@@ -674,7 +673,9 @@ impl DbLoader {
             let query = Query::select()
                 .column(Asterisk)
                 .from_subquery(ranked, Alias::new("ranked"))
-                .and_where(Expr::col(Alias::new("rn")).lte(limit))
+                .and_where(
+                    Expr::col(Alias::new("rn")).lte(i64::try_from(limit).unwrap_or(i64::MAX)),
+                )
                 .order_by_expr(created_at(), order.clone())
                 .order_by_expr(id(), order)
                 .to_owned();

@@ -60,7 +60,13 @@ impl Prepared {
         &mut self.request
     }
 
-    /// The request, to execute as a stream (after [`Pipeline::take_refusal`]).
+    /// The response to a refused request, for callers that execute
+    /// prepared requests themselves (subscriptions); `None` if it may run.
+    pub fn take_refusal(&mut self) -> Option<Response> {
+        self.refused.take()
+    }
+
+    /// The request, to execute as a stream (after [`Prepared::take_refusal`]).
     pub fn into_request(self) -> Request {
         self.request
     }
@@ -152,12 +158,6 @@ impl Pipeline {
         self.finish(&mut response);
         crate::metrics::record_graphql_operation(name.as_deref(), operation, &response, started);
         response
-    }
-
-    /// The response to a refused request, for callers that execute
-    /// prepared requests themselves (subscriptions); `None` if it may run.
-    pub fn take_refusal(&self, prepared: &mut Prepared) -> Option<Response> {
-        prepared.refused.take()
     }
 
     /// Gives every error async-graphql raised itself a code. Our own errors
@@ -278,13 +278,13 @@ mod tests {
     fn parse_errors_and_alias_limits_are_refused_with_codes() {
         let pipeline = pipeline();
         let mut bad = pipeline.prepare(Request::new("{ users("));
-        let refused = pipeline.take_refusal(&mut bad).expect("refused");
+        let refused = bad.take_refusal().expect("refused");
         assert_eq!(
             code_of(&refused),
             Some(Value::from(code::GRAPHQL_PARSE_FAILED))
         );
         let mut aliased = pipeline.prepare(Request::new("{ a: x b: x c: x }"));
-        let refused = pipeline.take_refusal(&mut aliased).expect("refused");
+        let refused = aliased.take_refusal().expect("refused");
         assert_eq!(
             code_of(&refused),
             Some(Value::from(code::GRAPHQL_VALIDATION_FAILED))

@@ -525,14 +525,15 @@ fn is_request_error(response: &async_graphql::Response) -> bool {
     })
 }
 
-/// One response as JSON, without the `data` key when it was a request error
-/// (async-graphql would print `"data": null`, which means something else).
-/// One response as JSON, without the `data` key when it was a request error
-/// (async-graphql would print `"data": null`, which means something else).
-/// Serialized straight to bytes: going through a `serde_json::Value` first
-/// would build and free a second copy of every response tree.
-fn write_json(out: &mut Vec<u8>, response: &async_graphql::Response) {
-    let written = if is_request_error(response) {
+/// Appends one response as JSON, without the `data` key when it was a
+/// request error (async-graphql would print `"data": null`, which means
+/// something else); returns whether it was one. Serialized straight to
+/// bytes: going through a `serde_json::Value` first would build and free a
+/// second copy of every response tree.
+fn write_json(out: &mut Vec<u8>, response: &async_graphql::Response) -> bool {
+    let start = out.len();
+    let request_error = is_request_error(response);
+    let written = if request_error {
         serde_json::to_value(response).and_then(|mut json| {
             if let Some(object) = json.as_object_mut() {
                 object.remove("data");
@@ -545,19 +546,20 @@ fn write_json(out: &mut Vec<u8>, response: &async_graphql::Response) {
     if let Err(err) = written {
         tracing::error!(error = %err, "serializing a GraphQL response failed");
         let internal = serde_json::json!({ "errors": [{ "message": "internal error", "extensions": { "code": code::INTERNAL } }] });
-        out.clear();
+        out.truncate(start);
         out.extend_from_slice(internal.to_string().as_bytes());
     }
+    request_error
 }
 
 fn respond(mode: Mode, response: BatchResponse) -> Response {
     let mut body = Vec::with_capacity(1024);
     let status = match response {
         BatchResponse::Single(single) => {
-            write_json(&mut body, &single);
+            let request_error = write_json(&mut body, &single);
             // In graphql-response+json mode a request error is the client's
             // fault: 400. Legacy application/json answers 200 regardless.
-            if mode == Mode::GraphqlResponse && is_request_error(&single) {
+            if mode == Mode::GraphqlResponse && request_error {
                 StatusCode::BAD_REQUEST
             } else {
                 StatusCode::OK
@@ -569,9 +571,7 @@ fn respond(mode: Mode, response: BatchResponse) -> Response {
                 if i > 0 {
                     body.push(b',');
                 }
-                let mut part = Vec::new();
-                write_json(&mut part, one);
-                body.extend_from_slice(&part);
+                write_json(&mut body, one);
             }
             body.push(b']');
             StatusCode::OK

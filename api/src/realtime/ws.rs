@@ -473,7 +473,7 @@ impl Session {
         });
         let pipeline = self.state.pipeline.clone();
         let mut prepared = pipeline.prepare(request);
-        let responses = match pipeline.take_refusal(&mut prepared) {
+        let responses = match prepared.take_refusal() {
             Some(refused) => stream::once(async move { refused }).boxed(),
             None => self
                 .state
