@@ -29,10 +29,7 @@ use std::{
 use async_graphql::{
     BatchRequest, BatchResponse, ParseRequestError, Request, Variables,
     http::{MultipartOptions, receive_batch_body},
-    parser::{
-        parse_query,
-        types::{DocumentOperations, OperationType},
-    },
+    parser::types::OperationType,
 };
 use axum::{
     Extension,
@@ -195,20 +192,6 @@ pub async fn get(
         .get("operationName")
         .filter(|n| !n.is_empty())
         .cloned();
-    if operation_type(query, operation_name.as_deref()) == Some(OperationType::Subscription) {
-        return request_error(mode, StatusCode::BAD_REQUEST, SUBSCRIPTIONS_ON_WEBSOCKET);
-    }
-    if !reads_only(query, operation_name.as_deref()) {
-        let mut response = request_error(
-            mode,
-            StatusCode::METHOD_NOT_ALLOWED,
-            "only queries may be sent with GET; use POST",
-        );
-        response
-            .headers_mut()
-            .insert(header::ALLOW, HeaderValue::from_static("POST"));
-        return response;
-    }
     let mut request = Request::new(query.clone()).data(request_info(&state, &headers, peer));
     if let Some(name) = operation_name {
         request = request.operation_name(name);
@@ -232,6 +215,25 @@ pub async fn get(
         return nul_refused(mode);
     }
     let prepared = state.pipeline.prepare(request);
+    match prepared.operation() {
+        Some(OperationType::Subscription) => {
+            return request_error(mode, StatusCode::BAD_REQUEST, SUBSCRIPTIONS_ON_WEBSOCKET);
+        }
+        Some(OperationType::Mutation) => {
+            let mut response = request_error(
+                mode,
+                StatusCode::METHOD_NOT_ALLOWED,
+                "only queries may be sent with GET; use POST",
+            );
+            response
+                .headers_mut()
+                .insert(header::ALLOW, HeaderValue::from_static("POST"));
+            return response;
+        }
+        // A query, or a document that did not parse or names no operation
+        // it has: the pipeline answers those.
+        Some(OperationType::Query) | None => {}
+    }
     let response = state.pipeline.execute(&state.schema, prepared).await;
     respond(mode, BatchResponse::Single(response))
 }
@@ -262,25 +264,6 @@ fn nul_refused(mode: Mode) -> Response {
         mode,
         StatusCode::BAD_REQUEST,
         "text must not contain NUL (\\u0000) characters",
-    )
-}
-
-/// The selected operation's type; `None` when the document does not parse
-/// or the operation is ambiguous or unknown (execution then reports it).
-fn operation_type(query: &str, operation_name: Option<&str>) -> Option<OperationType> {
-    let document = parse_query(query).ok()?;
-    match (&document.operations, operation_name) {
-        (DocumentOperations::Single(op), _) => Some(op.node.ty),
-        (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name).map(|op| op.node.ty),
-        (DocumentOperations::Multiple(_), None) => None,
-    }
-}
-
-/// Whether the selected operation is a query (or cannot tell).
-fn reads_only(query: &str, operation_name: Option<&str>) -> bool {
-    !matches!(
-        operation_type(query, operation_name),
-        Some(OperationType::Mutation | OperationType::Subscription)
     )
 }
 

@@ -169,6 +169,35 @@ async fn get_runs_queries_and_refuses_mutations() {
     assert_eq!(response.headers()["allow"], "POST");
     let body: Value = response.json().await.expect("a JSON body");
     assert!(body["errors"][0]["message"].is_string());
+
+    // A document's only operation, named, is selected without
+    // `operationName`: a named mutation is refused too, and writes nothing.
+    let response = app
+        .client
+        .get(app.url("/graphql"))
+        .query(&[(
+            "query",
+            r#"mutation M { signUp(input: { email: "get@example.com", username: "viaget",
+                password: "correct horse battery staple",
+                device: { name: "d", secret: "device-secret-0123456789" } }) { accessToken } }"#,
+        )])
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(response.status(), 405);
+    assert_eq!(response.headers()["allow"], "POST");
+    let (_, users) = app.graphql("{ users { totalCount } }", json!({})).await;
+    assert_eq!(users["data"]["users"]["totalCount"], 0, "{users}");
+
+    // So is a named subscription, which belongs on the WebSocket.
+    let response = app
+        .client
+        .get(app.url("/graphql"))
+        .query(&[("query", "subscription S { anything }")])
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(response.status(), 400);
 }
 
 #[tokio::test]
