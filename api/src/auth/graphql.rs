@@ -52,7 +52,7 @@ impl Account {
 
     /// The public profile everyone else sees.
     async fn profile(&self) -> User {
-        User(self.0.clone())
+        User::from(self.0.clone())
     }
 }
 
@@ -334,6 +334,6 @@ impl AuthMutation {
         let user = auth(ctx)?
             .set_disabled(&signed_in(ctx)?, user_id, disabled)
             .await?;
-        Ok(User(user))
+        Ok(User::from(user))
     }
 }

@@ -116,6 +116,6 @@ impl FilesMutation {
             })
             .transpose()?;
         let user = files(ctx)?.set_avatar(&signed_in(ctx)?, upload).await?;
-        Ok(User(user))
+        Ok(User::from(user))
     }
 }

@@ -106,19 +106,24 @@ fn db_error(err: sea_orm::DbErr) -> async_graphql::Error {
     AppError::from(err).into()
 }
 
-/// A row by primary key, for each entity reached through an edge.
+/// A row by primary key, for each entity reached through an edge: the
+/// whole model, or only the columns of a partial model.
 macro_rules! by_id {
     ($key:ident, $entity:ident) => {
+        by_id!($key, $entity, $entity::Model);
+    };
+    ($key:ident, $entity:ident, $value:ty) => {
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
         pub struct $key(pub Uuid);
 
         impl Loader<$key> for DbLoader {
-            type Value = $entity::Model;
+            type Value = $value;
             type Error = async_graphql::Error;
 
             async fn load(&self, keys: &[$key]) -> LoadResult<$key, Self::Value> {
                 let rows = $entity::Entity::find()
                     .filter(self.any_of($entity::Column::Id, keys.iter().map(|k| k.0)))
+                    .into_partial_model::<$value>()
                     .all(&self.db)
                     .await
                     .map_err(db_error)?;
@@ -128,7 +133,7 @@ macro_rules! by_id {
     };
 }
 
-by_id!(UserKey, user);
+by_id!(UserKey, user, user::Profile);
 by_id!(CommunityKey, community);
 by_id!(PostKey, post);
 by_id!(CommentKey, comment);

@@ -118,7 +118,7 @@ impl NodeQuery {
         let db = context::db(ctx)?;
         let viewer = viewer_id(ctx)?;
         Ok(match node_type {
-            NodeType::User => users::service::find_by_id(db, uuid)
+            NodeType::User => users::service::find_profile(db, uuid)
                 .await?
                 .map(|u| Node::User(User(u))),
             NodeType::Session => None,

@@ -19,9 +19,15 @@ use crate::{
 };
 
 /// A public profile. Private columns (email, password hash, role) are
-/// deliberately not mapped.
+/// not even loaded.
 #[derive(Clone)]
-pub struct User(pub user::Model);
+pub struct User(pub user::Profile);
+
+impl From<user::Model> for User {
+    fn from(model: user::Model) -> Self {
+        Self(model.into())
+    }
+}
 
 #[Object]
 impl User {
@@ -217,7 +223,9 @@ impl UsersQuery {
     /// A user by global id; null if there is none.
     async fn user(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<User>> {
         let id = expect_global_id(&id, NodeType::User, "id")?;
-        Ok(service::find_by_id(context::db(ctx)?, id).await?.map(User))
+        Ok(service::find_profile(context::db(ctx)?, id)
+            .await?
+            .map(User))
     }
 
     /// A user by username (case-insensitive); null if there is none.
@@ -228,7 +236,7 @@ impl UsersQuery {
     ) -> async_graphql::Result<Option<User>> {
         Ok(service::find_by_username(context::db(ctx)?, &username)
             .await?
-            .map(User))
+            .map(User::from))
     }
 
     /// Every user, oldest account first. Page with `first`/`after` or
@@ -250,7 +258,7 @@ impl UsersQuery {
                 created_at: u.created_at,
                 id: u.id,
             },
-            User,
+            User::from,
         ))
     }
 }
@@ -272,7 +280,7 @@ impl UsersMutation {
             bio: input.bio,
         };
         let user = service::update_profile(context::db(ctx)?, &signed_in(ctx)?, changes).await?;
-        Ok(User(user))
+        Ok(User::from(user))
     }
 
     /// Follows a user; following twice is `CONFLICT`. Returns that user.
@@ -280,7 +288,7 @@ impl UsersMutation {
     async fn follow(&self, ctx: &Context<'_>, user_id: ID) -> async_graphql::Result<User> {
         let id = expect_global_id(&user_id, NodeType::User, "userId")?;
         let user = service::follow(context::db(ctx)?, &signed_in(ctx)?, id).await?;
-        Ok(User(user))
+        Ok(User::from(user))
     }
 
     /// Stops following a user (`NOT_FOUND` if not following). Returns that
@@ -289,7 +297,7 @@ impl UsersMutation {
     async fn unfollow(&self, ctx: &Context<'_>, user_id: ID) -> async_graphql::Result<User> {
         let id = expect_global_id(&user_id, NodeType::User, "userId")?;
         let user = service::unfollow(context::db(ctx)?, &signed_in(ctx)?, id).await?;
-        Ok(User(user))
+        Ok(User::from(user))
     }
 }
 

@@ -25,6 +25,14 @@ pub async fn find_by_id(db: &DatabaseConnection, id: Uuid) -> AppResult<Option<u
     Ok(user::Entity::find_by_id(id).one(db).await?)
 }
 
+/// A user's public columns only, for showing a profile.
+pub async fn find_profile(db: &DatabaseConnection, id: Uuid) -> AppResult<Option<user::Profile>> {
+    Ok(user::Entity::find_by_id(id)
+        .into_partial_model::<user::Profile>()
+        .one(db)
+        .await?)
+}
+
 /// Usernames are unique case-insensitively, so lookups are too.
 pub async fn find_by_username(
     db: &DatabaseConnection,
