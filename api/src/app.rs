@@ -76,8 +76,8 @@ impl Application {
         }
         let state = AppState {
             db: db.clone(),
-            schema,
-            pipeline: Arc::new(Pipeline::new(&config.graphql)),
+            schema: schema.clone(),
+            pipeline: Arc::new(Pipeline::new(&config.graphql, &schema.sdl())),
             auth,
             config: Arc::new(config),
             shutdown: shutdown.clone(),

@@ -12,6 +12,17 @@ pub struct Model {
     pub created_at: DateTimeUtc,
     /// Time of the newest message (or creation), for "newest activity first".
     pub last_message_at: DateTimeUtc,
+    /// For a one-to-one conversation, its two people (see [`direct_key`]);
+    /// unique, so a pair has one conversation. Null for groups.
+    pub direct_key: Option<String>,
+}
+
+/// The key of the one-to-one conversation between `a` and `b`, the same
+/// whichever of them starts it: both ids as 32 lowercase hex digits,
+/// smaller first.
+pub fn direct_key(a: Uuid, b: Uuid) -> String {
+    let (low, high) = if a <= b { (a, b) } else { (b, a) };
+    format!("{}:{}", low.simple(), high.simple())
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -21,6 +21,7 @@ mod m20261123_000004_messages;
 mod m20261123_000005_account_status;
 mod m20261123_000006_banned_authors_index;
 mod m20261123_000007_post_attachments;
+mod m20261206_000008_direct_conversation_key;
 mod tables;
 
 pub struct Migrator;
@@ -36,6 +37,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000005_account_status::Migration),
             Box::new(m20261123_000006_banned_authors_index::Migration),
             Box::new(m20261123_000007_post_attachments::Migration),
+            Box::new(m20261206_000008_direct_conversation_key::Migration),
         ]
     }
 }

@@ -141,6 +141,7 @@ pub enum Conversations {
     CreatedById,
     CreatedAt,
     LastMessageAt,
+    DirectKey,
 }
 
 #[derive(DeriveIden, Clone, Copy)]

@@ -518,6 +518,10 @@ impl Generator {
         let mut rng = self.rng(Stream::Conversations);
         let mean = self.sizes.messages_per_conversation;
         let mut out = Conversations::default();
+        // A pair has one direct conversation (a unique key); a pair drawn
+        // again gets a conversation without the key, as one started before
+        // the key existed would.
+        let mut pairs = std::collections::HashSet::new();
         for index in 0..self.sizes.conversations {
             let size = weighted(&mut rng, &[(2, 60), (3, 25), (4, 15)]).min(users.len());
             let people = if index < self.sizes.demo_conversations {
@@ -567,11 +571,17 @@ impl Generator {
                     last_read_at: read_up_to.map(at),
                 });
             }
+            let direct_key = match people[..] {
+                [a, b] => Some(conversation::direct_key(users[a].id, users[b].id))
+                    .filter(|key| pairs.insert(key.clone())),
+                _ => None,
+            };
             out.conversations.push(conversation::Model {
                 id,
                 created_by_id: Some(users[people[0]].id),
                 created_at: at(created),
                 last_message_at: at(last_message),
+                direct_key,
             });
         }
         out

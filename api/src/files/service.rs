@@ -35,7 +35,6 @@ use crate::{
     db::now,
     error::{AppError, AppResult},
     posts::service::readable as readable_posts,
-    users::service::active_user,
 };
 
 /// The most files one post may carry.
@@ -151,7 +150,6 @@ impl Files {
         upload: UploadValue,
         field: &str,
     ) -> AppResult<file::Model> {
-        active_user(&self.db, viewer).await?;
         let limit = self.config.max_bytes;
         let filename = upload.filename.clone();
         let bytes = tokio::task::spawn_blocking(move || {
@@ -224,7 +222,6 @@ impl Files {
         viewer: &AuthSession,
         upload: Option<UploadValue>,
     ) -> AppResult<user::Model> {
-        active_user(&self.db, viewer).await?;
         let new = match upload {
             Some(upload) => {
                 let file = self.store_upload(viewer, upload, "file").await?;

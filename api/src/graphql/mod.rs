@@ -6,6 +6,7 @@
 pub mod context;
 pub mod loaders;
 pub mod node;
+mod nulls;
 pub mod pagination;
 pub mod pipeline;
 

@@ -1,6 +1,8 @@
 //! What the server does around every GraphQL execution, outside the schema:
-//! parsing (through a cache), the alias limit, a stable `extensions.code` on
-//! every error, and the operation metrics.
+//! parsing (through a cache), the alias and introspection limits, refusing
+//! mutations from accounts that may not write, a stable `extensions.code`
+//! on every error, the spec's null propagation for field errors, and the
+//! operation metrics.
 //!
 //! The schema has no async-graphql extensions on purpose. With even one,
 //! async-graphql resolves every field through the extension chain, a boxed
@@ -22,8 +24,10 @@ use async_graphql::{
     },
 };
 use lru::LruCache;
+use sea_orm::DatabaseConnection;
 
-use crate::{config::GraphqlLimits, error::code};
+use super::nulls::{self, FieldTypes};
+use crate::{auth::Viewer, config::GraphqlLimits, error::code, users::service::require_standing};
 
 /// Parsed documents kept, by query text: clients send the same few
 /// documents over and over, and cloning a parsed one is far cheaper than
@@ -34,10 +38,13 @@ const CACHED_DOCUMENT_MAX_BYTES: usize = 16 * 1024;
 
 pub struct Pipeline {
     max_aliases: usize,
-    /// Whether validation messages may keep "Did you mean ...?"; off with
-    /// introspection, as the hints would leak the schema it hides.
-    suggestions: bool,
-    documents: Mutex<LruCache<Arc<str>, ExecutableDocument>>,
+    /// Whether `__schema` and `__type` may be asked for. When not, they are
+    /// refused with a code, and validation messages lose their "Did you
+    /// mean ...?" hints, which would leak the schema just as well.
+    introspection: bool,
+    documents: Mutex<LruCache<Arc<str>, Arc<ExecutableDocument>>>,
+    /// The schema's field types, for null propagation.
+    fields: FieldTypes,
 }
 
 /// A request ready to execute, or the response that refuses it.
@@ -47,6 +54,15 @@ pub struct Prepared {
     name: Option<String>,
     operation: Option<OperationType>,
     refused: Option<Response>,
+    /// The parsed document, kept to put field errors right afterwards.
+    document: Option<Arc<ExecutableDocument>>,
+}
+
+/// What [`Pipeline::finish`] needs of a request once it has run.
+#[derive(Clone, Default)]
+pub struct Executed {
+    name: Option<String>,
+    document: Option<Arc<ExecutableDocument>>,
 }
 
 impl Prepared {
@@ -66,26 +82,34 @@ impl Prepared {
         self.refused.take()
     }
 
-    /// The request, to execute as a stream (after [`Prepared::take_refusal`]).
-    pub fn into_request(self) -> Request {
-        self.request
+    /// The request, to execute as a stream (after [`Prepared::take_refusal`]),
+    /// and what finishing its responses needs.
+    pub fn into_request(self) -> (Request, Executed) {
+        let executed = Executed {
+            name: self.name,
+            document: self.document,
+        };
+        (self.request, executed)
     }
 }
 
 impl Pipeline {
-    pub fn new(limits: &GraphqlLimits) -> Self {
+    /// `sdl` is the schema's, for the field types null propagation needs.
+    pub fn new(limits: &GraphqlLimits, sdl: &str) -> Self {
         Self {
             max_aliases: limits.max_aliases,
-            suggestions: limits.introspection,
+            introspection: limits.introspection,
             documents: Mutex::new(LruCache::new(
                 NonZeroUsize::new(CACHED_DOCUMENTS).expect("non-zero"),
             )),
+            fields: FieldTypes::from_sdl(sdl),
         }
     }
 
     /// Parses the request's document, or takes it from the cache, and
-    /// checks the alias limit. The request then carries the parsed
-    /// document, which async-graphql uses instead of parsing it again.
+    /// checks the alias and introspection limits. The request then carries
+    /// the parsed document, which async-graphql uses instead of parsing it
+    /// again.
     pub fn prepare(&self, mut request: Request) -> Prepared {
         let document = match self.parse(&request.query) {
             Ok(document) => document,
@@ -94,77 +118,115 @@ impl Pipeline {
                     name: request.operation_name.clone(),
                     request,
                     operation: None,
-                    refused: Some(Response::from_errors(vec![with_code(
-                        err,
-                        code::GRAPHQL_PARSE_FAILED,
-                    )])),
+                    refused: Some(refusal(err, code::GRAPHQL_PARSE_FAILED)),
+                    document: None,
                 };
             }
         };
         let (name, operation) = selected_operation(&document, request.operation_name.as_deref());
         let total = count_aliases(&document);
-        if total > self.max_aliases {
-            let err = ServerError::new(
-                format!(
-                    "the document uses {total} aliases; the limit is {}",
-                    self.max_aliases
-                ),
-                None,
-            );
+        let refused = if total > self.max_aliases {
+            Some(format!(
+                "the document uses {total} aliases; the limit is {}",
+                self.max_aliases
+            ))
+        } else if !self.introspection && asks_for_introspection(&document) {
+            Some("introspection is disabled on this server: `__schema` and `__type` cannot be queried".to_owned())
+        } else {
+            None
+        };
+        if let Some(message) = refused {
             return Prepared {
                 request,
                 name,
                 operation,
-                refused: Some(Response::from_errors(vec![with_code(
-                    err,
+                refused: Some(refusal(
+                    ServerError::new(message, None),
                     code::GRAPHQL_VALIDATION_FAILED,
-                )])),
+                )),
+                document: None,
             };
         }
-        request.set_parsed_query(document);
+        request.set_parsed_query((*document).clone());
         Prepared {
             request,
             name,
             operation,
             refused: None,
+            document: Some(document),
         }
     }
 
-    fn parse(&self, query: &str) -> Result<ExecutableDocument, ServerError> {
+    /// Refuses a mutation whose caller's account was disabled or deleted
+    /// since its access token was issued. This is the one place the rule
+    /// lives: every mutation field, over HTTP and WebSocket alike, passes
+    /// here, so no resolver has to remember it.
+    pub async fn admit(&self, prepared: &mut Prepared, viewer: Viewer, db: &DatabaseConnection) {
+        let Viewer::SignedIn(session) = viewer else {
+            return;
+        };
+        if prepared.refused.is_some() || prepared.operation != Some(OperationType::Mutation) {
+            return;
+        }
+        if let Err(err) = require_standing(db, &session).await {
+            let error = async_graphql::Error::from(err).into_server_error(Default::default());
+            prepared.refused = Some(Response::from_errors(vec![error]));
+        }
+    }
+
+    fn parse(&self, query: &str) -> Result<Arc<ExecutableDocument>, ServerError> {
         let cacheable = query.len() <= CACHED_DOCUMENT_MAX_BYTES;
         if cacheable && let Some(document) = self.cache().get(query) {
             return Ok(document.clone());
         }
-        let document = parse_query(query)?;
+        let document = Arc::new(parse_query(query)?);
         if cacheable {
             self.cache().put(Arc::from(query), document.clone());
         }
         Ok(document)
     }
 
-    fn cache(&self) -> std::sync::MutexGuard<'_, LruCache<Arc<str>, ExecutableDocument>> {
+    fn cache(&self) -> std::sync::MutexGuard<'_, LruCache<Arc<str>, Arc<ExecutableDocument>>> {
         self.documents.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Executes a prepared request (or answers its refusal), gives its
-    /// errors their codes and counts it.
+    /// Executes a prepared request (or answers its refusal), finishes its
+    /// response and counts it.
     pub async fn execute(&self, schema: &super::AppSchema, prepared: Prepared) -> Response {
         let started = Instant::now();
-        let (name, operation) = (prepared.name, prepared.operation);
-        let mut response = match prepared.refused {
-            Some(refused) => refused,
-            None => schema.execute(prepared.request).await,
+        let operation = prepared.operation;
+        let (response, name) = match prepared.refused {
+            Some(mut refused) => {
+                self.code_errors(&mut refused);
+                (refused, prepared.name)
+            }
+            None => {
+                let (request, executed) = prepared.into_request();
+                let mut response = schema.execute(request).await;
+                self.finish(&mut response, &executed);
+                (response, executed.name)
+            }
         };
-        self.finish(&mut response);
         crate::metrics::record_graphql_operation(name.as_deref(), operation, &response, started);
         response
+    }
+
+    /// Puts a response of an executed request right: field errors null
+    /// their field (and its non-null parents), and every error has a code.
+    pub fn finish(&self, response: &mut Response, executed: &Executed) {
+        if let Some(document) = &executed.document
+            && response.errors.iter().any(|e| !e.path.is_empty())
+        {
+            nulls::propagate(&self.fields, document, executed.name.as_deref(), response);
+        }
+        self.code_errors(response);
     }
 
     /// Gives every error async-graphql raised itself a code. Our own errors
     /// always carry one (see `AppError`). What is left: without a path, the
     /// document failed validation or a limit before execution; with one,
     /// execution rejected an argument value.
-    pub fn finish(&self, response: &mut Response) {
+    fn code_errors(&self, response: &mut Response) {
         for error in &mut response.errors {
             let coded = error
                 .extensions
@@ -176,7 +238,7 @@ impl Pipeline {
             if error.path.is_empty() && is_parse_guard(&error.message) {
                 set_code(error, code::GRAPHQL_PARSE_FAILED);
             } else if error.path.is_empty() {
-                if !self.suggestions
+                if !self.introspection
                     && let Some(at) = error.message.find(" Did you mean")
                 {
                     error.message.truncate(at);
@@ -200,6 +262,34 @@ fn is_parse_guard(message: &str) -> bool {
 fn with_code(mut err: ServerError, code: &'static str) -> ServerError {
     set_code(&mut err, code);
     err
+}
+
+/// A response refusing the request before it ran.
+fn refusal(err: ServerError, code: &'static str) -> Response {
+    Response::from_errors(vec![with_code(err, code)])
+}
+
+/// Whether any selection of the document is `__schema` or `__type` (the
+/// introspection entry points; `__typename` is not one).
+fn asks_for_introspection(document: &ExecutableDocument) -> bool {
+    fn in_set(set: &SelectionSet) -> bool {
+        set.items.iter().any(|selection| match &selection.node {
+            Selection::Field(field) => {
+                matches!(field.node.name.node.as_str(), "__schema" | "__type")
+                    || in_set(&field.node.selection_set.node)
+            }
+            Selection::InlineFragment(fragment) => in_set(&fragment.node.selection_set.node),
+            Selection::FragmentSpread(_) => false,
+        })
+    }
+    document
+        .operations
+        .iter()
+        .any(|(_, op)| in_set(&op.node.selection_set.node))
+        || document
+            .fragments
+            .values()
+            .any(|f| in_set(&f.node.selection_set.node))
 }
 
 fn set_code(err: &mut ServerError, code: &'static str) {
@@ -261,13 +351,16 @@ mod tests {
     use super::*;
 
     fn pipeline() -> Pipeline {
-        Pipeline::new(&GraphqlLimits {
-            max_depth: 10,
-            max_complexity: 100,
-            max_batch: 10,
-            max_aliases: 2,
-            introspection: false,
-        })
+        Pipeline::new(
+            &GraphqlLimits {
+                max_depth: 10,
+                max_complexity: 100,
+                max_batch: 10,
+                max_aliases: 2,
+                introspection: false,
+            },
+            "",
+        )
     }
 
     fn code_of(response: &Response) -> Option<Value> {
@@ -290,6 +383,36 @@ mod tests {
             Some(Value::from(code::GRAPHQL_VALIDATION_FAILED))
         );
         assert!(refused.errors[0].message.contains("3 aliases"));
+    }
+
+    #[test]
+    fn introspection_is_refused_with_a_code_when_off() {
+        let pipeline = pipeline();
+        for query in [
+            "{ __schema { types { name } } }",
+            "{ x { ... on X { __type(name: \"Y\") { name } } } }",
+            "query { ...F } fragment F on Query { __schema { queryType { name } } }",
+        ] {
+            let refused = pipeline
+                .prepare(Request::new(query))
+                .take_refusal()
+                .unwrap_or_else(|| panic!("{query} ran"));
+            assert_eq!(
+                code_of(&refused),
+                Some(Value::from(code::GRAPHQL_VALIDATION_FAILED))
+            );
+            assert!(
+                refused.errors[0]
+                    .message
+                    .contains("introspection is disabled")
+            );
+        }
+        assert!(
+            pipeline
+                .prepare(Request::new("{ __typename }"))
+                .refused
+                .is_none()
+        );
     }
 
     #[test]
@@ -319,7 +442,7 @@ mod tests {
             },
             with_code(ServerError::new("mine", None), code::NOT_FOUND),
         ]);
-        pipeline.finish(&mut response);
+        pipeline.finish(&mut response, &Executed::default());
         let codes: Vec<_> = response
             .errors
             .iter()

@@ -115,10 +115,8 @@ fn request_error(mode: Mode, status: StatusCode, message: &str) -> Response {
     response
 }
 
-/// Who is calling and from where: the bearer token (an invalid one makes
-/// the viewer `InvalidToken`, not an error, so public operations such as
-/// `refreshSession` still work with a stale token attached) and the client
-/// address for rate limits.
+/// Who is calling and from where: the bearer token and the client address
+/// for rate limits.
 fn request_info(
     state: &AppState,
     headers: &HeaderMap,
@@ -192,7 +190,11 @@ pub async fn get(
         .get("operationName")
         .filter(|n| !n.is_empty())
         .cloned();
-    let mut request = Request::new(query.clone()).data(request_info(&state, &headers, peer));
+    let info = request_info(&state, &headers, peer);
+    if info.viewer == Viewer::InvalidToken {
+        return invalid_token(mode);
+    }
+    let mut request = Request::new(query.clone()).data(info);
     if let Some(name) = operation_name {
         request = request.operation_name(name);
     }
@@ -214,7 +216,7 @@ pub async fn get(
     if carries_nul(&request) {
         return nul_refused(mode);
     }
-    let prepared = state.pipeline.prepare(request);
+    let mut prepared = state.pipeline.prepare(request);
     match prepared.operation() {
         Some(OperationType::Subscription) => {
             return request_error(mode, StatusCode::BAD_REQUEST, SUBSCRIPTIONS_ON_WEBSOCKET);
@@ -234,6 +236,10 @@ pub async fn get(
         // it has: the pipeline answers those.
         Some(OperationType::Query) | None => {}
     }
+    state
+        .pipeline
+        .admit(&mut prepared, info.viewer, &state.db)
+        .await;
     let response = state.pipeline.execute(&state.schema, prepared).await;
     respond(mode, BatchResponse::Single(response))
 }
@@ -265,6 +271,33 @@ fn nul_refused(mode: Mode) -> Response {
         StatusCode::BAD_REQUEST,
         "text must not contain NUL (\\u0000) characters",
     )
+}
+
+/// A request whose bearer token does not verify (expired, forged, from
+/// another server, a revoked key) is refused whole, whatever it asks for:
+/// served as anonymous, a client would silently see less and never learn
+/// to refresh. 401 in `graphql-response+json` mode (Apollo Client and urql
+/// read the body as GraphQL); the classic 200 otherwise. `refreshSession`
+/// is sent without the stale header.
+fn invalid_token(mode: Mode) -> Response {
+    let status = match mode {
+        Mode::GraphqlResponse => StatusCode::UNAUTHORIZED,
+        Mode::Json => StatusCode::OK,
+    };
+    let mut response = error_response(
+        status,
+        "the access token is invalid or expired: refresh the session (send refreshSession without the Authorization header) or sign in again",
+        code::UNAUTHENTICATED,
+    );
+    let headers = response.headers_mut();
+    if let Ok(value) = HeaderValue::from_str(mode.content_type()) {
+        headers.insert(header::CONTENT_TYPE, value);
+    }
+    headers.insert(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static("Bearer error=\"invalid_token\""),
+    );
+    response
 }
 
 const SUBSCRIPTIONS_ON_WEBSOCKET: &str =
@@ -479,10 +512,14 @@ async fn execute(
         return request_error(mode, StatusCode::BAD_REQUEST, SUBSCRIPTIONS_ON_WEBSOCKET);
     }
     let info = request_info(state, headers, peer);
+    if info.viewer == Viewer::InvalidToken {
+        return invalid_token(mode);
+    }
     // One after another, as async-graphql's own batch execution does.
     let mut responses = Vec::with_capacity(prepared.len());
     for mut one in prepared {
         one.request_mut().data.insert(info);
+        state.pipeline.admit(&mut one, info.viewer, &state.db).await;
         responses.push(state.pipeline.execute(&state.schema, one).await);
     }
     let response = if single {

@@ -6,9 +6,9 @@ use std::collections::BTreeSet;
 
 use entity::{conversation, conversation_participant as participant, message, user};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
-    Set, TransactionTrait,
-    sea_query::{Expr, ExprTrait, Func, Query, SelectStatement},
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, DatabaseTransaction, EntityTrait,
+    IntoActiveModel, PaginatorTrait, QueryFilter, Set, TransactionTrait, TryInsertResult,
+    sea_query::{Expr, OnConflict, Query, SelectStatement},
 };
 use uuid::Uuid;
 
@@ -17,7 +17,6 @@ use crate::{
     db::now,
     error::{AppError, AppResult},
     graphql::pagination::{ListOrder, Page, PageRequest},
-    users::service::active_user,
     validate,
 };
 
@@ -115,7 +114,6 @@ pub async fn start(
     others: Vec<Uuid>,
     first_message: Option<String>,
 ) -> AppResult<(conversation::Model, Option<message::Model>)> {
-    active_user(db, viewer).await?;
     let others: BTreeSet<Uuid> = others
         .into_iter()
         .filter(|id| *id != viewer.user_id)
@@ -140,35 +138,18 @@ pub async fn start(
     let body = first_message
         .map(|b| validate::required_text("input.message", &b, MAX_BODY))
         .transpose()?;
-    let conversation = match others.iter().next() {
-        Some(other) if others.len() == 1 => direct_conversation(db, viewer.user_id, *other).await?,
-        _ => None,
-    };
     let txn = db.begin().await?;
-    let conversation = match conversation {
-        Some(existing) => existing,
-        None => {
-            let at = now();
-            let conversation = conversation::ActiveModel {
-                id: Set(Uuid::now_v7()),
-                created_by_id: Set(Some(viewer.user_id)),
-                created_at: Set(at),
-                last_message_at: Set(at),
-            }
-            .insert(&txn)
-            .await?;
+    let conversation = match others.iter().next() {
+        Some(other) if others.len() == 1 => {
+            direct_conversation(&txn, viewer.user_id, *other).await?
+        }
+        _ => {
             let people = std::iter::once(viewer.user_id).chain(others.iter().copied());
-            // Everyone but the creator starts with everything unread.
-            participant::Entity::insert_many(people.map(|user_id| participant::ActiveModel {
-                id: Set(Uuid::now_v7()),
-                conversation_id: Set(conversation.id),
-                user_id: Set(user_id),
-                created_at: Set(at),
-                last_read_at: Set((user_id == viewer.user_id).then_some(at)),
-            }))
-            .exec_without_returning(&txn)
-            .await?;
-            conversation
+            insert_conversation(&txn, viewer.user_id, None, people)
+                .await?
+                .ok_or_else(|| {
+                    AppError::Internal(anyhow::anyhow!("a group conversation conflicted"))
+                })?
         }
     };
     let (conversation, message) = match body {
@@ -183,30 +164,65 @@ pub async fn start(
     Ok((conversation, message))
 }
 
-/// The existing conversation of exactly these two people, if any.
+/// The one-to-one conversation of `me` and `other`, created if it does not
+/// exist. Its key is unique, so when two requests start it at once the
+/// second insert does nothing (PostgreSQL waits for the first to commit;
+/// SQLite runs write transactions one at a time) and both read the same
+/// row. The insert comes first on purpose: a SQLite transaction that read
+/// before writing cannot take the write lock once another has committed.
 async fn direct_conversation(
-    db: &DatabaseConnection,
+    txn: &DatabaseTransaction,
     me: Uuid,
     other: Uuid,
+) -> AppResult<conversation::Model> {
+    let key = conversation::direct_key(me, other);
+    insert_conversation(txn, me, Some(key.clone()), [me, other].into_iter()).await?;
+    conversation::Entity::find()
+        .filter(conversation::Column::DirectKey.eq(key.clone()))
+        .one(txn)
+        .await?
+        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("direct conversation {key} vanished")))
+}
+
+/// Inserts a conversation and its participants; `None`, writing nothing,
+/// when `direct_key` is already taken. Everyone but the creator starts with
+/// everything unread.
+async fn insert_conversation(
+    txn: &DatabaseTransaction,
+    creator: Uuid,
+    direct_key: Option<String>,
+    people: impl Iterator<Item = Uuid>,
 ) -> AppResult<Option<conversation::Model>> {
-    let both = Query::select()
-        .column(participant::Column::ConversationId)
-        .from(participant::Entity)
-        .and_where(participant::Column::UserId.eq(other))
-        .and_where(participant::Column::ConversationId.in_subquery(conversations_of(me)))
-        .to_owned();
-    let pairs = Query::select()
-        .column(participant::Column::ConversationId)
-        .from(participant::Entity)
-        .and_where(participant::Column::ConversationId.in_subquery(conversations_of(me)))
-        .group_by_col(participant::Column::ConversationId)
-        .and_having(Expr::expr(Func::count(Expr::col(participant::Column::Id))).eq(2))
-        .to_owned();
-    Ok(conversation::Entity::find()
-        .filter(conversation::Column::Id.in_subquery(both))
-        .filter(conversation::Column::Id.in_subquery(pairs))
-        .one(db)
-        .await?)
+    let at = now();
+    let model = conversation::Model {
+        id: Uuid::now_v7(),
+        created_by_id: Some(creator),
+        created_at: at,
+        last_message_at: at,
+        direct_key,
+    };
+    let inserted = conversation::Entity::insert(model.clone().into_active_model())
+        .on_conflict(
+            OnConflict::column(conversation::Column::DirectKey)
+                .do_nothing()
+                .to_owned(),
+        )
+        .try_insert()
+        .exec_without_returning(txn)
+        .await?;
+    if !matches!(inserted, TryInsertResult::Inserted(1)) {
+        return Ok(None);
+    }
+    participant::Entity::insert_many(people.map(|user_id| participant::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        conversation_id: Set(model.id),
+        user_id: Set(user_id),
+        created_at: Set(at),
+        last_read_at: Set((user_id == creator).then_some(at)),
+    }))
+    .exec_without_returning(txn)
+    .await?;
+    Ok(Some(model))
 }
 
 async fn insert_message(
@@ -267,7 +283,6 @@ pub async fn send(
     conversation_id: Uuid,
     body: &str,
 ) -> AppResult<message::Model> {
-    active_user(db, viewer).await?;
     let body = validate::required_text("body", body, MAX_BODY)?;
     let conversation = get_for(db, viewer.user_id, conversation_id).await?;
     let txn = db.begin().await?;

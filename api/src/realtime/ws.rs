@@ -473,18 +473,21 @@ impl Session {
         });
         let pipeline = self.state.pipeline.clone();
         let mut prepared = pipeline.prepare(request);
+        pipeline.admit(&mut prepared, viewer, &self.state.db).await;
         let responses = match prepared.take_refusal() {
             Some(refused) => stream::once(async move { refused }).boxed(),
-            None => self
-                .state
-                .schema
-                .execute_stream(prepared.into_request())
-                .boxed(),
-        }
-        .map(move |mut response| {
-            pipeline.finish(&mut response);
-            response
-        });
+            None => {
+                let (request, executed) = prepared.into_request();
+                self.state
+                    .schema
+                    .execute_stream(request)
+                    .map(move |mut response| {
+                        pipeline.finish(&mut response, &executed);
+                        response
+                    })
+                    .boxed()
+            }
+        };
         let (handle, registration) = AbortHandle::new_pair();
         let tagged = {
             let id = id.clone();

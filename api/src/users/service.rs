@@ -1,10 +1,11 @@
 //! Users: profiles, the directory and follows. Rules and SQL live here;
 //! resolvers stay thin.
 
+use chrono::{DateTime, Utc};
 use entity::{enums::UserRole, follow, user};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
-    Set,
+    QuerySelect, Set,
     sea_query::{Expr, ExprTrait, Func, Query, SelectStatement},
 };
 use uuid::Uuid;
@@ -75,14 +76,37 @@ pub fn disabled_user_ids() -> SelectStatement {
         .to_owned()
 }
 
-/// Every write starts here: the token may outlive the account (deleted) or
-/// its good standing (disabled by an admin), so both are checked in the
-/// database, not trusted from the token.
+/// The viewer's account, if it may still write. An access token outlives
+/// the account (deleted) and its good standing (disabled by an admin), so
+/// both are checked in the database, not trusted from the token.
 pub async fn active_user(db: &DatabaseConnection, viewer: &AuthSession) -> AppResult<user::Model> {
     match user::Entity::find_by_id(viewer.user_id).one(db).await? {
-        None => Err(AppError::Unauthenticated("this account no longer exists")),
-        Some(user) if user.disabled_at.is_some() => Err(AppError::Forbidden),
-        Some(user) => Ok(user),
+        Some(user) if user.disabled_at.is_none() => Ok(user),
+        found => Err(cannot_write(found.is_some())),
+    }
+}
+
+/// [`active_user`] reading one column, for a check alone: every mutation
+/// passes here before it runs (see `graphql::pipeline`).
+pub async fn require_standing(db: &DatabaseConnection, viewer: &AuthSession) -> AppResult<()> {
+    let disabled_at: Option<Option<DateTime<Utc>>> = user::Entity::find_by_id(viewer.user_id)
+        .select_only()
+        .column(user::Column::DisabledAt)
+        .into_tuple()
+        .one(db)
+        .await?;
+    match disabled_at {
+        Some(None) => Ok(()),
+        found => Err(cannot_write(found.is_some())),
+    }
+}
+
+/// Why an account that is not active cannot write.
+fn cannot_write(exists: bool) -> AppError {
+    if exists {
+        AppError::AccountDisabled
+    } else {
+        AppError::Unauthenticated("this account no longer exists")
     }
 }
 
@@ -122,7 +146,6 @@ pub async fn follow(
     viewer: &AuthSession,
     followee_id: Uuid,
 ) -> AppResult<user::Model> {
-    active_user(db, viewer).await?;
     if followee_id == viewer.user_id {
         return Err(AppError::bad_input("userId", "you cannot follow yourself"));
     }
@@ -151,7 +174,6 @@ pub async fn unfollow(
     viewer: &AuthSession,
     followee_id: Uuid,
 ) -> AppResult<user::Model> {
-    active_user(db, viewer).await?;
     let followee = find_by_id(db, followee_id)
         .await?
         .ok_or(AppError::NotFound("user"))?;

@@ -253,7 +253,7 @@ async fn forged_and_expired_access_tokens_are_refused() {
     ];
     for (name, token) in cases {
         let (status, body) = app.graphql_as(&token, ME, json!({})).await;
-        assert_eq!(status, 200, "{name}: {body}");
+        assert_eq!(status, 401, "{name}: {body}");
         assert_eq!(code(&body), "UNAUTHENTICATED", "{name}: {body}");
         assert!(body["data"].is_null(), "{name}: {body}");
     }
@@ -913,10 +913,11 @@ async fn admins_disable_accounts_and_others_cannot() {
     );
     let body = sign_in_with(&app, "bob", PASSWORD, SECRET_B).await;
     assert_eq!(code(&body), "UNAUTHENTICATED", "{body}");
+    // A disabled account's still-valid token can change nothing.
     let (_, body) = app
         .graphql_as(&bob.access, "mutation { signOutEverywhere }", json!({}))
         .await;
-    assert_eq!(code(&body), "UNAUTHENTICATED", "{body}");
+    assert_eq!(code(&body), "FORBIDDEN", "{body}");
 
     app.graphql_as(&admin.access, disable, json!({ "id": bob_id, "d": false }))
         .await;
@@ -1176,4 +1177,163 @@ async fn the_seeded_demo_account_signs_in() {
     let session = session_of(&body, "signIn");
     let (_, me) = app.graphql_as(&session.access, ME, json!({})).await;
     assert_eq!(me["data"]["me"]["email"], seed::DEMO_EMAIL, "{me}");
+}
+
+/// X1: a disabled (banned) or deleted account's still-valid token is refused
+/// on every mutation field, with a code, over HTTP and over the WebSocket,
+/// and changes nothing.
+#[tokio::test]
+async fn every_mutation_refuses_a_disabled_or_deleted_account() {
+    let app = spawn_app().await;
+    let owner = sign_up(&app, "owner").await;
+    let banned = sign_up(&app, "banned").await;
+    let gone = sign_up(&app, "gone").await;
+    // Something the banned account could still undo: its membership.
+    let (_, body) = app
+        .graphql_as(
+            &owner.access,
+            "mutation { createCommunity(input: { slug: \"club\", name: \"Club\" }) { id } }",
+            json!({}),
+        )
+        .await;
+    let club = body["data"]["createCommunity"]["id"].clone();
+    let (_, body) = app
+        .graphql_as(
+            &banned.access,
+            "mutation($id: ID!) { joinCommunity(id: $id) { memberCount } }",
+            json!({ "id": club }),
+        )
+        .await;
+    assert_eq!(body["data"]["joinCommunity"]["memberCount"], 2, "{body}");
+    crate::helpers::exec(
+        &app.conn,
+        "UPDATE users SET disabled_at = created_at WHERE username = 'banned'",
+    )
+    .await;
+    crate::helpers::exec(&app.conn, "DELETE FROM users WHERE username = 'gone'").await;
+
+    let schema = crate::walk::Schema::of(&app).await;
+    let mutations = schema.mutations();
+    assert!(mutations.len() >= 30, "{} mutations", mutations.len());
+    for (who, token, expected) in [
+        ("disabled", &banned.access, "FORBIDDEN"),
+        ("deleted", &gone.access, "UNAUTHENTICATED"),
+    ] {
+        for call in &mutations {
+            let (_, body) = app
+                .graphql_as(token, &call.document, call.variables.clone())
+                .await;
+            assert_eq!(
+                code(&body),
+                expected,
+                "{who} account, {}: {body}",
+                call.name
+            );
+            assert!(body["data"].is_null(), "{who}, {}: {body}", call.name);
+        }
+    }
+    let (_, body) = app
+        .graphql_as(
+            &owner.access,
+            "query($id: ID!) { community(id: $id) { memberCount } }",
+            json!({ "id": club }),
+        )
+        .await;
+    assert_eq!(body["data"]["community"]["memberCount"], 2, "{body}");
+
+    // The same over the WebSocket, where mutations may be sent too.
+    let mut socket = crate::realtime::open(app.addr).await;
+    socket.init(Some(&banned.access)).await;
+    socket
+        .send(json!({ "type": "subscribe", "id": "1", "payload": {
+            "query": "mutation($id: ID!) { leaveCommunity(id: $id) { memberCount } }",
+            "variables": { "id": club } } }))
+        .await;
+    let message = socket.json().await;
+    assert_eq!(message["type"], "error", "{message}");
+    assert_eq!(
+        message["payload"][0]["extensions"]["code"], "FORBIDDEN",
+        "{message}"
+    );
+}
+
+/// X2: a token that does not verify is refused on every operation, public
+/// queries included (never served as anonymous), over POST and GET, in
+/// both response types, and in `connection_init`.
+#[tokio::test]
+async fn a_token_that_does_not_verify_is_refused_on_every_operation() {
+    let app = spawn_app().await;
+    let session = sign_up(&app, "ann").await;
+    let expired = {
+        let now = chrono::Utc::now().timestamp();
+        let claims = json!({
+            "sub": uuid::Uuid::now_v7(), "sid": uuid::Uuid::now_v7(), "role": "user",
+            "iss": "hearth", "aud": "hearth", "iat": now - 3600, "nbf": now - 3600,
+            "exp": now - (LEEWAY_SECS as i64) - 1,
+        });
+        jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &claims,
+            &EncodingKey::from_secret(TEST_JWT_SECRET.as_bytes()),
+        )
+        .unwrap()
+    };
+    let tampered = format!("{}x", session.access);
+    let schema = crate::walk::Schema::of(&app).await;
+    let calls: Vec<_> = schema
+        .queries()
+        .into_iter()
+        .chain(schema.mutations())
+        .collect();
+    assert!(calls.len() >= 50, "{} fields", calls.len());
+    for token in [&expired, &tampered] {
+        for call in &calls {
+            let (status, body) = app
+                .graphql_as(token, &call.document, call.variables.clone())
+                .await;
+            assert_eq!(status, 401, "{}: {body}", call.name);
+            assert_eq!(code(&body), "UNAUTHENTICATED", "{}: {body}", call.name);
+            assert!(body.get("data").is_none(), "{}: {body}", call.name);
+        }
+    }
+    // GET, and the classic `application/json` (always 200).
+    let response = app
+        .client
+        .get(app.url("/graphql"))
+        .query(&[("query", "{ users(first: 1) { totalCount } }")])
+        .bearer_auth(&expired)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    assert!(
+        response.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .contains("invalid_token")
+    );
+    let response = app
+        .client
+        .post(app.url("/graphql"))
+        .header("accept", "application/json")
+        .bearer_auth(&expired)
+        .json(&json!({ "query": "{ userByUsername(username: \"ann\") { id } }" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(code(&body), "UNAUTHENTICATED", "{body}");
+    // Without the header the same queries answer.
+    let (status, body) = app
+        .graphql("{ userByUsername(username: \"ann\") { id } }", json!({}))
+        .await;
+    assert_eq!(status, 200);
+    assert!(body["data"]["userByUsername"]["id"].is_string(), "{body}");
+    // A WebSocket whose connection_init carries it closes with 4403.
+    let mut socket = crate::realtime::open(app.addr).await;
+    socket
+        .send(json!({ "type": "connection_init", "payload": { "Authorization": format!("Bearer {expired}") } }))
+        .await;
+    assert_eq!(socket.closed().await.0, 4403);
 }

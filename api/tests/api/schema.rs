@@ -340,3 +340,64 @@ async fn every_foreign_key_leads_an_index() {
         "foreign keys without an index: {missing:?}"
     );
 }
+
+/// The migration that makes one-to-one conversations unique keys the ones
+/// already there: the oldest of a pair's conversations gets the key (a
+/// duplicate from before stays, without it), groups get none.
+#[tokio::test]
+async fn existing_one_to_one_conversations_get_their_key() {
+    use sea_orm::{
+        ConnectionTrait,
+        sea_query::{Alias, Query},
+    };
+    let test_db = TestDb::new().await;
+    let db = test_db.connect().await;
+    Migrator::up(&db, Some(7)).await.expect("up to the seventh");
+    let now = Utc::now();
+    let ann = insert_user(&db, "ann", now).await.id;
+    let bob = insert_user(&db, "bob", now).await.id;
+    let cat = insert_user(&db, "cat", now).await.id;
+    let (first, second, group) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+    for (id, people) in [
+        (first, vec![ann, bob]),
+        (second, vec![bob, ann]),
+        (group, vec![ann, bob, cat]),
+    ] {
+        let insert = Query::insert()
+            .into_table(Alias::new("conversations"))
+            .columns(["id", "created_at", "last_message_at"].map(Alias::new))
+            .values_panic([id.into(), now.into(), now.into()])
+            .to_owned();
+        db.execute(&insert).await.expect("conversation");
+        for user_id in people {
+            entity::conversation_participant::ActiveModel {
+                id: Set(Uuid::now_v7()),
+                conversation_id: Set(id),
+                user_id: Set(user_id),
+                created_at: Set(now),
+                last_read_at: Set(None),
+            }
+            .insert(&db)
+            .await
+            .expect("participant");
+        }
+    }
+    Migrator::up(&db, None).await.expect("up");
+    let key = |id: Uuid| {
+        let db = &db;
+        async move {
+            entity::conversation::Entity::find_by_id(id)
+                .one(db)
+                .await
+                .expect("query")
+                .expect("row")
+                .direct_key
+        }
+    };
+    assert_eq!(
+        key(first).await,
+        Some(entity::conversation::direct_key(ann, bob))
+    );
+    assert_eq!(key(second).await, None);
+    assert_eq!(key(group).await, None);
+}
