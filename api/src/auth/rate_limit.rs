@@ -57,9 +57,10 @@ impl RateLimits {
         check(&self.per_ip, &Key::Ip(action, ip))
     }
 
-    /// Spends one attempt from the account's budget; `account` is an email,
-    /// username or id, compared case-insensitively. Unknown accounts have
-    /// budgets too, so the limit does not reveal which accounts exist.
+    /// Spends one attempt from the account's budget; `account` is the
+    /// account's id (or the email or login given, when it names no
+    /// account), compared case-insensitively and trimmed. Unknown accounts
+    /// have budgets too, so the limit does not reveal which accounts exist.
     pub fn check_account(&self, action: Action, account: &str) -> AppResult<()> {
         check(
             &self.per_account,

@@ -160,7 +160,6 @@ impl Auth {
         ip: IpAddr,
     ) -> AppResult<Tokens> {
         self.limits.check_ip(Action::SignIn, ip)?;
-        self.limits.check_account(Action::SignIn, login)?;
         check_device(&device)?;
         if password.chars().count() > password::MAX_CHARS {
             return Err(AppError::bad_input(
@@ -169,6 +168,13 @@ impl Auth {
             ));
         }
         let user = find_by_login(&self.db, login.trim()).await?;
+        // One budget per account, however it is named: its email, its
+        // username, in any case or spacing. A login that names no account
+        // has a budget of its own, so limits do not tell who exists.
+        let account = user
+            .as_ref()
+            .map_or_else(|| login.to_owned(), |u| u.id.to_string());
+        self.limits.check_account(Action::SignIn, &account)?;
         let hash = user.as_ref().map(|u| u.password_hash.as_str());
         if !self.hasher.verify(password, hash).await? {
             return Err(AppError::Unauthenticated(BAD_CREDENTIALS));
@@ -252,13 +258,15 @@ impl Auth {
         else {
             return Err(AppError::Unauthenticated(BAD_REFRESH));
         };
-        self.limits
-            .check_account(Action::Refresh, &session.id.to_string())?;
-        // A wrong secret changes nothing: whoever holds a leaked token
-        // without the secret must not be able to end the owner's session.
+        // A wrong secret changes nothing and spends nothing of the session's
+        // own budget: whoever holds a leaked token without the secret can
+        // neither end the owner's session nor rate-limit its refreshes. Such
+        // attempts count against their address (above) only.
         if token_hash(device_secret) != session.device_secret_hash {
             return Err(AppError::Unauthenticated(BAD_REFRESH));
         }
+        self.limits
+            .check_account(Action::Refresh, &session.id.to_string())?;
         let now = Utc::now();
         if session.revoked_at.is_some()
             || now >= session.expires_at

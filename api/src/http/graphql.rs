@@ -29,7 +29,10 @@ use std::{
 use async_graphql::{
     BatchRequest, BatchResponse, ParseRequestError, Request, Variables,
     http::{MultipartOptions, receive_batch_body},
-    parser::types::OperationType,
+    parser::{
+        parse_query,
+        types::{BaseType, DocumentOperations, OperationType, Type},
+    },
 };
 use axum::{
     Extension,
@@ -310,9 +313,6 @@ pub async fn post(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let Some(mode) = negotiate(&headers) else {
-        return not_acceptable();
-    };
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -323,6 +323,9 @@ pub async fn post(
         .unwrap_or_default()
         .trim()
         .to_ascii_lowercase();
+    let Some(mode) = negotiate(&headers) else {
+        return refuse_unread(&state, &media, body, not_acceptable()).await;
+    };
     let batch = match media.as_str() {
         JSON => match json_body(&state, mode, body).await {
             Ok(batch) => batch,
@@ -330,11 +333,12 @@ pub async fn post(
         },
         MULTIPART => {
             if !preflighted(&headers) {
-                return request_error(
+                let refused = request_error(
                     mode,
                     StatusCode::BAD_REQUEST,
                     "multipart requests must send a non-empty Apollo-Require-Preflight (or X-Apollo-Operation-Name) header, which keeps cross-site form posts (CSRF) out",
                 );
+                return refuse_unread(&state, &media, body, refused).await;
             }
             match multipart_body(&state, mode, content_type, body).await {
                 Ok(batch) => batch,
@@ -342,14 +346,46 @@ pub async fn post(
             }
         }
         _ => {
-            return request_error(
+            let refused = request_error(
                 mode,
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "send the request as Content-Type: application/json (multipart/form-data for file uploads)",
             );
+            return refuse_unread(&state, &media, body, refused).await;
         }
     };
     execute(&state, mode, &headers, peer, batch).await
+}
+
+/// Answers a request refused before its body was read, after reading the
+/// body (within the size a valid request could have) and throwing it away.
+/// Answering first and closing the connection would leave a client that is
+/// still sending (Node's fetch, uploading a photo) with a broken pipe
+/// instead of the coded error, and cost it the connection.
+async fn refuse_unread(state: &AppState, media: &str, body: Body, refused: Response) -> Response {
+    let limit = if media == MULTIPART {
+        multipart_limit(state)
+    } else {
+        state.config.body_limit_bytes
+    };
+    let mut chunks = body.into_data_stream();
+    let mut seen = 0usize;
+    while let Some(Ok(chunk)) = chunks.next().await {
+        seen = seen.saturating_add(chunk.len());
+        if seen > limit {
+            break;
+        }
+    }
+    refused
+}
+
+/// The largest multipart body: every file at its limit, plus the rest.
+fn multipart_limit(state: &AppState) -> usize {
+    let limits = &state.config.files;
+    limits
+        .max_bytes
+        .saturating_mul(limits.max_files)
+        .saturating_add(state.config.body_limit_bytes)
 }
 
 /// Whether a multipart request carries a header a cross-site HTML form
@@ -374,10 +410,7 @@ async fn multipart_body(
     body: Body,
 ) -> Result<BatchRequest, Response> {
     let limits = &state.config.files;
-    let total = limits
-        .max_bytes
-        .saturating_mul(limits.max_files)
-        .saturating_add(state.config.body_limit_bytes);
+    let total = multipart_limit(state);
     let too_large = Arc::new(AtomicBool::new(false));
     let flag = too_large.clone();
     let mut seen = 0usize;
@@ -424,10 +457,23 @@ async fn multipart_body(
             return Err(request_error(mode, StatusCode::BAD_REQUEST, &message));
         }
     };
-    let files = match &batch {
-        BatchRequest::Single(request) => request.uploads.len(),
-        BatchRequest::Batch(requests) => requests.iter().map(|r| r.uploads.len()).sum(),
+    let requests = match &batch {
+        BatchRequest::Single(request) => std::slice::from_ref(request),
+        BatchRequest::Batch(requests) => requests.as_slice(),
     };
+    if let Some(variable) = requests.iter().find_map(misplaced_upload) {
+        let body = serde_json::json!({ "errors": [{
+            "message": format!("a file is mapped onto `${variable}`, which is not an Upload variable: map files only onto variables of type Upload (or lists of them)"),
+            "extensions": { "code": code::BAD_USER_INPUT, "field": variable },
+        }] });
+        return Err((
+            StatusCode::BAD_REQUEST,
+            [(header::CONTENT_TYPE, mode.content_type())],
+            body.to_string(),
+        )
+            .into_response());
+    }
+    let files: usize = requests.iter().map(|r| r.uploads.len()).sum();
     if files > limits.max_files {
         return Err(request_error(
             mode,
@@ -439,6 +485,57 @@ async fn multipart_body(
         ));
     }
     Ok(batch)
+}
+
+/// The first variable of a multipart request that a file was mapped onto
+/// although its declared type is not `Upload` (or a list of them). Left
+/// alone, async-graphql would hand such a variable its internal placeholder
+/// text (`#__graphql_file__:0`) as a string, and that would be stored.
+fn misplaced_upload(request: &Request) -> Option<String> {
+    const PLACEHOLDER: &str = "#__graphql_file__:";
+    fn holds_file(value: &async_graphql::Value) -> bool {
+        match value {
+            async_graphql::Value::String(s) => s.starts_with(PLACEHOLDER),
+            async_graphql::Value::List(items) => items.iter().any(holds_file),
+            async_graphql::Value::Object(fields) => fields.values().any(holds_file),
+            _ => false,
+        }
+    }
+    /// Whether every file in `value` sits where `ty` says `Upload`.
+    fn fits(ty: &Type, value: &async_graphql::Value) -> bool {
+        match (value, &ty.base) {
+            (async_graphql::Value::String(_), BaseType::Named(name)) if holds_file(value) => {
+                name.as_str() == "Upload"
+            }
+            (async_graphql::Value::List(items), BaseType::List(item)) => {
+                items.iter().all(|v| fits(item, v))
+            }
+            _ => !holds_file(value),
+        }
+    }
+    let holders: Vec<_> = request
+        .variables
+        .iter()
+        .filter(|(_, value)| holds_file(value))
+        .collect();
+    if holders.is_empty() {
+        return None;
+    }
+    // A document that does not parse is refused later, with its own error.
+    let document = parse_query(&request.query).ok()?;
+    let operation = match (&document.operations, request.operation_name.as_deref()) {
+        (DocumentOperations::Single(op), _) => op,
+        (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name)?,
+        (DocumentOperations::Multiple(ops), None) => ops.values().next()?,
+    };
+    holders.into_iter().find_map(|(name, value)| {
+        let declared = operation
+            .node
+            .variable_definitions
+            .iter()
+            .find(|d| d.node.name.node == *name)?;
+        (!fits(&declared.node.var_type.node, value)).then(|| name.to_string())
+    })
 }
 
 /// An `application/json` body, within `BODY_LIMIT_BYTES`.

@@ -1337,3 +1337,65 @@ async fn a_token_that_does_not_verify_is_refused_on_every_operation() {
         .await;
     assert_eq!(socket.closed().await.0, 4403);
 }
+
+/// L3: one account has one sign-in budget, whichever of its names is used:
+/// its email and its username, in any case and spacing, alternated.
+#[tokio::test]
+async fn the_per_account_sign_in_limit_is_keyed_on_the_account() {
+    let app = spawn_app_with(|c| {
+        c.auth.rate_limit.per_ip = 1000;
+        c.auth.rate_limit.per_account = 3;
+    })
+    .await;
+    sign_up(&app, "ann").await;
+    for login in ["ann@example.com", "ann", " ANN@Example.com "] {
+        let body = sign_in_with(&app, login, "wrong password 1", SECRET_B).await;
+        assert_eq!(code(&body), "UNAUTHENTICATED", "{login}: {body}");
+    }
+    for login in ["Ann", "ann@example.com", "  ann  "] {
+        let body = sign_in_with(&app, login, PASSWORD, SECRET_B).await;
+        assert_eq!(code(&body), "RATE_LIMITED", "{login}: {body}");
+    }
+    // Another account is not affected.
+    sign_up(&app, "bob").await;
+    let body = sign_in_with(&app, "bob", PASSWORD, SECRET_B).await;
+    assert!(body["errors"].is_null(), "{body}");
+}
+
+/// R4: refreshes with a valid refresh token but the wrong device secret
+/// change nothing and spend nothing of the session's budget: they count
+/// against their own address, and the owner's device refreshes as before.
+#[tokio::test]
+async fn a_leaked_refresh_token_cannot_lock_its_owner_out() {
+    let app = spawn_app_with(|c| {
+        c.auth.rate_limit.per_ip = 4;
+        c.auth.rate_limit.per_account = 2;
+        c.auth.rate_limit.trust_forwarded_for = true;
+    })
+    .await;
+    let ann = sign_up(&app, "ann").await;
+    let sessions = "SELECT device_name, last_used_at, revoked_at FROM sessions";
+    let columns = ["device_name", "last_used_at", "revoked_at"];
+    let before = query_strings(&app.conn, sessions, &columns).await;
+    let refresh_from = async |address: &str, secret: &str| {
+        let response = app
+            .client
+            .post(app.url("/graphql"))
+            .header("X-Forwarded-For", address)
+            .json(&json!({ "query": REFRESH, "variables": { "token": ann.refresh, "secret": secret } }))
+            .send()
+            .await
+            .unwrap();
+        response.json::<Value>().await.unwrap()
+    };
+    for _ in 0..4 {
+        let body = refresh_from("203.0.113.9", SECRET_B).await;
+        assert_eq!(code(&body), "UNAUTHENTICATED", "{body}");
+    }
+    let body = refresh_from("203.0.113.9", SECRET_B).await;
+    assert_eq!(code(&body), "RATE_LIMITED", "the address runs out: {body}");
+    assert_eq!(query_strings(&app.conn, sessions, &columns).await, before);
+    // The owner's device, elsewhere, still has its whole budget.
+    let body = refresh_from("198.51.100.7", SECRET_A).await;
+    assert!(body["errors"].is_null(), "{body}");
+}

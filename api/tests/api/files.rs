@@ -817,3 +817,131 @@ fn bad_file_settings_name_their_variable() {
     assert!(s3.path_style, "path style by default with an endpoint");
     assert_eq!(s3.region, "us-east-1");
 }
+
+/// A file mapped onto a variable that is not an Upload (a String, a list
+/// of ids) is refused naming the variable, and nothing is stored.
+#[tokio::test]
+async fn files_mapped_onto_other_variables_are_refused() {
+    let app = spawn_app().await;
+    let ann = person(&app, "ann").await;
+    let cases = [
+        (
+            "mutation($body: String!) { createPost(input: { body: $body }) { id body } }",
+            json!({ "body": null }),
+            "variables.body",
+            "body",
+        ),
+        (
+            "mutation($ids: [ID!]) { createPost(input: { body: \"hi\", attachmentIds: $ids }) { id } }",
+            json!({ "ids": [null] }),
+            "variables.ids.0",
+            "ids",
+        ),
+    ];
+    for (query, variables, path, variable) in cases {
+        let (status, body) = multipart(
+            &app,
+            Some(&ann),
+            query,
+            variables,
+            vec![(path, "f.png", png(1, 1), "image/png")],
+            true,
+        )
+        .await;
+        assert_eq!(status, 400, "{body}");
+        assert_eq!(code(&body), "BAD_USER_INPUT", "{body}");
+        assert_eq!(body["errors"][0]["extensions"]["field"], variable, "{body}");
+        assert!(
+            body["errors"][0]["message"]
+                .as_str()
+                .unwrap()
+                .contains(variable),
+            "{body}"
+        );
+    }
+    assert_eq!(count_rows(&app.conn, "posts").await, 0);
+    assert_eq!(count_rows(&app.conn, "files").await, 0);
+}
+
+/// An upload refused before its body is read (no CSRF header) still reads
+/// the body, so a client that is still sending gets the coded answer, not
+/// a broken pipe, and the connection serves the next request.
+#[tokio::test]
+async fn a_refused_upload_is_answered_on_a_connection_that_stays_open() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// Reads one response (headers and a Content-Length body): status and body.
+    async fn response(reader: &mut tokio::net::tcp::OwnedReadHalf) -> (u16, Value) {
+        let mut bytes = Vec::new();
+        let mut buf = [0u8; 4096];
+        let head_end = loop {
+            if let Some(at) = bytes.windows(4).position(|w| w == b"\r\n\r\n") {
+                break at + 4;
+            }
+            let n = reader.read(&mut buf).await.expect("response read");
+            assert!(n > 0, "connection closed before a response");
+            bytes.extend_from_slice(&buf[..n]);
+        };
+        let head = String::from_utf8_lossy(&bytes[..head_end]).to_lowercase();
+        let status: u16 = head[9..12].parse().expect("status");
+        let length: usize = head
+            .lines()
+            .find_map(|l| l.strip_prefix("content-length:"))
+            .expect("content-length")
+            .trim()
+            .parse()
+            .expect("length");
+        while bytes.len() < head_end + length {
+            let n = reader.read(&mut buf).await.expect("body read");
+            assert!(n > 0, "connection closed inside a response");
+            bytes.extend_from_slice(&buf[..n]);
+        }
+        let body = serde_json::from_slice(&bytes[head_end..head_end + length]).expect("JSON");
+        (status, body)
+    }
+
+    let app = spawn_app().await;
+    let boundary = "hearthboundary";
+    let file = vec![b'x'; 8 * 1024 * 1024];
+    let mut body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"operations\"\r\n\r\n{}\r\n\
+         --{boundary}\r\nContent-Disposition: form-data; name=\"map\"\r\n\r\n{{\"0\":[\"variables.file\"]}}\r\n\
+         --{boundary}\r\nContent-Disposition: form-data; name=\"0\"; filename=\"a.txt\"\r\n\r\n",
+        json!({ "query": UPLOAD, "variables": { "file": null } })
+    )
+    .into_bytes();
+    body.extend_from_slice(&file);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    let head = format!(
+        "POST /graphql HTTP/1.1\r\nHost: {}\r\nContent-Type: multipart/form-data; boundary={boundary}\r\n\
+         Accept: application/graphql-response+json\r\nContent-Length: {}\r\n\r\n",
+        app.addr,
+        body.len()
+    );
+    let stream = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+    let (mut reader, mut writer) = stream.into_split();
+    let sending = tokio::spawn(async move {
+        writer.write_all(head.as_bytes()).await?;
+        for chunk in body.chunks(64 * 1024) {
+            writer.write_all(chunk).await?;
+        }
+        Ok::<_, std::io::Error>(writer)
+    });
+    let (status, answer) = response(&mut reader).await;
+    assert_eq!(status, 400, "{answer}");
+    assert_eq!(code(&answer), "BAD_REQUEST", "{answer}");
+    let mut writer = sending
+        .await
+        .unwrap()
+        .expect("the whole body was sent, no broken pipe");
+    let next = json!({ "query": "{ __typename }" }).to_string();
+    let request = format!(
+        "POST /graphql HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{next}",
+        app.addr,
+        next.len()
+    );
+    writer.write_all(request.as_bytes()).await.unwrap();
+    let (status, answer) = response(&mut reader).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["data"]["__typename"], "Query");
+}

@@ -18,8 +18,6 @@ const INTROSPECTION: &str = "{ __schema {
 pub struct FieldCall {
     /// The field's name.
     pub name: String,
-    /// `query` or `mutation`.
-    pub operation: &'static str,
     pub document: String,
     pub variables: Value,
 }
@@ -100,7 +98,6 @@ impl Schema {
                 };
                 FieldCall {
                     name,
-                    operation,
                     document: format!("{head} {{ {call}{selection} }}"),
                     variables: Value::Object(variables),
                 }
