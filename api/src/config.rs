@@ -137,6 +137,12 @@ pub struct AuthConfig {
     pub email_verification_ttl: Duration,
     pub password_reset_ttl: Duration,
     pub rate_limit: RateLimitConfig,
+    /// Sign-up does not reveal whether an email is registered: it answers
+    /// the same (no tokens) for new and registered addresses, mails a
+    /// confirmation link to a new one and a notice to a registered one, and
+    /// accounts sign in once their email is confirmed. Off, sign-up signs
+    /// the device in at once and a registered email is `CONFLICT`.
+    pub confirm_email: bool,
 }
 
 /// Limits on sign-in, sign-up, refresh and password reset.
@@ -379,6 +385,7 @@ fn auth_config<F: Fn(&str) -> Option<String>>(
         refresh_reuse_grace: Duration::from_secs(env.parse("REFRESH_REUSE_GRACE_SECS", 10)?),
         email_verification_ttl: secs("EMAIL_VERIFICATION_TTL_SECS", DAY)?,
         password_reset_ttl: secs("PASSWORD_RESET_TTL_SECS", 60 * 60)?,
+        confirm_email: env.flag("AUTH_CONFIRM_EMAIL", production)?,
         rate_limit: RateLimitConfig {
             per_ip: env.positive("AUTH_RATE_LIMIT_PER_IP", 20)?,
             per_account: env.positive("AUTH_RATE_LIMIT_PER_ACCOUNT", 5)?,

@@ -40,9 +40,9 @@ pub enum AppError {
     Unauthenticated(&'static str),
     /// Signed in, but not allowed to do this.
     Forbidden,
-    /// The caller's account was disabled (banned) by an admin: it may still
-    /// hold a valid access token, but it can change nothing.
-    AccountDisabled,
+    /// Not allowed, for a reason the client can act on or show (a disabled
+    /// account, an email not yet confirmed); the message says which.
+    Refused(&'static str),
     /// The thing asked for does not exist (or is not visible to the caller).
     NotFound(&'static str),
     /// An argument is invalid; `field` names it for forms.
@@ -90,7 +90,7 @@ impl AppError {
         match self {
             Self::Unauthenticated(message) => (*message).to_owned(),
             Self::Forbidden => "not allowed".to_owned(),
-            Self::AccountDisabled => "this account is disabled".to_owned(),
+            Self::Refused(reason) => (*reason).to_owned(),
             Self::NotFound(what) => format!("{what} not found"),
             Self::BadUserInput { message, .. } | Self::Conflict { message, .. } => message.clone(),
             Self::RateLimited { retry_after_secs } => {
@@ -106,7 +106,7 @@ impl AppError {
     pub fn code(&self) -> &'static str {
         match self {
             Self::Unauthenticated(_) => code::UNAUTHENTICATED,
-            Self::Forbidden | Self::AccountDisabled => code::FORBIDDEN,
+            Self::Forbidden | Self::Refused(_) => code::FORBIDDEN,
             Self::NotFound(_) => code::NOT_FOUND,
             Self::BadUserInput { .. } => code::BAD_USER_INPUT,
             Self::Conflict { .. } => code::CONFLICT,

@@ -184,13 +184,17 @@ pub struct AuthMutation;
 
 #[Object]
 impl AuthMutation {
-    /// Creates an account, signs this device in and emails a verification
-    /// link.
+    /// Creates an account and emails a link to confirm its address. Signs
+    /// this device in, unless the server requires confirmed emails
+    /// (`AUTH_CONFIRM_EMAIL`, on in production): then the answer is null,
+    /// whether or not the email was registered already (its owner is told
+    /// by email), so sign-up never reveals who has an account; sign in
+    /// after following the link.
     async fn sign_up(
         &self,
         ctx: &Context<'_>,
         input: SignUpInput,
-    ) -> async_graphql::Result<AuthPayload> {
+    ) -> async_graphql::Result<Option<AuthPayload>> {
         let ip = request_info(ctx).client_ip;
         let account = NewAccount {
             email: input.email,
@@ -199,7 +203,10 @@ impl AuthMutation {
             display_name: input.display_name,
             device: input.device.into(),
         };
-        Ok(auth(ctx)?.sign_up(account, ip).await?.into())
+        Ok(auth(ctx)?
+            .sign_up(account, ip)
+            .await?
+            .map(AuthPayload::from))
     }
 
     /// Signs a device in with an email or username and a password.

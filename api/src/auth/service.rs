@@ -92,7 +92,14 @@ impl Auth {
         })
     }
 
-    pub async fn sign_up(&self, input: NewAccount, ip: IpAddr) -> AppResult<Tokens> {
+    /// Creates an account. Without email confirmation this device is signed
+    /// in at once (`Some`), and a registered email is `CONFLICT`; that answer
+    /// tells who has an account, so it spends a sign-in attempt of the
+    /// address, as a sign-in probe would. With `confirm_email` the answer is
+    /// `None` for new and registered emails alike, after the same work: a
+    /// new address gets a confirmation link, a registered one a notice (or a
+    /// fresh link, if it was never confirmed).
+    pub async fn sign_up(&self, input: NewAccount, ip: IpAddr) -> AppResult<Option<Tokens>> {
         self.limits.check_ip(Action::SignUp, ip)?;
         let email = check_email(&input.email)?;
         let username = check_username(&input.username)?;
@@ -115,11 +122,21 @@ impl Auth {
             ));
         }
         check_device(&input.device)?;
-        if find_by_login(&self.db, &email).await?.is_some() {
-            return Err(taken("email"));
-        }
+        // Usernames are public, so a taken one may be said; it is checked
+        // first so that the answer for it never depends on the email.
         if find_by_login(&self.db, &username).await?.is_some() {
             return Err(taken("username"));
+        }
+        let confirm = self.config.confirm_email;
+        if let Some(owner) = find_by_login(&self.db, &email).await? {
+            if !confirm {
+                self.limits.check_ip(Action::SignIn, ip)?;
+                return Err(taken("email"));
+            }
+            // The same cost as creating an account, so timing tells nothing.
+            self.hasher.hash(&input.password).await?;
+            self.notify_registered(&owner).await?;
+            return Ok(None);
         }
 
         let password_hash = self.hasher.hash(&input.password).await?;
@@ -127,7 +144,7 @@ impl Auth {
         // The account and its first session commit together: a failure in
         // between must not leave an account the client was told failed.
         let txn = self.db.begin().await?;
-        let user = user::ActiveModel {
+        let inserted = user::ActiveModel {
             id: Set(Uuid::now_v7()),
             email: Set(email),
             username: Set(username),
@@ -143,11 +160,46 @@ impl Auth {
         }
         .insert(&txn)
         .await
-        .map_err(unique_violation)?;
-        let (session_id, refresh_token) = self.insert_session(&txn, user.id, &input.device).await?;
+        .map_err(unique_violation);
+        let user = match inserted {
+            Ok(user) => user,
+            // A racing sign-up took the email: answer as for any registered one.
+            Err(AppError::Conflict { field, .. }) if confirm && field == "email" => {
+                return Ok(None);
+            }
+            Err(err) => return Err(err),
+        };
+        let session = if confirm {
+            None
+        } else {
+            Some(self.insert_session(&txn, user.id, &input.device).await?)
+        };
         txn.commit().await?;
         self.send_verification(&user).await?;
-        self.tokens_for(user, session_id, refresh_token)
+        match session {
+            Some((session_id, refresh_token)) => {
+                self.tokens_for(user, session_id, refresh_token).map(Some)
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// Someone signed up with a registered email: its owner hears of it. An
+    /// address never confirmed gets a new confirmation link instead (signing
+    /// up again is how a lost link is replaced).
+    async fn notify_registered(&self, owner: &user::Model) -> AppResult<()> {
+        if owner.email_verified_at.is_none() {
+            return self.send_verification(owner).await;
+        }
+        self.mailer.spawn_send(Email {
+            to: owner.email.clone(),
+            subject: "You already have an account".to_owned(),
+            body: format!(
+                "Hello {},\n\nSomeone, maybe you, tried to create an account with this email address. You already have one: sign in, or reset your password if you forgot it.\n\nIf it was not you, ignore this message: nothing has changed.\n",
+                owner.display_name
+            ),
+        });
+        Ok(())
     }
 
     /// Sign in with an email or username. An unknown account costs the same
@@ -182,6 +234,11 @@ impl Auth {
         let user = user.ok_or(AppError::Unauthenticated(BAD_CREDENTIALS))?;
         if user.disabled_at.is_some() {
             return Err(AppError::Unauthenticated("this account is disabled"));
+        }
+        if self.config.confirm_email && user.email_verified_at.is_none() {
+            return Err(AppError::Refused(
+                "confirm your email address first: follow the link we sent (signing up again sends a new one)",
+            ));
         }
         if password::needs_rehash(&user.password_hash) {
             // Upgrade hashes made with older parameters while the password

@@ -104,7 +104,7 @@ pub async fn require_standing(db: &DatabaseConnection, viewer: &AuthSession) -> 
 /// Why an account that is not active cannot write.
 fn cannot_write(exists: bool) -> AppError {
     if exists {
-        AppError::AccountDisabled
+        AppError::Refused("this account is disabled")
     } else {
         AppError::Unauthenticated("this account no longer exists")
     }

@@ -1399,3 +1399,111 @@ async fn a_leaked_refresh_token_cannot_lock_its_owner_out() {
     let body = refresh_from("198.51.100.7", SECRET_A).await;
     assert!(body["errors"].is_null(), "{body}");
 }
+
+/// The mails in the development outbox, oldest first, once there are at
+/// least `count` (waiting up to 5 s).
+async fn outbox_mails(app: &TestApp, count: usize) -> Vec<String> {
+    let outbox = app.db.data_dir.path().join("outbox");
+    for _ in 0..50 {
+        let mails: Vec<String> = std::fs::read_dir(&outbox)
+            .map(|dir| {
+                let mut paths: Vec<_> = dir.filter_map(|e| e.ok()).map(|e| e.path()).collect();
+                paths.sort();
+                paths
+                    .into_iter()
+                    .filter_map(|p| std::fs::read_to_string(p).ok())
+                    .collect()
+            })
+            .unwrap_or_default();
+        if mails.len() >= count {
+            return mails;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("fewer than {count} mails in {}", outbox.display());
+}
+
+/// L3: without email confirmation, a registered email is `CONFLICT`, and
+/// that answer spends a sign-in attempt of the address, so probing who has
+/// an account through sign-up costs what probing through sign-in does.
+#[tokio::test]
+async fn sign_up_conflicts_spend_the_addresss_sign_in_budget() {
+    let app = spawn_app_with(|c| c.auth.rate_limit.per_ip = 3).await;
+    sign_up(&app, "ann").await;
+    for _ in 0..2 {
+        let body = sign_in_with(&app, "ann", "wrong password 1", SECRET_B).await;
+        assert_eq!(code(&body), "UNAUTHENTICATED", "{body}");
+    }
+    let probe = |name: &str| {
+        let mut input = sign_up_input(name, SECRET_A);
+        input["input"]["email"] = json!("ann@example.com");
+        input
+    };
+    let (_, body) = app.graphql(SIGN_UP, probe("probe1")).await;
+    assert_eq!(
+        (code(&body), field(&body)),
+        ("CONFLICT".into(), "email".into()),
+        "{body}"
+    );
+    let (_, body) = app.graphql(SIGN_UP, probe("probe2")).await;
+    assert_eq!(code(&body), "RATE_LIMITED", "{body}");
+}
+
+/// With `AUTH_CONFIRM_EMAIL` (production's default) sign-up answers new and
+/// registered emails alike: no tokens, no error; the new address gets a
+/// confirmation link, the registered one a notice; an account signs in once
+/// its email is confirmed.
+#[tokio::test]
+async fn confirmed_sign_up_does_not_reveal_registered_emails() {
+    let app = spawn_app_with(|c| c.auth.confirm_email = true).await;
+    let (status, new) = app.graphql(SIGN_UP, sign_up_input("ann", SECRET_A)).await;
+    assert_eq!(status, 200);
+    assert_eq!(new, json!({ "data": { "signUp": null } }));
+    assert_eq!(count_rows(&app.conn, "sessions").await, 0);
+    let mails = outbox_mails(&app, 1).await;
+    assert!(mails[0].contains("To: ann@example.com") && mails[0].contains("Confirm"));
+
+    // Signing in before confirming is refused, saying why.
+    let body = sign_in_with(&app, "ann", PASSWORD, SECRET_A).await;
+    assert_eq!(code(&body), "FORBIDDEN", "{body}");
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("confirm")
+    );
+    let (_, body) = app
+        .graphql(
+            "mutation($t: String!) { verifyEmail(token: $t) }",
+            json!({ "t": token_in(&mails[0]) }),
+        )
+        .await;
+    assert_eq!(body["data"]["verifyEmail"], true, "{body}");
+    session_of(
+        &sign_in_with(&app, "ann", PASSWORD, SECRET_A).await,
+        "signIn",
+    );
+
+    // The same email again, under another name: the same answer, and the
+    // owner is told.
+    let mut again = sign_up_input("someone", SECRET_B);
+    again["input"]["email"] = json!("ann@example.com");
+    let (status, registered) = app.graphql(SIGN_UP, again).await;
+    assert_eq!((status, &registered), (200, &new));
+    let mails = outbox_mails(&app, 2).await;
+    assert!(
+        mails
+            .iter()
+            .any(|m| m.contains("To: ann@example.com") && m.contains("already have an account")),
+        "{mails:?}"
+    );
+    assert_eq!(count_rows(&app.conn, "users").await, 1);
+    // Usernames are public: a taken one is still said.
+    let mut taken = sign_up_input("ann", SECRET_B);
+    taken["input"]["email"] = json!("other@example.com");
+    let (_, body) = app.graphql(SIGN_UP, taken).await;
+    assert_eq!(
+        (code(&body), field(&body)),
+        ("CONFLICT".into(), "username".into())
+    );
+}

@@ -34,8 +34,13 @@ fn production_tightens_defaults() {
     ])
     .expect("valid");
     assert!(!config.graphql.introspection);
+    assert!(
+        config.auth.confirm_email,
+        "sign-up conceals registered emails"
+    );
     assert_eq!(config.log_format, LogFormat::Json);
     assert_eq!(config.database_url, "sqlite:///data/hearth.db?mode=rwc");
+    assert!(!self::config(&[]).expect("valid").auth.confirm_email);
 }
 
 #[test]
@@ -46,6 +51,7 @@ fn invalid_values_name_their_variable() {
         ("HOST", "localhost:80"),
         ("HEARTH_ENV", "staging"),
         ("AUTO_MIGRATE", "maybe"),
+        ("AUTH_CONFIRM_EMAIL", "sometimes"),
         ("DATABASE_MAX_CONNECTIONS", "0"),
         ("DATABASE_URL", "mysql://root@localhost/db"),
         ("LOG_FORMAT", "xml"),
