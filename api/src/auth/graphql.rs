@@ -29,9 +29,10 @@ pub struct Account(pub user::Model);
 
 #[Object]
 impl Account {
-    /// The same id as the user's public profile.
+    /// The account's own id; its public profile (`profile`) has another,
+    /// so client caches never merge the two.
     async fn id(&self) -> ID {
-        to_global_id(NodeType::User, self.0.id)
+        to_global_id(NodeType::Account, self.0.id)
     }
 
     async fn email(&self) -> &str {

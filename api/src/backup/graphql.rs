@@ -2,19 +2,24 @@
 
 use std::sync::Arc;
 
-use async_graphql::{Context, ErrorExtensions, Object, SimpleObject};
+use async_graphql::{Context, ErrorExtensions, ID, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 
 use super::service::{self, BackupError, Backups};
 use crate::{
     auth::{AdminOnly, viewer::signed_in},
     error::{AppError, code},
-    graphql::context::auth,
+    graphql::{
+        context::auth,
+        node::{NodeType, to_global_key},
+    },
 };
 
 /// A snapshot of the database on the server's disk (in `BACKUP_DIR`).
 #[derive(SimpleObject)]
 pub struct Backup {
+    /// Derived from the file name: a backup is known by its name.
+    pub id: ID,
     /// The file name, e.g. `hearth-20261123T161000Z.db`.
     pub name: String,
     /// Size of the file in bytes (a JSON number; past 2 GiB it exceeds
@@ -30,6 +35,7 @@ pub struct Backup {
 impl From<service::Backup> for Backup {
     fn from(backup: service::Backup) -> Self {
         Self {
+            id: to_global_key(NodeType::Backup, &backup.name),
             name: backup.name,
             size_bytes: backup.size_bytes,
             created_at: backup.created_at,

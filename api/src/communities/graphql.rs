@@ -141,6 +141,11 @@ pub struct CommunityMember(pub membership::Model);
 
 #[Object]
 impl CommunityMember {
+    /// The membership's id (not the member's: see `user`).
+    async fn id(&self) -> ID {
+        to_global_id(NodeType::CommunityMember, self.0.id)
+    }
+
     async fn user(&self, ctx: &Context<'_>) -> async_graphql::Result<User> {
         load_user(ctx, self.0.user_id).await
     }

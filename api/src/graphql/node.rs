@@ -23,42 +23,57 @@ use crate::{
     users::{self, graphql::User},
 };
 
-/// The kinds of object `node(id:)` can return.
+/// The kinds of object with a global id. Each type has its own prefix, so
+/// two types' ids never collide, even for the same row (an `Account` and
+/// its `User` profile): normalized client caches key on the id alone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NodeType {
     User,
+    /// The viewer's own account (the private side of a `User`); only its
+    /// owner sees it, so `node` never returns one.
+    Account,
     /// A device session; only its owner sees it, so `node` never returns one.
     Session,
     Community,
+    /// A membership of a community (`CommunityMember`).
+    CommunityMember,
     Post,
     Comment,
     Conversation,
     Message,
     File,
+    /// A database snapshot, named by its file (admins only).
+    Backup,
 }
 
 impl NodeType {
-    const ALL: [Self; 8] = [
+    const ALL: [Self; 11] = [
         Self::User,
+        Self::Account,
         Self::Session,
         Self::Community,
+        Self::CommunityMember,
         Self::Post,
         Self::Comment,
         Self::Conversation,
         Self::Message,
         Self::File,
+        Self::Backup,
     ];
 
     fn name(self) -> &'static str {
         match self {
             Self::User => "User",
+            Self::Account => "Account",
             Self::Session => "Session",
             Self::Community => "Community",
+            Self::CommunityMember => "CommunityMember",
             Self::Post => "Post",
             Self::Comment => "Comment",
             Self::Conversation => "Conversation",
             Self::Message => "Message",
             Self::File => "File",
+            Self::Backup => "Backup",
         }
     }
 
@@ -69,10 +84,16 @@ impl NodeType {
 
 /// Builds the global id of an object.
 pub fn to_global_id(node_type: NodeType, id: Uuid) -> ID {
-    ID(URL_SAFE_NO_PAD.encode(format!("{}:{id}", node_type.name())))
+    to_global_key(node_type, &id.to_string())
 }
 
-/// Splits a global id into its type and row id.
+/// The global id of an object whose key is not a row id (a backup's name).
+pub fn to_global_key(node_type: NodeType, key: &str) -> ID {
+    ID(URL_SAFE_NO_PAD.encode(format!("{}:{key}", node_type.name())))
+}
+
+/// Splits a global id into its type and row id; `None` for anything else,
+/// ids keyed by a name included.
 pub fn from_global_id(id: &ID) -> Option<(NodeType, Uuid)> {
     let text = String::from_utf8(URL_SAFE_NO_PAD.decode(id.as_str()).ok()?).ok()?;
     let (name, uuid) = text.split_once(':')?;
@@ -121,7 +142,10 @@ impl NodeQuery {
             NodeType::User => users::service::find_profile(db, uuid)
                 .await?
                 .map(|u| Node::User(User(u))),
-            NodeType::Session => None,
+            NodeType::Account
+            | NodeType::Session
+            | NodeType::CommunityMember
+            | NodeType::Backup => None,
             NodeType::Community => communities::service::find(db, uuid)
                 .await?
                 .map(|c| Node::Community(Community(c))),

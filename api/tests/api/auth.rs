@@ -869,8 +869,10 @@ async fn admins_disable_accounts_and_others_cannot() {
     let app = spawn_app().await;
     let ann = sign_up(&app, "ann").await;
     let bob = sign_up(&app, "bob").await;
-    let (_, body) = app.graphql_as(&bob.access, ME, json!({})).await;
-    let bob_id = body["data"]["me"]["id"].clone();
+    let (_, body) = app
+        .graphql_as(&bob.access, "{ me { profile { id } } }", json!({}))
+        .await;
+    let bob_id = body["data"]["me"]["profile"]["id"].clone();
     let disable =
         "mutation($id: ID!, $d: Boolean!) { setUserDisabled(id: $id, disabled: $d) { username } }";
 

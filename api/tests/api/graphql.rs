@@ -463,3 +463,103 @@ async fn clients_without_the_new_media_type_get_legacy_json() {
         );
     }
 }
+
+/// A field error nulls the field, and a non-null field's error nulls its
+/// nearest nullable parent (GraphQL spec, "Handling Field Errors"), never
+/// leaving an object with a field missing.
+#[tokio::test]
+async fn field_errors_null_the_nearest_nullable_parent() {
+    let app = spawn_app().await;
+    let ann = crate::social::person(&app, "ann").await;
+    let (_, body) = app
+        .graphql_as(
+            &ann.token,
+            "mutation { createPost(input: { body: \"hello\" }) { id } }",
+            json!({}),
+        )
+        .await;
+    let post = body["data"]["createPost"]["id"].clone();
+
+    // `comments` is non-null and fails (page too large): the post (nullable
+    // `node`) becomes null; the sibling field keeps its data.
+    let (status, body) = app
+        .graphql(
+            "query($id: ID!) {
+                node(id: $id) { id ... on Post { body comments(first: 1000) { pageInfo { hasNextPage } } } }
+                users(first: 1) { totalCount }
+            }",
+            json!({ "id": post }),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["data"],
+        json!({ "node": null, "users": { "totalCount": 1 } }),
+        "{body}"
+    );
+    assert_eq!(body["errors"][0]["path"], json!(["node", "comments"]));
+    assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT");
+
+    // Through lists of non-null items up to a non-null root field: `data`
+    // itself is null.
+    let (_, body) = app
+        .graphql(
+            "{ posts(first: 5) { edges { node { id comments(first: 1000) { pageInfo { hasNextPage } } } } } }",
+            json!({}),
+        )
+        .await;
+    assert!(body["data"].is_null(), "{body}");
+    assert!(body.as_object().unwrap().contains_key("data"), "{body}");
+
+    // A nullable field that fails is present, as null.
+    let (_, body) = app
+        .graphql(
+            "{ node(id: \"not-an-id\") { id } users(first: 1) { totalCount } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        body["data"],
+        json!({ "node": null, "users": { "totalCount": 1 } }),
+        "{body}"
+    );
+    assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT");
+}
+
+/// Ids of different types never collide, even for one row: the viewer's
+/// `Account` and its public `User` have different ids (normalized caches
+/// would merge them otherwise), and so do a membership and its member.
+#[tokio::test]
+async fn each_type_has_ids_of_its_own() {
+    let app = spawn_app().await;
+    let ann = crate::social::person(&app, "ann").await;
+    let (_, body) = app
+        .graphql_as(
+            &ann.token,
+            "mutation { createCommunity(input: { slug: \"club\", name: \"Club\" }) {
+                id members(first: 1) { edges { node { id user { id } } } } } }",
+            json!({}),
+        )
+        .await;
+    let member = &body["data"]["createCommunity"]["members"]["edges"][0]["node"];
+    assert!(member["id"].is_string(), "{body}");
+    assert_ne!(member["id"], member["user"]["id"], "{body}");
+    let (_, body) = app
+        .graphql_as(&ann.token, "{ me { id profile { id } } }", json!({}))
+        .await;
+    let (account, user) = (
+        &body["data"]["me"]["id"],
+        &body["data"]["me"]["profile"]["id"],
+    );
+    assert_ne!(account, user, "{body}");
+    assert_eq!(*user, json!(ann.id));
+    let node = "query($id: ID!) { node(id: $id) { __typename id } }";
+    let (_, body) = app
+        .graphql_as(&ann.token, node, json!({ "id": user }))
+        .await;
+    assert_eq!(body["data"]["node"]["__typename"], "User", "{body}");
+    let (_, body) = app
+        .graphql_as(&ann.token, node, json!({ "id": account }))
+        .await;
+    assert_eq!(body["data"], json!({ "node": null }), "{body}");
+}

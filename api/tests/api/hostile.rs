@@ -98,12 +98,15 @@ async fn production_hides_the_schema_and_suggestions() {
         "{ __schema { types { name } } }",
         "{ __type(name: \"Post\") { name } }",
     ] {
-        let (_, body) = app.graphql(query, json!({})).await;
+        // Refused with a code that says why, not answered with a silent null.
+        let (status, body) = app.graphql(query, json!({})).await;
+        assert_eq!(status, 400, "{body}");
+        assert_eq!(code(&body), "GRAPHQL_VALIDATION_FAILED", "{body}");
         assert!(
-            body["data"].is_null()
-                || body["data"]["__schema"].is_null() && body["data"]["__type"].is_null(),
+            message(&body).contains("introspection is disabled"),
             "{body}"
         );
+        assert!(body.get("data").is_none(), "{body}");
         assert!(!body.to_string().contains("Post\""), "{body}");
     }
     let (_, body) = app

@@ -18,7 +18,7 @@ pub struct Person {
 pub async fn person(app: &TestApp, name: &str) -> Person {
     let (_, body) = app
         .graphql(
-            "mutation($input: SignUpInput!) { signUp(input: $input) { accessToken user { id } } }",
+            "mutation($input: SignUpInput!) { signUp(input: $input) { accessToken user { profile { id } } } }",
             json!({ "input": {
                 "email": format!("{name}@example.com"), "username": name,
                 "password": "correct horse battery",
@@ -30,7 +30,10 @@ pub async fn person(app: &TestApp, name: &str) -> Person {
     assert!(payload.is_object(), "sign-up failed: {body}");
     Person {
         token: payload["accessToken"].as_str().expect("token").to_owned(),
-        id: payload["user"]["id"].as_str().expect("id").to_owned(),
+        id: payload["user"]["profile"]["id"]
+            .as_str()
+            .expect("id")
+            .to_owned(),
     }
 }
 
