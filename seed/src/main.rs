@@ -27,6 +27,10 @@ struct Cli {
     #[arg(long)]
     reset: bool,
 
+    /// Seed even though `HEARTH_ENV` says production.
+    #[arg(long)]
+    force: bool,
+
     #[command(flatten)]
     database: DatabaseArgs,
 }
@@ -35,6 +39,15 @@ struct Cli {
 async fn main() -> ExitCode {
     let _ = dotenvy::dotenv();
     let cli = Cli::parse();
+    // Every seeded account shares a published password: in production that
+    // is a way in for anyone who reads the README.
+    let production =
+        std::env::var("HEARTH_ENV").is_ok_and(|env| matches!(env.trim(), "production" | "prod"));
+    if production && !cli.force {
+        return fail(&format!(
+            "refusing to seed: HEARTH_ENV is production, and every seeded account (demo included) signs in with the published password `{DEMO_PASSWORD}`; pass --force to seed anyway"
+        ));
+    }
     let url = cli.database.url();
     let db = match database::connect(&url).await {
         Ok(db) => db,
