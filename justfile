@@ -80,9 +80,9 @@ bench *args="":
     cargo build --release -p api -p seed
     PG_ADMIN_URL={{pg_url}} python3 scripts/bench/bench.py {{args}}
 
-# Subscriptions with the real graphql-ws client and Apollo Client against a debug API (SQLite, or DATABASE_URL).
+# Real clients against a seeded debug API (SQLite, or DATABASE_URL): graphql-ws and Apollo Client subscriptions, and the README's operations and Apollo/urql set-ups.
 client-proof:
-    cargo build -p api
+    cargo build -p api -p seed
     bash scripts/realtime.sh proof
 
 # Event latency (one process, and across two on PostgreSQL) and idle subscriptions' memory, on a release build.

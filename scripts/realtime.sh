@@ -3,8 +3,11 @@
 #
 #   bash scripts/realtime.sh proof [events]
 #     The client proof: the graphql-ws client and Apollo Client subscribe, a
-#     mutation goes over HTTP, the event must arrive (client-proof.mjs). One
-#     API on DATABASE_URL (default: SQLite in a temporary directory).
+#     mutation goes over HTTP, the event must arrive (client-proof.mjs); then
+#     the README as client developers meet it: its operations validated with
+#     graphql-js, its Apollo Client and urql set-ups run as written
+#     (client-check.mjs). One API on DATABASE_URL (default: SQLite in a
+#     temporary directory), seeded with the demo data.
 #
 #   bash scripts/realtime.sh bench [count]
 #     Measurements (`just bench-realtime`): event latency within one process
@@ -27,7 +30,8 @@ esac
 [ -x "$api_bin" ] || { echo "realtime: build $api_bin first (cargo build [--release] -p api, or set API_BIN)" >&2; exit 1; }
 
 # Pinned, installed outside the repo and reused between runs.
-packages=(graphql-ws@6.4.2 ws@8.23.0 @apollo/client@4.3.8 graphql@16.15.0 rxjs@7.8.2)
+packages=(graphql-ws@6.4.2 ws@8.23.0 @apollo/client@4.3.8 graphql@16.15.0 rxjs@7.8.2
+  @urql/core@6.0.3 @urql/exchange-graphcache@9.0.2)
 node_dir=$HOME/.cache/hearth-node/client-proof
 stamp="$node_dir/.installed"
 if [ "$(cat "$stamp" 2>/dev/null)" != "${packages[*]}" ]; then
@@ -71,9 +75,13 @@ start_api() {
 
 if [ "$mode" = proof ]; then
   database_url=${DATABASE_URL:-sqlite://$work/proof.db?mode=rwc}
+  seed_bin=${SEED_BIN:-$CARGO_TARGET_DIR/debug/seed}
+  [ -x "$seed_bin" ] || { echo "realtime: build $seed_bin first (cargo build -p seed, or set SEED_BIN)" >&2; exit 1; }
+  DATABASE_URL="$database_url" "$seed_bin" --scale small >/dev/null
   start_api "$database_url"
   echo "client proof: api on port $port (${database_url%%://*})"
   node scripts/client-proof.mjs "http://127.0.0.1:$port/graphql" "$events"
+  node scripts/client-check.mjs "http://127.0.0.1:$port/graphql"
   exit 0
 fi
 
