@@ -1376,7 +1376,8 @@ async fn a_leaked_refresh_token_cannot_lock_its_owner_out() {
     })
     .await;
     let ann = sign_up(&app, "ann").await;
-    let sessions = "SELECT device_name, last_used_at, revoked_at FROM sessions";
+    let sessions = "SELECT device_name, CAST(last_used_at AS TEXT) AS last_used_at, \
+        CAST(revoked_at AS TEXT) AS revoked_at FROM sessions";
     let columns = ["device_name", "last_used_at", "revoked_at"];
     let before = query_strings(&app.conn, sessions, &columns).await;
     let refresh_from = async |address: &str, secret: &str| {
