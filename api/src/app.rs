@@ -7,17 +7,17 @@ use std::{future::Future, io, net::SocketAddr, sync::Arc, time::Duration};
 use axum::Router;
 use sea_orm::DatabaseConnection;
 use tokio::net::TcpListener;
-use tokio_util::sync::CancellationToken;
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 use crate::{
     auth::{Auth, rate_limit},
     config::Config,
     db,
     files::Files,
-    graphql::{build_schema, pipeline::Pipeline},
     http::{AppState, router},
     metrics,
-    realtime::{Broker, Realtime},
+    realtime::Broker,
+    schema::build_schema,
 };
 
 pub struct Application {
@@ -28,7 +28,9 @@ pub struct Application {
     /// Cancelled when shutdown starts; handlers see it in `AppState`.
     shutdown: CancellationToken,
     statements: db::StatementCounter,
-    realtime: Realtime,
+    broker: Broker,
+    /// Open WebSockets' tasks, waited for at shutdown.
+    sockets: TaskTracker,
 }
 
 impl Application {
@@ -66,24 +68,18 @@ impl Application {
             files.clone(),
             backups,
         );
-        let realtime = Realtime {
-            broker,
-            connections: Default::default(),
-            tasks: Default::default(),
-        };
         if config.metrics.enabled {
             metrics::spawn_upkeep(metrics::recorder()?, shutdown.clone());
         }
-        let state = AppState {
-            db: db.clone(),
-            schema: schema.clone(),
-            pipeline: Arc::new(Pipeline::new(&config.graphql, &schema.sdl())),
+        let state = AppState::new(
+            db.clone(),
+            schema,
             auth,
-            config: Arc::new(config),
-            shutdown: shutdown.clone(),
-            realtime: realtime.clone(),
             files,
-        };
+            Arc::new(config),
+            shutdown.clone(),
+        );
+        let sockets = state.sockets();
         Ok(Self {
             listener,
             router: router(state),
@@ -91,7 +87,8 @@ impl Application {
             shutdown_timeout,
             shutdown,
             statements,
-            realtime,
+            broker,
+            sockets,
         })
     }
 
@@ -102,7 +99,7 @@ impl Application {
 
     /// Where this application's subscription events are published.
     pub fn broker(&self) -> Broker {
-        self.realtime.broker.clone()
+        self.broker.clone()
     }
 
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
@@ -138,7 +135,7 @@ impl Application {
         };
         // Upgraded sockets are not the server's to wait for: they close
         // themselves on `shutdown` (1001) and are waited for here.
-        let sockets = self.realtime.tasks.clone();
+        let sockets = self.sockets.clone();
         let served = async move {
             let result = server.into_future().await;
             sockets.close();

@@ -11,7 +11,7 @@ use crate::{
     app::{Application, shutdown_signal},
     auth,
     config::Config,
-    db, graphql, telemetry,
+    db, schema, telemetry,
 };
 
 #[derive(Parser, Debug)]
@@ -67,7 +67,7 @@ pub async fn run() -> ExitCode {
     let cli = Cli::parse();
     match cli.command.unwrap_or(Command::Serve) {
         Command::Schema => {
-            print!("{}", graphql::sdl());
+            print!("{}", schema::sdl());
             ExitCode::SUCCESS
         }
         Command::Serve => serve().await,

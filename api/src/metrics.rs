@@ -1,28 +1,20 @@
-//! Prometheus metrics at `/metrics`: HTTP requests per route and status,
-//! GraphQL operations per name, type and outcome, and database pool usage.
+//! The Prometheus recorder and what the code records into it: GraphQL
+//! operations per name, type and outcome, and database pool usage. (HTTP
+//! requests per route and the `/metrics` endpoint are `http::metrics`.)
 //!
-//! Off unless `METRICS_ENABLED=true`. When `METRICS_TOKEN` is set (production
-//! requires it) a scrape must send `Authorization: Bearer <token>`, so the
-//! endpoint can share the public port instead of needing a second listener.
+//! Off unless `METRICS_ENABLED=true`: without a recorder every
+//! `metrics::counter!` is a no-op.
 
 use std::{
     collections::HashSet,
-    sync::{Arc, OnceLock, RwLock},
+    sync::{OnceLock, RwLock},
     time::{Duration, Instant},
 };
 
 use async_graphql::{Response as GraphqlResponse, parser::types::OperationType};
-use axum::{
-    extract::{MatchedPath, Request, State},
-    http::{HeaderMap, HeaderValue, Method, StatusCode, header},
-    middleware::Next,
-    response::{IntoResponse, Response},
-};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use sea_orm::{DatabaseConnection, DbBackend};
 use tokio_util::sync::CancellationToken;
-
-use crate::{config::Config, error::code, http::error_response};
 
 const LATENCY_BUCKETS: &[f64] = &[
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
@@ -87,69 +79,8 @@ pub fn spawn_upkeep(handle: PrometheusHandle, shutdown: CancellationToken) {
     });
 }
 
-/// What the `/metrics` handler needs.
-#[derive(Clone)]
-pub struct Endpoint {
-    pub handle: PrometheusHandle,
-    pub token: Option<Arc<str>>,
-    pub db: DatabaseConnection,
-}
-
-/// The `/metrics` handler's state when metrics are enabled.
-pub fn endpoint(config: &Config, db: &DatabaseConnection) -> Option<Endpoint> {
-    if !config.metrics.enabled {
-        return None;
-    }
-    match recorder() {
-        Ok(handle) => Some(Endpoint {
-            handle,
-            token: config.metrics.token.as_deref().map(Arc::from),
-            db: db.clone(),
-        }),
-        Err(err) => {
-            tracing::error!(error = %err, "metrics are off");
-            None
-        }
-    }
-}
-
-/// GET /metrics in the Prometheus text format.
-pub async fn scrape(State(endpoint): State<Endpoint>, headers: HeaderMap) -> Response {
-    if let Some(token) = &endpoint.token {
-        let presented = headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .unwrap_or_default();
-        if !constant_time_eq(presented.as_bytes(), token.as_bytes()) {
-            let mut response = error_response(
-                StatusCode::UNAUTHORIZED,
-                "metrics need the bearer token from METRICS_TOKEN",
-                code::UNAUTHENTICATED,
-            );
-            response
-                .headers_mut()
-                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-            return response;
-        }
-    }
-    record_pool(&endpoint.db);
-    (
-        [(
-            header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
-        )],
-        endpoint.handle.render(),
-    )
-        .into_response()
-}
-
-/// Compares without an early exit, so timing does not reveal the token.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
-fn record_pool(db: &DatabaseConnection) {
+/// Sets the pool gauges from the pool's state now (before each scrape).
+pub fn record_pool(db: &DatabaseConnection) {
     // The sea-orm getters panic on the other backend: match first.
     let (size, idle, max) = match db.get_database_backend() {
         DbBackend::Postgres => {
@@ -174,70 +105,6 @@ fn record_pool(db: &DatabaseConnection) {
     metrics::gauge!("db_pool_connections", "state" => "idle").set(f64::from(idle));
     metrics::gauge!("db_pool_connections", "state" => "in_use").set(f64::from(size - idle));
     metrics::gauge!("db_pool_max_connections").set(f64::from(max));
-}
-
-/// Counts every request that reaches the router, labelled by its route
-/// pattern (never the raw path, which would be unbounded).
-pub async fn track_http(request: Request, next: Next) -> Response {
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or("unmatched", MatchedPath::as_str)
-        .to_owned();
-    let method = match *request.method() {
-        Method::GET => "GET",
-        Method::POST => "POST",
-        Method::HEAD => "HEAD",
-        Method::OPTIONS => "OPTIONS",
-        _ => "OTHER",
-    };
-    let mut in_flight = InFlight::start(route, method);
-    let response = next.run(request).await;
-    in_flight.finish(response.status().as_str());
-    response
-}
-
-/// Records the request when it ends, also when its future is dropped
-/// (request timeout, client gone, panic): those count as `cancelled`.
-struct InFlight {
-    route: String,
-    method: &'static str,
-    started: Instant,
-    done: bool,
-}
-
-impl InFlight {
-    fn start(route: String, method: &'static str) -> Self {
-        metrics::gauge!("http_requests_in_flight").increment(1.0);
-        Self {
-            route,
-            method,
-            started: Instant::now(),
-            done: false,
-        }
-    }
-
-    fn finish(&mut self, status: &str) {
-        if self.done {
-            return;
-        }
-        self.done = true;
-        metrics::gauge!("http_requests_in_flight").decrement(1.0);
-        let labels = [
-            ("route", self.route.clone()),
-            ("method", self.method.to_owned()),
-            ("status", status.to_owned()),
-        ];
-        metrics::counter!("http_requests_total", &labels).increment(1);
-        metrics::histogram!("http_request_duration_seconds", &labels)
-            .record(self.started.elapsed().as_secs_f64());
-    }
-}
-
-impl Drop for InFlight {
-    fn drop(&mut self) {
-        self.finish("cancelled");
-    }
 }
 
 /// Counts one GraphQL operation over HTTP and times it; nothing without a
@@ -328,13 +195,5 @@ mod tests {
         }
         assert_eq!(operation_label(Some("OneTooMany")), "other");
         assert_eq!(operation_label(Some("Users")), "Users", "known names stay");
-    }
-
-    #[test]
-    fn token_comparison() {
-        assert!(constant_time_eq(b"secret", b"secret"));
-        assert!(!constant_time_eq(b"secret", b"secreT"));
-        assert!(!constant_time_eq(b"secret", b"secret2"));
-        assert!(!constant_time_eq(b"", b"x"));
     }
 }

@@ -9,12 +9,19 @@ use super::{
     viewer::{AdminOnly, SignedIn, request_info, signed_in},
 };
 use crate::{
+    auth::Auth,
+    error::AppError,
     graphql::{
-        context::auth,
-        node::{NodeType, expect_global_id, to_global_id},
+        context,
+        id::{NodeType, expect_global_id, to_global_id},
     },
     users::graphql::User,
 };
+
+/// Accounts and sessions, from the schema's data.
+pub fn auth<'a>(ctx: &Context<'a>) -> Result<&'a std::sync::Arc<Auth>, AppError> {
+    context::data(ctx)
+}
 
 /// What an account may do across the instance.
 #[derive(Enum, Copy, Clone, Eq, PartialEq)]

@@ -7,12 +7,9 @@ use chrono::{DateTime, Utc};
 
 use super::service::{self, BackupError, Backups};
 use crate::{
-    auth::{AdminOnly, viewer::signed_in},
+    auth::{AdminOnly, graphql::auth, viewer::signed_in},
     error::{AppError, code},
-    graphql::{
-        context::auth,
-        node::{NodeType, to_global_key},
-    },
+    graphql::id::{NodeType, to_global_key},
 };
 
 /// A snapshot of the database on the server's disk (in `BACKUP_DIR`).

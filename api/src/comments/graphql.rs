@@ -7,19 +7,25 @@ use async_graphql::{
 use chrono::{DateTime, Utc};
 use entity::comment;
 
-use super::service::{self, NewComment, Thread};
+use super::{
+    loaders::{CommentKey, FirstCommentsKey},
+    service::{self, NewComment, Thread},
+};
 use crate::{
     auth::{SignedIn, viewer::signed_in, viewer_id},
     error::AppError,
     graphql::{
         context,
-        loaders::{CommentKey, FirstCommentsKey, PostKey, UserKey, load_one},
-        node::{NodeType, expect_global_id, to_global_id},
-        pagination::{KeysetCursor, Page, PageRequest, page_complexity},
+        id::{NodeType, expect_global_id, to_global_id},
+        loader::load_one,
+        relay::{IntoConnection, page_complexity},
     },
+    paging::{KeysetCursor, Page, PageArgs, PageRequest},
     posts::graphql::Post,
+    posts::loaders::PostKey,
     realtime::{self, Event},
     users::graphql::{User, load_user},
+    users::loaders::UserKey,
 };
 
 #[derive(Clone)]
@@ -75,7 +81,17 @@ impl Comment {
         first: Option<i32>,
         last: Option<i32>,
     ) -> async_graphql::Result<CommentConnection> {
-        comment_thread(ctx, Thread::Replies(self.0.id), after, before, first, last).await
+        comment_thread(
+            ctx,
+            Thread::Replies(self.0.id),
+            PageArgs {
+                first,
+                after,
+                last,
+                before,
+            },
+        )
+        .await
     }
 }
 
@@ -87,12 +103,9 @@ pub type CommentConnection = Connection<String, Comment, EmptyFields, EmptyField
 pub async fn comment_thread(
     ctx: &Context<'_>,
     thread: Thread,
-    after: Option<String>,
-    before: Option<String>,
-    first: Option<i32>,
-    last: Option<i32>,
+    page: PageArgs,
 ) -> async_graphql::Result<CommentConnection> {
-    let request = PageRequest::from_relay(after, before, first, last)?;
+    let request = PageRequest::new(page)?;
     let page = match request.first_page_limit() {
         Some(limit) => {
             let rows = load_one(ctx, FirstCommentsKey { thread, limit })

@@ -1,4 +1,5 @@
 //! Threaded comments on posts.
 
 pub mod graphql;
+pub mod loaders;
 pub mod service;

@@ -14,7 +14,7 @@ use crate::{
     auth::AuthSession,
     db::now,
     error::{AppError, AppResult},
-    graphql::pagination::{ListOrder, Page, PageRequest},
+    paging::{ListOrder, Page, PageRequest},
     posts::service as posts,
     users::service::{self as users, active_user},
     validate,

@@ -8,15 +8,19 @@ use chrono::{DateTime, Utc};
 use entity::{community, membership};
 use uuid::Uuid;
 
-use super::service::{self, CommunityChanges, CommunityFilter, NewCommunity};
+use super::{
+    loaders::{MemberCountKey, ViewerRoleKey},
+    service::{self, CommunityChanges, CommunityFilter, NewCommunity},
+};
 use crate::{
     auth::{SignedIn, viewer::signed_in, viewer_id},
     graphql::{
         context,
-        loaders::{MemberCountKey, ViewerRoleKey, load_one},
-        node::{NodeType, expect_global_id, to_global_id},
-        pagination::{KeysetCursor, PageRequest, page_complexity},
+        id::{NodeType, expect_global_id, to_global_id},
+        loader::load_one,
+        relay::{IntoConnection, page_complexity},
     },
+    paging::{KeysetCursor, PageArgs, PageRequest},
     posts::graphql::{PostConnection, PostFilterInput, list_posts},
     users::graphql::{User, load_user},
     validate,
@@ -104,7 +108,12 @@ impl Community {
         first: Option<i32>,
         last: Option<i32>,
     ) -> async_graphql::Result<MemberConnection> {
-        let request = PageRequest::from_relay(after, before, first, last)?;
+        let request = PageRequest::new(PageArgs {
+            first,
+            after,
+            last,
+            before,
+        })?;
         let page =
             service::members(context::db(ctx)?, viewer_id(ctx)?, self.0.id, &request).await?;
         Ok(page.into_connection(
@@ -132,7 +141,17 @@ impl Community {
     ) -> async_graphql::Result<PostConnection> {
         let mut filter = filter.unwrap_or_default().into_filter()?;
         filter.community_id = Some(self.0.id);
-        list_posts(ctx, filter, after, before, first, last).await
+        list_posts(
+            ctx,
+            filter,
+            PageArgs {
+                first,
+                after,
+                last,
+                before,
+            },
+        )
+        .await
     }
 }
 
@@ -245,7 +264,12 @@ impl CommunitiesQuery {
         first: Option<i32>,
         last: Option<i32>,
     ) -> async_graphql::Result<CommunityConnection> {
-        let request = PageRequest::from_relay(after, before, first, last)?;
+        let request = PageRequest::new(PageArgs {
+            first,
+            after,
+            last,
+            before,
+        })?;
         let filter = CommunityFilter {
             joined: joined.unwrap_or(false),
             search: search

@@ -2,4 +2,5 @@
 //! roles, and the posts written in them.
 
 pub mod graphql;
+pub mod loaders;
 pub mod service;

@@ -21,7 +21,7 @@ use crate::{
     auth::AuthSession,
     db::now,
     error::{AppError, AppResult},
-    graphql::pagination::{ListOrder, Page, PageRequest},
+    paging::{ListOrder, Page, PageRequest},
     users::service::active_user,
     validate,
 };

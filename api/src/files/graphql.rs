@@ -7,11 +7,11 @@ use async_graphql::{Context, ID, Object, Upload};
 use chrono::{DateTime, Utc};
 use entity::file;
 
-use super::service::Files;
+use super::service::{Files, NewUpload};
 use crate::{
     auth::{SignedIn, viewer::signed_in},
     error::AppError,
-    graphql::node::{NodeType, to_global_id},
+    graphql::id::{NodeType, to_global_id},
     users::graphql::User,
 };
 
@@ -89,11 +89,8 @@ impl FilesMutation {
     /// period (24 h by default).
     #[graphql(guard = "SignedIn")]
     async fn upload_file(&self, ctx: &Context<'_>, file: Upload) -> async_graphql::Result<File> {
-        let upload = file
-            .value(ctx)
-            .map_err(|_| AppError::bad_input("file", "send the file as a multipart upload"))?;
         let model = files(ctx)?
-            .store_upload(&signed_in(ctx)?, upload, "file")
+            .store_upload(&signed_in(ctx)?, new_upload(ctx, &file)?, "file")
             .await?;
         Ok(File {
             model,
@@ -109,13 +106,19 @@ impl FilesMutation {
         ctx: &Context<'_>,
         file: Option<Upload>,
     ) -> async_graphql::Result<User> {
-        let upload = file
-            .map(|f| {
-                f.value(ctx)
-                    .map_err(|_| AppError::bad_input("file", "send the file as a multipart upload"))
-            })
-            .transpose()?;
+        let upload = file.map(|f| new_upload(ctx, &f)).transpose()?;
         let user = files(ctx)?.set_avatar(&signed_in(ctx)?, upload).await?;
         Ok(User::from(user))
     }
+}
+
+/// The bytes of an `Upload` argument, for the service.
+fn new_upload(ctx: &Context<'_>, file: &Upload) -> Result<NewUpload, AppError> {
+    let value = file
+        .value(ctx)
+        .map_err(|_| AppError::bad_input("file", "send the file as a multipart upload"))?;
+    Ok(NewUpload {
+        filename: value.filename,
+        content: value.content,
+    })
 }

@@ -2,8 +2,8 @@
 //! or S3), authorized downloads with signed links, post attachments,
 //! avatars, and the sweep of unused uploads.
 
-pub mod download;
 pub mod graphql;
+pub mod loaders;
 pub mod service;
 pub mod sniff;
 pub mod storage;

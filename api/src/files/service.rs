@@ -3,7 +3,7 @@
 //! links; and the sweep that removes what nothing uses.
 //!
 //! Reading rules: an avatar is public; a post attachment is readable by
-//! whoever may read the post (`posts::service::readable`); any other file
+//! whoever may read the post (`posts::access::readable`); any other file
 //! only by its owner.
 //!
 //! Bytes are deleted only after the database change that frees them has
@@ -11,7 +11,6 @@
 
 use std::{collections::HashSet, io::Read, sync::Arc};
 
-use async_graphql::UploadValue;
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
@@ -34,7 +33,7 @@ use crate::{
     config::{Config, FilesConfig, JwtKey},
     db::now,
     error::{AppError, AppResult},
-    posts::service::readable as readable_posts,
+    posts::access::readable as readable_posts,
 };
 
 /// The most files one post may carry.
@@ -46,6 +45,13 @@ pub const UPLOAD_PREFIX: &str = "uploads";
 /// Signed download links stay the same for this long, so image caches
 /// keep working across queries.
 const TOKEN_STEP_SECS: i64 = 300;
+
+/// A file as the client sent it: its name and its bytes, spooled to a
+/// temporary file while the request was read.
+pub struct NewUpload {
+    pub filename: String,
+    pub content: std::fs::File,
+}
 
 /// The file feature: storage, limits and download-link signing.
 pub struct Files {
@@ -147,15 +153,14 @@ impl Files {
     pub async fn store_upload(
         &self,
         viewer: &AuthSession,
-        upload: UploadValue,
+        upload: NewUpload,
         field: &str,
     ) -> AppResult<file::Model> {
         let limit = self.config.max_bytes;
-        let filename = upload.filename.clone();
+        let NewUpload { filename, content } = upload;
         let bytes = tokio::task::spawn_blocking(move || {
             let mut bytes = Vec::new();
-            upload
-                .into_read()
+            content
                 .take(limit as u64 + 1)
                 .read_to_end(&mut bytes)
                 .map(|_| bytes)
@@ -220,7 +225,7 @@ impl Files {
     pub async fn set_avatar(
         &self,
         viewer: &AuthSession,
-        upload: Option<UploadValue>,
+        upload: Option<NewUpload>,
     ) -> AppResult<user::Model> {
         let new = match upload {
             Some(upload) => {

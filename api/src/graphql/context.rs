@@ -1,20 +1,25 @@
-//! Typed access to what every resolver may need from the request context.
+//! Typed access to what the schema's data holds (put there at start-up by
+//! `schema::build_schema`): a missing value is a bug, reported as an
+//! internal error rather than a panic.
 
-use std::sync::Arc;
+use std::any::type_name;
 
 use async_graphql::Context;
 use sea_orm::DatabaseConnection;
 
-use crate::{auth::Auth, error::AppError};
+use crate::error::AppError;
 
-/// The database pool, put into the schema's data at start-up.
-pub fn db<'a>(ctx: &Context<'a>) -> Result<&'a DatabaseConnection, AppError> {
-    ctx.data::<DatabaseConnection>()
-        .map_err(|_| AppError::Internal(anyhow::anyhow!("database missing from schema data")))
+/// A value of type `T` from the schema's data.
+pub fn data<'a, T: std::any::Any + Send + Sync>(ctx: &Context<'a>) -> Result<&'a T, AppError> {
+    ctx.data::<T>().map_err(|_| {
+        AppError::Internal(anyhow::anyhow!(
+            "{} missing from schema data",
+            type_name::<T>()
+        ))
+    })
 }
 
-/// Accounts and sessions, put into the schema's data at start-up.
-pub fn auth<'a>(ctx: &Context<'a>) -> Result<&'a Arc<Auth>, AppError> {
-    ctx.data::<Arc<Auth>>()
-        .map_err(|_| AppError::Internal(anyhow::anyhow!("auth missing from schema data")))
+/// The database pool.
+pub fn db<'a>(ctx: &Context<'a>) -> Result<&'a DatabaseConnection, AppError> {
+    data(ctx)
 }

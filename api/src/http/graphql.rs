@@ -47,11 +47,11 @@ use axum::{
 
 use futures_util::{StreamExt, TryStreamExt};
 
-use super::{AppState, error_response, playground};
+use super::{error::error_response, playground, state::AppState};
 use crate::{
     auth::{RequestInfo, Viewer},
     error::code,
-    graphql::pipeline::Prepared,
+    schema::pipeline::{Prepared, carries_nul},
 };
 
 const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
@@ -168,7 +168,7 @@ pub async fn get(
     if wants_websocket {
         let client_ip = request_info(&state, &headers, peer).client_ip;
         return match websocket {
-            Ok(upgrade) => crate::realtime::ws::upgrade(state, &headers, client_ip, upgrade),
+            Ok(upgrade) => super::ws::upgrade(state, &headers, client_ip, upgrade),
             Err(rejection) => rejection.into_response(),
         };
     }
@@ -245,27 +245,6 @@ pub async fn get(
         .await;
     let response = state.pipeline.execute(&state.schema, prepared).await;
     respond(mode, BatchResponse::Single(response))
-}
-
-/// Whether a request carries a NUL character, in a variable or as a
-/// `\u0000` escape in the document. PostgreSQL text cannot hold one (the
-/// insert would fail as an internal error, after earlier writes of the same
-/// mutation), and no client means to send one, so it is refused up front on
-/// both backends.
-pub(crate) fn carries_nul(request: &Request) -> bool {
-    fn in_value(value: &async_graphql::Value) -> bool {
-        match value {
-            async_graphql::Value::String(s) => s.contains('\0'),
-            async_graphql::Value::List(items) => items.iter().any(in_value),
-            async_graphql::Value::Object(fields) => fields.values().any(in_value),
-            _ => false,
-        }
-    }
-    let query = request.query.to_ascii_lowercase();
-    query.contains('\0')
-        || query.contains("\\u0000")
-        || (1..=6).any(|zeros| query.contains(&format!("\\u{{{}}}", "0".repeat(zeros))))
-        || request.variables.iter().any(|(_, v)| in_value(v))
 }
 
 fn nul_refused(mode: Mode) -> Response {

@@ -5,7 +5,7 @@ use std::time::Duration;
 use axum::{Json, extract::State, http::StatusCode};
 use serde_json::{Value, json};
 
-use super::AppState;
+use super::state::AppState;
 use crate::db::{Readiness, readiness};
 
 /// Readiness must answer well within the healthcheck's 3 s.

@@ -1,21 +1,21 @@
 //! The HTTP surface: routes and the middleware stack around them.
 
+mod error;
+mod files;
 mod graphql;
 mod health;
+mod metrics;
 mod playground;
 mod request_id;
-
-use std::sync::Arc;
+mod state;
+mod ws;
 
 use axum::{
-    Json, Router,
+    Router,
     http::{HeaderName, HeaderValue, Method, StatusCode, header},
-    response::{IntoResponse, Response},
+    response::Response,
     routing::get,
 };
-use sea_orm::DatabaseConnection;
-use serde_json::json;
-use tokio_util::sync::CancellationToken;
 use tower::ServiceBuilder;
 use tower_http::{
     catch_panic::CatchPanicLayer,
@@ -28,49 +28,26 @@ use tower_http::{
 };
 use tracing::Level;
 
-pub(crate) use graphql::carries_nul;
+pub use state::AppState;
 
-use crate::{
-    auth::Auth,
-    config::Config,
-    error::code,
-    files::Files,
-    graphql::{AppSchema, pipeline::Pipeline},
-    realtime::Realtime,
-};
+use self::error::error_response;
 
-/// What every handler can reach.
-#[derive(Clone)]
-pub struct AppState {
-    pub db: DatabaseConnection,
-    pub schema: AppSchema,
-    /// Parsing, limits, error codes and metrics around each execution.
-    pub pipeline: Arc<Pipeline>,
-    pub auth: Arc<Auth>,
-    pub config: Arc<Config>,
-    /// Cancelled when shutdown starts. axum's graceful shutdown waits for
-    /// in-flight HTTP requests but not for upgraded connections, so each
-    /// WebSocket selects on it and closes itself (1001, going away).
-    pub shutdown: CancellationToken,
-    pub realtime: Realtime,
-    /// Uploads, their storage and download links.
-    pub files: Arc<Files>,
-}
+use crate::{config::Config, error::code};
 
 /// The whole application as one axum router.
 pub fn router(state: AppState) -> Router {
     let config = state.config.clone();
     let mut routes = Router::new()
         .route("/graphql", get(graphql::get).post(graphql::post))
-        .route("/files/{id}", get(crate::files::download::download))
+        .route("/files/{id}", get(files::download))
         .route("/health/live", get(health::live))
         .route("/health/ready", get(health::ready))
         .fallback(not_found);
     // Inside the router, so requests are labelled by their route pattern.
-    if let Some(endpoint) = crate::metrics::endpoint(&config, &state.db) {
+    if let Some(endpoint) = metrics::endpoint(&config, &state.db) {
         routes = routes
-            .route("/metrics", get(crate::metrics::scrape).with_state(endpoint))
-            .layer(axum::middleware::from_fn(crate::metrics::track_http));
+            .route("/metrics", get(metrics::scrape).with_state(endpoint))
+            .layer(axum::middleware::from_fn(metrics::track_http));
     }
     routes
         .with_state(state)
@@ -144,17 +121,6 @@ fn cors(config: &Config) -> CorsLayer {
             header::CONTENT_DISPOSITION,
             header::ETAG,
         ])
-}
-
-/// A GraphQL-shaped error body, so every client (Apollo reads non-2xx bodies
-/// only as GraphQL JSON) gets the same structure.
-pub fn error_response(status: StatusCode, message: &str, code: &str) -> Response {
-    (
-        status,
-        [(header::CONTENT_TYPE, "application/json")],
-        Json(json!({ "errors": [{ "message": message, "extensions": { "code": code } }] })),
-    )
-        .into_response()
 }
 
 async fn not_found() -> Response {

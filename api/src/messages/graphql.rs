@@ -8,21 +8,23 @@ use async_graphql::{
 use chrono::{DateTime, Utc};
 use entity::{conversation, message};
 
-use super::service;
+use super::{
+    loaders::{ConversationKey, LastMessageKey, ParticipantsKey, UnreadCountKey},
+    service,
+};
 use crate::{
     auth::{SignedIn, viewer::signed_in},
     error::AppError,
     graphql::{
         context,
-        loaders::{
-            ConversationKey, LastMessageKey, ParticipantsKey, UnreadCountKey, UserKey, load_many,
-            load_one,
-        },
-        node::{NodeType, expect_global_id, to_global_id},
-        pagination::{KeysetCursor, PageRequest, page_complexity},
+        id::{NodeType, expect_global_id, to_global_id},
+        loader::{load_many, load_one},
+        relay::{IntoConnection, page_complexity},
     },
+    paging::{KeysetCursor, PageArgs, PageRequest},
     realtime::{self, Event},
     users::graphql::{User, load_user},
+    users::loaders::UserKey,
 };
 
 #[derive(Clone)]
@@ -79,7 +81,12 @@ impl Conversation {
         first: Option<i32>,
         last: Option<i32>,
     ) -> async_graphql::Result<MessageConnection> {
-        let request = PageRequest::from_relay(after, before, first, last)?;
+        let request = PageRequest::new(PageArgs {
+            first,
+            after,
+            last,
+            before,
+        })?;
         let viewer = signed_in(ctx)?.user_id;
         let page = service::messages(context::db(ctx)?, viewer, self.0.id, &request).await?;
         Ok(page.into_connection(
@@ -152,7 +159,12 @@ impl MessagesQuery {
         first: Option<i32>,
         last: Option<i32>,
     ) -> async_graphql::Result<ConversationConnection> {
-        let request = PageRequest::from_relay(after, before, first, last)?;
+        let request = PageRequest::new(PageArgs {
+            first,
+            after,
+            last,
+            before,
+        })?;
         let viewer = signed_in(ctx)?.user_id;
         let page = service::list(context::db(ctx)?, viewer, &request).await?;
         Ok(page.into_connection(

@@ -1,4 +1,5 @@
 //! Direct messages: conversations between two or more people.
 
 pub mod graphql;
+pub mod loaders;
 pub mod service;

@@ -16,7 +16,7 @@ use crate::{
     auth::AuthSession,
     db::now,
     error::{AppError, AppResult},
-    graphql::pagination::{ListOrder, Page, PageRequest},
+    paging::{ListOrder, Page, PageRequest},
     validate,
 };
 

@@ -7,25 +7,28 @@ use async_graphql::{
 use chrono::{DateTime, Utc};
 use entity::post;
 
-use super::service::{self, NewPost, PostFilter};
+use super::{
+    loaders::{AttachmentsKey, ReactionCountsKey, ViewerReactionKey},
+    service::{self, NewPost, PostFilter},
+};
 use crate::{
     auth::{SignedIn, viewer::signed_in, viewer_id},
+    comments::loaders::CommentCountKey,
     comments::{
         graphql::{CommentConnection, comment_thread},
         service::Thread,
     },
     communities::graphql::Community,
+    communities::loaders::CommunityKey,
     error::AppError,
     files::graphql::{File, files},
     graphql::{
         context,
-        loaders::{
-            AttachmentsKey, CommentCountKey, CommunityKey, ReactionCountsKey, ViewerReactionKey,
-            load_one,
-        },
-        node::{NodeType, expect_global_id, to_global_id},
-        pagination::{KeysetCursor, PageRequest, page_complexity},
+        id::{NodeType, expect_global_id, to_global_id},
+        loader::load_one,
+        relay::{IntoConnection, page_complexity},
     },
+    paging::{KeysetCursor, PageArgs, PageRequest},
     realtime::{self, Event},
     users::graphql::{User, load_user},
     validate,
@@ -157,7 +160,17 @@ impl Post {
         first: Option<i32>,
         last: Option<i32>,
     ) -> async_graphql::Result<CommentConnection> {
-        comment_thread(ctx, Thread::Post(self.0.id), after, before, first, last).await
+        comment_thread(
+            ctx,
+            Thread::Post(self.0.id),
+            PageArgs {
+                first,
+                after,
+                last,
+                before,
+            },
+        )
+        .await
     }
 }
 
@@ -213,12 +226,9 @@ impl PostFilterInput {
 pub async fn list_posts(
     ctx: &Context<'_>,
     filter: PostFilter,
-    after: Option<String>,
-    before: Option<String>,
-    first: Option<i32>,
-    last: Option<i32>,
+    page: PageArgs,
 ) -> async_graphql::Result<PostConnection> {
-    let request = PageRequest::from_relay(after, before, first, last)?;
+    let request = PageRequest::new(page)?;
     let page = service::list(context::db(ctx)?, viewer_id(ctx)?, filter, &request).await?;
     Ok(page.into_connection(EmptyFields, post_cursor, Post))
 }
@@ -271,7 +281,17 @@ impl PostsQuery {
     ) -> async_graphql::Result<PostConnection> {
         let mut filter = filter.unwrap_or_default().into_filter()?;
         filter.oldest_first = order.unwrap_or_default() == PostOrder::OldestFirst;
-        list_posts(ctx, filter, after, before, first, last).await
+        list_posts(
+            ctx,
+            filter,
+            PageArgs {
+                first,
+                after,
+                last,
+                before,
+            },
+        )
+        .await
     }
 
     /// The viewer's home timeline, newest first: their own posts, posts by
@@ -288,7 +308,12 @@ impl PostsQuery {
         first: Option<i32>,
         last: Option<i32>,
     ) -> async_graphql::Result<PostConnection> {
-        let request = PageRequest::from_relay(after, before, first, last)?;
+        let request = PageRequest::new(PageArgs {
+            first,
+            after,
+            last,
+            before,
+        })?;
         let page = service::feed(context::db(ctx)?, &signed_in(ctx)?, &request).await?;
         Ok(page.into_connection(EmptyFields, post_cursor, Post))
     }

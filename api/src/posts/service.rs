@@ -21,32 +21,19 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
+pub use super::access::readable;
 use crate::{
     auth::AuthSession,
     communities::service as communities,
     db::now,
     error::{AppError, AppResult},
     files::service as files,
-    graphql::pagination::{ListOrder, Page, PageRequest},
+    paging::{ListOrder, Page, PageRequest},
     users::service::{self as users, active_user},
     validate,
 };
 
 pub const MAX_BODY: usize = 10_000;
-
-/// The posts `viewer` may read (see the module docs).
-pub fn readable(viewer: Option<Uuid>) -> Condition {
-    let mut place = Condition::any()
-        .add(post::Column::CommunityId.is_null())
-        .add(post::Column::CommunityId.not_in_subquery(communities::private_community_ids()));
-    if let Some(user_id) = viewer {
-        place = place
-            .add(post::Column::CommunityId.in_subquery(communities::member_community_ids(user_id)));
-    }
-    Condition::all()
-        .add(place)
-        .add(post::Column::AuthorId.not_in_subquery(users::disabled_user_ids()))
-}
 
 /// A post if it exists and the viewer may read it.
 pub async fn find_readable(

@@ -23,7 +23,7 @@ use crate::{
     error::{AppError, AppResult, code},
     graphql::{
         context,
-        node::{NodeType, expect_global_id},
+        id::{NodeType, expect_global_id},
     },
     messages::{graphql::Message, service as messages},
     posts::{graphql::Post, service as posts},

@@ -5,16 +5,21 @@ use async_graphql::{Context, ID, InputObject, Object, connection::Connection};
 use chrono::{DateTime, Utc};
 use entity::{follow, user};
 
-use super::service::{self, FollowList, ProfileChanges};
+use super::{
+    loaders::{FollowCountKey, UserKey, ViewerFollowsKey},
+    service::{self, FollowList, ProfileChanges},
+};
 use crate::{
     auth::{SignedIn, viewer::signed_in, viewer_id},
     files::graphql::File,
+    files::loaders::FileKey,
     graphql::{
         context,
-        loaders::{FileKey, FollowCountKey, UserKey, ViewerFollowsKey, load_many, load_one},
-        node::{NodeType, expect_global_id, to_global_id},
-        pagination::{KeysetCursor, PageRequest, page_complexity},
+        id::{NodeType, expect_global_id, to_global_id},
+        loader::{load_many, load_one},
+        relay::{IntoConnection, page_complexity},
     },
+    paging::{KeysetCursor, PageArgs, PageRequest},
     posts::graphql::{PostConnection, PostFilterInput, list_posts},
 };
 
@@ -100,10 +105,12 @@ impl User {
         follow_connection(
             ctx,
             FollowList::Followers(self.0.id),
-            after,
-            before,
-            first,
-            last,
+            PageArgs {
+                first,
+                after,
+                last,
+                before,
+            },
         )
         .await
     }
@@ -121,10 +128,12 @@ impl User {
         follow_connection(
             ctx,
             FollowList::Following(self.0.id),
-            after,
-            before,
-            first,
-            last,
+            PageArgs {
+                first,
+                after,
+                last,
+                before,
+            },
         )
         .await
     }
@@ -146,7 +155,17 @@ impl User {
             .transpose()?
             .unwrap_or_default();
         filter.author_id = Some(self.0.id);
-        list_posts(ctx, filter, after, before, first, last).await
+        list_posts(
+            ctx,
+            filter,
+            PageArgs {
+                first,
+                after,
+                last,
+                before,
+            },
+        )
+        .await
     }
 }
 
@@ -177,12 +196,9 @@ pub type UserConnection =
 async fn follow_connection(
     ctx: &Context<'_>,
     list: FollowList,
-    after: Option<String>,
-    before: Option<String>,
-    first: Option<i32>,
-    last: Option<i32>,
+    page: PageArgs,
 ) -> async_graphql::Result<UserConnection> {
-    let request = PageRequest::from_relay(after, before, first, last)?;
+    let request = PageRequest::new(page)?;
     let page = service::follows(context::db(ctx)?, list, &request).await?;
     let other = |f: &follow::Model| match list {
         FollowList::Followers(_) => f.follower_id,
@@ -250,7 +266,12 @@ impl UsersQuery {
         first: Option<i32>,
         last: Option<i32>,
     ) -> async_graphql::Result<UserConnection> {
-        let request = PageRequest::from_relay(after, before, first, last)?;
+        let request = PageRequest::new(PageArgs {
+            first,
+            after,
+            last,
+            before,
+        })?;
         let page = service::list(context::db(ctx)?, &request).await?;
         Ok(page.into_connection(
             UserConnectionFields(UserTotal::Everyone),

@@ -14,7 +14,7 @@ use crate::{
     auth::AuthSession,
     db::now,
     error::{AppError, AppResult},
-    graphql::pagination::{ListOrder, Page, PageRequest},
+    paging::{ListOrder, Page, PageRequest},
     validate,
 };
 
@@ -87,7 +87,7 @@ pub async fn active_user(db: &DatabaseConnection, viewer: &AuthSession) -> AppRe
 }
 
 /// [`active_user`] reading one column, for a check alone: every mutation
-/// passes here before it runs (see `graphql::pipeline`).
+/// passes here before it runs (see `schema::pipeline`).
 pub async fn require_standing(db: &DatabaseConnection, viewer: &AuthSession) -> AppResult<()> {
     let disabled_at: Option<Option<DateTime<Utc>>> = user::Entity::find_by_id(viewer.user_id)
         .select_only()

@@ -545,7 +545,7 @@ async fn a_lagging_subscriber_is_ended_without_slowing_others() {
     let body = comment(&app, &ann, &busy_post, "one").await;
     let busy_comment = body["data"]["createComment"]["id"].as_str().unwrap();
     let ids = |global: &str| {
-        api::graphql::node::from_global_id(&global.into())
+        api::graphql::id::from_global_id(&global.into())
             .expect("a global id")
             .1
     };

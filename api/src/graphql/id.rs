@@ -1,27 +1,14 @@
-//! Relay global object identification: opaque ids and `node(id:)`.
+//! Relay global ids: opaque, and never shared between types.
 //!
 //! A global id is `base64url("Type:uuid")`, so one `ID` names one object
 //! across all types and clients' normalized caches (Apollo, urql, Relay) can
-//! key on it.
+//! key on it. `node(id:)` lives with the schema, which knows every type.
 
-use async_graphql::{Context, ID, Interface, Object};
+use async_graphql::ID;
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use uuid::Uuid;
 
-use crate::{
-    auth::viewer_id,
-    comments::{self, graphql::Comment},
-    communities::{self, graphql::Community},
-    error::{AppError, AppResult},
-    files::{self, graphql::File},
-    graphql::context,
-    messages::{
-        self,
-        graphql::{Conversation, Message},
-    },
-    posts::{self, graphql::Post},
-    users::{self, graphql::User},
-};
+use crate::error::{AppError, AppResult};
 
 /// The kinds of object with a global id. Each type has its own prefix, so
 /// two types' ids never collide, even for the same row (an `Account` and
@@ -109,71 +96,5 @@ pub fn expect_global_id(id: &ID, expected: NodeType, field: &str) -> AppResult<U
             field,
             format!("`{field}` is not a {} id", expected.name()),
         )),
-    }
-}
-
-/// An object with a global id.
-#[derive(Interface)]
-#[graphql(field(name = "id", ty = "ID", desc = "Globally unique, opaque id."))]
-pub enum Node {
-    User(User),
-    Community(Community),
-    Post(Post),
-    Comment(Comment),
-    Conversation(Conversation),
-    Message(Message),
-    File(File),
-}
-
-#[derive(Default)]
-pub struct NodeQuery;
-
-#[Object]
-impl NodeQuery {
-    /// Fetches any object by its global id; null if it does not exist or
-    /// the viewer may not see it.
-    async fn node(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Node>> {
-        let Some((node_type, uuid)) = from_global_id(&id) else {
-            return Err(AppError::bad_input("id", "`id` is not a valid global id").into());
-        };
-        let db = context::db(ctx)?;
-        let viewer = viewer_id(ctx)?;
-        Ok(match node_type {
-            NodeType::User => users::service::find_profile(db, uuid)
-                .await?
-                .map(|u| Node::User(User(u))),
-            NodeType::Account
-            | NodeType::Session
-            | NodeType::CommunityMember
-            | NodeType::Backup => None,
-            NodeType::Community => communities::service::find(db, uuid)
-                .await?
-                .map(|c| Node::Community(Community(c))),
-            NodeType::Post => posts::service::find_readable(db, viewer, uuid)
-                .await?
-                .map(|p| Node::Post(Post(p))),
-            NodeType::Comment => comments::service::find_readable(db, viewer, uuid)
-                .await?
-                .map(|c| Node::Comment(Comment(c))),
-            NodeType::Conversation => match viewer {
-                None => None,
-                Some(viewer) => messages::service::find_for(db, viewer, uuid)
-                    .await?
-                    .map(|c| Node::Conversation(Conversation(c))),
-            },
-            NodeType::Message => match viewer {
-                None => None,
-                Some(viewer) => messages::service::find_message_for(db, viewer, uuid)
-                    .await?
-                    .map(|m| Node::Message(Message(m))),
-            },
-            NodeType::File => match files::service::find_readable(db, viewer, uuid).await? {
-                None => None,
-                Some(model) => {
-                    let public = files::service::is_public(db, model.id).await?;
-                    Some(Node::File(File { model, public }))
-                }
-            },
-        })
     }
 }

@@ -10,11 +10,7 @@
 //! codes (graphql-ws retries some and gives up on others), so the driver is
 //! ours and async-graphql executes the operations.
 
-use std::{
-    collections::HashMap,
-    net::IpAddr,
-    sync::{Arc, Mutex},
-};
+use std::{collections::HashMap, net::IpAddr};
 
 use async_graphql::{Request, Response};
 use axum::{
@@ -29,13 +25,16 @@ use futures_util::{
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
-use uuid::Uuid;
 
+use super::{
+    error::error_response,
+    state::{AppState, ConnectionSlot},
+};
 use crate::{
     auth::{RequestInfo, Viewer},
     config::Environment,
     error::code,
-    http::{AppState, error_response},
+    schema::pipeline::carries_nul,
 };
 
 /// The two subprotocols, by their `Sec-WebSocket-Protocol` names.
@@ -61,45 +60,6 @@ mod close {
     pub const GOING_AWAY: u16 = 1001;
     /// RFC 6455: policy violation (too many connections).
     pub const POLICY: u16 = 1008;
-}
-
-/// Open connections per account, so one account cannot hold the server's
-/// memory with idle sockets.
-#[derive(Clone, Default)]
-pub struct Connections(Arc<Mutex<HashMap<Uuid, usize>>>);
-
-impl Connections {
-    /// A slot for `user`, or `None` when they already hold `limit`.
-    fn claim(&self, user: Uuid, limit: usize) -> Option<ConnectionSlot> {
-        let mut open = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        let count = open.entry(user).or_default();
-        if *count >= limit {
-            return None;
-        }
-        *count += 1;
-        Some(ConnectionSlot {
-            connections: self.clone(),
-            user,
-        })
-    }
-}
-
-/// Gives its connection back when dropped.
-struct ConnectionSlot {
-    connections: Connections,
-    user: Uuid,
-}
-
-impl Drop for ConnectionSlot {
-    fn drop(&mut self) {
-        let mut open = self.connections.0.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(count) = open.get_mut(&self.user) {
-            *count -= 1;
-            if *count == 0 {
-                open.remove(&self.user);
-            }
-        }
-    }
 }
 
 /// Whether a browser page from `Origin` may open a socket. Native apps send
@@ -141,7 +101,7 @@ fn origin_allowed(state: &AppState, headers: &HeaderMap) -> bool {
 }
 
 /// Upgrades `GET /graphql` to a subscription socket.
-pub fn upgrade(
+pub(super) fn upgrade(
     state: AppState,
     headers: &HeaderMap,
     client_ip: IpAddr,
@@ -168,7 +128,7 @@ pub fn upgrade(
     } else {
         None
     };
-    let tracker = state.realtime.tasks.clone();
+    let tracker = state.sockets.clone();
     let largest = state.config.body_limit_bytes;
     upgrade
         .protocols([TRANSPORT_WS, LEGACY_WS])
@@ -402,12 +362,7 @@ impl Session {
             }
             Viewer::SignedIn(session) => {
                 let limit = self.state.config.realtime.max_connections_per_user;
-                match self
-                    .state
-                    .realtime
-                    .connections
-                    .claim(session.user_id, limit)
-                {
+                match self.state.connections.claim(session.user_id, limit) {
                     Some(slot) => self._slot = Some(slot),
                     None => {
                         return Err(Some(Closing(
@@ -456,7 +411,7 @@ impl Session {
             )
             .await;
         }
-        if crate::http::carries_nul(&request) {
+        if carries_nul(&request) {
             let error = json!([{
                 "message": "text must not contain NUL (\\u0000) characters",
                 "extensions": {"code": code::BAD_REQUEST},

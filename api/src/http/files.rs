@@ -26,11 +26,11 @@ use entity::file;
 use sea_orm::EntityTrait;
 use uuid::Uuid;
 
-use super::{service, storage::StorageError};
+use super::{error::error_response, state::AppState};
 use crate::{
     auth::Viewer,
     error::code,
-    http::{AppState, error_response},
+    files::{service, storage::StorageError},
 };
 
 /// A single byte range, inclusive, as `Range` asked for it.

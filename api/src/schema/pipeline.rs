@@ -251,6 +251,27 @@ impl Pipeline {
     }
 }
 
+/// Whether a request carries a NUL character, in a variable or as a
+/// `\u0000` escape in the document. PostgreSQL text cannot hold one (the
+/// insert would fail as an internal error, after earlier writes of the same
+/// mutation), and no client means to send one, so it is refused up front on
+/// both backends.
+pub fn carries_nul(request: &Request) -> bool {
+    fn in_value(value: &async_graphql::Value) -> bool {
+        match value {
+            async_graphql::Value::String(s) => s.contains('\0'),
+            async_graphql::Value::List(items) => items.iter().any(in_value),
+            async_graphql::Value::Object(fields) => fields.values().any(in_value),
+            _ => false,
+        }
+    }
+    let query = request.query.to_ascii_lowercase();
+    query.contains('\0')
+        || query.contains("\\u0000")
+        || (1..=6).any(|zeros| query.contains(&format!("\\u{{{}}}", "0".repeat(zeros))))
+        || request.variables.iter().any(|(_, v)| in_value(v))
+}
+
 /// async-graphql's two guards that run with parsing (nesting deeper than
 /// the parser's recursion limit, too many directives on one field), which
 /// clients have always seen as parse failures.

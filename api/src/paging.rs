@@ -1,14 +1,11 @@
-//! Keyset (cursor) pagination for Relay connections.
+//! Keyset (cursor) pagination, for services: no GraphQL types here (the
+//! Relay connection is built from a [`Page`] in `graphql::relay`).
 //!
 //! Lists are ordered by `(created_at, id)`, which every listed table indexes.
 //! A cursor is that pair for one row, opaque to clients; a page is "the next
 //! N rows after (or before) this pair", which costs the same on page 1 and
 //! page 10,000, unlike OFFSET.
 
-use async_graphql::{
-    ObjectType, OutputType,
-    connection::{Connection, Edge, EmptyFields},
-};
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::{DateTime, Utc};
 use sea_orm::{
@@ -69,14 +66,24 @@ pub struct PageRequest {
     cursor: Option<KeysetCursor>,
 }
 
+/// Relay's four paging arguments as a client sent them, unchecked.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PageArgs {
+    pub first: Option<i32>,
+    pub after: Option<String>,
+    pub last: Option<i32>,
+    pub before: Option<String>,
+}
+
 impl PageRequest {
     /// Validates Relay's `first`/`after`/`last`/`before` arguments.
-    pub fn from_relay(
-        after: Option<String>,
-        before: Option<String>,
-        first: Option<i32>,
-        last: Option<i32>,
-    ) -> AppResult<Self> {
+    pub fn new(args: PageArgs) -> AppResult<Self> {
+        let PageArgs {
+            first,
+            after,
+            last,
+            before,
+        } = args;
         let size = |value: i32, field: &str| -> AppResult<u64> {
             match u64::try_from(value) {
                 Ok(n) if n <= MAX_PAGE_SIZE => Ok(n),
@@ -217,39 +224,4 @@ impl<T> Page<T> {
             has_next_page: self.has_next_page,
         }
     }
-
-    /// The Relay connection for this page: each row's cursor comes from
-    /// `cursor`, its node from `node`.
-    pub fn into_connection<N, F>(
-        self,
-        fields: F,
-        cursor: impl Fn(&T) -> KeysetCursor,
-        node: impl Fn(T) -> N,
-    ) -> Connection<String, N, F, EmptyFields>
-    where
-        N: OutputType,
-        F: ObjectType,
-    {
-        let mut connection =
-            Connection::with_additional_fields(self.has_previous_page, self.has_next_page, fields);
-        connection.edges.extend(
-            self.items
-                .into_iter()
-                .map(|row| Edge::new(cursor(&row).encode(), node(row))),
-        );
-        connection
-    }
-}
-
-/// Complexity of a connection field: its selection counted once per row it
-/// may return, so `first: 100` of something deep costs what it will.
-pub fn page_complexity(first: Option<i32>, last: Option<i32>, child_complexity: usize) -> usize {
-    let rows = first
-        .or(last)
-        .map_or(DEFAULT_PAGE_SIZE, |n| u64::try_from(n).unwrap_or(0))
-        .clamp(1, MAX_PAGE_SIZE);
-    usize::try_from(rows)
-        .unwrap_or(1)
-        .saturating_mul(child_complexity)
-        .saturating_add(1)
 }

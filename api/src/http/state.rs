@@ -1,0 +1,108 @@
+//! What every handler can reach. Fields are the HTTP layer's own: the rest
+//! of the application builds a state with [`AppState::new`] and never
+//! reaches inside it.
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+};
+
+use sea_orm::DatabaseConnection;
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
+use uuid::Uuid;
+
+use crate::{
+    auth::Auth,
+    config::Config,
+    files::Files,
+    schema::{AppSchema, pipeline::Pipeline},
+};
+
+#[derive(Clone)]
+pub struct AppState {
+    pub(super) db: DatabaseConnection,
+    pub(super) schema: AppSchema,
+    /// Parsing, limits, error codes and metrics around each execution.
+    pub(super) pipeline: Arc<Pipeline>,
+    pub(super) auth: Arc<Auth>,
+    pub(super) config: Arc<Config>,
+    /// Cancelled when shutdown starts. axum's graceful shutdown waits for
+    /// in-flight HTTP requests but not for upgraded connections, so each
+    /// WebSocket selects on it and closes itself (1001, going away).
+    pub(super) shutdown: CancellationToken,
+    /// Uploads, their storage and download links.
+    pub(super) files: Arc<Files>,
+    /// Open WebSockets per account, for `WS_MAX_CONNECTIONS_PER_USER`.
+    pub(super) connections: Connections,
+    /// Every open socket's task, so shutdown can wait for their close
+    /// frames.
+    pub(super) sockets: TaskTracker,
+}
+
+impl AppState {
+    pub fn new(
+        db: DatabaseConnection,
+        schema: AppSchema,
+        auth: Arc<Auth>,
+        files: Arc<Files>,
+        config: Arc<Config>,
+        shutdown: CancellationToken,
+    ) -> Self {
+        let pipeline = Arc::new(Pipeline::new(&config.graphql, &schema.sdl()));
+        Self {
+            db,
+            schema,
+            pipeline,
+            auth,
+            config,
+            shutdown,
+            files,
+            connections: Connections::default(),
+            sockets: TaskTracker::new(),
+        }
+    }
+
+    /// The open sockets' tasks: shutdown closes the tracker and waits.
+    pub fn sockets(&self) -> TaskTracker {
+        self.sockets.clone()
+    }
+}
+
+/// Open connections per account, so one account cannot hold the server's
+/// memory with idle sockets.
+#[derive(Clone, Default)]
+pub struct Connections(Arc<Mutex<HashMap<Uuid, usize>>>);
+
+impl Connections {
+    /// A slot for `user`, or `None` when they already hold `limit`.
+    pub(super) fn claim(&self, user: Uuid, limit: usize) -> Option<ConnectionSlot> {
+        let mut open = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let count = open.entry(user).or_default();
+        if *count >= limit {
+            return None;
+        }
+        *count += 1;
+        Some(ConnectionSlot {
+            connections: self.clone(),
+            user,
+        })
+    }
+}
+
+/// Gives its connection back when dropped.
+pub(super) struct ConnectionSlot {
+    connections: Connections,
+    user: Uuid,
+}
+
+impl Drop for ConnectionSlot {
+    fn drop(&mut self) {
+        let mut open = self.connections.0.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(count) = open.get_mut(&self.user) {
+            *count -= 1;
+            if *count == 0 {
+                open.remove(&self.user);
+            }
+        }
+    }
+}

@@ -1,0 +1,27 @@
+//! Who may read which posts, as SQL: a condition every list, the feed and
+//! single lookups apply, and that other features reuse (a file attached to
+//! a post is readable where the post is). It depends on communities and
+//! users, never on what uses it.
+
+use entity::post;
+use sea_orm::{ColumnTrait, Condition};
+use uuid::Uuid;
+
+use crate::{communities::service as communities, users::service as users};
+
+/// The posts `viewer` may read: a post on a profile or in a public
+/// community is public; a post in a private community is for its members;
+/// a disabled (banned) author's posts are hidden from everyone while the
+/// ban lasts.
+pub fn readable(viewer: Option<Uuid>) -> Condition {
+    let mut place = Condition::any()
+        .add(post::Column::CommunityId.is_null())
+        .add(post::Column::CommunityId.not_in_subquery(communities::private_community_ids()));
+    if let Some(user_id) = viewer {
+        place = place
+            .add(post::Column::CommunityId.in_subquery(communities::member_community_ids(user_id)));
+    }
+    Condition::all()
+        .add(place)
+        .add(post::Column::AuthorId.not_in_subquery(users::disabled_user_ids()))
+}
