@@ -56,7 +56,7 @@ impl Application {
         let shutdown = CancellationToken::new();
         let broker = Broker::start(
             &db,
-            &config.database_url,
+            &config.database.url,
             config.realtime.event_buffer,
             shutdown.clone(),
         );

@@ -90,12 +90,12 @@ async fn backup(out: Option<std::path::PathBuf>) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    if backend_of(&config.database_url).ok() == Some(Backend::Postgres) {
+    if backend_of(&config.database.url).ok() == Some(Backend::Postgres) {
         eprintln!("api backup: {}", service::BackupError::Unsupported);
         return ExitCode::FAILURE;
     }
     // Never create an empty database just to back it up.
-    match service::sqlite_file(&config.database_url) {
+    match service::sqlite_file(&config.database.url) {
         Ok(file) if file.is_file() => {}
         Ok(file) => {
             eprintln!("api backup: no database at {}", file.display());
@@ -106,7 +106,9 @@ async fn backup(out: Option<std::path::PathBuf>) -> ExitCode {
             return ExitCode::FAILURE;
         }
     }
-    let db = match migration::database::connect_with(&config.database_url, &config.pool).await {
+    let db = match migration::database::connect_with(&config.database.url, &config.database.pool)
+        .await
+    {
         Ok(db) => db,
         Err(err) => {
             eprintln!("api backup: {err}");
@@ -156,7 +158,7 @@ async fn restore(snapshot: &std::path::Path) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match crate::backup::service::restore(&config.database_url, snapshot).await {
+    match crate::backup::service::restore(&config.database.url, snapshot).await {
         Ok(restored) => {
             if let Some(previous) = &restored.previous {
                 println!("kept the previous database as {}", previous.display());

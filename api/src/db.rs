@@ -1,4 +1,7 @@
-//! The database pool and schema state, as the API needs them.
+//! The API's side of the database: the pool (connected through
+//! `migration::database`, the connection module every binary shares) with
+//! its statements counted, migrations applied at start when configured,
+//! readiness, and the time the rows store.
 
 use std::{
     sync::{
@@ -10,7 +13,7 @@ use std::{
 
 use chrono::{DateTime, SubsecRound, Utc};
 use migration::{Migrator, MigratorTrait, database};
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
+use sea_orm::DatabaseConnection;
 
 use crate::config::Config;
 
@@ -36,7 +39,7 @@ impl StatementCounter {
 
 /// Opens the pool, and applies pending migrations when the config says so.
 pub async fn connect(config: &Config) -> anyhow::Result<(DatabaseConnection, StatementCounter)> {
-    let mut db = database::connect_with(&config.database_url, &config.pool).await?;
+    let mut db = database::connect_with(&config.database.url, &config.database.pool).await?;
     let counter = StatementCounter::default();
     let count = counter.0.clone();
     db.set_metric_callback(move |info| {
@@ -46,9 +49,6 @@ pub async fn connect(config: &Config) -> anyhow::Result<(DatabaseConnection, Sta
         count.fetch_add(1, Ordering::Relaxed);
         metrics::counter!("db_statements_total").increment(1);
     });
-    if db.get_database_backend() == DbBackend::Sqlite {
-        check_sqlite_pragmas(&db).await?;
-    }
     if config.auto_migrate {
         let pending = Migrator::get_pending_migrations(&db).await?.len();
         if pending > 0 {
@@ -57,34 +57,6 @@ pub async fn connect(config: &Config) -> anyhow::Result<(DatabaseConnection, Sta
         }
     }
     Ok((db, counter))
-}
-
-/// Refuses to run on a SQLite connection without the settings the data
-/// relies on: WAL (readers never block the writer), enforced foreign keys
-/// (the ON DELETE rules), and FULL sync (acknowledged commits survive power
-/// loss).
-async fn check_sqlite_pragmas(db: &DatabaseConnection) -> anyhow::Result<()> {
-    for (pragma, expected) in [
-        ("journal_mode", "wal"),
-        ("foreign_keys", "1"),
-        ("synchronous", "2"),
-    ] {
-        let row = db
-            .query_one_raw(Statement::from_string(
-                DbBackend::Sqlite,
-                format!("PRAGMA {pragma}"),
-            ))
-            .await?
-            .ok_or_else(|| anyhow::anyhow!("PRAGMA {pragma} returned nothing"))?;
-        let value = row
-            .try_get_by_index::<String>(0)
-            .or_else(|_| row.try_get_by_index::<i64>(0).map(|n| n.to_string()))?;
-        anyhow::ensure!(
-            value.eq_ignore_ascii_case(expected),
-            "SQLite PRAGMA {pragma} is {value}, expected {expected}"
-        );
-    }
-    Ok(())
 }
 
 /// What readiness found.

@@ -13,7 +13,49 @@ use lettre::{
     message::{Mailbox, header::ContentType},
 };
 
-use crate::config::MailConfig;
+use migration::settings::{Env, SettingsError};
+
+/// Outgoing email.
+#[derive(Debug, Clone)]
+pub struct MailConfig {
+    /// `smtp://user:pass@host:587` (STARTTLS with `?tls=required`) or
+    /// `smtps://...`; unset means the development outbox.
+    pub smtp_url: Option<String>,
+    pub from: String,
+    /// Links in emails: `{base}/verify-email?token=...`. Mobile apps use a
+    /// deep link or universal link here; unset sends the bare token.
+    pub link_base_url: Option<String>,
+}
+
+impl MailConfig {
+    /// `SMTP_URL`, `MAIL_FROM` and `EMAIL_LINK_BASE_URL`.
+    pub fn from_env(env: &Env<'_>) -> Result<Self, SettingsError> {
+        let mail = Self {
+            smtp_url: env.get("SMTP_URL"),
+            from: env
+                .get("MAIL_FROM")
+                .unwrap_or_else(|| "Hearth <no-reply@localhost>".to_owned()),
+            link_base_url: env
+                .get("EMAIL_LINK_BASE_URL")
+                .map(|u| u.trim_end_matches('/').to_owned()),
+        };
+        if let Some(smtp) = &mail.smtp_url {
+            url::Url::parse(smtp)
+                .ok()
+                .filter(|u| matches!(u.scheme(), "smtp" | "smtps") && u.host_str().is_some())
+                .ok_or_else(|| {
+                    env.error(
+                        "SMTP_URL",
+                        "must look like smtp://user:password@host:587 or smtps://host",
+                    )
+                })?;
+        }
+        mail.from
+            .parse::<lettre::message::Mailbox>()
+            .map_err(|e| env.error("MAIL_FROM", format!("not an email address: {e}")))?;
+        Ok(mail)
+    }
+}
 
 /// One plain-text message.
 #[derive(Debug, Clone)]

@@ -7,6 +7,7 @@
 
 use std::{
     collections::HashSet,
+    fmt,
     sync::{OnceLock, RwLock},
     time::{Duration, Instant},
 };
@@ -15,6 +16,52 @@ use async_graphql::{Response as GraphqlResponse, parser::types::OperationType};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use sea_orm::{DatabaseConnection, DbBackend};
 use tokio_util::sync::CancellationToken;
+
+use migration::settings::{Env, SettingsError};
+
+/// The Prometheus endpoint at `/metrics`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct MetricsConfig {
+    pub enabled: bool,
+    /// When set, a scrape must send `Authorization: Bearer <token>`.
+    pub token: Option<String>,
+}
+
+impl fmt::Debug for MetricsConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MetricsConfig")
+            .field("enabled", &self.enabled)
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
+}
+
+/// Shortest `METRICS_TOKEN` accepted: it guards the endpoint on the public port.
+pub const METRICS_TOKEN_MIN_LEN: usize = 16;
+
+impl MetricsConfig {
+    /// `METRICS_ENABLED` (default false) and `METRICS_TOKEN`. Production refuses
+    /// enabled metrics without a token rather than expose them to everyone.
+    pub fn from_env(env: &Env<'_>, production: bool) -> Result<Self, SettingsError> {
+        let enabled = env.flag("METRICS_ENABLED", false)?;
+        let token = env.get("METRICS_TOKEN");
+        if let Some(token) = &token
+            && token.len() < METRICS_TOKEN_MIN_LEN
+        {
+            return Err(env.error(
+                "METRICS_TOKEN",
+                format!("must be at least {METRICS_TOKEN_MIN_LEN} characters"),
+            ));
+        }
+        if enabled && production && token.is_none() {
+            return Err(env.error(
+                "METRICS_TOKEN",
+                "is required in production when METRICS_ENABLED=true".to_owned(),
+            ));
+        }
+        Ok(MetricsConfig { enabled, token })
+    }
+}
 
 const LATENCY_BUCKETS: &[f64] = &[
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,

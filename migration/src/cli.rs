@@ -9,7 +9,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use sea_orm_migration::{MigratorTrait, sea_orm::DatabaseConnection};
 
-use crate::{Migrator, database};
+use crate::{
+    Migrator,
+    database::{self, DatabaseSettings},
+    settings::{Env, SettingsError, process_env},
+};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -26,27 +30,30 @@ pub struct Cli {
 }
 
 /// Which database a command-line tool works on; shared by `migration` and
-/// `seed` so both pick the same default file as the API.
+/// `seed`. Read like the API reads it ([`DatabaseSettings::from_env`]), so
+/// all three pick the same database; a flag overrides its variable.
 #[derive(clap::Args, Debug, Clone)]
 pub struct DatabaseArgs {
-    /// Database: sqlite://path?mode=rwc or postgres://user:pass@host/db.
-    /// Default (also when empty, as `.env.example` leaves it): the API's
-    /// embedded SQLite file under DATA_DIR.
-    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    /// Database: sqlite://path?mode=rwc or postgres://user:pass@host/db
+    /// (overrides DATABASE_URL; default: the API's embedded SQLite file
+    /// under DATA_DIR).
+    #[arg(long)]
     pub database_url: Option<String>,
 
-    /// Directory of the embedded SQLite default, as for the API.
-    #[arg(long, env = "DATA_DIR", default_value = "data")]
-    pub data_dir: String,
+    /// Directory of the embedded SQLite default (overrides DATA_DIR).
+    #[arg(long)]
+    pub data_dir: Option<String>,
 }
 
 impl DatabaseArgs {
-    /// The URL to connect to.
-    pub fn url(&self) -> String {
-        self.database_url
-            .clone()
-            .filter(|url| !url.trim().is_empty())
-            .unwrap_or_else(|| database::default_database_url(&self.data_dir))
+    /// The database settings: these flags, else the environment.
+    pub fn settings(&self) -> Result<DatabaseSettings, SettingsError> {
+        let lookup = |name: &str| match name {
+            "DATABASE_URL" => self.database_url.clone().or_else(|| process_env(name)),
+            "DATA_DIR" => self.data_dir.clone().or_else(|| process_env(name)),
+            _ => process_env(name),
+        };
+        DatabaseSettings::from_env(&Env::new(&lookup))
     }
 }
 
@@ -77,14 +84,20 @@ pub async fn run() -> ExitCode {
     let _ = dotenvy::dotenv();
     let cli = Cli::parse();
     init_logging();
-    let url = cli.database.url();
+    let settings = match cli.database.settings() {
+        Ok(settings) => settings,
+        Err(err) => {
+            eprintln!("migration: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
     // One connection: `fresh` on SQLite turns foreign keys off with a PRAGMA,
     // which only holds if every following statement uses that connection.
     let pool = database::PoolSettings {
         max_connections: 1,
-        ..Default::default()
+        ..settings.pool
     };
-    let db = match database::connect_with(&url, &pool).await {
+    let db = match database::connect_with(&settings.url, &pool).await {
         Ok(db) => db,
         Err(err) => {
             eprintln!("migration: {err}");

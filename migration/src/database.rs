@@ -1,14 +1,16 @@
-//! Connecting to the database named by `DATABASE_URL`.
-//!
-//! Every binary (api, migration, seed) connects through here so they agree on
-//! the embedded default and on SQLite's settings.
+//! Connecting to the database named by `DATABASE_URL`: the one connection
+//! module. Every binary (api, migration, seed) reads its database settings
+//! and connects through here, so they agree on the embedded default, the
+//! pool, and SQLite's settings (set on every connection and checked).
 
 use std::{fmt, path::Path, time::Duration};
 
 use sea_orm_migration::sea_orm::{
-    ConnectOptions, Database, DatabaseConnection, DbErr,
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr, Statement,
     sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous},
 };
+
+use crate::settings::{Env, SettingsError};
 
 /// The embedded default: a SQLite file under `./data/`, created on first use.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/hearth.db?mode=rwc";
@@ -19,6 +21,35 @@ pub fn default_database_url(data_dir: &str) -> String {
         "sqlite://{}/hearth.db?mode=rwc",
         data_dir.trim_end_matches('/')
     )
+}
+
+/// Which database, and how to pool connections to it: `DATA_DIR`,
+/// `DATABASE_URL` (default: the embedded SQLite file under `DATA_DIR`),
+/// `DATABASE_MAX_CONNECTIONS`, `DATABASE_ACQUIRE_TIMEOUT_SECS` and
+/// `DATABASE_LOG_STATEMENTS`.
+#[derive(Debug, Clone)]
+pub struct DatabaseSettings {
+    /// Never printed whole: see [`mask_password`].
+    pub url: String,
+    pub pool: PoolSettings,
+}
+
+impl DatabaseSettings {
+    pub fn from_env(env: &Env<'_>) -> Result<Self, SettingsError> {
+        let data_dir = env.get("DATA_DIR").unwrap_or_else(|| "data".to_owned());
+        let url = env
+            .get("DATABASE_URL")
+            .unwrap_or_else(|| default_database_url(&data_dir));
+        backend_of(&url).map_err(|e| env.error("DATABASE_URL", e.to_string()))?;
+        Ok(Self {
+            url,
+            pool: PoolSettings {
+                max_connections: env.positive("DATABASE_MAX_CONNECTIONS", 10)?,
+                acquire_timeout: env.secs("DATABASE_ACQUIRE_TIMEOUT_SECS", 3)?,
+                log_statements: env.flag("DATABASE_LOG_STATEMENTS", false)?,
+            },
+        })
+    }
 }
 
 /// How the connection pool behaves.
@@ -142,12 +173,43 @@ pub async fn connect_with(
                 .synchronous(SqliteSynchronous::Full)
         });
     }
-    Database::connect(options)
-        .await
-        .map_err(|source| ConnectError::Unreachable {
-            url: mask_password(url),
-            source,
-        })
+    let unreachable = |source| ConnectError::Unreachable {
+        url: mask_password(url),
+        source,
+    };
+    let db = Database::connect(options).await.map_err(unreachable)?;
+    if backend == Backend::Sqlite {
+        check_sqlite_pragmas(&db).await.map_err(unreachable)?;
+    }
+    Ok(db)
+}
+
+/// Refuses a SQLite connection without the settings the data relies on:
+/// WAL (readers never block the writer), enforced foreign keys (the ON
+/// DELETE rules), and FULL sync (acknowledged commits survive power loss).
+async fn check_sqlite_pragmas(db: &DatabaseConnection) -> Result<(), DbErr> {
+    for (pragma, expected) in [
+        ("journal_mode", "wal"),
+        ("foreign_keys", "1"),
+        ("synchronous", "2"),
+    ] {
+        let row = db
+            .query_one_raw(Statement::from_string(
+                DbBackend::Sqlite,
+                format!("PRAGMA {pragma}"),
+            ))
+            .await?
+            .ok_or_else(|| DbErr::Custom(format!("PRAGMA {pragma} returned nothing")))?;
+        let value = row
+            .try_get_by_index::<String>(0)
+            .or_else(|_| row.try_get_by_index::<i64>(0).map(|n| n.to_string()))?;
+        if !value.eq_ignore_ascii_case(expected) {
+            return Err(DbErr::Custom(format!(
+                "SQLite PRAGMA {pragma} is {value}, expected {expected}"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Fails fast, with the operating system's reason ("connection refused"),

@@ -7,6 +7,8 @@
 //! - [`database`] turns a `DATABASE_URL` into a connection with the settings
 //!   Hearth relies on (SQLite WAL, foreign keys, busy timeout; bounded pool
 //!   acquire time), and the embedded default URL shared by all binaries.
+//! - [`settings`] reads settings from the environment, one way for every
+//!   binary, naming the variable in every error.
 //! - [`cli`] is the `migration` binary: sea-orm-migration's commands with a
 //!   clear one-line error instead of a panic for a bad URL.
 
@@ -22,6 +24,7 @@ mod m20261123_000005_account_status;
 mod m20261123_000006_banned_authors_index;
 mod m20261123_000007_post_attachments;
 mod m20261206_000008_direct_conversation_key;
+pub mod settings;
 mod tables;
 
 pub struct Migrator;

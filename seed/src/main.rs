@@ -5,7 +5,11 @@
 use std::{io::Write, process::ExitCode};
 
 use clap::Parser;
-use migration::{cli::DatabaseArgs, database};
+use migration::{
+    cli::DatabaseArgs,
+    database,
+    settings::{Env, Environment, process_env},
+};
 use seed::{DEMO_EMAIL, DEMO_PASSWORD, DEMO_USERNAME, Scale, SeedOptions};
 
 #[derive(Parser, Debug)]
@@ -41,15 +45,21 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     // Every seeded account shares a published password: in production that
     // is a way in for anyone who reads the README.
-    let production =
-        std::env::var("HEARTH_ENV").is_ok_and(|env| matches!(env.trim(), "production" | "prod"));
-    if production && !cli.force {
+    let environment = match Environment::from_env(&Env::new(&process_env)) {
+        Ok(environment) => environment,
+        Err(err) => return fail(&err),
+    };
+    if environment == Environment::Production && !cli.force {
         return fail(&format!(
             "refusing to seed: HEARTH_ENV is production, and every seeded account (demo included) signs in with the published password `{DEMO_PASSWORD}`; pass --force to seed anyway"
         ));
     }
-    let url = cli.database.url();
-    let db = match database::connect(&url).await {
+    let settings = match cli.database.settings() {
+        Ok(settings) => settings,
+        Err(err) => return fail(&err),
+    };
+    let url = settings.url;
+    let db = match database::connect_with(&url, &settings.pool).await {
         Ok(db) => db,
         Err(err) => return fail(&err),
     };

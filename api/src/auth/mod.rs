@@ -8,6 +8,7 @@ pub mod graphql;
 pub mod password;
 pub mod rate_limit;
 pub mod service;
+pub mod settings;
 pub mod tokens;
 pub mod viewer;
 

@@ -10,7 +10,7 @@ use governor::{
 };
 
 use crate::{
-    config::RateLimitConfig,
+    auth::settings::RateLimitConfig,
     error::{AppError, AppResult},
 };
 

@@ -32,7 +32,8 @@ use super::{
     viewer::AuthSession,
 };
 use crate::{
-    config::{AuthConfig, Config},
+    auth::settings::AuthConfig,
+    config::Config,
     error::{AppError, AppResult},
     mail::{Email, Mailer},
 };

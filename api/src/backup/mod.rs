@@ -10,5 +10,6 @@
 
 pub mod graphql;
 pub mod service;
+pub mod settings;
 
 pub use service::{Backup, BackupError, Backups, Destination};

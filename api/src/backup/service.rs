@@ -25,7 +25,8 @@ use sea_orm::{
     },
 };
 
-use crate::{config::BackupConfig, files::storage::Storage};
+use super::settings::BackupConfig;
+use crate::files::storage::Storage;
 
 /// Backup files are `hearth-<UTC time>.db`, or `hearth-<UTC time>-<n>.db`
 /// when several are taken within one second.

@@ -5,6 +5,7 @@
 pub mod graphql;
 pub mod loaders;
 pub mod service;
+pub mod settings;
 pub mod sniff;
 pub mod storage;
 

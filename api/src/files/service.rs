@@ -30,9 +30,11 @@ use super::{
 };
 use crate::{
     auth::AuthSession,
-    config::{Config, FilesConfig, JwtKey},
+    auth::settings::JwtKey,
+    config::Config,
     db::now,
     error::{AppError, AppResult},
+    files::settings::FilesConfig,
     posts::access::readable as readable_posts,
 };
 

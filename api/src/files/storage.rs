@@ -18,7 +18,7 @@ use object_store::{
 };
 use tokio::io::AsyncReadExt;
 
-use crate::config::{FilesConfig, S3Config};
+use super::settings::{FilesConfig, S3Config};
 
 /// A stream of an object's bytes.
 pub type ByteStream = BoxStream<'static, std::io::Result<Bytes>>;

@@ -3,9 +3,12 @@
 //! Subscription root); they are merged here into one schema with the
 //! limits from config, and executed through the [`pipeline`].
 
+mod limits;
 mod node;
 mod nulls;
 pub mod pipeline;
+
+pub use limits::GraphqlLimits;
 
 use std::sync::Arc;
 
@@ -23,7 +26,6 @@ use crate::{
     },
     comments::graphql::CommentsMutation,
     communities::graphql::{CommunitiesMutation, CommunitiesQuery},
-    config::GraphqlLimits,
     files::{Files, graphql::FilesMutation},
     messages::graphql::{MessagesMutation, MessagesQuery},
     posts::graphql::{PostsMutation, PostsQuery},

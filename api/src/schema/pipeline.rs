@@ -26,8 +26,9 @@ use async_graphql::{
 use lru::LruCache;
 use sea_orm::DatabaseConnection;
 
+use super::limits::GraphqlLimits;
 use super::nulls::{self, FieldTypes};
-use crate::{auth::Viewer, config::GraphqlLimits, error::code, users::service::require_standing};
+use crate::{auth::Viewer, error::code, users::service::require_standing};
 
 /// Parsed documents kept, by query text: clients send the same few
 /// documents over and over, and cloning a parsed one is far cheaper than

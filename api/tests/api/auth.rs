@@ -970,7 +970,7 @@ async fn the_development_key_survives_a_restart() {
     let data = tempfile::tempdir().unwrap();
     let dir = data.path().to_owned();
     let configure = move |c: &mut Config| {
-        c.auth.jwt_key = api::config::JwtKey::Generated;
+        c.auth.jwt_key = api::auth::settings::JwtKey::Generated;
         c.data_dir = dir.display().to_string();
     };
     let first = spawn_app_with(configure.clone()).await;
@@ -980,7 +980,7 @@ async fn the_development_key_survives_a_restart() {
     let url = first.db.url.clone();
     let second = spawn_app_with(move |c| {
         configure(c);
-        c.database_url = url;
+        c.database.url = url;
     })
     .await;
     let (_, me) = second.graphql_as(&session.access, ME, json!({})).await;
@@ -1019,7 +1019,7 @@ async fn ed25519_key_pairs_sign_and_verify() {
         std::fs::read(&public).unwrap(),
     );
     let app = spawn_app_with(move |c| {
-        c.auth.jwt_key = api::config::JwtKey::KeyPair {
+        c.auth.jwt_key = api::auth::settings::JwtKey::KeyPair {
             private_pem,
             public_pem,
         };

@@ -18,7 +18,7 @@ fn no_configuration_means_the_embedded_default() {
     assert_eq!(config.environment, Environment::Development);
     assert_eq!(config.host.to_string(), "127.0.0.1");
     assert_eq!(config.port, 8080);
-    assert_eq!(config.database_url, "sqlite://data/hearth.db?mode=rwc");
+    assert_eq!(config.database.url, "sqlite://data/hearth.db?mode=rwc");
     assert!(config.auto_migrate);
     assert!(config.graphql.introspection);
     assert_eq!(config.log_format, LogFormat::Pretty);
@@ -39,7 +39,7 @@ fn production_tightens_defaults() {
         "sign-up conceals registered emails"
     );
     assert_eq!(config.log_format, LogFormat::Json);
-    assert_eq!(config.database_url, "sqlite:///data/hearth.db?mode=rwc");
+    assert_eq!(config.database.url, "sqlite:///data/hearth.db?mode=rwc");
     assert!(!self::config(&[]).expect("valid").auth.confirm_email);
 }
 
@@ -131,7 +131,7 @@ fn jwt_secrets_are_checked() {
     for secret in [
         None,
         Some("too-short"),
-        Some(api::config::EXAMPLE_JWT_SECRET),
+        Some(api::auth::settings::EXAMPLE_JWT_SECRET),
     ] {
         let err = prod(secret).expect_err("refused");
         assert_eq!(err.variable, "JWT_SECRET", "{secret:?}: {err}");
@@ -152,7 +152,7 @@ fn jwt_secrets_are_checked() {
 fn env_example_ships_the_refused_placeholder() {
     let example = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../.env.example"))
         .expect(".env.example");
-    let line = format!("JWT_SECRET={}", api::config::EXAMPLE_JWT_SECRET);
+    let line = format!("JWT_SECRET={}", api::auth::settings::EXAMPLE_JWT_SECRET);
     assert!(example.lines().any(|l| l == line), "{line} missing");
 }
 
@@ -163,7 +163,7 @@ fn production_without_a_jwt_secret_stops_the_binary() {
         .current_dir(dir.path())
         .env_clear()
         .env("HEARTH_ENV", "production")
-        .env("JWT_SECRET", api::config::EXAMPLE_JWT_SECRET)
+        .env("JWT_SECRET", api::auth::settings::EXAMPLE_JWT_SECRET)
         .output()
         .expect("api runs");
     assert!(!output.status.success());

@@ -7,7 +7,7 @@
 use std::{path::PathBuf, sync::Arc, time::Duration};
 
 use api::{
-    config::S3Config,
+    files::settings::S3Config,
     files::{
         Files,
         storage::{ObjectStorage, Storage},

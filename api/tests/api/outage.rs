@@ -128,10 +128,10 @@ async fn a_dead_database_fails_fast_with_a_code_and_the_api_recovers() {
     let proxy = DbProxy::start(upstream).await;
     let proxy_addr = proxy.addr;
     let app = spawn_app_with(move |config| {
-        let mut url = url::Url::parse(&config.database_url).expect("test URL");
+        let mut url = url::Url::parse(&config.database.url).expect("test URL");
         url.set_host(Some("127.0.0.1")).expect("host");
         url.set_port(Some(proxy_addr.port())).expect("port");
-        config.database_url = url.to_string();
+        config.database.url = url.to_string();
     })
     .await;
     let (status, body) = users_query(&app).await;
