@@ -53,7 +53,7 @@ bench-signin runs="30":
     DATA_DIR="$dir" PORT=18089 RUST_LOG=warn AUTH_RATE_LIMIT_PER_IP=1000000 AUTH_RATE_LIMIT_PER_ACCOUNT=1000000 \
         "$target/release/api" & pid=$!
     for _ in $(seq 1 100); do curl -fs http://127.0.0.1:18089/health/ready >/dev/null && break; sleep 0.1; done
-    python3 scripts/bench-signin.py http://127.0.0.1:18089/graphql {{runs}}
+    python3 scripts/bench/signin_latency.py http://127.0.0.1:18089/graphql {{runs}}
 
 # Feed latency on the bench-scale seed in a fresh PostgreSQL database, on a release build.
 bench-feed runs="200":
@@ -73,14 +73,14 @@ bench-feed runs="200":
         AUTH_RATE_LIMIT_PER_IP=1000000 AUTH_RATE_LIMIT_PER_ACCOUNT=1000000 \
         "$target/release/api" & pid=$!
     for _ in $(seq 1 100); do curl -fs http://127.0.0.1:18090/health/ready >/dev/null && break; sleep 0.1; done
-    python3 scripts/bench-feed.py http://127.0.0.1:18090 {{runs}}
+    python3 scripts/bench/feed_latency.py http://127.0.0.1:18090 {{runs}}
 
-# Load benchmark (issue #7): Hearth vs PostGraphile 5 vs pgbench on a fresh bench-scale PostgreSQL database; ~15 min. `just bench --rounds 1 --duration 5` for a quick look.
+# Load benchmark: Hearth vs PostGraphile 5 vs pgbench on a fresh bench-scale PostgreSQL database; ~15 min. `just bench --rounds 1 --duration 5` for a quick look.
 bench *args="":
     cargo build --release -p api -p seed
     PG_ADMIN_URL={{pg_url}} python3 scripts/bench/bench.py {{args}}
 
-# Real clients against a seeded debug API (SQLite, or DATABASE_URL): graphql-ws and Apollo Client subscriptions, and the README's operations and Apollo/urql set-ups.
+# Real clients against a seeded debug API (SQLite, or DATABASE_URL): graphql-ws and Apollo Client subscriptions, and the manual's operations and Apollo/urql set-ups.
 client-proof:
     cargo build -p api -p seed
     bash scripts/realtime.sh proof
@@ -94,6 +94,11 @@ bench-realtime count="5000":
 conformance:
     cargo build --workspace --bins
     bash scripts/conformance.sh
+
+# Every shell command in README.md and docs/, run in a scratch directory (or checked, where it cannot run here).
+docs-commands:
+    cargo build --workspace --bins
+    python3 scripts/docs_commands.py
 
 # What CI runs.
 ci:

@@ -311,7 +311,7 @@ wait "$unshare_pid" || api_rc=$?
 [ "$api_rc" -eq 0 ] || fail "PID 1 exited $api_rc after SIGINT"
 echo "PID 1: exit 0 after SIGINT"
 
-step "load on the musl build (O4): SQLite, then PostgreSQL when one answers"
+step "load on the musl build: SQLite, then PostgreSQL when one answers"
 bash scripts/load.sh "${LOAD_SECONDS:-20}"
 pg_admin="${PG_ADMIN_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
 if command -v pg_isready >/dev/null && pg_isready -q -d "$pg_admin"; then
@@ -325,7 +325,7 @@ else
   skip "no PostgreSQL at $pg_admin: load ran on SQLite only"
 fi
 
-step "PostgreSQL crash (D1): a private cluster stopped with -m immediate, then restarted"
+step "PostgreSQL crash: a private cluster stopped with -m immediate, then restarted"
 if ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
   bash scripts/outage.sh
 else

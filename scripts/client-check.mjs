@@ -1,13 +1,13 @@
-// The README as a JavaScript client developer meets it, against a running
+// The manual as a JavaScript client developer meets it, against a running
 // API with the demo data seeded:
 //
 //  1. Every GraphQL operation in README.md and docs/*.md parses, has a name
 //     no other operation has, and validates against schema.graphql, with
 //     graphql-js (what graphql-codegen and relay-compiler build on).
-//  2. The README's Apollo Client 4 set-up, run as written: the tour's feed
-//     and a mutation over HTTP, a subscription over the WebSocket.
-//  3. The README's urql set-up with Graphcache: the tour's queries, without
-//     a single cache warning.
+//  2. The documented Apollo Client 4 set-up, run as written: the tour's
+//     feed and a mutation over HTTP, a subscription over the WebSocket.
+//  3. The documented urql set-up with Graphcache: the tour's queries,
+//     without a single cache warning.
 //
 //   node scripts/client-check.mjs <graphql url>
 //
@@ -99,12 +99,13 @@ async function http(query, variables, token) {
   return body.data;
 }
 
-// A README snippet as a module next to the installed packages, with the
-// URL of the API under test.
+// A JavaScript snippet of the manual as a module next to the installed
+// packages, with the URL of the API under test.
 async function load(marker, file) {
-  const snippet = readFileSync(join(root, 'README.md'), 'utf8');
-  const code = blocks(snippet, 'js').find((block) => block.includes(marker));
-  if (!code) fail(`no README snippet with ${marker}`);
+  const code = pages()
+    .flatMap((page) => blocks(readFileSync(page, 'utf8'), 'js'))
+    .find((block) => block.includes(marker));
+  if (!code) fail(`no snippet in the manual with ${marker}`);
   const path = join(process.env.CLIENT_MODULES, '..', file);
   writeFileSync(path, code.replaceAll('http://localhost:8080/graphql', url).replaceAll('ws://localhost:8080/graphql', url.replace(/^http/, 'ws')));
   return import(pathToFileURL(path).href);
@@ -118,7 +119,7 @@ async function main() {
   globalThis.getAccessToken = async () => token;
   globalThis.accessToken = () => token;
 
-  // 2. Apollo Client, as the README sets it up.
+  // 2. Apollo Client, as the manual sets it up.
   const { client } = await load('new ApolloClient', 'readme-apollo.mjs');
   const { gql } = require('@apollo/client');
   const feed = await client.query({ query: gql(operation('Feed')) });
@@ -158,7 +159,7 @@ async function main() {
   const event = await received;
   if (event.data?.messageReceived?.body !== 'hello') fail(`Apollo got ${JSON.stringify(event)}`);
   client.stop();
-  console.log('client check: the README Apollo Client 4 set-up queries, mutates and subscribes');
+  console.log('client check: the documented Apollo Client 4 set-up queries, mutates and subscribes');
 
   // 3. urql with Graphcache: no warnings on the tour's queries.
   const warnings = [];
@@ -171,7 +172,7 @@ async function main() {
   }
   console.warn = warn;
   if (warnings.length) fail(`Graphcache warned ${warnings.length} times, first: ${warnings[0]}`);
-  console.log('client check: the README urql set-up runs the tour\'s queries with no Graphcache warning');
+  console.log('client check: the documented urql set-up runs the tour\'s queries with no Graphcache warning');
   await new Promise((resolve) => setTimeout(resolve, 100));
   process.exit(0);
 }

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# GraphQL conformance against a running API (RELIABILITY G1 and G2), on
+# GraphQL conformance against a running API (fuzzing and the GraphQL-over-HTTP audit), on
 # seeded data:
-#  - G2: graphql-http's server audits; fails on any MUST audit not ok and
+#  - the audit: graphql-http's server audits; fails on any MUST audit not ok and
 #    lists the SHOULD/MAY ones that are not (scripts/graphql-http-audit.mjs);
-#  - G1: schemathesis on the committed schema.graphql, anonymous and signed
+#  - fuzzing: schemathesis on the committed schema.graphql, anonymous and signed
 #    in; fails on ST101 (5xx), ST114 (null in a non-null field), and any
 #    GraphQL error whose extensions.code is INTERNAL or missing (the custom
 #    check in scripts/schemathesis_hooks.py, reported as ST901).
@@ -31,7 +31,7 @@ GRAPHQL_JS_VERSION=16.15.0
 SCHEMATHESIS_VERSION=4.32.5
 node_dir=$HOME/.cache/hearth-node/conformance
 venv=$HOME/.cache/hearth-python/schemathesis
-# RELIABILITY G1: `-n 200 --seed 1`.
+# 200 cases per operation, seed 1: repeatable.
 max_examples=200
 seed=1
 
@@ -101,11 +101,11 @@ echo "api ready on $base (pid $api_pid)"
 
 failed=()
 
-step "G2: graphql-http audit of $graphql_url"
+step "audit: graphql-http audit of $graphql_url"
 GRAPHQL_HTTP_MODULE="file://$node_dir/node_modules/graphql-http/lib/index.mjs" \
-  node scripts/graphql-http-audit.mjs "$graphql_url" || failed+=("G2 graphql-http audit")
+  node scripts/graphql-http-audit.mjs "$graphql_url" || failed+=("graphql-http audit")
 
-step "G1: sign in as $demo_email"
+step "fuzzing: sign in as $demo_email"
 # The schemathesis hook signs in this way for each operation it tests; once
 # here first, so a changed signIn shape or password fails now, with the reason.
 "$venv/bin/python" -c 'import sys; sys.path.insert(0, sys.argv[1]); import schemathesis_hooks as h; h.sign_in(*sys.argv[2:])' \
@@ -114,7 +114,7 @@ echo "signed in"
 
 # One schemathesis run: the committed SDL, requests sent to the running API.
 # --continue-on-failure keeps generating all 200 cases per operation after
-# a first failure (ST113/ST206, which G1 does not gate, would otherwise cut
+# a first failure (ST113/ST206, which are not gated, would otherwise cut
 # an operation short). It runs in $work so that its caches (.hypothesis,
 # .schemathesis) stay out of the repo; no example database, so a run does
 # not depend on earlier ones.
@@ -138,23 +138,23 @@ run_schemathesis() {
   # Its summary, less the report paths: $work is gone after the run.
   sed -n '/= SUMMARY =/,$p' "$out/output.log" | grep -v '^Reports:\|^  - \(NDJSON\|JSON\):' || true
   "$venv/bin/python" "$repo/scripts/schemathesis_hooks.py" summarize "$out" "$rc" ||
-    failed+=("G1 schemathesis $name")
+    failed+=("schemathesis $name")
 }
 
 # Anonymous callers can create nothing, so the stateful phase (chaining one
 # operation's results into the next) has nothing to chain there: fuzzing
 # only, which saves a third of that run.
-step "G1: schemathesis, anonymous"
+step "fuzzing: schemathesis, anonymous"
 run_schemathesis anonymous fuzzing
 
 signed_in=(HEARTH_SIGNIN_URL="$graphql_url" HEARTH_SIGNIN_LOGIN="$demo_email"
   HEARTH_SIGNIN_PASSWORD="$demo_password")
-step "G1: schemathesis, signed in as $demo_email"
+step "fuzzing: schemathesis, signed in as $demo_email"
 run_schemathesis signed-in fuzzing "${signed_in[@]}"
 
 # Chaining one operation's results into the next (a post's id into
 # createComment, ...), for a fixed 2 minutes.
-step "G1: schemathesis stateful, signed in as $demo_email (120 s)"
+step "fuzzing: schemathesis stateful, signed in as $demo_email (120 s)"
 MAX_TIME=120 run_schemathesis signed-in-stateful stateful "${signed_in[@]}"
 
 step "api log"
@@ -168,4 +168,4 @@ if [ ${#failed[@]} -gt 0 ]; then
   printf 'conformance: FAILED: %s\n' "${failed[@]}" >&2
   exit 1
 fi
-echo "conformance: G1 and G2 passed (${database_url%%://*})"
+echo "conformance: fuzzing and audit passed (${database_url%%://*})"

@@ -1,4 +1,4 @@
-// GraphQL over HTTP conformance (RELIABILITY G2): runs graphql-http's server
+// GraphQL over HTTP conformance : runs graphql-http's server
 // audits against a running API and prints every result. Exits 1 when any
 // MUST audit is not ok (or an audit cannot run at all); SHOULD/MAY results
 // that are not ok are listed as warnings for the notes, and do not fail.
@@ -69,7 +69,7 @@ for (const audit of serverAudits({ url, fetchFn: recordingFetch })) {
   for (const r of requests) detail += `\n         request: ${curl(r)}`;
   console.log(detail);
   const entry = { ...result, detail };
-  // A MUST that is not ok fails G2 whatever status graphql-http gave it.
+  // A MUST that is not ok fails the audit whatever status graphql-http gave it.
   if (result.status === 'error' || result.name.startsWith('MUST')) mustFailures.push(entry);
   else warnings.push(entry);
 }

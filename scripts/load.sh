@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Load check (RELIABILITY O4) against a release build of the API: `hey` with
+# Load check against a release build of the API: `hey` with
 # 50 concurrent clients on a mix of GraphQL reads and readiness probes, on
 # seeded data. Fails on any non-2xx status, any connection error, or any
 # GraphQL error (counted through /metrics, since GraphQL errors come with

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Database crash check (RELIABILITY D1) on a private PostgreSQL cluster, so
+# Database crash check on a private PostgreSQL cluster, so
 # the machine's shared server is never stopped: the musl API runs on it,
 # the cluster is stopped with `-m immediate` (a crash), and then:
 #  - GraphQL answers within 5 s with a coded error and no internals;

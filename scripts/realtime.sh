@@ -4,7 +4,7 @@
 #   bash scripts/realtime.sh proof [events]
 #     The client proof: the graphql-ws client and Apollo Client subscribe, a
 #     mutation goes over HTTP, the event must arrive (client-proof.mjs); then
-#     the README as client developers meet it: its operations validated with
+#     the manual as client developers meet it: its operations validated with
 #     graphql-js, its Apollo Client and urql set-ups run as written
 #     (client-check.mjs). One API on DATABASE_URL (default: SQLite in a
 #     temporary directory), seeded with the demo data.

@@ -1,4 +1,4 @@
-"""Schemathesis hooks for RELIABILITY G1, loaded by scripts/conformance.sh
+"""Schemathesis hooks for the conformance fuzzing, loaded by scripts/conformance.sh
 through SCHEMATHESIS_HOOKS=scripts/schemathesis_hooks.py.
 
 `hearth_error_codes` fails any response with a GraphQL error whose
@@ -125,7 +125,7 @@ if os.environ.get("HEARTH_SIGNIN_URL"):
 
 # --- Reading a run's report: `python schemathesis_hooks.py summarize DIR RC` ---
 
-# What fails G1: a 5xx (ST101; ST102 is the same for an odd Content-Type), a
+# What fails the fuzzing: a 5xx (ST101; ST102 is the same for an odd Content-Type), a
 # null in a non-null field (ST114), and this file's check (ST901). Other
 # codes are printed but pass: ST113 is any resolver error without one of the
 # few codes schemathesis knows (so UNAUTHENTICATED, FORBIDDEN, ...), and
@@ -204,7 +204,7 @@ def summarize(report_dir: str, exit_code: int) -> int:
         for problem in problems:
             print(f"  {problem}")
         return 1
-    print("G1: 0 ST101, 0 ST114, every error coded and none INTERNAL")
+    print("fuzzing: 0 ST101, 0 ST114, every error coded and none INTERNAL")
     return 0
 
 

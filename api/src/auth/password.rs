@@ -221,7 +221,7 @@ mod tests {
         assert!(!verify_now("anything", "not a hash"));
     }
 
-    /// L2, structurally: the unknown-account path verifies a real argon2id
+    /// Structurally: the unknown-account path verifies a real argon2id
     /// hash with the very parameters real hashes get.
     #[test]
     fn the_dummy_hash_costs_what_a_real_one_does() {

@@ -1,4 +1,4 @@
-//! Backups of the embedded SQLite database (issue #6, RELIABILITY O5).
+//! Backups of the embedded SQLite database.
 //!
 //! [`service`] takes online snapshots with `VACUUM INTO` while the API keeps
 //! writing (WAL mode: the snapshot is one read transaction, writers are not

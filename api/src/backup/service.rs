@@ -80,8 +80,7 @@ pub const BACKUP_PREFIX: &str = "backups/";
 /// What the PostgreSQL answer says, everywhere.
 pub const POSTGRES_ADVICE: &str = "backups here are SQLite snapshots; this server runs on \
     PostgreSQL: use `pg_dump -Fc` (restore with `pg_restore`) or point-in-time recovery \
-    (WAL archiving with pg_basebackup, pgBackRest or WAL-G), see the README section \
-    \"Backups and restore\"";
+    (WAL archiving with pg_basebackup, pgBackRest or WAL-G); see docs/backups.md";
 
 impl fmt::Display for BackupError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

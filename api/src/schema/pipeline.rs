@@ -7,7 +7,7 @@
 //! The schema has no async-graphql extensions on purpose. With even one,
 //! async-graphql resolves every field through the extension chain, a boxed
 //! future per field per extension: that took about a third of the API's CPU
-//! on a 20-post feed of ~1,000 fields (BENCHMARKS.md). Without them a field
+//! on a 20-post feed of ~1,000 fields (docs/benchmarks.md). Without them a field
 //! is resolved directly.
 
 use std::{

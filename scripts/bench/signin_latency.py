@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Sign-in latency against a running API: the argon2id cost a user waits for,
-and whether an unknown account takes as long as a wrong password (L2).
+and whether an unknown account takes as long as a wrong password (the same cost, so timing tells nothing).
 
-    python3 scripts/bench-signin.py http://127.0.0.1:8080/graphql [runs]
+    python3 scripts/bench/signin_latency.py http://127.0.0.1:8080/graphql [runs]
 
 The API needs rate limits out of the way (AUTH_RATE_LIMIT_PER_IP and
 AUTH_RATE_LIMIT_PER_ACCOUNT large); `just bench-signin` starts one so.
@@ -75,7 +75,7 @@ def main():
         p90 = statistics.quantiles(values, n=10)[-1] * 1000
         print(f"  {case:16} median {median_ms(values):7.1f} ms   p90 {p90:7.1f} ms")
     ratio = statistics.median(samples["unknown account"]) / statistics.median(samples["wrong password"])
-    print(f"  unknown/wrong median ratio {ratio:.3f} (L2 wants 0.90-1.10)")
+    print(f"  unknown/wrong median ratio {ratio:.3f} (wanted: 0.90-1.10)")
     if not 0.9 <= ratio <= 1.1:
         sys.exit("unknown accounts are distinguishable by timing")
 

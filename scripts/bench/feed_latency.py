@@ -3,7 +3,7 @@
 `feed` of 20 posts, each with author, reaction counts and the first 5
 comments with their authors, requested one at a time.
 
-    python3 scripts/bench-feed.py http://127.0.0.1:8080 [runs]
+    python3 scripts/bench/feed_latency.py http://127.0.0.1:8080 [runs]
 
 Reports the median, p90 and p99 latency, and SQL statements per request when
 the API runs with METRICS_ENABLED=true. `just bench-feed` seeds a fresh
