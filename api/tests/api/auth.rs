@@ -10,9 +10,11 @@ use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
 
-use crate::{
-    helpers::{TEST_JWT_SECRET, TestApp, count_rows, query_strings, spawn_app, spawn_app_with},
+use crate::helpers::{
+    TEST_JWT_SECRET, TestApp, count_rows, query_strings,
     smtp::{SmtpServer, token_in},
+    spawn_app, spawn_app_with,
+    user::{code, field},
 };
 
 const PASSWORD: &str = "correct horse battery";
@@ -78,21 +80,6 @@ async fn refresh(app: &TestApp, token: &str, secret: &str) -> Value {
     app.graphql(REFRESH, json!({ "token": token, "secret": secret }))
         .await
         .1
-}
-
-/// The first error's code, or "" when there is none.
-fn code(body: &Value) -> String {
-    body["errors"][0]["extensions"]["code"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned()
-}
-
-fn field(body: &Value) -> String {
-    body["errors"][0]["extensions"]["field"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned()
 }
 
 fn no_internals(body: &Value) {
@@ -386,7 +373,7 @@ async fn password_change_ends_other_sessions() {
         .await;
     assert_eq!(
         (code(&body), field(&body)),
-        ("BAD_USER_INPUT".into(), "currentPassword".into())
+        ("BAD_USER_INPUT", "currentPassword")
     );
 
     let (_, body) = app
@@ -749,10 +736,7 @@ async fn email_verification_over_smtp() {
     assert_eq!(me["data"]["me"]["emailVerified"], true, "{me}");
 
     let (_, body) = app.graphql(verify, json!({ "t": token })).await;
-    assert_eq!(
-        (code(&body), field(&body)),
-        ("BAD_USER_INPUT".into(), "token".into())
-    );
+    assert_eq!((code(&body), field(&body)), ("BAD_USER_INPUT", "token"));
     let (_, body) = app
         .graphql_as(
             &session.access,
@@ -842,10 +826,7 @@ async fn deleting_an_account_needs_the_password_and_removes_its_rows() {
     let (_, body) = app
         .graphql_as(&phone.access, delete, json!({ "p": "wrong password 1" }))
         .await;
-    assert_eq!(
-        (code(&body), field(&body)),
-        ("BAD_USER_INPUT".into(), "password".into())
-    );
+    assert_eq!((code(&body), field(&body)), ("BAD_USER_INPUT", "password"));
     let (_, body) = app
         .graphql_as(&phone.access, delete, json!({ "p": PASSWORD }))
         .await;
@@ -1071,7 +1052,7 @@ async fn forwarded_addresses_count_only_when_trusted() {
                 .send()
                 .await
                 .unwrap();
-            codes.push(code(&response.json::<Value>().await.unwrap()));
+            codes.push(code(&response.json::<Value>().await.unwrap()).to_owned());
         }
         let expected = if trusted {
             ["", ""]
@@ -1214,7 +1195,7 @@ async fn every_mutation_refuses_a_disabled_or_deleted_account() {
     .await;
     crate::helpers::exec(&app.conn, "DELETE FROM users WHERE username = 'gone'").await;
 
-    let schema = crate::walk::Schema::of(&app).await;
+    let schema = crate::helpers::walk::Schema::of(&app).await;
     let mutations = schema.mutations();
     assert!(mutations.len() >= 30, "{} mutations", mutations.len());
     for (who, token, expected) in [
@@ -1244,7 +1225,7 @@ async fn every_mutation_refuses_a_disabled_or_deleted_account() {
     assert_eq!(body["data"]["community"]["memberCount"], 2, "{body}");
 
     // The same over the WebSocket, where mutations may be sent too.
-    let mut socket = crate::realtime::open(app.addr).await;
+    let mut socket = crate::helpers::ws::open(app.addr).await;
     socket.init(Some(&banned.access)).await;
     socket
         .send(json!({ "type": "subscribe", "id": "1", "payload": {
@@ -1281,7 +1262,7 @@ async fn a_token_that_does_not_verify_is_refused_on_every_operation() {
         .unwrap()
     };
     let tampered = format!("{}x", session.access);
-    let schema = crate::walk::Schema::of(&app).await;
+    let schema = crate::helpers::walk::Schema::of(&app).await;
     let calls: Vec<_> = schema
         .queries()
         .into_iter()
@@ -1333,7 +1314,7 @@ async fn a_token_that_does_not_verify_is_refused_on_every_operation() {
     assert_eq!(status, 200);
     assert!(body["data"]["userByUsername"]["id"].is_string(), "{body}");
     // A WebSocket whose connection_init carries it closes with 4403.
-    let mut socket = crate::realtime::open(app.addr).await;
+    let mut socket = crate::helpers::ws::open(app.addr).await;
     socket
         .send(json!({ "type": "connection_init", "payload": { "Authorization": format!("Bearer {expired}") } }))
         .await;
@@ -1443,11 +1424,7 @@ async fn sign_up_conflicts_spend_the_addresss_sign_in_budget() {
         input
     };
     let (_, body) = app.graphql(SIGN_UP, probe("probe1")).await;
-    assert_eq!(
-        (code(&body), field(&body)),
-        ("CONFLICT".into(), "email".into()),
-        "{body}"
-    );
+    assert_eq!((code(&body), field(&body)), ("CONFLICT", "email"), "{body}");
     let (_, body) = app.graphql(SIGN_UP, probe("probe2")).await;
     assert_eq!(code(&body), "RATE_LIMITED", "{body}");
 }
@@ -1505,8 +1482,5 @@ async fn confirmed_sign_up_does_not_reveal_registered_emails() {
     let mut taken = sign_up_input("ann", SECRET_B);
     taken["input"]["email"] = json!("other@example.com");
     let (_, body) = app.graphql(SIGN_UP, taken).await;
-    assert_eq!(
-        (code(&body), field(&body)),
-        ("CONFLICT".into(), "username".into())
-    );
+    assert_eq!((code(&body), field(&body)), ("CONFLICT", "username"));
 }

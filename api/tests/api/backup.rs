@@ -24,9 +24,10 @@ use sea_orm::{
 use serde_json::{Value, json};
 use tokio::task::JoinHandle;
 
-use crate::{
-    helpers::{TestApp, free_port, insert_user, spawn_app, spawn_app_with, wait_until_ready},
-    social::{Person, code, person},
+use crate::helpers::{
+    TestApp, free_port, insert_user, spawn_app, spawn_app_with,
+    user::{TestUser, code},
+    wait_until_ready,
 };
 
 const CREATE_BACKUP: &str = "mutation { createBackup { name sizeBytes createdAt } }";
@@ -36,15 +37,15 @@ const DEVICE_SECRET: &str = "device-secret-0123456789abcdef";
 
 /// Signs `name` up, makes them an admin in the database, and signs in again
 /// so the access token carries the admin role.
-async fn admin(app: &TestApp, name: &str) -> Person {
-    let person = person(app, name).await;
+async fn admin(app: &TestApp, name: &str) -> TestUser {
+    let person = TestUser::sign_up(app, name).await;
     user::Entity::update_many()
         .col_expr(user::Column::Role, Expr::value("admin"))
         .filter(user::Column::Username.eq(name))
         .exec(&app.conn)
         .await
         .expect("promoted");
-    Person {
+    TestUser {
         token: sign_in(&app.url(""), name).await.expect("admin signs in"),
         id: person.id,
     }
@@ -315,7 +316,7 @@ async fn concurrent_backups_do_not_collide_and_old_ones_are_pruned() {
 #[tokio::test]
 async fn only_admins_may_back_up() {
     let app = spawn_app().await;
-    let member = person(&app, "member").await;
+    let member = TestUser::sign_up(&app, "member").await;
     for document in [CREATE_BACKUP, LIST_BACKUPS] {
         let (_, body) = app.graphql(document, json!({})).await;
         assert_eq!(code(&body), "UNAUTHENTICATED", "{body}");
@@ -386,7 +387,7 @@ async fn a_snapshot_restores_into_a_fresh_data_dir() {
     if app.db.backend != Backend::Sqlite {
         return;
     }
-    person(&app, "survivor").await;
+    TestUser::sign_up(&app, "survivor").await;
     let writer = Writer::start(&app);
     writer.wait_for(20).await;
     let (ok, stdout, stderr) = run_api(&app, &["backup"], &[]).await;

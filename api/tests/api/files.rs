@@ -19,9 +19,9 @@ use sea_orm::EntityTrait;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::{
-    helpers::{TestApp, count_rows, spawn_app, spawn_app_with, test_config},
-    social::{Person, ask, code, person},
+use crate::helpers::{
+    TestApp, count_rows, spawn_app, spawn_app_with, test_config,
+    user::{TestUser, ask, code},
 };
 
 const UPLOAD: &str = "mutation($file: Upload!) { uploadFile(file: $file) {
@@ -41,7 +41,7 @@ fn png(width: u32, height: u32) -> Vec<u8> {
 /// `paths`), with or without the CSRF preflight header.
 async fn multipart(
     app: &TestApp,
-    who: Option<&Person>,
+    who: Option<&TestUser>,
     query: &str,
     variables: Value,
     files: Vec<(&str, &str, Vec<u8>, &str)>,
@@ -79,7 +79,7 @@ async fn multipart(
     (status, response.json().await.expect("JSON body"))
 }
 
-async fn upload(app: &TestApp, who: &Person, name: &str, mime: &str, bytes: Vec<u8>) -> Value {
+async fn upload(app: &TestApp, who: &TestUser, name: &str, mime: &str, bytes: Vec<u8>) -> Value {
     let (status, body) = multipart(
         app,
         Some(who),
@@ -93,7 +93,7 @@ async fn upload(app: &TestApp, who: &Person, name: &str, mime: &str, bytes: Vec<
     body
 }
 
-async fn uploaded(app: &TestApp, who: &Person, name: &str, bytes: Vec<u8>) -> Value {
+async fn uploaded(app: &TestApp, who: &TestUser, name: &str, bytes: Vec<u8>) -> Value {
     let body = upload(app, who, name, "application/octet-stream", bytes).await;
     assert!(body["errors"].is_null(), "{body}");
     body["data"]["uploadFile"].clone()
@@ -103,7 +103,7 @@ async fn uploaded(app: &TestApp, who: &Person, name: &str, bytes: Vec<u8>) -> Va
 async fn get(
     app: &TestApp,
     path: &str,
-    who: Option<&Person>,
+    who: Option<&TestUser>,
     headers: &[(&str, &str)],
 ) -> reqwest::Response {
     let mut request = app.client.get(app.url(path));
@@ -148,7 +148,7 @@ fn stored(app: &TestApp, key: &str) -> bool {
 #[tokio::test]
 async fn upload_then_download_round_trip_with_sniffed_type_and_dimensions() {
     let app = spawn_app().await;
-    let ann = person(&app, "ann").await;
+    let ann = TestUser::sign_up(&app, "ann").await;
     let bytes = png(3, 2);
     // A PNG named .txt and declared text/plain is still a PNG.
     let body = upload(&app, &ann, "notes.txt", "text/plain", bytes.clone()).await;
@@ -205,7 +205,7 @@ async fn upload_then_download_round_trip_with_sniffed_type_and_dimensions() {
     assert_eq!(response.bytes().await.unwrap().as_ref(), bytes.as_slice());
 
     // Others, and anonymous callers without the token, see nothing.
-    let bob = person(&app, "bob").await;
+    let bob = TestUser::sign_up(&app, "bob").await;
     assert_eq!(
         get(&app, &plain_path(url), Some(&bob), &[]).await.status(),
         404
@@ -268,7 +268,7 @@ async fn upload_then_download_round_trip_with_sniffed_type_and_dimensions() {
 #[tokio::test]
 async fn plain_text_is_accepted_and_executables_and_unknown_blobs_are_refused() {
     let app = spawn_app().await;
-    let ann = person(&app, "ann").await;
+    let ann = TestUser::sign_up(&app, "ann").await;
     let text = uploaded(&app, &ann, "a.bin", b"hello, world\n".to_vec()).await;
     assert_eq!(text["contentType"], "text/plain");
     assert!(text["width"].is_null());
@@ -295,7 +295,7 @@ async fn size_and_count_limits_and_the_csrf_guard() {
         config.files.max_files = 2;
     })
     .await;
-    let ann = person(&app, "ann").await;
+    let ann = TestUser::sign_up(&app, "ann").await;
 
     let (status, body) = multipart(
         &app,
@@ -390,8 +390,8 @@ const CREATE_POST: &str = "mutation($body: String!, $c: ID, $files: [ID!]) {
 #[tokio::test]
 async fn attachments_follow_the_posts_readability() {
     let app = spawn_app().await;
-    let ann = person(&app, "ann").await;
-    let bob = person(&app, "bob").await;
+    let ann = TestUser::sign_up(&app, "ann").await;
+    let bob = TestUser::sign_up(&app, "bob").await;
     let reply = ask(
         &app,
         Some(&ann),
@@ -519,7 +519,7 @@ async fn attachments_follow_the_posts_readability() {
 #[tokio::test]
 async fn avatars_are_public_and_replacing_one_deletes_the_old() {
     let app = spawn_app().await;
-    let ann = person(&app, "ann").await;
+    let ann = TestUser::sign_up(&app, "ann").await;
     let set_avatar =
         "mutation($file: Upload) { setAvatar(file: $file) { avatar { url width contentType } } }";
     let (status, body) = multipart(
@@ -591,7 +591,7 @@ async fn avatars_are_public_and_replacing_one_deletes_the_old() {
 #[tokio::test]
 async fn deleting_a_post_or_an_account_deletes_the_bytes() {
     let app = spawn_app().await;
-    let ann = person(&app, "ann").await;
+    let ann = TestUser::sign_up(&app, "ann").await;
     let file = uploaded(&app, &ann, "a.png", png(2, 2)).await;
     let key = storage_key(&app, file["url"].as_str().unwrap())
         .await
@@ -643,7 +643,7 @@ async fn deleting_a_post_or_an_account_deletes_the_bytes() {
 #[tokio::test]
 async fn the_sweep_removes_unattached_uploads_and_stray_objects() {
     let app = spawn_app().await;
-    let ann = person(&app, "ann").await;
+    let ann = TestUser::sign_up(&app, "ann").await;
     let loose = uploaded(&app, &ann, "loose.png", png(1, 1)).await;
     let used = uploaded(&app, &ann, "used.png", png(1, 1)).await;
     ask(
@@ -725,7 +725,7 @@ async fn s3_round_trip() {
     let config_s3 = s3.clone();
     let app = spawn_app_with(move |config| config.files.s3 = Some(config_s3)).await;
     let storage = ObjectStorage::s3(&s3).expect("s3 storage");
-    let ann = person(&app, "ann").await;
+    let ann = TestUser::sign_up(&app, "ann").await;
     let bytes = png(5, 7);
     let file = uploaded(&app, &ann, "s3.png", bytes.clone()).await;
     assert_eq!(file["width"], 5);
@@ -823,7 +823,7 @@ fn bad_file_settings_name_their_variable() {
 #[tokio::test]
 async fn files_mapped_onto_other_variables_are_refused() {
     let app = spawn_app().await;
-    let ann = person(&app, "ann").await;
+    let ann = TestUser::sign_up(&app, "ann").await;
     let cases = [
         (
             "mutation($body: String!) { createPost(input: { body: $body }) { id body } }",

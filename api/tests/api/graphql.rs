@@ -4,7 +4,7 @@
 use chrono::{Duration, TimeZone, Utc};
 use serde_json::{Value, json};
 
-use crate::helpers::{insert_user, spawn_app};
+use crate::helpers::{insert_user, spawn_app, user::TestUser};
 
 const USERS_PAGE: &str = r#"
 query Users($first: Int, $after: String, $last: Int, $before: String) {
@@ -470,7 +470,7 @@ async fn clients_without_the_new_media_type_get_legacy_json() {
 #[tokio::test]
 async fn field_errors_null_the_nearest_nullable_parent() {
     let app = spawn_app().await;
-    let ann = crate::social::person(&app, "ann").await;
+    let ann = TestUser::sign_up(&app, "ann").await;
     let (_, body) = app
         .graphql_as(
             &ann.token,
@@ -532,7 +532,7 @@ async fn field_errors_null_the_nearest_nullable_parent() {
 #[tokio::test]
 async fn each_type_has_ids_of_its_own() {
     let app = spawn_app().await;
-    let ann = crate::social::person(&app, "ann").await;
+    let ann = TestUser::sign_up(&app, "ann").await;
     let (_, body) = app
         .graphql_as(
             &ann.token,

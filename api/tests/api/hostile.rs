@@ -3,9 +3,9 @@
 
 use serde_json::{Value, json};
 
-use crate::{
-    helpers::{TestApp, count_rows, spawn_app, spawn_app_with},
-    social::{code, person},
+use crate::helpers::{
+    TestApp, count_rows, spawn_app, spawn_app_with,
+    user::{TestUser, code},
 };
 
 fn message(body: &Value) -> &str {
@@ -126,7 +126,7 @@ async fn production_hides_the_schema_and_suggestions() {
 #[tokio::test]
 async fn mutations_need_a_json_post() {
     let app = spawn_app().await;
-    let ann = person(&app, "ann").await;
+    let ann = TestUser::sign_up(&app, "ann").await;
     let mutation = "mutation { createPost(input: { body: \"csrf\" }) { id } }";
     let response = app
         .client
@@ -161,7 +161,7 @@ async fn mutations_need_a_json_post() {
 #[tokio::test]
 async fn errors_never_leak_internals() {
     let app = spawn_app().await;
-    let ann = person(&app, "ann").await;
+    let ann = TestUser::sign_up(&app, "ann").await;
     let probes: Vec<(&str, Value)> = vec![
         ("{ post(id: \"' OR 1=1 --\") { id } }", json!({})),
         ("{ node(id: \"Zm9vOmJhcg\") { id } }", json!({})),

@@ -137,7 +137,7 @@ async fn sigterm_lets_a_request_in_flight_finish() {
     let token = signed_up["data"]["signUp"]["accessToken"]
         .as_str()
         .expect("token");
-    let mut socket = crate::realtime::open(([127, 0, 0, 1], port).into()).await;
+    let mut socket = crate::helpers::ws::open(([127, 0, 0, 1], port).into()).await;
     socket.init(Some(token)).await;
     let subscription = "subscription { messageReceived { id } }";
     socket

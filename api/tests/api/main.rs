@@ -1,14 +1,24 @@
 //! The API's test suite, one binary (linking once is much faster).
 //!
+//! One file per area of the API, mirroring the source: accounts and
+//! sessions (`auth`), profiles and follows (`users`), `communities`, `posts`
+//! (with comments, reactions and the feed), direct `messages`, `files`,
+//! subscriptions (`realtime`), the GraphQL handler (`graphql`, and `hostile`
+//! documents and requests), operations (`backup`, `config`, `durability`,
+//! `health`, `lifecycle`, `metrics`, `outage`), the database (`schema`,
+//! `seed`), and the README's examples (`readme`). What they share lives in
+//! `helpers` (test users and their requests, the WebSocket client, a fake
+//! SMTP server, the schema walker); no test file uses another.
+//!
 //! Backend: SQLite in a temporary directory by default; every test gets its
 //! own new PostgreSQL database when `TEST_DATABASE_URL=postgres://...` is set
 //! (see `helpers`).
 
 mod auth;
 mod backup;
+mod communities;
 mod config;
 mod durability;
-mod feed;
 mod files;
 mod graphql;
 mod health;
@@ -18,10 +28,9 @@ mod lifecycle;
 mod messages;
 mod metrics;
 mod outage;
+mod posts;
 mod readme;
 mod realtime;
 mod schema;
 mod seed;
-mod smtp;
-mod social;
-mod walk;
+mod users;

@@ -19,7 +19,7 @@ use async_graphql::parser::{
 };
 use serde_json::{Value, json};
 
-use crate::{feed::demo_token, helpers::spawn_app};
+use crate::helpers::{spawn_app, user::demo_token};
 
 fn readme() -> String {
     std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md"))
@@ -263,7 +263,7 @@ async fn the_other_examples_are_valid_against_the_schema() {
 
     // Subscriptions: each starts over the WebSocket without an `error`
     // (only a missing variable is allowed).
-    let mut socket = crate::realtime::open(app.addr).await;
+    let mut socket = crate::helpers::ws::open(app.addr).await;
     socket.init(Some(&token)).await;
     let mut subscriptions = 0;
     for operation in all.iter().filter(|o| o.kind == OperationType::Subscription) {
@@ -271,7 +271,7 @@ async fn the_other_examples_are_valid_against_the_schema() {
             .send(json!({"type": "subscribe", "id": operation.name,
                 "payload": {"query": operation.document, "operationName": operation.name}}))
             .await;
-        if let Some(crate::realtime::Frame::Json(message)) = socket
+        if let Some(crate::helpers::ws::Frame::Json(message)) = socket
             .next_within(std::time::Duration::from_millis(500))
             .await
         {

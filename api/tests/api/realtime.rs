@@ -9,175 +9,18 @@ use std::{
     time::{Duration, Instant},
 };
 
-use futures_util::{SinkExt, StreamExt};
+use futures_util::SinkExt;
 use migration::database::Backend;
 use serde_json::{Value, json};
-use tokio::net::TcpStream;
-use tokio_tungstenite::{
-    MaybeTlsStream, WebSocketStream, connect_async,
-    tungstenite::{self, Message, client::IntoClientRequest},
+use tokio_tungstenite::tungstenite::{self, Message};
+
+use crate::helpers::{
+    TEST_JWT_SECRET, TestApp, TestDb, free_port, spawn_app, spawn_app_with, start_api,
+    user::{TestUser, ask},
+    ws::{Frame, TRANSPORT_WS, open, open_with, signed_in_socket},
 };
 
-use crate::{
-    helpers::{TEST_JWT_SECRET, TestApp, TestDb, free_port, spawn_app, spawn_app_with, start_api},
-    social::{Person, ask, person},
-};
-
-const TRANSPORT_WS: &str = "graphql-transport-ws";
-
-/// What the server sent next.
-#[derive(Debug)]
-pub enum Frame {
-    Json(Value),
-    Closed(u16, String),
-}
-
-/// A WebSocket client speaking raw protocol messages.
-pub struct Ws(WebSocketStream<MaybeTlsStream<TcpStream>>);
-
-/// Opens `/graphql` with a subprotocol (none when empty) and extra headers.
-pub async fn open_with(
-    addr: SocketAddr,
-    protocol: &str,
-    headers: &[(&str, &str)],
-) -> Result<Ws, tungstenite::Error> {
-    let mut request = format!("ws://{addr}/graphql")
-        .into_client_request()
-        .expect("request");
-    if !protocol.is_empty() {
-        request
-            .headers_mut()
-            .insert("sec-websocket-protocol", protocol.parse().expect("header"));
-    }
-    for (name, value) in headers {
-        request.headers_mut().insert(
-            tungstenite::http::HeaderName::from_bytes(name.as_bytes()).expect("name"),
-            value.parse().expect("value"),
-        );
-    }
-    let (stream, _) = connect_async(request).await?;
-    Ok(Ws(stream))
-}
-
-pub async fn open(addr: SocketAddr) -> Ws {
-    open_with(addr, TRANSPORT_WS, &[])
-        .await
-        .expect("WebSocket opens")
-}
-
-impl Ws {
-    pub async fn send(&mut self, message: Value) {
-        self.send_text(&message.to_string()).await;
-    }
-
-    async fn send_text(&mut self, text: &str) {
-        self.0
-            .send(Message::Text(text.into()))
-            .await
-            .expect("message sent");
-    }
-
-    /// The next protocol message or the close, within `within`; `None` if
-    /// nothing came.
-    pub async fn next_within(&mut self, within: Duration) -> Option<Frame> {
-        let deadline = Instant::now() + within;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let message = tokio::time::timeout(left, self.0.next()).await.ok()?;
-            match message {
-                Some(Ok(Message::Text(text))) => {
-                    return Some(Frame::Json(serde_json::from_str(&text).expect("JSON")));
-                }
-                Some(Ok(Message::Close(frame))) => {
-                    let (code, reason) = frame
-                        .map(|f| (u16::from(f.code), f.reason.to_string()))
-                        .unwrap_or((1005, String::new()));
-                    return Some(Frame::Closed(code, reason));
-                }
-                Some(Ok(_)) => continue,
-                Some(Err(_)) | None => return Some(Frame::Closed(1006, String::new())),
-            }
-        }
-    }
-
-    /// The next message that is not a keep-alive ping.
-    pub async fn next(&mut self) -> Frame {
-        loop {
-            let frame = self
-                .next_within(Duration::from_secs(10))
-                .await
-                .expect("a message within 10 s");
-            match &frame {
-                Frame::Json(m) if m["type"] == "ping" || m["type"] == "ka" => continue,
-                _ => return frame,
-            }
-        }
-    }
-
-    pub async fn json(&mut self) -> Value {
-        match self.next().await {
-            Frame::Json(message) => message,
-            Frame::Closed(code, reason) => panic!("closed {code} {reason}"),
-        }
-    }
-
-    pub async fn closed(&mut self) -> (u16, String) {
-        loop {
-            match self.next().await {
-                Frame::Closed(code, reason) => return (code, reason),
-                Frame::Json(_) => continue,
-            }
-        }
-    }
-
-    /// Nothing but keep-alives arrives for `quiet`.
-    async fn silent_for(&mut self, quiet: Duration) {
-        let deadline = Instant::now() + quiet;
-        while let Some(frame) = self
-            .next_within(deadline.saturating_duration_since(Instant::now()))
-            .await
-        {
-            match frame {
-                Frame::Json(m) if m["type"] == "ping" => continue,
-                other => panic!("expected silence, got {other:?}"),
-            }
-        }
-    }
-
-    /// `connection_init` (with a token if given) and its ack.
-    pub async fn init(&mut self, token: Option<&str>) {
-        let payload = match token {
-            Some(token) => json!({ "Authorization": format!("Bearer {token}") }),
-            None => json!({}),
-        };
-        self.send(json!({"type": "connection_init", "payload": payload}))
-            .await;
-        let ack = self.json().await;
-        assert_eq!(ack["type"], "connection_ack", "{ack}");
-    }
-
-    pub async fn subscribe(&mut self, id: &str, query: &str, variables: Value) {
-        self.send(json!({"type": "subscribe", "id": id,
-            "payload": {"query": query, "variables": variables}}))
-            .await;
-    }
-
-    /// The next `next` message for `id`, as its payload.
-    pub async fn event(&mut self, id: &str) -> Value {
-        let message = self.json().await;
-        assert_eq!(message["type"], "next", "{message}");
-        assert_eq!(message["id"], id, "{message}");
-        message["payload"].clone()
-    }
-}
-
-pub async fn signed_in_socket(addr: SocketAddr, who: &Person) -> Ws {
-    let mut ws = open(addr).await;
-    ws.init(Some(&who.token)).await;
-    ws
-}
-
-async fn create_post(app: &TestApp, who: &Person, community: Option<&str>) -> String {
+async fn create_post(app: &TestApp, who: &TestUser, community: Option<&str>) -> String {
     let body = ask(
         app,
         Some(who),
@@ -191,7 +34,7 @@ async fn create_post(app: &TestApp, who: &Person, community: Option<&str>) -> St
         .to_owned()
 }
 
-async fn comment(app: &TestApp, who: &Person, post: &str, text: &str) -> Value {
+async fn comment(app: &TestApp, who: &TestUser, post: &str, text: &str) -> Value {
     ask(
         app,
         Some(who),
@@ -207,7 +50,7 @@ const COMMENT_ADDED: &str =
 #[tokio::test]
 async fn close_codes_follow_graphql_transport_ws() {
     let app = spawn_app_with(|c| c.realtime.init_timeout = Duration::from_millis(500)).await;
-    let ann = person(&app, "ann").await;
+    let ann = TestUser::sign_up(&app, "ann").await;
 
     // 4400: a message that is not JSON, one of unknown type, a binary frame.
     for bad in ["not json", r#"{"type":"hello"}"#, r#"{"type":"subscribe"}"#] {
@@ -330,8 +173,8 @@ async fn a_foreign_origin_is_refused() {
 #[tokio::test]
 async fn comment_added_reaches_subscribers_and_pings_keep_them_alive() {
     let app = spawn_app_with(|c| c.realtime.keepalive = Duration::from_millis(300)).await;
-    let ann = person(&app, "ann").await;
-    let bob = person(&app, "bob").await;
+    let ann = TestUser::sign_up(&app, "ann").await;
+    let bob = TestUser::sign_up(&app, "bob").await;
     let post = create_post(&app, &ann, None).await;
     let other_post = create_post(&app, &ann, None).await;
 
@@ -402,9 +245,9 @@ async fn comment_added_reaches_subscribers_and_pings_keep_them_alive() {
 #[tokio::test]
 async fn private_community_events_stop_when_a_member_is_removed() {
     let app = spawn_app().await;
-    let owner = person(&app, "owner").await;
-    let member = person(&app, "member").await;
-    let outsider = person(&app, "outsider").await;
+    let owner = TestUser::sign_up(&app, "owner").await;
+    let member = TestUser::sign_up(&app, "member").await;
+    let outsider = TestUser::sign_up(&app, "outsider").await;
     let body = ask(
         &app,
         Some(&owner),
@@ -462,9 +305,9 @@ async fn private_community_events_stop_when_a_member_is_removed() {
 #[tokio::test]
 async fn messages_reach_participants_only() {
     let app = spawn_app().await;
-    let ann = person(&app, "ann").await;
-    let bob = person(&app, "bob").await;
-    let eve = person(&app, "eve").await;
+    let ann = TestUser::sign_up(&app, "ann").await;
+    let bob = TestUser::sign_up(&app, "bob").await;
+    let eve = TestUser::sign_up(&app, "eve").await;
     let subscription = "subscription { messageReceived { body conversation { id } } }";
     let mut bobs = signed_in_socket(app.addr, &bob).await;
     bobs.subscribe("m", subscription, json!({})).await;
@@ -503,8 +346,8 @@ async fn messages_reach_participants_only() {
 #[tokio::test]
 async fn reactions_update_counts_live() {
     let app = spawn_app().await;
-    let ann = person(&app, "ann").await;
-    let bob = person(&app, "bob").await;
+    let ann = TestUser::sign_up(&app, "ann").await;
+    let bob = TestUser::sign_up(&app, "bob").await;
     let post = create_post(&app, &ann, None).await;
     let mut ws = signed_in_socket(app.addr, &ann).await;
     ws.subscribe(
@@ -539,7 +382,7 @@ async fn reactions_update_counts_live() {
 #[tokio::test]
 async fn a_lagging_subscriber_is_ended_without_slowing_others() {
     let app = spawn_app_with(|c| c.realtime.event_buffer = 4).await;
-    let ann = person(&app, "ann").await;
+    let ann = TestUser::sign_up(&app, "ann").await;
     let post = create_post(&app, &ann, None).await;
     let busy_post = create_post(&app, &ann, None).await;
     let body = comment(&app, &ann, &busy_post, "one").await;
@@ -599,7 +442,7 @@ async fn connections_and_subscriptions_are_limited() {
         c.realtime.max_subscriptions = 2;
     })
     .await;
-    let ann = person(&app, "ann").await;
+    let ann = TestUser::sign_up(&app, "ann").await;
     let post = create_post(&app, &ann, None).await;
     let mut first = signed_in_socket(app.addr, &ann).await;
     let second = signed_in_socket(app.addr, &ann).await;
@@ -642,7 +485,7 @@ async fn connections_and_subscriptions_are_limited() {
 #[tokio::test]
 async fn the_legacy_graphql_ws_protocol_works() {
     let app = spawn_app().await;
-    let ann = person(&app, "ann").await;
+    let ann = TestUser::sign_up(&app, "ann").await;
     let post = create_post(&app, &ann, None).await;
     let mut ws = open_with(app.addr, "graphql-ws", &[]).await.expect("opens");
     ws.send(json!({"type": "connection_init", "payload": {"authToken": null}}))
@@ -759,7 +602,7 @@ async fn the_event_listener_reconnects_after_losing_postgres() {
         eprintln!("skipped: needs TEST_DATABASE_URL (PostgreSQL)");
         return;
     }
-    let ann = person(&app, "ann").await;
+    let ann = TestUser::sign_up(&app, "ann").await;
     let post = create_post(&app, &ann, None).await;
     let mut ws = signed_in_socket(app.addr, &ann).await;
     ws.subscribe("c", COMMENT_ADDED, json!({"post": post}))

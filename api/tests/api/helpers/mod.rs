@@ -1,5 +1,19 @@
 //! Test harness: a fresh database per test and the real router on a random
-//! port.
+//! port, the real binary started as a process, and raw SQL for arranging
+//! and checking rows. Shared by every area's tests; no test file is used by
+//! another, everything they share lives here:
+//!
+//! - `user`: a `TestUser` signed up over the API and the requests made as
+//!   one (`ask`, `refusal`, reading error codes and fields, posts and
+//!   communities), and the seeded demo account's token;
+//! - `ws`: a WebSocket client speaking the subscription protocols;
+//! - `smtp`: a small real SMTP server that hands over what it receives;
+//! - `walk`: a walker of the live schema, a document for every root field.
+
+pub mod smtp;
+pub mod user;
+pub mod walk;
+pub mod ws;
 
 use std::{
     net::SocketAddr,

@@ -4,7 +4,7 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::helpers::TestApp;
+use super::TestApp;
 
 const INTROSPECTION: &str = "{ __schema {
     queryType { name } mutationType { name }
