@@ -1,7 +1,7 @@
 //! Accounts and sessions over real HTTP: sign-up, sign-in, rotating
 //! refresh tokens bound to a device secret, revocation, email flows through
-//! a real SMTP exchange, rate limits, and the attacks in RELIABILITY.md
-//! (A1-A4, R1-R5, L1-L3).
+//! a real SMTP exchange, rate limits, and the attacks on each: forged
+//! tokens, replayed refresh tokens, guessed passwords.
 
 use std::time::Duration;
 
@@ -126,7 +126,7 @@ async fn sign_up_then_sign_in_and_list_device_sessions() {
     assert_eq!(code(&body), "UNAUTHENTICATED", "{body}");
 }
 
-/// A3, R1: argon2id with OWASP parameters; no secret in any table.
+/// Passwords as argon2id with OWASP parameters; no secret in any table.
 #[tokio::test]
 async fn only_hashes_are_stored() {
     let app = spawn_app().await;
@@ -163,7 +163,7 @@ async fn only_hashes_are_stored() {
     }
 }
 
-/// A1: every forged, expired or misdirected token is refused.
+/// Every forged, expired or misdirected token is refused.
 #[tokio::test]
 async fn forged_and_expired_access_tokens_are_refused() {
     let app = spawn_app().await;
@@ -249,7 +249,7 @@ async fn forged_and_expired_access_tokens_are_refused() {
     assert!(body["errors"].is_null(), "{body}");
 }
 
-/// L1, L2 (structure): unknown account and wrong password look the same.
+/// An unknown account and a wrong password look the same.
 #[tokio::test]
 async fn unknown_account_and_wrong_password_give_identical_answers() {
     let app = spawn_app().await;
@@ -267,7 +267,7 @@ async fn unknown_account_and_wrong_password_give_identical_answers() {
     assert_eq!(known["data"]["requestPasswordReset"], true);
 }
 
-/// R2: a rotated token replayed after the grace window ends the session,
+/// A rotated token replayed after the grace window ends the session,
 /// the newest token included; other devices keep working.
 #[tokio::test]
 async fn refresh_rotates_and_replay_revokes_the_device_session() {
@@ -313,7 +313,7 @@ async fn a_replay_within_the_grace_window_keeps_the_session() {
     assert!(body["errors"].is_null(), "newest still works: {body}");
 }
 
-/// R3: two refreshes racing, 50 times: exactly one wins each time and the
+/// Two refreshes racing, 50 times: exactly one wins each time and the
 /// session is never revoked by the race.
 #[tokio::test]
 async fn parallel_refreshes_leave_one_live_child() {
@@ -342,7 +342,7 @@ async fn parallel_refreshes_leave_one_live_child() {
     );
 }
 
-/// R4: the device secret is required; a wrong one ends nothing.
+/// The device secret is required; a wrong one ends nothing.
 #[tokio::test]
 async fn refresh_needs_the_device_secret() {
     let app = spawn_app().await;
@@ -355,7 +355,7 @@ async fn refresh_needs_the_device_secret() {
     assert!(body["errors"].is_null(), "{body}");
 }
 
-/// R5: password change ends every other session; the absolute lifetime
+/// A password change ends every other session; the absolute lifetime
 /// ends even a busy session.
 #[tokio::test]
 async fn password_change_ends_other_sessions() {
@@ -517,7 +517,7 @@ async fn sign_out_everywhere_ends_every_session() {
     }
 }
 
-/// A4 and bad input: each answer names the field; nothing leaks.
+/// Weak passwords and bad input: each answer names the field; nothing leaks.
 #[tokio::test]
 async fn bad_sign_up_input_names_the_field() {
     let app = spawn_app().await;
@@ -600,7 +600,7 @@ async fn bad_sign_up_input_names_the_field() {
     assert_eq!(code(&body), "BAD_USER_INPUT", "{body}");
 }
 
-/// L3: per address and per account, with a retry-after.
+/// Sign-in is limited per address and per account, with a retry-after.
 #[tokio::test]
 async fn sign_in_is_rate_limited_per_address_and_per_account() {
     let app = spawn_app_with(|c| {
@@ -1063,7 +1063,7 @@ async fn forwarded_addresses_count_only_when_trusted() {
     }
 }
 
-/// A3: the password and the tokens never reach the logs, even at debug
+/// The password and the tokens never reach the logs, even at debug
 /// level with every SQL statement logged.
 #[tokio::test]
 async fn secrets_stay_out_of_the_logs() {
@@ -1162,7 +1162,7 @@ async fn the_seeded_demo_account_signs_in() {
     assert_eq!(me["data"]["me"]["email"], seed::DEMO_EMAIL, "{me}");
 }
 
-/// X1: a disabled (banned) or deleted account's still-valid token is refused
+/// A disabled (banned) or deleted account's still-valid token is refused
 /// on every mutation field, with a code, over HTTP and over the WebSocket,
 /// and changes nothing.
 #[tokio::test]
@@ -1240,7 +1240,7 @@ async fn every_mutation_refuses_a_disabled_or_deleted_account() {
     );
 }
 
-/// X2: a token that does not verify is refused on every operation, public
+/// A token that does not verify is refused on every operation, public
 /// queries included (never served as anonymous), over POST and GET, in
 /// both response types, and in `connection_init`.
 #[tokio::test]
@@ -1321,7 +1321,7 @@ async fn a_token_that_does_not_verify_is_refused_on_every_operation() {
     assert_eq!(socket.closed().await.0, 4403);
 }
 
-/// L3: one account has one sign-in budget, whichever of its names is used:
+/// One account has one sign-in budget, whichever of its names is used:
 /// its email and its username, in any case and spacing, alternated.
 #[tokio::test]
 async fn the_per_account_sign_in_limit_is_keyed_on_the_account() {
@@ -1345,7 +1345,7 @@ async fn the_per_account_sign_in_limit_is_keyed_on_the_account() {
     assert!(body["errors"].is_null(), "{body}");
 }
 
-/// R4: refreshes with a valid refresh token but the wrong device secret
+/// Refreshes with a valid refresh token but the wrong device secret
 /// change nothing and spend nothing of the session's budget: they count
 /// against their own address, and the owner's device refreshes as before.
 #[tokio::test]
@@ -1407,7 +1407,7 @@ async fn outbox_mails(app: &TestApp, count: usize) -> Vec<String> {
     panic!("fewer than {count} mails in {}", outbox.display());
 }
 
-/// L3: without email confirmation, a registered email is `CONFLICT`, and
+/// Without email confirmation, a registered email is `CONFLICT`, and
 /// that answer spends a sign-in attempt of the address, so probing who has
 /// an account through sign-up costs what probing through sign-in does.
 #[tokio::test]

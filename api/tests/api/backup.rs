@@ -1,4 +1,4 @@
-//! Backups (RELIABILITY O5): an online SQLite snapshot taken while writes
+//! Backups: an online SQLite snapshot taken while writes
 //! continue is consistent (`integrity_check` ok) and holds every write
 //! acknowledged before it began; it restores into a fresh data directory
 //! that the real binary serves. Only admins may take one; PostgreSQL gets

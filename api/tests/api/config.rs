@@ -118,7 +118,7 @@ fn schema_subcommand_prints_the_committed_sdl() {
     assert_eq!(sdl, committed, "schema.graphql is stale: run `just schema`");
 }
 
-/// A2: production needs a real JWT secret; short ones are refused anywhere.
+/// Production needs a real JWT secret; short ones are refused anywhere.
 #[test]
 fn jwt_secrets_are_checked() {
     let prod = |secret: Option<&str>| {
@@ -169,4 +169,49 @@ fn production_without_a_jwt_secret_stops_the_binary() {
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("JWT_SECRET"), "{stderr}");
+}
+
+/// docs/configuration.md names every variable the server reads, and no
+/// other (besides the few that other programs read, listed here), so the
+/// page cannot drift from the code.
+#[test]
+fn the_configuration_page_names_every_variable_the_server_reads() {
+    use std::{cell::RefCell, collections::BTreeSet};
+    let read = RefCell::new(BTreeSet::new());
+    // S3_* are read only when a bucket is set.
+    for bucket in [None, Some("hearth-files")] {
+        let config = Config::from_lookup(|name| {
+            read.borrow_mut().insert(name.to_owned());
+            (name == "S3_BUCKET")
+                .then(|| bucket.map(str::to_owned))
+                .flatten()
+        });
+        assert!(config.is_ok(), "{config:?}");
+    }
+    let page = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../docs/configuration.md"
+    ))
+    .expect("docs/configuration.md");
+    let mut documented = BTreeSet::new();
+    for line in page.lines().filter(|l| l.starts_with("| `")) {
+        let first = line.split('|').nth(1).unwrap_or_default();
+        for name in first.split('`').skip(1).step_by(2) {
+            documented.insert(name.to_owned());
+        }
+    }
+    // Read by tracing, the healthcheck binary, and the tests.
+    for elsewhere in [
+        "RUST_LOG",
+        "HEALTHCHECK_URL",
+        "TEST_DATABASE_URL",
+        "TEST_DATABASE",
+        "TEST_S3_ENDPOINT",
+    ] {
+        assert!(
+            documented.remove(elsewhere),
+            "{elsewhere} is not documented"
+        );
+    }
+    assert_eq!(documented, read.into_inner());
 }

@@ -1,4 +1,4 @@
-//! SQLite durability (RELIABILITY D2): a process killed with SIGKILL in the
+//! SQLite durability: a process killed with SIGKILL in the
 //! middle of writing leaves a database that passes `integrity_check` and
 //! holds every write it acknowledged. The writer is this test binary run
 //! again as a child, connecting the way every Hearth binary does.

@@ -1,4 +1,4 @@
-//! Hostile documents and requests (RELIABILITY G3-G9): each is refused with
+//! Hostile documents and requests: each is refused with
 //! a clear, coded error before anything runs, and leaves the data alone.
 
 use serde_json::{Value, json};

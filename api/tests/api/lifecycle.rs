@@ -119,7 +119,7 @@ async fn sigterm_lets_a_request_in_flight_finish() {
     let db = TestDb::new().await;
     let port = free_port();
     let mut child = start_api(&db, port, &[], Stdio::null()).await;
-    // An open subscription (O1): it must be closed cleanly, not cut.
+    // An open subscription: it must be closed cleanly, not cut.
     let signed_up: serde_json::Value = reqwest::Client::new()
         .post(format!("http://127.0.0.1:{port}/graphql"))
         .json(&serde_json::json!({

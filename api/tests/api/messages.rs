@@ -161,7 +161,7 @@ async fn direct_messages_are_for_participants_only() {
 const START: &str = "mutation($ids: [ID!]!, $m: String) {
     startConversation(input: { participantIds: $ids, message: $m }) { id } }";
 
-/// X3: both people start their conversation at the same moment, several
+/// Both people start their conversation at the same moment, several
 /// times over: one conversation (enforced by a unique key), every racer
 /// gets it back, every first message lands in it.
 #[tokio::test]

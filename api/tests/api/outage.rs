@@ -1,4 +1,4 @@
-//! A database outage (RELIABILITY D1/O2): while PostgreSQL is gone, GraphQL
+//! A database outage: while PostgreSQL is gone, GraphQL
 //! fails fast with a coded error, readiness answers 503 within 5 s, and the
 //! API recovers by itself when the database returns.
 //!

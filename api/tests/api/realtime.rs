@@ -1,5 +1,5 @@
 //! Subscriptions over WebSocket (graphql-transport-ws and the legacy
-//! graphql-ws protocol): the protocol's close codes (G10), origins,
+//! graphql-ws protocol): the protocol's close codes, origins,
 //! authorization when subscribing and per event, limits, and events that
 //! cross API processes through PostgreSQL.
 

@@ -1,4 +1,5 @@
-//! The README's GraphQL stays true, as a client developer meets it:
+//! The manual's GraphQL (README.md and docs/) stays true, as a client
+//! developer meets it:
 //!
 //! - every operation has a name of its own (graphql-codegen refuses
 //!   documents with duplicates), and parses;
@@ -21,9 +22,24 @@ use serde_json::{Value, json};
 
 use crate::helpers::{spawn_app, user::demo_token};
 
-fn readme() -> String {
-    std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md"))
-        .expect("README.md")
+/// A page of the manual, by its path from the repository's root.
+fn page(path: &str) -> String {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+    std::fs::read_to_string(format!("{root}/{path}")).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// The whole manual: README.md, then every page under docs/, in order.
+fn manual() -> Vec<(String, String)> {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+    let mut paths: Vec<String> = std::fs::read_dir(format!("{root}/docs"))
+        .expect("docs/")
+        .filter_map(|e| e.ok())
+        .map(|e| format!("docs/{}", e.file_name().to_string_lossy()))
+        .filter(|p| p.ends_with(".md"))
+        .collect();
+    paths.sort();
+    paths.insert(0, "README.md".to_owned());
+    paths.into_iter().map(|p| (page(&p), p)).collect()
 }
 
 /// The text of every fenced block of `language`, in order.
@@ -83,16 +99,12 @@ fn operations(text: &str) -> Vec<Operation> {
     found
 }
 
-/// The README's section under `heading`, up to the next `## ` heading.
-fn section<'a>(text: &'a str, heading: &str) -> &'a str {
-    let start = text.find(heading).unwrap_or_else(|| panic!("no {heading}"));
-    let rest = &text[start + heading.len()..];
-    &rest[..rest.find("\n## ").unwrap_or(rest.len())]
-}
-
 #[test]
 fn every_operation_has_a_name_of_its_own() {
-    let operations = operations(&readme());
+    let operations: Vec<Operation> = manual()
+        .iter()
+        .flat_map(|(text, _)| operations(text))
+        .collect();
     assert!(operations.len() >= 35, "{} operations", operations.len());
     let mut seen = HashMap::new();
     for operation in &operations {
@@ -105,12 +117,11 @@ fn every_operation_has_a_name_of_its_own() {
     }
 }
 
-/// The tour, run as a newcomer would: every step in order as the demo
-/// user, with the values earlier steps returned.
+/// The tour (docs/tour.md), run as a newcomer would: every step in order
+/// as the demo user, with the values earlier steps returned.
 #[tokio::test]
 async fn the_tour_runs_in_order_on_the_seeded_demo() {
-    let text = readme();
-    let tour = operations(section(&text, "## A tour of the API"));
+    let tour = operations(&page("docs/tour.md"));
     let app = spawn_app().await;
     let options = seed::SeedOptions {
         scale: seed::Scale::Small,
@@ -220,8 +231,6 @@ async fn the_tour_runs_in_order_on_the_seeded_demo() {
 /// variables run without errors. Subscriptions start over the WebSocket.
 #[tokio::test]
 async fn the_other_examples_are_valid_against_the_schema() {
-    let text = readme();
-    let tour = section(&text, "## A tour of the API").to_owned();
     let app = spawn_app().await;
     let options = seed::SeedOptions {
         scale: seed::Scale::Small,
@@ -230,8 +239,11 @@ async fn the_other_examples_are_valid_against_the_schema() {
     };
     seed::run(&app.conn, &options).await.expect("seeded");
     let token = demo_token(&app).await;
-    let rest = text.replace(&tour, "");
-    let all = operations(&rest);
+    let all: Vec<Operation> = manual()
+        .iter()
+        .filter(|(_, path)| path != "docs/tour.md")
+        .flat_map(|(text, _)| operations(text))
+        .collect();
     let mut checked = 0;
     for operation in all.iter().filter(|o| o.kind != OperationType::Subscription) {
         let (_, body) = app
@@ -245,14 +257,14 @@ async fn the_other_examples_are_valid_against_the_schema() {
             assert!(
                 code != "GRAPHQL_PARSE_FAILED"
                     && (code != "GRAPHQL_VALIDATION_FAILED" || missing_variable),
-                "README operation {}: {body}",
+                "{} (in the manual): {body}",
                 operation.name
             );
         }
         if !operation.needs_variables {
             assert!(
                 errors.is_empty(),
-                "README operation {}: {body}",
+                "{} (in the manual): {body}",
                 operation.name
             );
             assert!(body["data"].is_object(), "{body}");
@@ -281,7 +293,7 @@ async fn the_other_examples_are_valid_against_the_schema() {
             assert!(
                 message["type"] == "ping"
                     || (operation.needs_variables && text.contains("Variable")),
-                "README subscription {}: {message}",
+                "subscription {} (in the manual): {message}",
                 operation.name
             );
         }
@@ -315,9 +327,9 @@ fn the_graphcache_value_types_are_the_types_without_an_id() {
         .filter(|name| !matches!(name.as_str(), "Query" | "Mutation" | "Subscription"))
         .collect();
     without_id.sort();
-    let text = readme();
-    let snippet = blocks(&text, "js")
-        .into_iter()
+    let snippet = manual()
+        .iter()
+        .flat_map(|(text, _)| blocks(text, "js"))
         .find(|b| b.contains("const valueTypes"))
         .expect("the Graphcache set-up");
     let list = &snippet[snippet.find("const valueTypes").unwrap()..];
