@@ -251,7 +251,7 @@ async fn serve() -> ExitCode {
     };
     match app.local_addr() {
         Ok(addr) => {
-            tracing::info!(%database, "listening on http://{addr} (playground at http://{addr}/graphql)")
+            tracing::info!(%database, "listening on http://{addr} (playground at http://{addr}/graphql)");
         }
         Err(err) => tracing::warn!(error = %err, "listening on an unknown address"),
     }

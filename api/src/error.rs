@@ -9,26 +9,26 @@ use async_graphql::ErrorExtensions;
 use sea_orm::DbErr;
 
 /// The codes a client may see in `extensions.code`.
-pub mod code {
-    pub const UNAUTHENTICATED: &str = "UNAUTHENTICATED";
-    pub const FORBIDDEN: &str = "FORBIDDEN";
-    pub const NOT_FOUND: &str = "NOT_FOUND";
-    pub const BAD_USER_INPUT: &str = "BAD_USER_INPUT";
-    pub const CONFLICT: &str = "CONFLICT";
-    pub const RATE_LIMITED: &str = "RATE_LIMITED";
+pub(crate) mod code {
+    pub(crate) const UNAUTHENTICATED: &str = "UNAUTHENTICATED";
+    pub(crate) const FORBIDDEN: &str = "FORBIDDEN";
+    pub(crate) const NOT_FOUND: &str = "NOT_FOUND";
+    pub(crate) const BAD_USER_INPUT: &str = "BAD_USER_INPUT";
+    pub(crate) const CONFLICT: &str = "CONFLICT";
+    pub(crate) const RATE_LIMITED: &str = "RATE_LIMITED";
     /// The database cannot be reached; retrying shortly may succeed.
-    pub const SERVICE_UNAVAILABLE: &str = "SERVICE_UNAVAILABLE";
-    pub const INTERNAL: &str = "INTERNAL";
+    pub(crate) const SERVICE_UNAVAILABLE: &str = "SERVICE_UNAVAILABLE";
+    pub(crate) const INTERNAL: &str = "INTERNAL";
     /// The document could not be parsed.
-    pub const GRAPHQL_PARSE_FAILED: &str = "GRAPHQL_PARSE_FAILED";
+    pub(crate) const GRAPHQL_PARSE_FAILED: &str = "GRAPHQL_PARSE_FAILED";
     /// The document is valid GraphQL but not valid against this schema, or
     /// breaks a limit (depth, complexity, batch).
-    pub const GRAPHQL_VALIDATION_FAILED: &str = "GRAPHQL_VALIDATION_FAILED";
+    pub(crate) const GRAPHQL_VALIDATION_FAILED: &str = "GRAPHQL_VALIDATION_FAILED";
     /// The HTTP request itself is malformed (bad JSON, missing query).
-    pub const BAD_REQUEST: &str = "BAD_REQUEST";
+    pub(crate) const BAD_REQUEST: &str = "BAD_REQUEST";
     /// A subscription fell too far behind its events and was ended; the
     /// client should refetch and subscribe again.
-    pub const SLOW_CONSUMER: &str = "SLOW_CONSUMER";
+    pub(crate) const SLOW_CONSUMER: &str = "SLOW_CONSUMER";
 }
 
 /// Deliberately not `Display`: async-graphql converts any `Display` type into
@@ -58,7 +58,7 @@ pub enum AppError {
     Internal(anyhow::Error),
 }
 
-pub type AppResult<T> = Result<T, AppError>;
+pub(crate) type AppResult<T> = Result<T, AppError>;
 
 impl AppError {
     pub fn bad_input(field: impl Into<String>, message: impl Into<String>) -> Self {
@@ -151,7 +151,7 @@ impl From<AppError> for async_graphql::Error {
         match &err {
             AppError::Internal(source) => tracing::error!(error = ?source, "internal error"),
             AppError::Unavailable(source) => {
-                tracing::error!(error = %source, "database unavailable")
+                tracing::error!(error = %source, "database unavailable");
             }
             _ => {}
         }
@@ -162,7 +162,7 @@ impl From<AppError> for async_graphql::Error {
                     ext.set("field", field.as_str());
                 }
                 AppError::RateLimited { retry_after_secs } => {
-                    ext.set("retryAfter", *retry_after_secs)
+                    ext.set("retryAfter", *retry_after_secs);
                 }
                 _ => {}
             }

@@ -37,7 +37,7 @@ impl fmt::Debug for MetricsConfig {
 }
 
 /// Shortest `METRICS_TOKEN` accepted: it guards the endpoint on the public port.
-pub const METRICS_TOKEN_MIN_LEN: usize = 16;
+pub(crate) const METRICS_TOKEN_MIN_LEN: usize = 16;
 
 impl MetricsConfig {
     /// `METRICS_ENABLED` (default false) and `METRICS_TOKEN`. Production refuses
@@ -76,7 +76,7 @@ static RECORDER: OnceLock<Result<PrometheusHandle, String>> = OnceLock::new();
 
 /// The process-wide recorder, installed on first use (the `metrics` macros
 /// write to one global recorder, so every app in a process shares it).
-pub fn recorder() -> anyhow::Result<PrometheusHandle> {
+pub(crate) fn recorder() -> anyhow::Result<PrometheusHandle> {
     RECORDER
         .get_or_init(|| {
             let handle = PrometheusBuilder::new()
@@ -114,7 +114,7 @@ fn describe() {
 
 /// Runs the recorder's upkeep (bounding histogram memory when nobody
 /// scrapes) until shutdown.
-pub fn spawn_upkeep(handle: PrometheusHandle, shutdown: CancellationToken) {
+pub(crate) fn spawn_upkeep(handle: PrometheusHandle, shutdown: CancellationToken) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(5));
         loop {
@@ -127,7 +127,7 @@ pub fn spawn_upkeep(handle: PrometheusHandle, shutdown: CancellationToken) {
 }
 
 /// Sets the pool gauges from the pool's state now (before each scrape).
-pub fn record_pool(db: &DatabaseConnection) {
+pub(crate) fn record_pool(db: &DatabaseConnection) {
     // The sea-orm getters panic on the other backend: match first.
     let (size, idle, max) = match db.get_database_backend() {
         DbBackend::Postgres => {
@@ -156,7 +156,7 @@ pub fn record_pool(db: &DatabaseConnection) {
 
 /// Counts one GraphQL operation over HTTP and times it; nothing without a
 /// recorder (metrics disabled).
-pub fn record_graphql_operation(
+pub(crate) fn record_graphql_operation(
     name: Option<&str>,
     operation: Option<OperationType>,
     response: &GraphqlResponse,
@@ -210,14 +210,14 @@ fn operation_label(name: Option<&str>) -> String {
     let seen = SEEN.get_or_init(Default::default);
     let known = seen
         .read()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
         .contains(name);
     if known {
         return name.to_owned();
     }
     let mut seen = seen
         .write()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     if seen.contains(name) || seen.len() < MAX_OPERATION_NAMES {
         seen.insert(name.to_owned());
         name.to_owned()

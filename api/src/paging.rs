@@ -17,9 +17,9 @@ use uuid::Uuid;
 use crate::error::{AppError, AppResult};
 
 /// Page size when the client gives neither `first` nor `last`.
-pub const DEFAULT_PAGE_SIZE: u64 = 20;
+pub(crate) const DEFAULT_PAGE_SIZE: u64 = 20;
 /// Largest page a client may ask for.
-pub const MAX_PAGE_SIZE: u64 = 100;
+pub(crate) const MAX_PAGE_SIZE: u64 = 100;
 
 /// The position of one row in a `(created_at, id)` ordering.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,14 +52,14 @@ impl KeysetCursor {
 
 /// The order a list is presented in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ListOrder {
+pub(crate) enum ListOrder {
     OldestFirst,
     NewestFirst,
 }
 
 /// Which slice of a list the client asked for, validated.
 #[derive(Debug, Clone, Copy)]
-pub struct PageRequest {
+pub(crate) struct PageRequest {
     /// `true` for `last`/`before` (read the list backwards from the cursor).
     backward: bool,
     limit: u64,
@@ -77,7 +77,7 @@ pub struct PageArgs {
 
 impl PageRequest {
     /// Validates Relay's `first`/`after`/`last`/`before` arguments.
-    pub fn new(args: PageArgs) -> AppResult<Self> {
+    pub(crate) fn new(args: PageArgs) -> AppResult<Self> {
         let PageArgs {
             first,
             after,
@@ -139,13 +139,13 @@ impl PageRequest {
 
     /// The row limit when this is the first page read forward (no cursor,
     /// not `last`): the only page worth batching across parents.
-    pub fn first_page_limit(&self) -> Option<u64> {
+    pub(crate) fn first_page_limit(&self) -> Option<u64> {
         (!self.backward && self.cursor.is_none()).then_some(self.limit)
     }
 
     /// Restricts and orders `select` for this page. Fetches one row more than
     /// asked so [`PageRequest::finish`] can tell whether more exist.
-    pub fn apply<E, C>(
+    pub(crate) fn apply<E, C>(
         &self,
         select: Select<E>,
         created_at: C,
@@ -186,7 +186,7 @@ impl PageRequest {
 
     /// Turns the rows fetched by [`PageRequest::apply`] into a page in the
     /// presented order.
-    pub fn finish<T>(&self, mut rows: Vec<T>) -> Page<T> {
+    pub(crate) fn finish<T>(&self, mut rows: Vec<T>) -> Page<T> {
         let more = rows.len() as u64 > self.limit;
         rows.truncate(self.limit as usize);
         if self.backward {
@@ -208,7 +208,7 @@ impl PageRequest {
 
 /// One page of a list, in presented order.
 #[derive(Debug)]
-pub struct Page<T> {
+pub(crate) struct Page<T> {
     pub items: Vec<T>,
     pub has_previous_page: bool,
     pub has_next_page: bool,
@@ -217,7 +217,7 @@ pub struct Page<T> {
 impl<T> Page<T> {
     /// The same page with each row mapped, leaving out rows that map to
     /// `None`; the page's bounds stay as they were.
-    pub fn filter_map<U>(self, f: impl FnMut(T) -> Option<U>) -> Page<U> {
+    pub(crate) fn filter_map<U>(self, f: impl FnMut(T) -> Option<U>) -> Page<U> {
         Page {
             items: self.items.into_iter().filter_map(f).collect(),
             has_previous_page: self.has_previous_page,

@@ -4,7 +4,7 @@
 use crate::error::{AppError, AppResult};
 
 /// Required text: trimmed, then 1 to `max` characters.
-pub fn required_text(field: &str, value: &str, max: usize) -> AppResult<String> {
+pub(crate) fn required_text(field: &str, value: &str, max: usize) -> AppResult<String> {
     let value = value.trim();
     if value.is_empty() {
         return Err(AppError::bad_input(
@@ -16,7 +16,7 @@ pub fn required_text(field: &str, value: &str, max: usize) -> AppResult<String> 
 }
 
 /// Optional text: trimmed, at most `max` characters (empty allowed).
-pub fn optional_text(field: &str, value: &str, max: usize) -> AppResult<String> {
+pub(crate) fn optional_text(field: &str, value: &str, max: usize) -> AppResult<String> {
     let value = value.trim();
     if value.chars().count() > max {
         return Err(AppError::bad_input(
@@ -29,7 +29,7 @@ pub fn optional_text(field: &str, value: &str, max: usize) -> AppResult<String> 
 
 /// A community's URL handle: 3 to 64 of `a-z`, `0-9` and `-`, stored
 /// lower-case.
-pub fn slug(field: &str, value: &str) -> AppResult<String> {
+pub(crate) fn slug(field: &str, value: &str) -> AppResult<String> {
     let slug = value.trim().to_lowercase();
     let ok = (3..=64).contains(&slug.len())
         && slug
@@ -50,7 +50,7 @@ pub fn slug(field: &str, value: &str) -> AppResult<String> {
 /// A search string for `LIKE`: trimmed, lower-cased, at most 100
 /// characters, with `%`, `_` and `\` escaped (the pattern uses `\` as its
 /// escape character).
-pub fn like_pattern(field: &str, value: &str) -> AppResult<String> {
+pub(crate) fn like_pattern(field: &str, value: &str) -> AppResult<String> {
     let value = optional_text(field, value, 100)?.to_lowercase();
     let mut pattern = String::with_capacity(value.len() + 2);
     pattern.push('%');

@@ -12,7 +12,7 @@ use sea_orm_migration::{prelude::*, sea_orm::DbBackend};
 use crate::tables::*;
 
 #[derive(DeriveMigrationName)]
-pub struct Migration;
+pub(crate) struct Migration;
 
 const FK_USERS_AVATAR: &str = "fk_users_avatar_file_id";
 
@@ -76,7 +76,7 @@ impl MigrationTrait for Migration {
         if sqlite {
             users.foreign_key(&mut avatar_fk());
         }
-        manager.create_table(users.to_owned()).await?;
+        manager.create_table(users.clone()).await?;
 
         manager
             .create_table(

@@ -5,7 +5,7 @@ use sea_orm_migration::prelude::*;
 use crate::tables::*;
 
 #[derive(DeriveMigrationName)]
-pub struct Migration;
+pub(crate) struct Migration;
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {

@@ -15,7 +15,7 @@ use sea_orm_migration::sea_orm::{ConnectionTrait, DbBackend};
 use crate::tables::Conversations;
 
 #[derive(DeriveMigrationName)]
-pub struct Migration;
+pub(crate) struct Migration;
 
 const INDEX: &str = "ux_conversations_direct_key";
 

@@ -3,7 +3,7 @@
 use sea_orm_migration::prelude::*;
 
 #[derive(DeriveIden, Clone, Copy)]
-pub enum Users {
+pub(crate) enum Users {
     Table,
     Id,
     Email,
@@ -20,7 +20,7 @@ pub enum Users {
 }
 
 #[derive(DeriveIden, Clone, Copy)]
-pub enum Files {
+pub(crate) enum Files {
     Table,
     Id,
     OwnerId,
@@ -35,7 +35,7 @@ pub enum Files {
 }
 
 #[derive(DeriveIden, Clone, Copy)]
-pub enum Sessions {
+pub(crate) enum Sessions {
     Table,
     Id,
     UserId,
@@ -48,7 +48,7 @@ pub enum Sessions {
 }
 
 #[derive(DeriveIden, Clone, Copy)]
-pub enum RefreshTokens {
+pub(crate) enum RefreshTokens {
     Table,
     Id,
     SessionId,
@@ -58,7 +58,7 @@ pub enum RefreshTokens {
 }
 
 #[derive(DeriveIden, Clone, Copy)]
-pub enum OneTimeTokens {
+pub(crate) enum OneTimeTokens {
     Table,
     Id,
     UserId,
@@ -70,7 +70,7 @@ pub enum OneTimeTokens {
 }
 
 #[derive(DeriveIden, Clone, Copy)]
-pub enum Communities {
+pub(crate) enum Communities {
     Table,
     Id,
     Slug,
@@ -83,7 +83,7 @@ pub enum Communities {
 }
 
 #[derive(DeriveIden, Clone, Copy)]
-pub enum Memberships {
+pub(crate) enum Memberships {
     Table,
     Id,
     CommunityId,
@@ -93,7 +93,7 @@ pub enum Memberships {
 }
 
 #[derive(DeriveIden, Clone, Copy)]
-pub enum Posts {
+pub(crate) enum Posts {
     Table,
     Id,
     AuthorId,
@@ -104,7 +104,7 @@ pub enum Posts {
 }
 
 #[derive(DeriveIden, Clone, Copy)]
-pub enum Comments {
+pub(crate) enum Comments {
     Table,
     Id,
     PostId,
@@ -116,7 +116,7 @@ pub enum Comments {
 }
 
 #[derive(DeriveIden, Clone, Copy)]
-pub enum Reactions {
+pub(crate) enum Reactions {
     Table,
     Id,
     PostId,
@@ -126,7 +126,7 @@ pub enum Reactions {
 }
 
 #[derive(DeriveIden, Clone, Copy)]
-pub enum Follows {
+pub(crate) enum Follows {
     Table,
     Id,
     FollowerId,
@@ -135,7 +135,7 @@ pub enum Follows {
 }
 
 #[derive(DeriveIden, Clone, Copy)]
-pub enum Conversations {
+pub(crate) enum Conversations {
     Table,
     Id,
     CreatedById,
@@ -145,7 +145,7 @@ pub enum Conversations {
 }
 
 #[derive(DeriveIden, Clone, Copy)]
-pub enum ConversationParticipants {
+pub(crate) enum ConversationParticipants {
     Table,
     Id,
     ConversationId,
@@ -155,7 +155,7 @@ pub enum ConversationParticipants {
 }
 
 #[derive(DeriveIden, Clone, Copy)]
-pub enum Messages {
+pub(crate) enum Messages {
     Table,
     Id,
     ConversationId,
@@ -165,7 +165,7 @@ pub enum Messages {
 }
 
 /// A named foreign key, so `down` and error messages can refer to it.
-pub fn foreign_key(
+pub(crate) fn foreign_key(
     name: &str,
     from: (impl IntoIden, impl IntoIden),
     to: (impl IntoIden, impl IntoIden),
@@ -181,7 +181,7 @@ pub fn foreign_key(
 }
 
 /// A plain (or unique) B-tree index on `cols`, in order.
-pub fn index<T: IntoIden + Copy + 'static>(
+pub(crate) fn index<T: IntoIden + Copy + 'static>(
     name: &str,
     table: impl IntoIden,
     cols: &[T],
@@ -195,11 +195,11 @@ pub fn index<T: IntoIden + Copy + 'static>(
     if unique {
         index.unique();
     }
-    index.to_owned()
+    index.clone()
 }
 
 /// Creates each index in turn.
-pub async fn create_indexes(
+pub(crate) async fn create_indexes(
     manager: &SchemaManager<'_>,
     indexes: Vec<IndexCreateStatement>,
 ) -> Result<(), DbErr> {
@@ -210,7 +210,10 @@ pub async fn create_indexes(
 }
 
 /// Drops tables, children first.
-pub async fn drop_tables(manager: &SchemaManager<'_>, tables: Vec<DynIden>) -> Result<(), DbErr> {
+pub(crate) async fn drop_tables(
+    manager: &SchemaManager<'_>,
+    tables: Vec<DynIden>,
+) -> Result<(), DbErr> {
     for table in tables {
         manager
             .drop_table(Table::drop().table(table).if_exists().to_owned())
@@ -220,7 +223,7 @@ pub async fn drop_tables(manager: &SchemaManager<'_>, tables: Vec<DynIden>) -> R
 }
 
 #[derive(DeriveIden, Clone, Copy)]
-pub enum PostAttachments {
+pub(crate) enum PostAttachments {
     Table,
     PostId,
     FileId,

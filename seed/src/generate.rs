@@ -39,7 +39,7 @@ const LAST_SIGNUP_MS: i64 = ANCHOR_MS - 14 * DAY_MS;
 /// How many rows of each kind a scale asks for. Counts named `*_per_*` are
 /// means of uniform draws around them, so those totals are approximate.
 #[derive(Debug, Clone, Copy)]
-pub struct Sizes {
+pub(crate) struct Sizes {
     /// Accounts, the demo account included.
     pub users: usize,
     pub communities: usize,
@@ -58,7 +58,7 @@ pub struct Sizes {
 }
 
 impl Sizes {
-    pub fn of(scale: Scale) -> Self {
+    pub(crate) fn of(scale: Scale) -> Self {
         match scale {
             Scale::Small => Self {
                 users: 50,
@@ -160,14 +160,14 @@ const DEMO_JOINED: usize = 2;
 /// Who is in which community and since when (Unix ms), by index into the
 /// generated users and communities.
 #[derive(Debug, Default)]
-pub struct Roster {
+pub(crate) struct Roster {
     pub by_community: Vec<Vec<(usize, i64)>>,
     pub by_user: Vec<Vec<(usize, i64)>>,
 }
 
 /// A generated post, with what comments and reactions need to know.
 #[derive(Debug)]
-pub struct Post {
+pub(crate) struct Post {
     pub row: post::Model,
     /// Set for a post in a private community: only its members may comment
     /// or react there.
@@ -176,7 +176,7 @@ pub struct Post {
 
 /// The direct-message tables, generated together since each needs the others.
 #[derive(Debug, Default)]
-pub struct Conversations {
+pub(crate) struct Conversations {
     pub conversations: Vec<conversation::Model>,
     pub participants: Vec<conversation_participant::Model>,
     pub messages: Vec<message::Model>,
@@ -184,13 +184,13 @@ pub struct Conversations {
 
 /// Makes the rows; each method is deterministic given the seed and its inputs.
 #[derive(Debug)]
-pub struct Generator {
+pub(crate) struct Generator {
     seed: u64,
     sizes: Sizes,
 }
 
 impl Generator {
-    pub fn new(seed: u64, scale: Scale) -> Self {
+    pub(crate) fn new(seed: u64, scale: Scale) -> Self {
         Self {
             seed,
             sizes: Sizes::of(scale),
@@ -204,7 +204,7 @@ impl Generator {
     }
 
     /// The demo account first (the oldest account), then everyone else.
-    pub fn users(&self) -> Vec<user::Model> {
+    pub(crate) fn users(&self) -> Vec<user::Model> {
         let mut rng = self.rng(Stream::Users);
         let mut users = Vec::with_capacity(self.sizes.users);
         users.push(user::Model {
@@ -255,7 +255,7 @@ impl Generator {
 
     /// Communities named after [`TOPICS`]; every third is private. The
     /// creator becomes the owner in [`Generator::memberships`].
-    pub fn communities(&self, users: &[user::Model]) -> Vec<community::Model> {
+    pub(crate) fn communities(&self, users: &[user::Model]) -> Vec<community::Model> {
         let mut rng = self.rng(Stream::Communities);
         (0..self.sizes.communities)
             .map(|index| {
@@ -298,7 +298,7 @@ impl Generator {
     /// Exactly one owner per community (its creator), one to three
     /// moderators, the rest members. The demo account owns one community,
     /// moderates a private one and is a member of a third.
-    pub fn memberships(
+    pub(crate) fn memberships(
         &self,
         users: &[user::Model],
         communities: &[community::Model],
@@ -364,7 +364,7 @@ impl Generator {
 
     /// Each account follows a random set of others; the demo account follows
     /// a fixed number and is followed by a fixed set besides chance.
-    pub fn follows(&self, users: &[user::Model]) -> Vec<follow::Model> {
+    pub(crate) fn follows(&self, users: &[user::Model]) -> Vec<follow::Model> {
         let mut rng = self.rng(Stream::Follows);
         let n = users.len();
         let demo_fans = sample_except(&mut rng, n, self.sizes.demo_followers, DEMO);
@@ -396,7 +396,7 @@ impl Generator {
 
     /// The demo account's posts first, then posts by random authors: a
     /// quarter on the author's profile, the rest in one of their communities.
-    pub fn posts(
+    pub(crate) fn posts(
         &self,
         users: &[user::Model],
         communities: &[community::Model],
@@ -444,7 +444,7 @@ impl Generator {
 
     /// Comments post by post: about a third reply to an earlier comment on
     /// the same post, and every comment is newer than what it answers.
-    pub fn comments<'a>(
+    pub(crate) fn comments<'a>(
         &self,
         users: &'a [user::Model],
         posts: &'a [Post],
@@ -481,7 +481,7 @@ impl Generator {
     }
 
     /// At most one reaction per user per post, from distinct users.
-    pub fn reactions<'a>(
+    pub(crate) fn reactions<'a>(
         &self,
         users: &'a [user::Model],
         posts: &'a [Post],
@@ -514,7 +514,7 @@ impl Generator {
     /// Conversations of two to four people; the demo account is in the
     /// first few. Participants join at creation and have read all, some, or
     /// none of the messages.
-    pub fn conversations(&self, users: &[user::Model]) -> Conversations {
+    pub(crate) fn conversations(&self, users: &[user::Model]) -> Conversations {
         let mut rng = self.rng(Stream::Conversations);
         let mean = self.sizes.messages_per_conversation;
         let mut out = Conversations::default();

@@ -16,13 +16,13 @@ fn max_parameters(backend: DbBackend) -> usize {
 }
 
 /// Inserts rows table by table and keeps count, in insertion order.
-pub struct Loader<'a, C> {
+pub(crate) struct Loader<'a, C> {
     db: &'a C,
     counts: Vec<(&'static str, u64)>,
 }
 
 impl<'a, C: ConnectionTrait> Loader<'a, C> {
-    pub fn new(db: &'a C) -> Self {
+    pub(crate) fn new(db: &'a C) -> Self {
         Self {
             db,
             counts: Vec::new(),
@@ -31,7 +31,7 @@ impl<'a, C: ConnectionTrait> Loader<'a, C> {
 
     /// Inserts every row of `rows` into `E`'s table, a full batch at a time,
     /// so a lazy iterator is never collected whole.
-    pub async fn load<E, I>(&mut self, rows: I) -> Result<(), DbErr>
+    pub(crate) async fn load<E, I>(&mut self, rows: I) -> Result<(), DbErr>
     where
         E: EntityTrait,
         E::Model: IntoActiveModel<E::ActiveModel>,
@@ -70,7 +70,7 @@ impl<'a, C: ConnectionTrait> Loader<'a, C> {
     }
 
     /// Rows inserted per table, in the order the tables were loaded.
-    pub fn into_counts(self) -> Vec<(&'static str, u64)> {
+    pub(crate) fn into_counts(self) -> Vec<(&'static str, u64)> {
         self.counts
     }
 }

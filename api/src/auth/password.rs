@@ -75,7 +75,7 @@ type Job = Box<dyn FnOnce() + Send>;
 
 impl Hasher {
     pub fn new() -> Self {
-        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let cores = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
         let (jobs, queue) = mpsc::channel::<Job>();
         let queue = Arc::new(Mutex::new(queue));
         let mut started = 0;
@@ -98,8 +98,15 @@ impl Hasher {
                                 // keep 19 MiB per thread.
                                 // SAFETY: takes no arguments and only frees
                                 // memory this thread's heap no longer uses.
-                                unsafe { libmimalloc_sys::mi_collect(true) };
-                                match queue.lock().unwrap_or_else(|e| e.into_inner()).recv() {
+                                #[allow(unsafe_code)]
+                                unsafe {
+                                    libmimalloc_sys::mi_collect(true);
+                                }
+                                match queue
+                                    .lock()
+                                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                                    .recv()
+                                {
                                     Ok(job) => job,
                                     Err(_) => break,
                                 }
@@ -271,7 +278,7 @@ mod tests {
             .map(|name| name.unwrap().expect("a named thread"))
             .collect();
         let threads = std::thread::available_parallelism()
-            .map_or(2, |n| n.get())
+            .map_or(2, std::num::NonZero::get)
             .max(2);
         assert!(names.len() <= threads, "{names:?}");
         assert!(names.iter().all(|n| n.starts_with("argon2-")), "{names:?}");

@@ -114,7 +114,7 @@ mod tests {
         assert!(limits.check_ip(Action::SignIn, ip).is_ok());
         match limits.check_ip(Action::SignIn, ip) {
             Err(AppError::RateLimited { retry_after_secs }) => {
-                assert!((1..=30).contains(&retry_after_secs), "{retry_after_secs}")
+                assert!((1..=30).contains(&retry_after_secs), "{retry_after_secs}");
             }
             other => panic!("expected a rate limit, got {other:?}"),
         }

@@ -14,7 +14,7 @@ use crate::{
 
 /// A snapshot of the database on the server's disk (in `BACKUP_DIR`).
 #[derive(SimpleObject)]
-pub struct Backup {
+pub(crate) struct Backup {
     /// Derived from the file name: a backup is known by its name.
     pub id: ID,
     /// The file name, e.g. `hearth-20261123T161000Z.db`.
@@ -64,7 +64,7 @@ async fn require_admin(ctx: &Context<'_>) -> async_graphql::Result<()> {
 }
 
 #[derive(Default)]
-pub struct BackupQuery;
+pub(crate) struct BackupQuery;
 
 #[Object]
 impl BackupQuery {
@@ -79,7 +79,7 @@ impl BackupQuery {
 }
 
 #[derive(Default)]
-pub struct BackupMutation;
+pub(crate) struct BackupMutation;
 
 #[Object]
 impl BackupMutation {

@@ -8,8 +8,8 @@
 //! and `backups` query. On PostgreSQL both answer `BAD_REQUEST` pointing at
 //! `pg_dump` and point-in-time recovery instead.
 
-pub mod graphql;
-pub mod service;
-pub mod settings;
+pub(crate) mod graphql;
+pub(crate) mod service;
+pub(crate) mod settings;
 
-pub use service::{Backup, BackupError, Backups, Destination};
+pub(crate) use service::{Backups, Destination};

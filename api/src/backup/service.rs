@@ -36,7 +36,7 @@ const TIME_FORMAT: &str = "%Y%m%dT%H%M%SZ";
 
 /// One finished snapshot on local disk.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Backup {
+pub(crate) struct Backup {
     /// The file name, e.g. `hearth-20261123T161000Z.db`.
     pub name: String,
     pub path: PathBuf,
@@ -51,7 +51,7 @@ pub struct Backup {
 /// Why a backup or restore did not happen. Each message is meant for an
 /// operator and names no SQL.
 #[derive(Debug)]
-pub enum BackupError {
+pub(crate) enum BackupError {
     /// The database is PostgreSQL: it has its own tools.
     Unsupported,
     /// The destination or source path cannot be used.
@@ -75,10 +75,10 @@ pub enum BackupError {
 
 /// Where `BACKUP_UPLOAD` puts copies in file storage (the upload sweep
 /// never looks there).
-pub const BACKUP_PREFIX: &str = "backups/";
+pub(crate) const BACKUP_PREFIX: &str = "backups/";
 
 /// What the PostgreSQL answer says, everywhere.
-pub const POSTGRES_ADVICE: &str = "backups here are SQLite snapshots; this server runs on \
+pub(crate) const POSTGRES_ADVICE: &str = "backups here are SQLite snapshots; this server runs on \
     PostgreSQL: use `pg_dump -Fc` (restore with `pg_restore`) or point-in-time recovery \
     (WAL archiving with pg_basebackup, pgBackRest or WAL-G); see docs/backups.md";
 
@@ -116,7 +116,7 @@ fn io_error(action: impl Into<String>) -> impl FnOnce(io::Error) -> BackupError 
 
 /// Where a snapshot goes.
 #[derive(Debug, Clone)]
-pub enum Destination {
+pub(crate) enum Destination {
     /// A new `hearth-<UTC time>.db` in this directory (created if missing).
     Dir(PathBuf),
     /// Exactly this file, which must not exist yet.
@@ -125,7 +125,7 @@ pub enum Destination {
 
 /// The server's backups: one at a time, into `BACKUP_DIR`, pruned to
 /// `BACKUP_KEEP`.
-pub struct Backups {
+pub(crate) struct Backups {
     db: DatabaseConnection,
     config: BackupConfig,
     /// Where `BACKUP_UPLOAD` copies go.
@@ -136,7 +136,7 @@ pub struct Backups {
 }
 
 impl Backups {
-    pub fn new(
+    pub(crate) fn new(
         db: DatabaseConnection,
         config: BackupConfig,
         storage: Arc<dyn Storage>,
@@ -150,14 +150,14 @@ impl Backups {
     }
 
     /// Takes a snapshot into the backup directory and applies retention.
-    pub async fn create(&self) -> Result<Backup, BackupError> {
+    pub(crate) async fn create(&self) -> Result<Backup, BackupError> {
         ensure_sqlite(&self.db)?;
         let _one_at_a_time = self.running.lock().await;
         create_in_backup_dir(&self.db, &self.config, self.storage.as_ref()).await
     }
 
     /// The finished backups in the backup directory, newest first.
-    pub async fn list(&self) -> Result<Vec<Backup>, BackupError> {
+    pub(crate) async fn list(&self) -> Result<Vec<Backup>, BackupError> {
         ensure_sqlite(&self.db)?;
         list(&self.config.dir).await
     }
@@ -165,7 +165,7 @@ impl Backups {
 
 /// A snapshot into `config.dir`, then retention: what both `createBackup`
 /// and `api backup` (without `--out`) do.
-pub async fn create_in_backup_dir(
+pub(crate) async fn create_in_backup_dir(
     db: &DatabaseConnection,
     config: &BackupConfig,
     storage: &dyn Storage,
@@ -209,7 +209,7 @@ fn ensure_sqlite(db: &DatabaseConnection) -> Result<(), BackupError> {
 
 /// Takes an online snapshot of `db` (SQLite) into `destination` while
 /// other connections keep writing, and returns the finished file.
-pub async fn snapshot(
+pub(crate) async fn snapshot(
     db: &DatabaseConnection,
     destination: &Destination,
 ) -> Result<Backup, BackupError> {
@@ -400,7 +400,7 @@ fn parse_name(name: &str) -> Option<(DateTime<Utc>, u32)> {
 
 /// The finished backups in `dir`, newest first. A missing directory has
 /// none.
-pub async fn list(dir: &Path) -> Result<Vec<Backup>, BackupError> {
+pub(crate) async fn list(dir: &Path) -> Result<Vec<Backup>, BackupError> {
     let mut found: Vec<((DateTime<Utc>, u32), Backup)> = Vec::new();
     let mut entries = match tokio::fs::read_dir(dir).await {
         Ok(entries) => entries,
@@ -438,7 +438,7 @@ pub async fn list(dir: &Path) -> Result<Vec<Backup>, BackupError> {
 }
 
 /// Deletes all but the newest `keep` backups in `dir`; returns them.
-pub async fn prune(dir: &Path, keep: usize) -> Result<Vec<Backup>, BackupError> {
+pub(crate) async fn prune(dir: &Path, keep: usize) -> Result<Vec<Backup>, BackupError> {
     let old: Vec<Backup> = list(dir).await?.into_iter().skip(keep).collect();
     for backup in &old {
         tokio::fs::remove_file(&backup.path)
@@ -449,7 +449,7 @@ pub async fn prune(dir: &Path, keep: usize) -> Result<Vec<Backup>, BackupError> 
 }
 
 /// The SQLite file a `sqlite://` URL opens, as sqlx reads it.
-pub fn sqlite_file(database_url: &str) -> Result<PathBuf, BackupError> {
+pub(crate) fn sqlite_file(database_url: &str) -> Result<PathBuf, BackupError> {
     let options = SqliteConnectOptions::from_str(database_url)
         .map_err(|e| BackupError::BadPath(format!("DATABASE_URL is not usable: {e}")))?;
     let file = options.get_filename();
@@ -466,7 +466,7 @@ pub fn sqlite_file(database_url: &str) -> Result<PathBuf, BackupError> {
 
 /// What [`verify`] found in a snapshot.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Verified {
+pub(crate) struct Verified {
     /// Migrations recorded in the snapshot.
     pub migrations: i64,
     pub users: i64,
@@ -475,7 +475,7 @@ pub struct Verified {
 /// Checks that `file` is an intact Hearth database: SQLite's
 /// `PRAGMA integrity_check` says `ok`, and it has Hearth's tables. Opens it
 /// read-only and immutable, so nothing (no `-wal`/`-shm`) is written.
-pub async fn verify(file: &Path) -> Result<Verified, BackupError> {
+pub(crate) async fn verify(file: &Path) -> Result<Verified, BackupError> {
     let not_snapshot =
         |why: String| BackupError::NotASnapshot(format!("{}: {why}", file.display()));
     let metadata = tokio::fs::metadata(file)
@@ -533,7 +533,7 @@ pub async fn verify(file: &Path) -> Result<Verified, BackupError> {
 
 /// What [`restore`] did.
 #[derive(Debug, Clone)]
-pub struct Restored {
+pub(crate) struct Restored {
     pub database: PathBuf,
     /// The database that was replaced, kept under a new name.
     pub previous: Option<PathBuf>,
@@ -545,7 +545,7 @@ pub struct Restored {
 /// database is open elsewhere. The snapshot is verified first; the current
 /// database is kept as `<file>.before-restore-<time>`, and its `-wal`/`-shm`
 /// files are removed so they cannot be replayed into the restored one.
-pub async fn restore(database_url: &str, snapshot: &Path) -> Result<Restored, BackupError> {
+pub(crate) async fn restore(database_url: &str, snapshot: &Path) -> Result<Restored, BackupError> {
     if migration::database::backend_of(database_url)
         .map_err(|e| BackupError::BadPath(e.to_string()))?
         != migration::database::Backend::Sqlite

@@ -29,7 +29,7 @@ use crate::{
 };
 
 #[derive(Clone)]
-pub struct Comment(pub comment::Model);
+pub(crate) struct Comment(pub comment::Model);
 
 #[Object]
 impl Comment {
@@ -95,12 +95,12 @@ impl Comment {
     }
 }
 
-pub type CommentConnection = Connection<String, Comment, EmptyFields, EmptyFields>;
+pub(crate) type CommentConnection = Connection<String, Comment, EmptyFields, EmptyFields>;
 
 /// A page of a thread whose parent (post or comment) the caller could
 /// already see. The first page goes through the loader, so the first
 /// comments of 50 posts cost one statement; later pages query directly.
-pub async fn comment_thread(
+pub(crate) async fn comment_thread(
     ctx: &Context<'_>,
     thread: Thread,
     page: PageArgs,
@@ -130,7 +130,7 @@ fn connection(page: Page<comment::Model>) -> CommentConnection {
 }
 
 #[derive(InputObject)]
-pub struct CreateCommentInput {
+pub(crate) struct CreateCommentInput {
     post_id: ID,
     /// The comment this replies to, on the same post.
     parent_id: Option<ID>,
@@ -139,7 +139,7 @@ pub struct CreateCommentInput {
 }
 
 #[derive(Default)]
-pub struct CommentsMutation;
+pub(crate) struct CommentsMutation;
 
 #[Object]
 impl CommentsMutation {

@@ -1,5 +1,5 @@
 //! Threaded comments on posts.
 
-pub mod graphql;
-pub mod loaders;
-pub mod service;
+pub(crate) mod graphql;
+pub(crate) mod loaders;
+pub(crate) mod service;

@@ -20,7 +20,7 @@ use crate::{
     validate,
 };
 
-pub const MAX_BODY: usize = 5_000;
+pub(crate) const MAX_BODY: usize = 5_000;
 
 /// The comments `viewer` may read.
 fn readable(viewer: Option<Uuid>) -> Condition {
@@ -34,7 +34,7 @@ fn readable(viewer: Option<Uuid>) -> Condition {
         .add(comment::Column::AuthorId.not_in_subquery(users::disabled_user_ids()))
 }
 
-pub async fn find_readable(
+pub(crate) async fn find_readable(
     db: &DatabaseConnection,
     viewer: Option<Uuid>,
     id: Uuid,
@@ -55,7 +55,7 @@ pub enum Thread {
 
 /// The comments visible to everyone who can see the thread's post: only a
 /// banned author's are held back.
-pub fn thread_condition(thread: Thread) -> Condition {
+pub(crate) fn thread_condition(thread: Thread) -> Condition {
     let place = match thread {
         Thread::Post(post_id) => Condition::all()
             .add(comment::Column::PostId.eq(post_id))
@@ -67,7 +67,7 @@ pub fn thread_condition(thread: Thread) -> Condition {
 
 /// One page of a thread, oldest first, after checking the viewer may read
 /// the post it belongs to.
-pub async fn list(
+pub(crate) async fn list(
     db: &DatabaseConnection,
     viewer: Option<Uuid>,
     thread: Thread,
@@ -95,14 +95,14 @@ pub async fn list(
     Ok(page.finish(rows))
 }
 
-pub struct NewComment {
+pub(crate) struct NewComment {
     pub post_id: Uuid,
     /// The comment this one replies to, on the same post.
     pub parent_id: Option<Uuid>,
     pub body: String,
 }
 
-pub async fn create(
+pub(crate) async fn create(
     db: &DatabaseConnection,
     viewer: &AuthSession,
     input: NewComment,
@@ -190,7 +190,11 @@ async fn insert_if_allowed(
 }
 
 /// Deletes a comment and, with it, its replies.
-pub async fn delete(db: &DatabaseConnection, viewer: &AuthSession, id: Uuid) -> AppResult<Uuid> {
+pub(crate) async fn delete(
+    db: &DatabaseConnection,
+    viewer: &AuthSession,
+    id: Uuid,
+) -> AppResult<Uuid> {
     let user = active_user(db, viewer).await?;
     let comment = find_readable(db, Some(user.id), id)
         .await?

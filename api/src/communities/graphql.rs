@@ -49,7 +49,7 @@ pub enum MembershipRole {
 }
 
 #[derive(Clone)]
-pub struct Community(pub community::Model);
+pub(crate) struct Community(pub community::Model);
 
 #[Object]
 impl Community {
@@ -129,7 +129,6 @@ impl Community {
     /// Posts here, newest first. `FORBIDDEN` for non-members of a private
     /// community.
     #[graphql(complexity = "page_complexity(first, last, child_complexity)")]
-    #[allow(clippy::too_many_arguments)]
     async fn posts(
         &self,
         ctx: &Context<'_>,
@@ -156,7 +155,7 @@ impl Community {
 }
 
 /// One person's membership of a community.
-pub struct CommunityMember(pub membership::Model);
+pub(crate) struct CommunityMember(pub membership::Model);
 
 #[Object]
 impl CommunityMember {
@@ -178,7 +177,7 @@ impl CommunityMember {
     }
 }
 
-pub struct MemberConnectionFields(Uuid);
+pub(crate) struct MemberConnectionFields(Uuid);
 
 #[Object]
 impl MemberConnectionFields {
@@ -188,12 +187,12 @@ impl MemberConnectionFields {
     }
 }
 
-pub type MemberConnection =
+pub(crate) type MemberConnection =
     Connection<String, CommunityMember, MemberConnectionFields, EmptyFields>;
-pub type CommunityConnection = Connection<String, Community, EmptyFields, EmptyFields>;
+pub(crate) type CommunityConnection = Connection<String, Community, EmptyFields, EmptyFields>;
 
 #[derive(InputObject)]
-pub struct CreateCommunityInput {
+pub(crate) struct CreateCommunityInput {
     /// 3 to 64 letters, digits or inner dashes; stored lower-case, unique.
     slug: String,
     /// 1 to 100 characters.
@@ -205,7 +204,7 @@ pub struct CreateCommunityInput {
 }
 
 #[derive(InputObject)]
-pub struct UpdateCommunityInput {
+pub(crate) struct UpdateCommunityInput {
     name: Option<String>,
     description: Option<String>,
     /// Only the owner may change it.
@@ -224,7 +223,7 @@ fn community_id(id: &ID, field: &str) -> Result<Uuid, crate::error::AppError> {
 }
 
 #[derive(Default)]
-pub struct CommunitiesQuery;
+pub(crate) struct CommunitiesQuery;
 
 #[Object]
 impl CommunitiesQuery {
@@ -253,7 +252,6 @@ impl CommunitiesQuery {
     /// (default false);
     /// `search` matches name or slug, case-insensitively.
     #[graphql(complexity = "page_complexity(first, last, child_complexity)")]
-    #[allow(clippy::too_many_arguments)]
     async fn communities(
         &self,
         ctx: &Context<'_>,
@@ -289,7 +287,7 @@ impl CommunitiesQuery {
 }
 
 #[derive(Default)]
-pub struct CommunitiesMutation;
+pub(crate) struct CommunitiesMutation;
 
 #[Object]
 impl CommunitiesMutation {

@@ -26,10 +26,10 @@ use crate::{
     validate,
 };
 
-pub const MAX_NAME: usize = 100;
-pub const MAX_DESCRIPTION: usize = 2000;
+pub(crate) const MAX_NAME: usize = 100;
+pub(crate) const MAX_DESCRIPTION: usize = 2000;
 
-pub async fn find(db: &DatabaseConnection, id: Uuid) -> AppResult<Option<community::Model>> {
+pub(crate) async fn find(db: &DatabaseConnection, id: Uuid) -> AppResult<Option<community::Model>> {
     Ok(community::Entity::find_by_id(id).one(db).await?)
 }
 
@@ -37,7 +37,7 @@ async fn get(db: &DatabaseConnection, id: Uuid) -> AppResult<community::Model> {
     find(db, id).await?.ok_or(AppError::NotFound("community"))
 }
 
-pub async fn find_by_slug(
+pub(crate) async fn find_by_slug(
     db: &DatabaseConnection,
     slug: &str,
 ) -> AppResult<Option<community::Model>> {
@@ -48,7 +48,7 @@ pub async fn find_by_slug(
 }
 
 /// The viewer's role in a community, if they are a member.
-pub async fn role_of(
+pub(crate) async fn role_of(
     db: &DatabaseConnection,
     community_id: Uuid,
     user_id: Uuid,
@@ -63,7 +63,7 @@ pub async fn role_of(
 
 /// Whether the viewer may read the community's posts and members: anyone
 /// for a public community, members only for a private one.
-pub async fn can_read(
+pub(crate) async fn can_read(
     db: &DatabaseConnection,
     viewer: Option<Uuid>,
     community: &community::Model,
@@ -78,7 +78,7 @@ pub async fn can_read(
 }
 
 /// `FORBIDDEN` unless the viewer may read the community's content.
-pub async fn require_readable(
+pub(crate) async fn require_readable(
     db: &DatabaseConnection,
     viewer: Option<Uuid>,
     community_id: Uuid,
@@ -92,7 +92,7 @@ pub async fn require_readable(
 }
 
 /// Ids of private communities, for `NOT IN` in post lists.
-pub fn private_community_ids() -> SelectStatement {
+pub(crate) fn private_community_ids() -> SelectStatement {
     Query::select()
         .column(community::Column::Id)
         .from(community::Entity)
@@ -101,7 +101,7 @@ pub fn private_community_ids() -> SelectStatement {
 }
 
 /// Ids of the communities a user belongs to, for `IN`.
-pub fn member_community_ids(user_id: Uuid) -> SelectStatement {
+pub(crate) fn member_community_ids(user_id: Uuid) -> SelectStatement {
     Query::select()
         .column(membership::Column::CommunityId)
         .from(membership::Entity)
@@ -111,7 +111,7 @@ pub fn member_community_ids(user_id: Uuid) -> SelectStatement {
 
 /// Which communities to list.
 #[derive(Debug, Default)]
-pub struct CommunityFilter {
+pub(crate) struct CommunityFilter {
     /// Only those the viewer belongs to.
     pub joined: bool,
     /// `LIKE` pattern matched against the lower-cased name and slug.
@@ -119,7 +119,7 @@ pub struct CommunityFilter {
 }
 
 /// Every community (metadata is public), newest first.
-pub async fn list(
+pub(crate) async fn list(
     db: &DatabaseConnection,
     viewer: Option<Uuid>,
     filter: CommunityFilter,
@@ -155,7 +155,7 @@ pub async fn list(
     Ok(page.finish(rows))
 }
 
-pub struct NewCommunity {
+pub(crate) struct NewCommunity {
     pub slug: String,
     pub name: String,
     pub description: Option<String>,
@@ -163,7 +163,7 @@ pub struct NewCommunity {
 }
 
 /// Creates a community owned by the viewer.
-pub async fn create(
+pub(crate) async fn create(
     db: &DatabaseConnection,
     viewer: &AuthSession,
     input: NewCommunity,
@@ -222,7 +222,7 @@ async fn insert_membership(
 }
 
 #[derive(Debug, Default)]
-pub struct CommunityChanges {
+pub(crate) struct CommunityChanges {
     pub name: Option<String>,
     pub description: Option<String>,
     pub visibility: Option<CommunityVisibility>,
@@ -230,7 +230,7 @@ pub struct CommunityChanges {
 
 /// Owners and moderators edit the name and description; only the owner
 /// changes who can see the community.
-pub async fn update(
+pub(crate) async fn update(
     db: &DatabaseConnection,
     viewer: &AuthSession,
     id: Uuid,
@@ -267,7 +267,11 @@ pub async fn update(
 
 /// Deletes a community with its memberships, posts and their comments:
 /// its owner's or an instance admin's decision.
-pub async fn delete(db: &DatabaseConnection, viewer: &AuthSession, id: Uuid) -> AppResult<Uuid> {
+pub(crate) async fn delete(
+    db: &DatabaseConnection,
+    viewer: &AuthSession,
+    id: Uuid,
+) -> AppResult<Uuid> {
     let user = active_user(db, viewer).await?;
     get(db, id).await?;
     let owner = role_of(db, id, viewer.user_id).await? == Some(MembershipRole::Owner);
@@ -280,7 +284,7 @@ pub async fn delete(db: &DatabaseConnection, viewer: &AuthSession, id: Uuid) -> 
 
 /// Joins a public community. Private ones are invite-only (`FORBIDDEN`);
 /// joining twice is `CONFLICT`.
-pub async fn join(
+pub(crate) async fn join(
     db: &DatabaseConnection,
     viewer: &AuthSession,
     id: Uuid,
@@ -301,7 +305,7 @@ pub async fn join(
 }
 
 /// Leaves a community. The owner cannot leave (a community always has one).
-pub async fn leave(
+pub(crate) async fn leave(
     db: &DatabaseConnection,
     viewer: &AuthSession,
     id: Uuid,
@@ -348,7 +352,7 @@ async fn require_manager(
 }
 
 /// Owners and moderators add members (the way into a private community).
-pub async fn add_member(
+pub(crate) async fn add_member(
     db: &DatabaseConnection,
     viewer: &AuthSession,
     community_id: Uuid,
@@ -363,7 +367,7 @@ pub async fn add_member(
 
 /// Owners remove moderators and members; moderators remove members only.
 /// Nobody removes the owner.
-pub async fn remove_member(
+pub(crate) async fn remove_member(
     db: &DatabaseConnection,
     viewer: &AuthSession,
     community_id: Uuid,
@@ -385,7 +389,7 @@ pub async fn remove_member(
 }
 
 /// The owner promotes members to moderator or demotes them back.
-pub async fn set_role(
+pub(crate) async fn set_role(
     db: &DatabaseConnection,
     viewer: &AuthSession,
     community_id: Uuid,
@@ -419,7 +423,7 @@ pub async fn set_role(
 }
 
 /// Members, oldest first; members only for a private community.
-pub async fn members(
+pub(crate) async fn members(
     db: &DatabaseConnection,
     viewer: Option<Uuid>,
     community_id: Uuid,

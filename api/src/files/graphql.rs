@@ -90,7 +90,7 @@ impl FilesMutation {
     #[graphql(guard = "SignedIn")]
     async fn upload_file(&self, ctx: &Context<'_>, file: Upload) -> async_graphql::Result<File> {
         let model = files(ctx)?
-            .store_upload(&signed_in(ctx)?, new_upload(ctx, &file)?, "file")
+            .store_upload(&signed_in(ctx)?, new_upload(ctx, file)?, "file")
             .await?;
         Ok(File {
             model,
@@ -106,14 +106,14 @@ impl FilesMutation {
         ctx: &Context<'_>,
         file: Option<Upload>,
     ) -> async_graphql::Result<User> {
-        let upload = file.map(|f| new_upload(ctx, &f)).transpose()?;
+        let upload = file.map(|f| new_upload(ctx, f)).transpose()?;
         let user = files(ctx)?.set_avatar(&signed_in(ctx)?, upload).await?;
         Ok(User::from(user))
     }
 }
 
 /// The bytes of an `Upload` argument, for the service.
-fn new_upload(ctx: &Context<'_>, file: &Upload) -> Result<NewUpload, AppError> {
+fn new_upload(ctx: &Context<'_>, file: Upload) -> Result<NewUpload, AppError> {
     let value = file
         .value(ctx)
         .map_err(|_| AppError::bad_input("file", "send the file as a multipart upload"))?;

@@ -35,7 +35,7 @@ use crate::{
 
 /// A single byte range, inclusive, as `Range` asked for it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ByteRange {
+pub(super) enum ByteRange {
     /// No usable `Range` header: the whole file.
     Full,
     Partial {
@@ -49,7 +49,7 @@ pub enum ByteRange {
 /// Parses `Range: bytes=...` for an object of `size` bytes. Anything not
 /// understood (other units, bad syntax, several ranges) is ignored, as RFC
 /// 9110 allows, and the whole file is sent.
-pub fn parse_range(value: &str, size: u64) -> ByteRange {
+pub(super) fn parse_range(value: &str, size: u64) -> ByteRange {
     let Some(spec) = value.trim().strip_prefix("bytes=") else {
         return ByteRange::Full;
     };
@@ -107,7 +107,7 @@ fn etag_matches(if_none_match: &str, etag: &str) -> bool {
 /// `inline; filename="..."; filename*=UTF-8''...`: the plain name keeps
 /// only safe ASCII; the encoded one percent-encodes everything else, so no
 /// quote, CR or LF can reach the header.
-pub fn content_disposition(name: Option<&str>, fallback: &str, inline: bool) -> String {
+pub(super) fn content_disposition(name: Option<&str>, fallback: &str, inline: bool) -> String {
     let name = name.unwrap_or(fallback);
     let ascii: String = name
         .chars()
@@ -143,7 +143,7 @@ fn internal() -> Response {
     )
 }
 
-pub async fn download(
+pub(super) async fn download(
     State(state): State<AppState>,
     Path(id): Path<String>,
     RawQuery(raw): RawQuery,
@@ -195,9 +195,8 @@ pub async fn download(
             );
         }
     };
-    let public = match service::is_public(&state.db, file.id).await {
-        Ok(public) => public,
-        Err(_) => return internal(),
+    let Ok(public) = service::is_public(&state.db, file.id).await else {
+        return internal();
     };
     respond(&state, &file, public, &headers).await
 }

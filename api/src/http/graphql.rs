@@ -154,7 +154,7 @@ fn request_info(
 
 /// GET /graphql: subscriptions for WebSocket upgrades, the playground for
 /// browsers, queries for everyone else.
-pub async fn get(
+pub(super) async fn get(
     State(state): State<AppState>,
     peer: Option<Extension<ConnectInfo<SocketAddr>>>,
     headers: HeaderMap,
@@ -204,7 +204,7 @@ pub async fn get(
     if let Some(raw) = params.get("variables").filter(|v| !v.is_empty()) {
         match serde_json::from_str::<serde_json::Value>(raw) {
             Ok(json @ serde_json::Value::Object(_)) => {
-                request = request.variables(Variables::from_json(json))
+                request = request.variables(Variables::from_json(json));
             }
             Ok(serde_json::Value::Null) => {}
             _ => {
@@ -286,7 +286,7 @@ const SUBSCRIPTIONS_ON_WEBSOCKET: &str =
     "subscriptions run over a WebSocket to /graphql (graphql-transport-ws), not over POST";
 
 /// POST /graphql: one operation, or a batch of up to `GRAPHQL_MAX_BATCH`.
-pub async fn post(
+pub(super) async fn post(
     State(state): State<AppState>,
     peer: Option<Extension<ConnectInfo<SocketAddr>>>,
     headers: HeaderMap,

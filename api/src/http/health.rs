@@ -12,12 +12,12 @@ use crate::db::{Readiness, readiness};
 const READY_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// The process is up and serving HTTP.
-pub async fn live() -> Json<Value> {
+pub(super) async fn live() -> Json<Value> {
     Json(json!({ "status": "ok" }))
 }
 
 /// The database answers and its schema is current: safe to send traffic.
-pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
+pub(super) async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
     match readiness(&state.db, READY_TIMEOUT).await {
         Readiness::Ready => (
             StatusCode::OK,

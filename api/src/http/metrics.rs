@@ -21,14 +21,14 @@ use crate::{
 
 /// What the `/metrics` handler needs.
 #[derive(Clone)]
-pub struct Endpoint {
+pub(super) struct Endpoint {
     pub handle: PrometheusHandle,
     pub token: Option<Arc<str>>,
     pub db: DatabaseConnection,
 }
 
 /// The `/metrics` handler's state when metrics are enabled.
-pub fn endpoint(config: &Config, db: &DatabaseConnection) -> Option<Endpoint> {
+pub(super) fn endpoint(config: &Config, db: &DatabaseConnection) -> Option<Endpoint> {
     if !config.metrics.enabled {
         return None;
     }
@@ -46,7 +46,7 @@ pub fn endpoint(config: &Config, db: &DatabaseConnection) -> Option<Endpoint> {
 }
 
 /// GET /metrics in the Prometheus text format.
-pub async fn scrape(State(endpoint): State<Endpoint>, headers: HeaderMap) -> Response {
+pub(super) async fn scrape(State(endpoint): State<Endpoint>, headers: HeaderMap) -> Response {
     if let Some(token) = &endpoint.token {
         let presented = headers
             .get(header::AUTHORIZATION)
@@ -83,7 +83,7 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 
 /// Counts every request that reaches the router, labelled by its route
 /// pattern (never the raw path, which would be unbounded).
-pub async fn track_http(request: Request, next: Next) -> Response {
+pub(super) async fn track_http(request: Request, next: Next) -> Response {
     let route = request
         .extensions()
         .get::<MatchedPath>()

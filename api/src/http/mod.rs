@@ -28,14 +28,14 @@ use tower_http::{
 };
 use tracing::Level;
 
-pub use state::AppState;
+pub(crate) use state::AppState;
 
 use self::error::error_response;
 
 use crate::{config::Config, error::code};
 
 /// The whole application as one axum router.
-pub fn router(state: AppState) -> Router {
+pub(crate) fn router(state: AppState) -> Router {
     let config = state.config.clone();
     let mut routes = Router::new()
         .route("/graphql", get(graphql::get).post(graphql::post))

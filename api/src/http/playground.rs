@@ -13,7 +13,7 @@ const CSP: &str = "default-src 'none'; script-src 'unsafe-inline'; style-src 'un
                    connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; \
                    frame-ancestors 'none'";
 
-pub fn page() -> Response {
+pub(super) fn page() -> Response {
     (
         [
             (header::CONTENT_SECURITY_POLICY, CSP),

@@ -11,11 +11,11 @@ use axum::{
 };
 use tracing::Span;
 
-pub static HEADER: HeaderName = HeaderName::from_static("x-request-id");
+pub(super) static HEADER: HeaderName = HeaderName::from_static("x-request-id");
 
 const MAX_LEN: usize = 64;
 
-pub async fn discard_unsafe(mut request: Request, next: Next) -> Response {
+pub(super) async fn discard_unsafe(mut request: Request, next: Next) -> Response {
     let unsafe_id = request.headers().get(&HEADER).is_some_and(|value| {
         let bytes = value.as_bytes();
         bytes.is_empty()
@@ -30,7 +30,7 @@ pub async fn discard_unsafe(mut request: Request, next: Next) -> Response {
     next.run(request).await
 }
 
-pub fn make_span(request: &HttpRequest<Body>) -> Span {
+pub(super) fn make_span(request: &HttpRequest<Body>) -> Span {
     let id = request
         .headers()
         .get(&HEADER)

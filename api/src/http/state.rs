@@ -19,7 +19,7 @@ use crate::{
 };
 
 #[derive(Clone)]
-pub struct AppState {
+pub(crate) struct AppState {
     pub(super) db: DatabaseConnection,
     pub(super) schema: AppSchema,
     /// Parsing, limits, error codes and metrics around each execution.
@@ -40,7 +40,7 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(
+    pub(crate) fn new(
         db: DatabaseConnection,
         schema: AppSchema,
         auth: Arc<Auth>,
@@ -63,7 +63,7 @@ impl AppState {
     }
 
     /// The open sockets' tasks: shutdown closes the tracker and waits.
-    pub fn sockets(&self) -> TaskTracker {
+    pub(crate) fn sockets(&self) -> TaskTracker {
         self.sockets.clone()
     }
 }
@@ -71,12 +71,15 @@ impl AppState {
 /// Open connections per account, so one account cannot hold the server's
 /// memory with idle sockets.
 #[derive(Clone, Default)]
-pub struct Connections(Arc<Mutex<HashMap<Uuid, usize>>>);
+pub(super) struct Connections(Arc<Mutex<HashMap<Uuid, usize>>>);
 
 impl Connections {
     /// A slot for `user`, or `None` when they already hold `limit`.
     pub(super) fn claim(&self, user: Uuid, limit: usize) -> Option<ConnectionSlot> {
-        let mut open = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let mut open = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let count = open.entry(user).or_default();
         if *count >= limit {
             return None;
@@ -97,7 +100,11 @@ pub(super) struct ConnectionSlot {
 
 impl Drop for ConnectionSlot {
     fn drop(&mut self) {
-        let mut open = self.connections.0.lock().unwrap_or_else(|e| e.into_inner());
+        let mut open = self
+            .connections
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Some(count) = open.get_mut(&self.user) {
             *count -= 1;
             if *count == 0 {

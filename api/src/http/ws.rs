@@ -49,17 +49,17 @@ enum Protocol {
 
 /// graphql-transport-ws close codes.
 mod close {
-    pub const BAD_MESSAGE: u16 = 4400;
-    pub const UNAUTHORIZED: u16 = 4401;
-    pub const FORBIDDEN: u16 = 4403;
-    pub const SUBPROTOCOL: u16 = 4406;
-    pub const INIT_TIMEOUT: u16 = 4408;
-    pub const DUPLICATE_ID: u16 = 4409;
-    pub const SECOND_INIT: u16 = 4429;
+    pub(super) const BAD_MESSAGE: u16 = 4400;
+    pub(super) const UNAUTHORIZED: u16 = 4401;
+    pub(super) const FORBIDDEN: u16 = 4403;
+    pub(super) const SUBPROTOCOL: u16 = 4406;
+    pub(super) const INIT_TIMEOUT: u16 = 4408;
+    pub(super) const DUPLICATE_ID: u16 = 4409;
+    pub(super) const SECOND_INIT: u16 = 4429;
     /// RFC 6455: the server is going away (shutting down).
-    pub const GOING_AWAY: u16 = 1001;
+    pub(super) const GOING_AWAY: u16 = 1001;
     /// RFC 6455: policy violation (too many connections).
-    pub const POLICY: u16 = 1008;
+    pub(super) const POLICY: u16 = 1008;
 }
 
 /// Whether a browser page from `Origin` may open a socket. Native apps send
@@ -278,7 +278,7 @@ impl Session {
                             return Some(Closing(close::BAD_MESSAGE, "Invalid message: binary frames are not accepted".into()));
                         }
                         Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
-                        Some(Ok(Message::Close(_))) | Some(Err(_)) | None => return None,
+                        Some(Ok(Message::Close(_)) | Err(_)) | None => return None,
                     };
                     // The reason stays short: a close frame holds 123 bytes.
                     let Ok(message) = serde_json::from_str::<ClientMessage>(text.as_str()) else {

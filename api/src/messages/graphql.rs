@@ -28,7 +28,7 @@ use crate::{
 };
 
 #[derive(Clone)]
-pub struct Conversation(pub conversation::Model);
+pub(crate) struct Conversation(pub conversation::Model);
 
 #[Object]
 impl Conversation {
@@ -101,7 +101,7 @@ impl Conversation {
 }
 
 #[derive(Clone)]
-pub struct Message(pub message::Model);
+pub(crate) struct Message(pub message::Model);
 
 #[Object]
 impl Message {
@@ -129,11 +129,11 @@ impl Message {
     }
 }
 
-pub type ConversationConnection = Connection<String, Conversation, EmptyFields, EmptyFields>;
-pub type MessageConnection = Connection<String, Message, EmptyFields, EmptyFields>;
+pub(crate) type ConversationConnection = Connection<String, Conversation, EmptyFields, EmptyFields>;
+pub(crate) type MessageConnection = Connection<String, Message, EmptyFields, EmptyFields>;
 
 #[derive(InputObject)]
-pub struct StartConversationInput {
+pub(crate) struct StartConversationInput {
     /// The other people (1 to 50); you are added yourself. With exactly
     /// one, your existing conversation with them is reused.
     participant_ids: Vec<ID>,
@@ -142,7 +142,7 @@ pub struct StartConversationInput {
 }
 
 #[derive(Default)]
-pub struct MessagesQuery;
+pub(crate) struct MessagesQuery;
 
 #[Object]
 impl MessagesQuery {
@@ -194,7 +194,7 @@ impl MessagesQuery {
 }
 
 #[derive(Default)]
-pub struct MessagesMutation;
+pub(crate) struct MessagesMutation;
 
 #[Object]
 impl MessagesMutation {

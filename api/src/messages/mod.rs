@@ -1,5 +1,5 @@
 //! Direct messages: conversations between two or more people.
 
-pub mod graphql;
-pub mod loaders;
-pub mod service;
+pub(crate) mod graphql;
+pub(crate) mod loaders;
+pub(crate) mod service;

@@ -20,9 +20,9 @@ use crate::{
     validate,
 };
 
-pub const MAX_BODY: usize = 5_000;
+pub(crate) const MAX_BODY: usize = 5_000;
 /// Most people in one conversation besides its creator.
-pub const MAX_PARTICIPANTS: usize = 50;
+pub(crate) const MAX_PARTICIPANTS: usize = 50;
 
 /// Ids of the conversations a user takes part in.
 fn conversations_of(user_id: Uuid) -> SelectStatement {
@@ -33,7 +33,7 @@ fn conversations_of(user_id: Uuid) -> SelectStatement {
         .to_owned()
 }
 
-pub async fn find_for(
+pub(crate) async fn find_for(
     db: &DatabaseConnection,
     viewer: Uuid,
     id: Uuid,
@@ -54,7 +54,7 @@ async fn get_for(
         .ok_or(AppError::NotFound("conversation"))
 }
 
-pub async fn find_message_for(
+pub(crate) async fn find_message_for(
     db: &DatabaseConnection,
     viewer: Uuid,
     id: Uuid,
@@ -66,7 +66,7 @@ pub async fn find_message_for(
 }
 
 /// The viewer's conversations, newest activity first.
-pub async fn list(
+pub(crate) async fn list(
     db: &DatabaseConnection,
     viewer: Uuid,
     page: &PageRequest,
@@ -86,7 +86,7 @@ pub async fn list(
 
 /// A conversation's messages, newest first (a chat screen shows the latest
 /// and pages back in time).
-pub async fn messages(
+pub(crate) async fn messages(
     db: &DatabaseConnection,
     viewer: Uuid,
     conversation_id: Uuid,
@@ -108,7 +108,7 @@ pub async fn messages(
 /// Starts a conversation between the viewer and `others`, optionally with a
 /// first message. With exactly one other person, an existing one-to-one
 /// conversation is reused rather than duplicated.
-pub async fn start(
+pub(crate) async fn start(
     db: &DatabaseConnection,
     viewer: &AuthSession,
     others: Vec<Uuid>,
@@ -266,7 +266,7 @@ async fn read_up_to(
 
 /// Marks everything in a conversation as read by the viewer, for
 /// `unreadCount`.
-pub async fn mark_read(
+pub(crate) async fn mark_read(
     db: &DatabaseConnection,
     viewer: &AuthSession,
     conversation_id: Uuid,
@@ -277,7 +277,7 @@ pub async fn mark_read(
 }
 
 /// Sends a message; only participants may.
-pub async fn send(
+pub(crate) async fn send(
     db: &DatabaseConnection,
     viewer: &AuthSession,
     conversation_id: Uuid,

@@ -13,7 +13,7 @@ use crate::{communities::service as communities, users::service as users};
 /// community is public; a post in a private community is for its members;
 /// a disabled (banned) author's posts are hidden from everyone while the
 /// ban lasts.
-pub fn readable(viewer: Option<Uuid>) -> Condition {
+pub(crate) fn readable(viewer: Option<Uuid>) -> Condition {
     let mut place = Condition::any()
         .add(post::Column::CommunityId.is_null())
         .add(post::Column::CommunityId.not_in_subquery(communities::private_community_ids()));

@@ -48,14 +48,14 @@ pub enum ReactionKind {
 
 /// How many reactions of one kind a post has.
 #[derive(SimpleObject)]
-pub struct ReactionCount {
+pub(crate) struct ReactionCount {
     pub kind: ReactionKind,
     pub count: u64,
 }
 
 /// A post, in a community or on its author's profile.
 #[derive(Clone)]
-pub struct Post(pub post::Model);
+pub(crate) struct Post(pub post::Model);
 
 #[Object]
 impl Post {
@@ -174,7 +174,7 @@ impl Post {
     }
 }
 
-pub type PostConnection = Connection<String, Post, EmptyFields, EmptyFields>;
+pub(crate) type PostConnection = Connection<String, Post, EmptyFields, EmptyFields>;
 
 /// The order of a list of posts.
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Default)]
@@ -187,7 +187,7 @@ pub enum PostOrder {
 /// Narrows a list of posts; fields combine with AND.
 #[derive(InputObject, Default)]
 #[graphql(name = "PostFilter")]
-pub struct PostFilterInput {
+pub(crate) struct PostFilterInput {
     /// Posts by this user.
     pub author_id: Option<ID>,
     /// Posts in this community (members only if it is private).
@@ -201,7 +201,7 @@ pub struct PostFilterInput {
 }
 
 impl PostFilterInput {
-    pub fn into_filter(self) -> Result<PostFilter, AppError> {
+    pub(crate) fn into_filter(self) -> Result<PostFilter, AppError> {
         Ok(PostFilter {
             author_id: self
                 .author_id
@@ -223,7 +223,7 @@ impl PostFilterInput {
 }
 
 /// One page of posts the viewer may read, newest first.
-pub async fn list_posts(
+pub(crate) async fn list_posts(
     ctx: &Context<'_>,
     filter: PostFilter,
     page: PageArgs,
@@ -233,7 +233,7 @@ pub async fn list_posts(
     Ok(page.into_connection(EmptyFields, post_cursor, Post))
 }
 
-pub fn post_cursor(post: &post::Model) -> KeysetCursor {
+pub(crate) fn post_cursor(post: &post::Model) -> KeysetCursor {
     KeysetCursor {
         created_at: post.created_at,
         id: post.id,
@@ -241,7 +241,7 @@ pub fn post_cursor(post: &post::Model) -> KeysetCursor {
 }
 
 #[derive(InputObject)]
-pub struct CreatePostInput {
+pub(crate) struct CreatePostInput {
     /// 1 to 10,000 characters.
     body: String,
     /// Post in this community (you must be a member); omit to post on your
@@ -253,7 +253,7 @@ pub struct CreatePostInput {
 }
 
 #[derive(Default)]
-pub struct PostsQuery;
+pub(crate) struct PostsQuery;
 
 #[Object]
 impl PostsQuery {
@@ -268,7 +268,6 @@ impl PostsQuery {
     /// Posts the viewer may read, optionally filtered; newest first unless
     /// `order: OLDEST_FIRST`.
     #[graphql(complexity = "page_complexity(first, last, child_complexity)")]
-    #[allow(clippy::too_many_arguments)]
     async fn posts(
         &self,
         ctx: &Context<'_>,
@@ -320,7 +319,7 @@ impl PostsQuery {
 }
 
 #[derive(Default)]
-pub struct PostsMutation;
+pub(crate) struct PostsMutation;
 
 #[Object]
 impl PostsMutation {

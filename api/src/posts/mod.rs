@@ -1,7 +1,7 @@
 //! Posts (in a community or on the author's profile), reactions, and the
 //! feed.
 
-pub mod access;
-pub mod graphql;
-pub mod loaders;
-pub mod service;
+pub(crate) mod access;
+pub(crate) mod graphql;
+pub(crate) mod loaders;
+pub(crate) mod service;

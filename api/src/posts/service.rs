@@ -21,7 +21,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-pub use super::access::readable;
+pub(crate) use super::access::readable;
 use crate::{
     auth::AuthSession,
     communities::service as communities,
@@ -33,10 +33,10 @@ use crate::{
     validate,
 };
 
-pub const MAX_BODY: usize = 10_000;
+pub(crate) const MAX_BODY: usize = 10_000;
 
 /// A post if it exists and the viewer may read it.
-pub async fn find_readable(
+pub(crate) async fn find_readable(
     db: &DatabaseConnection,
     viewer: Option<Uuid>,
     id: Uuid,
@@ -59,7 +59,7 @@ async fn get_readable(
 
 /// Which posts to list; every part is optional and they combine with AND.
 #[derive(Debug, Default, Clone)]
-pub struct PostFilter {
+pub(crate) struct PostFilter {
     pub author_id: Option<Uuid>,
     pub community_id: Option<Uuid>,
     pub created_after: Option<DateTime<Utc>>,
@@ -72,7 +72,7 @@ pub struct PostFilter {
 
 /// Posts, newest first by default. Asking for a private community's posts as a
 /// non-member is `FORBIDDEN`; elsewhere unreadable posts are left out.
-pub async fn list(
+pub(crate) async fn list(
     db: &DatabaseConnection,
     viewer: Option<Uuid>,
     filter: PostFilter,
@@ -112,7 +112,7 @@ pub async fn list(
 
 /// The viewer's home timeline, newest first: their own posts, posts by
 /// people they follow, and posts in communities they belong to.
-pub async fn feed(
+pub(crate) async fn feed(
     db: &DatabaseConnection,
     viewer: &AuthSession,
     page: &PageRequest,
@@ -137,7 +137,7 @@ pub async fn feed(
     Ok(page.finish(rows))
 }
 
-pub struct NewPost {
+pub(crate) struct NewPost {
     pub body: String,
     /// `None` posts on the author's profile.
     pub community_id: Option<Uuid>,
@@ -146,7 +146,7 @@ pub struct NewPost {
 }
 
 /// Writes a post. Posting in a community takes membership.
-pub async fn create(
+pub(crate) async fn create(
     db: &DatabaseConnection,
     viewer: &AuthSession,
     input: NewPost,
@@ -181,7 +181,7 @@ pub async fn create(
 }
 
 /// The author edits their post's body.
-pub async fn update(
+pub(crate) async fn update(
     db: &DatabaseConnection,
     viewer: &AuthSession,
     id: Uuid,
@@ -200,7 +200,7 @@ pub async fn update(
 
 /// Whether `user` moderates content in `community_id`: an instance admin
 /// anywhere, a community's owner or moderator in that community only.
-pub async fn can_moderate(
+pub(crate) async fn can_moderate(
     db: &DatabaseConnection,
     user: &user::Model,
     community_id: Option<Uuid>,
@@ -220,7 +220,7 @@ pub async fn can_moderate(
 /// Deletes a post (its comments, reactions and attached files' rows go
 /// with it). Returns its id and the storage keys of its files, to delete
 /// once this has committed.
-pub async fn delete(
+pub(crate) async fn delete(
     db: &DatabaseConnection,
     viewer: &AuthSession,
     id: Uuid,
@@ -238,7 +238,7 @@ pub async fn delete(
 }
 
 /// Sets the viewer's reaction to a post, replacing any earlier one.
-pub async fn react(
+pub(crate) async fn react(
     db: &DatabaseConnection,
     viewer: &AuthSession,
     post_id: Uuid,
@@ -263,7 +263,7 @@ pub async fn react(
 }
 
 /// Removes the viewer's reaction; `NOT_FOUND` if there was none.
-pub async fn unreact(
+pub(crate) async fn unreact(
     db: &DatabaseConnection,
     viewer: &AuthSession,
     post_id: Uuid,

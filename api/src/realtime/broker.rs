@@ -96,7 +96,10 @@ struct Registry {
 
 impl Registry {
     fn deliver(&self, event: &Event) {
-        let mut topics = self.topics.lock().unwrap_or_else(|e| e.into_inner());
+        let mut topics = self
+            .topics
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         for topic in event.topics() {
             let Some(subscribers) = topics.get_mut(&topic) else {
                 continue;
@@ -152,7 +155,7 @@ impl Drop for Receiver {
             .registry
             .topics
             .lock()
-            .unwrap_or_else(|e| e.into_inner());
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Some(subscribers) = topics.get_mut(&self.topic) {
             subscribers.remove(&self.id);
             if subscribers.is_empty() {
@@ -205,7 +208,7 @@ impl Broker {
         self.registry
             .topics
             .lock()
-            .unwrap_or_else(|e| e.into_inner())
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .entry(topic)
             .or_default()
             .insert(

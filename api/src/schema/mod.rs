@@ -6,9 +6,9 @@
 mod limits;
 mod node;
 mod nulls;
-pub mod pipeline;
+pub(crate) mod pipeline;
 
-pub use limits::GraphqlLimits;
+pub(crate) use limits::GraphqlLimits;
 
 use std::sync::Arc;
 
@@ -34,7 +34,7 @@ use crate::{
 };
 
 #[derive(MergedObject, Default)]
-pub struct Query(
+pub(crate) struct Query(
     node::NodeQuery,
     AuthQuery,
     UsersQuery,
@@ -45,7 +45,7 @@ pub struct Query(
 );
 
 #[derive(MergedObject, Default)]
-pub struct Mutation(
+pub(crate) struct Mutation(
     AuthMutation,
     UsersMutation,
     CommunitiesMutation,
@@ -56,7 +56,7 @@ pub struct Mutation(
     BackupMutation,
 );
 
-pub type AppSchema = Schema<Query, Mutation, Subscription>;
+pub(crate) type AppSchema = Schema<Query, Mutation, Subscription>;
 
 fn builder(limits: &GraphqlLimits) -> SchemaBuilder<Query, Mutation, Subscription> {
     let mut builder = Schema::build(Query::default(), Mutation::default(), Subscription)
@@ -72,7 +72,7 @@ fn builder(limits: &GraphqlLimits) -> SchemaBuilder<Query, Mutation, Subscriptio
 }
 
 /// The schema the server executes.
-pub fn build_schema(
+pub(crate) fn build_schema(
     limits: &GraphqlLimits,
     db: DatabaseConnection,
     auth: Arc<Auth>,
@@ -91,7 +91,7 @@ pub fn build_schema(
 }
 
 /// The schema in SDL, as committed in `schema.graphql`.
-pub fn sdl() -> String {
+pub(crate) fn sdl() -> String {
     let limits = GraphqlLimits {
         max_depth: usize::MAX,
         max_complexity: usize::MAX,

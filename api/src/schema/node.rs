@@ -25,7 +25,7 @@ use crate::{
 /// An object with a global id.
 #[derive(Interface)]
 #[graphql(field(name = "id", ty = "ID", desc = "Globally unique, opaque id."))]
-pub enum Node {
+pub(super) enum Node {
     User(User),
     Community(Community),
     Post(Post),
@@ -36,7 +36,7 @@ pub enum Node {
 }
 
 #[derive(Default)]
-pub struct NodeQuery;
+pub(super) struct NodeQuery;
 
 #[Object]
 impl NodeQuery {

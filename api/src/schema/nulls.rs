@@ -24,12 +24,12 @@ use async_graphql::{
 
 /// Every object and interface type's fields and their types, by name.
 #[derive(Default)]
-pub struct FieldTypes(HashMap<Name, HashMap<Name, Type>>);
+pub(super) struct FieldTypes(HashMap<Name, HashMap<Name, Type>>);
 
 impl FieldTypes {
     /// From the schema's SDL; an SDL that does not parse gives no types
     /// (and responses are then left as they are).
-    pub fn from_sdl(sdl: &str) -> Self {
+    pub(super) fn from_sdl(sdl: &str) -> Self {
         let Ok(document) = parse_schema(sdl) else {
             return Self::default();
         };
@@ -135,7 +135,7 @@ fn collect<'a>(
 /// propagate up through non-null positions as the spec requires.
 /// `operation` names the executed operation (`None`: the document's only
 /// one).
-pub fn propagate(
+pub(super) fn propagate(
     types: &FieldTypes,
     document: &ExecutableDocument,
     operation: Option<&str>,

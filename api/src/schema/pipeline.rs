@@ -37,7 +37,7 @@ const CACHED_DOCUMENTS: usize = 256;
 /// Longer documents are parsed each time rather than held in the cache.
 const CACHED_DOCUMENT_MAX_BYTES: usize = 16 * 1024;
 
-pub struct Pipeline {
+pub(crate) struct Pipeline {
     max_aliases: usize,
     /// Whether `__schema` and `__type` may be asked for. When not, they are
     /// refused with a code, and validation messages lose their "Did you
@@ -49,7 +49,7 @@ pub struct Pipeline {
 }
 
 /// A request ready to execute, or the response that refuses it.
-pub struct Prepared {
+pub(crate) struct Prepared {
     request: Request,
     /// The selected operation's name, for metrics.
     name: Option<String>,
@@ -61,31 +61,31 @@ pub struct Prepared {
 
 /// What [`Pipeline::finish`] needs of a request once it has run.
 #[derive(Clone, Default)]
-pub struct Executed {
+pub(crate) struct Executed {
     name: Option<String>,
     document: Option<Arc<ExecutableDocument>>,
 }
 
 impl Prepared {
     /// The type of the operation the request selects, when it parsed.
-    pub fn operation(&self) -> Option<OperationType> {
+    pub(crate) fn operation(&self) -> Option<OperationType> {
         self.operation
     }
 
     /// The request, for the caller to attach data.
-    pub fn request_mut(&mut self) -> &mut Request {
+    pub(crate) fn request_mut(&mut self) -> &mut Request {
         &mut self.request
     }
 
     /// The response to a refused request, for callers that execute
     /// prepared requests themselves (subscriptions); `None` if it may run.
-    pub fn take_refusal(&mut self) -> Option<Response> {
+    pub(crate) fn take_refusal(&mut self) -> Option<Response> {
         self.refused.take()
     }
 
     /// The request, to execute as a stream (after [`Prepared::take_refusal`]),
     /// and what finishing its responses needs.
-    pub fn into_request(self) -> (Request, Executed) {
+    pub(crate) fn into_request(self) -> (Request, Executed) {
         let executed = Executed {
             name: self.name,
             document: self.document,
@@ -96,7 +96,7 @@ impl Prepared {
 
 impl Pipeline {
     /// `sdl` is the schema's, for the field types null propagation needs.
-    pub fn new(limits: &GraphqlLimits, sdl: &str) -> Self {
+    pub(crate) fn new(limits: &GraphqlLimits, sdl: &str) -> Self {
         Self {
             max_aliases: limits.max_aliases,
             introspection: limits.introspection,
@@ -111,7 +111,7 @@ impl Pipeline {
     /// checks the alias and introspection limits. The request then carries
     /// the parsed document, which async-graphql uses instead of parsing it
     /// again.
-    pub fn prepare(&self, mut request: Request) -> Prepared {
+    pub(crate) fn prepare(&self, mut request: Request) -> Prepared {
         let document = match self.parse(&request.query) {
             Ok(document) => document,
             Err(err) => {
@@ -162,7 +162,12 @@ impl Pipeline {
     /// since its access token was issued. This is the one place the rule
     /// lives: every mutation field, over HTTP and WebSocket alike, passes
     /// here, so no resolver has to remember it.
-    pub async fn admit(&self, prepared: &mut Prepared, viewer: Viewer, db: &DatabaseConnection) {
+    pub(crate) async fn admit(
+        &self,
+        prepared: &mut Prepared,
+        viewer: Viewer,
+        db: &DatabaseConnection,
+    ) {
         let Viewer::SignedIn(session) = viewer else {
             return;
         };
@@ -188,12 +193,14 @@ impl Pipeline {
     }
 
     fn cache(&self) -> std::sync::MutexGuard<'_, LruCache<Arc<str>, Arc<ExecutableDocument>>> {
-        self.documents.lock().unwrap_or_else(|e| e.into_inner())
+        self.documents
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Executes a prepared request (or answers its refusal), finishes its
     /// response and counts it.
-    pub async fn execute(&self, schema: &super::AppSchema, prepared: Prepared) -> Response {
+    pub(crate) async fn execute(&self, schema: &super::AppSchema, prepared: Prepared) -> Response {
         let started = Instant::now();
         let operation = prepared.operation;
         let (response, name) = match prepared.refused {
@@ -214,7 +221,7 @@ impl Pipeline {
 
     /// Puts a response of an executed request right: field errors null
     /// their field (and its non-null parents), and every error has a code.
-    pub fn finish(&self, response: &mut Response, executed: &Executed) {
+    pub(crate) fn finish(&self, response: &mut Response, executed: &Executed) {
         if let Some(document) = &executed.document
             && response.errors.iter().any(|e| !e.path.is_empty())
         {
@@ -257,7 +264,7 @@ impl Pipeline {
 /// insert would fail as an internal error, after earlier writes of the same
 /// mutation), and no client means to send one, so it is refused up front on
 /// both backends.
-pub fn carries_nul(request: &Request) -> bool {
+pub(crate) fn carries_nul(request: &Request) -> bool {
     fn in_value(value: &async_graphql::Value) -> bool {
         match value {
             async_graphql::Value::String(s) => s.contains('\0'),

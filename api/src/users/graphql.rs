@@ -26,7 +26,7 @@ use crate::{
 /// A public profile. Private columns (email, password hash, role) are
 /// not even loaded.
 #[derive(Clone)]
-pub struct User(pub user::Profile);
+pub(crate) struct User(pub user::Profile);
 
 impl From<user::Model> for User {
     fn from(model: user::Model) -> Self {
@@ -140,7 +140,6 @@ impl User {
 
     /// This user's posts that the viewer may read, newest first.
     #[graphql(complexity = "page_complexity(first, last, child_complexity)")]
-    #[allow(clippy::too_many_arguments)]
     async fn posts(
         &self,
         ctx: &Context<'_>,
@@ -177,7 +176,7 @@ enum UserTotal {
 }
 
 /// Extra fields on users connections, computed only when asked for.
-pub struct UserConnectionFields(UserTotal);
+pub(crate) struct UserConnectionFields(UserTotal);
 
 #[Object]
 impl UserConnectionFields {
@@ -190,7 +189,7 @@ impl UserConnectionFields {
     }
 }
 
-pub type UserConnection =
+pub(crate) type UserConnection =
     Connection<String, User, UserConnectionFields, async_graphql::connection::EmptyFields>;
 
 async fn follow_connection(
@@ -224,7 +223,7 @@ async fn follow_connection(
 }
 
 #[derive(InputObject)]
-pub struct UpdateProfileInput {
+pub(crate) struct UpdateProfileInput {
     /// 1 to 64 characters.
     display_name: Option<String>,
     /// Up to 500 characters.
@@ -232,7 +231,7 @@ pub struct UpdateProfileInput {
 }
 
 #[derive(Default)]
-pub struct UsersQuery;
+pub(crate) struct UsersQuery;
 
 #[Object]
 impl UsersQuery {
@@ -285,7 +284,7 @@ impl UsersQuery {
 }
 
 #[derive(Default)]
-pub struct UsersMutation;
+pub(crate) struct UsersMutation;
 
 #[Object]
 impl UsersMutation {
@@ -324,7 +323,7 @@ impl UsersMutation {
 
 /// A user's profile row through the loader, for edges such as a post's
 /// author.
-pub async fn load_user(ctx: &Context<'_>, id: uuid::Uuid) -> async_graphql::Result<User> {
+pub(crate) async fn load_user(ctx: &Context<'_>, id: uuid::Uuid) -> async_graphql::Result<User> {
     load_one(ctx, UserKey(id))
         .await?
         .map(User)

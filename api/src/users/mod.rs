@@ -1,5 +1,5 @@
 //! Users: public profiles and the user directory.
 
-pub mod graphql;
-pub mod loaders;
-pub mod service;
+pub(crate) mod graphql;
+pub(crate) mod loaders;
+pub(crate) mod service;

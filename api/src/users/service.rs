@@ -19,15 +19,21 @@ use crate::{
 };
 
 /// The longest display name and bio a profile may have.
-pub const MAX_DISPLAY_NAME: usize = 64;
-pub const MAX_BIO: usize = 500;
+pub(crate) const MAX_DISPLAY_NAME: usize = 64;
+pub(crate) const MAX_BIO: usize = 500;
 
-pub async fn find_by_id(db: &DatabaseConnection, id: Uuid) -> AppResult<Option<user::Model>> {
+pub(crate) async fn find_by_id(
+    db: &DatabaseConnection,
+    id: Uuid,
+) -> AppResult<Option<user::Model>> {
     Ok(user::Entity::find_by_id(id).one(db).await?)
 }
 
 /// A user's public columns only, for showing a profile.
-pub async fn find_profile(db: &DatabaseConnection, id: Uuid) -> AppResult<Option<user::Profile>> {
+pub(crate) async fn find_profile(
+    db: &DatabaseConnection,
+    id: Uuid,
+) -> AppResult<Option<user::Profile>> {
     Ok(user::Entity::find_by_id(id)
         .into_partial_model::<user::Profile>()
         .one(db)
@@ -35,7 +41,7 @@ pub async fn find_profile(db: &DatabaseConnection, id: Uuid) -> AppResult<Option
 }
 
 /// Usernames are unique case-insensitively, so lookups are too.
-pub async fn find_by_username(
+pub(crate) async fn find_by_username(
     db: &DatabaseConnection,
     username: &str,
 ) -> AppResult<Option<user::Model>> {
@@ -48,7 +54,10 @@ pub async fn find_by_username(
 }
 
 /// The user directory, oldest account first.
-pub async fn list(db: &DatabaseConnection, page: &PageRequest) -> AppResult<Page<user::Model>> {
+pub(crate) async fn list(
+    db: &DatabaseConnection,
+    page: &PageRequest,
+) -> AppResult<Page<user::Model>> {
     let rows = page
         .apply(
             user::Entity::find(),
@@ -61,14 +70,14 @@ pub async fn list(db: &DatabaseConnection, page: &PageRequest) -> AppResult<Page
     Ok(page.finish(rows))
 }
 
-pub async fn count(db: &DatabaseConnection) -> AppResult<u64> {
+pub(crate) async fn count(db: &DatabaseConnection) -> AppResult<u64> {
     Ok(user::Entity::find().count(db).await?)
 }
 
 /// The ids of disabled (banned) accounts, for `NOT IN`: their posts and
 /// comments disappear from every list while the ban lasts. A partial index
 /// keeps this as small as the number of bans.
-pub fn disabled_user_ids() -> SelectStatement {
+pub(crate) fn disabled_user_ids() -> SelectStatement {
     Query::select()
         .column(user::Column::Id)
         .from(user::Entity)
@@ -79,7 +88,10 @@ pub fn disabled_user_ids() -> SelectStatement {
 /// The viewer's account, if it may still write. An access token outlives
 /// the account (deleted) and its good standing (disabled by an admin), so
 /// both are checked in the database, not trusted from the token.
-pub async fn active_user(db: &DatabaseConnection, viewer: &AuthSession) -> AppResult<user::Model> {
+pub(crate) async fn active_user(
+    db: &DatabaseConnection,
+    viewer: &AuthSession,
+) -> AppResult<user::Model> {
     match user::Entity::find_by_id(viewer.user_id).one(db).await? {
         Some(user) if user.disabled_at.is_none() => Ok(user),
         found => Err(cannot_write(found.is_some())),
@@ -88,7 +100,10 @@ pub async fn active_user(db: &DatabaseConnection, viewer: &AuthSession) -> AppRe
 
 /// [`active_user`] reading one column, for a check alone: every mutation
 /// passes here before it runs (see `schema::pipeline`).
-pub async fn require_standing(db: &DatabaseConnection, viewer: &AuthSession) -> AppResult<()> {
+pub(crate) async fn require_standing(
+    db: &DatabaseConnection,
+    viewer: &AuthSession,
+) -> AppResult<()> {
     let disabled_at: Option<Option<DateTime<Utc>>> = user::Entity::find_by_id(viewer.user_id)
         .select_only()
         .column(user::Column::DisabledAt)
@@ -111,18 +126,18 @@ fn cannot_write(exists: bool) -> AppError {
 }
 
 /// Whether the viewer is an instance admin, checked in the database.
-pub fn is_admin(user: &user::Model) -> bool {
+pub(crate) fn is_admin(user: &user::Model) -> bool {
     user.role == UserRole::Admin
 }
 
 /// What `updateProfile` may change; `None` leaves a field as it is.
 #[derive(Debug, Default)]
-pub struct ProfileChanges {
+pub(crate) struct ProfileChanges {
     pub display_name: Option<String>,
     pub bio: Option<String>,
 }
 
-pub async fn update_profile(
+pub(crate) async fn update_profile(
     db: &DatabaseConnection,
     viewer: &AuthSession,
     changes: ProfileChanges,
@@ -141,7 +156,7 @@ pub async fn update_profile(
 }
 
 /// The viewer follows `followee_id`. Following twice is `CONFLICT`.
-pub async fn follow(
+pub(crate) async fn follow(
     db: &DatabaseConnection,
     viewer: &AuthSession,
     followee_id: Uuid,
@@ -169,7 +184,7 @@ pub async fn follow(
 }
 
 /// The viewer stops following `followee_id`; `NOT_FOUND` if they did not.
-pub async fn unfollow(
+pub(crate) async fn unfollow(
     db: &DatabaseConnection,
     viewer: &AuthSession,
     followee_id: Uuid,
@@ -199,7 +214,7 @@ pub enum FollowList {
 
 /// One page of follows, newest first. The rows are follow edges (their
 /// time is the cursor); the users on the other end are loaded in a batch.
-pub async fn follows(
+pub(crate) async fn follows(
     db: &DatabaseConnection,
     list: FollowList,
     page: &PageRequest,
@@ -225,7 +240,7 @@ pub async fn follows(
 }
 
 /// The ids a user follows, for the feed's `IN`.
-pub fn followee_ids(user_id: Uuid) -> SelectStatement {
+pub(crate) fn followee_ids(user_id: Uuid) -> SelectStatement {
     Query::select()
         .column(follow::Column::FolloweeId)
         .from(follow::Entity)

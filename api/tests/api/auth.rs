@@ -1391,7 +1391,10 @@ async fn outbox_mails(app: &TestApp, count: usize) -> Vec<String> {
     for _ in 0..50 {
         let mails: Vec<String> = std::fs::read_dir(&outbox)
             .map(|dir| {
-                let mut paths: Vec<_> = dir.filter_map(|e| e.ok()).map(|e| e.path()).collect();
+                let mut paths: Vec<_> = dir
+                    .filter_map(std::result::Result::ok)
+                    .map(|e| e.path())
+                    .collect();
                 paths.sort();
                 paths
                     .into_iter()

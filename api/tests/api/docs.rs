@@ -33,7 +33,7 @@ fn manual() -> Vec<(String, String)> {
     let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
     let mut paths: Vec<String> = std::fs::read_dir(format!("{root}/docs"))
         .expect("docs/")
-        .filter_map(|e| e.ok())
+        .filter_map(std::result::Result::ok)
         .map(|e| format!("docs/{}", e.file_name().to_string_lossy()))
         .filter(|p| p.ends_with(".md"))
         .collect();
