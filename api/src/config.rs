@@ -21,7 +21,8 @@ use migration::{
 
 use crate::{
     auth::settings::AuthConfig, backup::settings::BackupConfig, files::settings::FilesConfig,
-    mail::MailConfig, metrics::MetricsConfig, realtime::RealtimeConfig, schema::GraphqlLimits,
+    mail::MailConfig, metrics::MetricsConfig, realtime::settings::RealtimeConfig,
+    schema::limits::GraphqlLimits,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,17 +1,16 @@
 //! The Hearth server: GraphQL over HTTP on axum, over sea-orm.
 //!
-//! A request flows one way: [`http`] (router, middleware, GraphQL-over-HTTP
-//! handler, health, playground) -> [`graphql`] (schema, limits, Relay
-//! pagination and global ids, DataLoaders) -> a feature's resolvers
-//! (`posts::graphql`) -> that feature's service (`posts::service`, rules,
-//! authorization and SQL) -> the database. The features: [`auth`],
-//! [`users`] (profiles, follows), [`communities`], [`posts`] (with
-//! reactions and the feed), [`comments`], [`messages`], [`realtime`]
-//! (subscriptions), [`files`] (uploads, storage, downloads), [`backup`]
-//! (SQLite snapshots and restore). [`app::Application`] wires it together;
-//! [`config::Config`] is
-//! read once from the environment; [`error::AppError`] carries the stable
-//! error codes clients see.
+//! A request flows one way, down the layers (docs/ARCHITECTURE.md draws
+//! them): `http` (router, middleware and every handler: GraphQL over HTTP
+//! and WebSocket, downloads, health, metrics, playground) -> `schema` (the
+//! roots merged from every feature, and the pipeline around execution) ->
+//! a feature's resolvers (`posts::graphql`) and loaders -> that feature's
+//! service (`posts::service`: rules, authorization and SQL) -> the
+//! database. The features stand side by side: [`auth`], `users`,
+//! `communities`, `posts`, `comments`, `messages`, [`realtime`], [`files`],
+//! `backup`. Below them: the GraphQL kit ([`graphql`]: ids, Relay
+//! connections, loaders), `paging`, `error`, [`db`] and [`config`].
+//! [`app::Application`] wires it together.
 //!
 //! `main.rs` only calls [`cli::run`], so tests drive the same code the
 //! binary runs.

@@ -4,44 +4,14 @@
 
 mod broker;
 pub mod graphql;
-
-use std::time::Duration;
+pub mod settings;
 
 pub use broker::{Broker, Event};
-use migration::settings::{Env, SettingsError};
 
 /// Publishes `event` to subscribers, from a resolver whose change committed.
 pub fn publish(ctx: &async_graphql::Context<'_>, event: Event) {
     match ctx.data::<Broker>() {
         Ok(broker) => broker.publish(event),
         Err(_) => tracing::error!("broker missing from schema data; event dropped"),
-    }
-}
-
-/// WebSocket subscriptions.
-#[derive(Debug, Clone)]
-pub struct RealtimeConfig {
-    /// How often the server pings an idle connection.
-    pub keepalive: Duration,
-    /// How long a new connection may take to send `connection_init`.
-    pub init_timeout: Duration,
-    /// Open connections one account may hold at once.
-    pub max_connections_per_user: usize,
-    /// Active subscriptions on one connection.
-    pub max_subscriptions: usize,
-    /// Events a subscriber may fall behind before it is told it lagged.
-    pub event_buffer: usize,
-}
-
-impl RealtimeConfig {
-    /// `WS_*` and `REALTIME_EVENT_BUFFER`.
-    pub fn from_env(env: &Env<'_>) -> Result<Self, SettingsError> {
-        Ok(Self {
-            keepalive: env.secs("WS_KEEPALIVE_SECS", 15)?,
-            init_timeout: env.secs("WS_INIT_TIMEOUT_SECS", 10)?,
-            max_connections_per_user: env.positive("WS_MAX_CONNECTIONS_PER_USER", 10)?,
-            max_subscriptions: env.positive("WS_MAX_SUBSCRIPTIONS", 100)?,
-            event_buffer: env.positive("REALTIME_EVENT_BUFFER", 1024)?,
-        })
     }
 }

@@ -3,7 +3,7 @@
 //! Subscription root); they are merged here into one schema with the
 //! limits from config, and executed through the [`pipeline`].
 
-mod limits;
+pub(crate) mod limits;
 mod node;
 mod nulls;
 pub(crate) mod pipeline;
