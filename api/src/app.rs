@@ -5,7 +5,6 @@
 use std::{future::Future, io, net::SocketAddr, sync::Arc, time::Duration};
 
 use axum::Router;
-use sea_orm::DatabaseConnection;
 use tokio::net::TcpListener;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
@@ -23,7 +22,7 @@ use crate::{
 pub struct Application {
     listener: TcpListener,
     router: Router,
-    db: DatabaseConnection,
+    db: db::Db,
     shutdown_timeout: Duration,
     /// Cancelled when shutdown starts; handlers see it in `AppState`.
     shutdown: CancellationToken,
@@ -50,12 +49,22 @@ impl Application {
         tracing::info!(storage = %crate::files::storage::Storage::describe(&storage), "file storage");
         let files = Arc::new(Files::new(db.clone(), Arc::new(storage), &config)?);
         spawn_files_sweeper(files.clone());
+        // Snapshots (`VACUUM INTO`) need a connection that is not read-only;
+        // they only read the database, so they never wait on the writer.
+        let snapshots = migration::database::connect_with(
+            &config.database.url,
+            &migration::database::PoolSettings {
+                max_connections: 1,
+                ..config.database.pool.clone()
+            },
+        )
+        .await?;
         let backups =
-            crate::backup::Backups::new(db.clone(), config.backup.clone(), files.storage().clone());
+            crate::backup::Backups::new(snapshots, config.backup.clone(), files.storage().clone());
         let shutdown_timeout = config.shutdown_timeout;
         let shutdown = CancellationToken::new();
         let broker = Broker::start(
-            &db,
+            db.reads(),
             &config.database.url,
             config.realtime.event_buffer,
             shutdown.clone(),
@@ -95,6 +104,12 @@ impl Application {
     /// How many SQL statements this application's pool has run so far.
     pub fn statement_counter(&self) -> db::StatementCounter {
         self.statements.clone()
+    }
+
+    /// The application's database handle (reads, and writes through its
+    /// writer), for tests and tools that work beside the server.
+    pub fn database(&self) -> db::Db {
+        self.db.clone()
     }
 
     /// Where this application's subscription events are published.
@@ -149,7 +164,7 @@ impl Application {
                 Ok(())
             }
         };
-        let _ = self.db.close().await;
+        self.db.close().await;
         tracing::info!("stopped");
         result
     }

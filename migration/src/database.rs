@@ -148,6 +148,57 @@ pub async fn connect_with(
     url: &str,
     pool: &PoolSettings,
 ) -> Result<DatabaseConnection, ConnectError> {
+    connect_as(url, pool, Role::ReadWrite).await
+}
+
+/// A server's connections: on PostgreSQL one pool that reads and writes;
+/// on SQLite a pool that may only read (`query_only`) and one connection
+/// that writes, so writers never race each other for SQLite's write lock
+/// (the losers would sleep in its busy handler).
+pub struct ServerConnections {
+    pub reads: DatabaseConnection,
+    /// SQLite's one writer; `None` on PostgreSQL, which writes through
+    /// `reads`.
+    pub writer: Option<DatabaseConnection>,
+}
+
+/// Connects a server: see [`ServerConnections`].
+pub async fn connect_server(
+    url: &str,
+    pool: &PoolSettings,
+) -> Result<ServerConnections, ConnectError> {
+    if backend_of(url)? == Backend::Postgres {
+        return Ok(ServerConnections {
+            reads: connect_as(url, pool, Role::ReadWrite).await?,
+            writer: None,
+        });
+    }
+    let writer = PoolSettings {
+        max_connections: 1,
+        ..pool.clone()
+    };
+    // The writer first: it creates the file (and turns on WAL) before
+    // read-only connections open it.
+    let writer = connect_as(url, &writer, Role::ReadWrite).await?;
+    let reads = connect_as(url, pool, Role::ReadOnly).await?;
+    Ok(ServerConnections {
+        reads,
+        writer: Some(writer),
+    })
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Role {
+    ReadWrite,
+    /// SQLite's `query_only`: any write fails instead of taking the lock.
+    ReadOnly,
+}
+
+async fn connect_as(
+    url: &str,
+    pool: &PoolSettings,
+    role: Role,
+) -> Result<DatabaseConnection, ConnectError> {
     let backend = backend_of(url)?;
     match backend {
         Backend::Sqlite => ensure_sqlite_dir(url),
@@ -166,11 +217,16 @@ pub async fn connect_with(
         .test_before_acquire_if_idle_for(Duration::from_secs(1))
         .sqlx_logging(pool.log_statements);
     if backend == Backend::Sqlite {
-        options.map_sqlx_sqlite_opts(|o| {
-            o.journal_mode(SqliteJournalMode::Wal)
+        options.map_sqlx_sqlite_opts(move |o| {
+            let o = o
+                .journal_mode(SqliteJournalMode::Wal)
                 .foreign_keys(true)
                 .busy_timeout(Duration::from_secs(5))
-                .synchronous(SqliteSynchronous::Full)
+                .synchronous(SqliteSynchronous::Full);
+            match role {
+                Role::ReadOnly => o.pragma("query_only", "ON"),
+                Role::ReadWrite => o,
+            }
         });
     }
     let unreachable = |source| ConnectError::Unreachable {

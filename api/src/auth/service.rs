@@ -19,8 +19,7 @@ use entity::{
 use sea_orm::{
     ActiveModelTrait,
     ActiveValue::Set,
-    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DatabaseTransaction, EntityTrait,
-    QueryFilter, QueryOrder, TransactionTrait,
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
     sea_query::{Expr, ExprTrait, Func},
 };
 use uuid::Uuid;
@@ -34,6 +33,7 @@ use super::{
 use crate::{
     auth::settings::AuthConfig,
     config::Config,
+    db::Db,
     error::{AppError, AppResult},
     mail::{Email, Mailer},
 };
@@ -46,7 +46,7 @@ const JUST_ROTATED: &str =
 
 /// Everything accounts and sessions need, shared by all requests.
 pub struct Auth {
-    pub db: DatabaseConnection,
+    pub db: Db,
     pub tokens: AccessTokens,
     pub hasher: Hasher,
     pub limits: RateLimits,
@@ -71,6 +71,23 @@ pub struct NewAccount {
     pub device: Device,
 }
 
+/// A device session not yet stored: its row and first refresh token.
+struct NewSession {
+    row: session::ActiveModel,
+    refresh_token: String,
+    now: DateTime<Utc>,
+}
+
+impl NewSession {
+    /// Stores the session and its first refresh token; returns the
+    /// session's id and the token.
+    async fn insert(self, db: &impl ConnectionTrait) -> AppResult<(Uuid, String)> {
+        let session = self.row.insert(db).await?;
+        insert_refresh_token(db, session.id, &self.refresh_token, self.now).await?;
+        Ok((session.id, self.refresh_token))
+    }
+}
+
 /// What sign-in, sign-up and refresh hand the client.
 pub struct Tokens {
     pub access_token: String,
@@ -81,7 +98,7 @@ pub struct Tokens {
 }
 
 impl Auth {
-    pub fn new(db: DatabaseConnection, config: &Config) -> anyhow::Result<Self> {
+    pub fn new(db: Db, config: &Config) -> anyhow::Result<Self> {
         Ok(Self {
             db,
             tokens: AccessTokens::new(&config.auth, Path::new(&config.data_dir))?,
@@ -142,11 +159,9 @@ impl Auth {
 
         let password_hash = self.hasher.hash(&input.password).await?;
         let now = crate::db::now();
-        // The account and its first session commit together: a failure in
-        // between must not leave an account the client was told failed.
-        let txn = self.db.begin().await?;
-        let inserted = user::ActiveModel {
-            id: Set(Uuid::now_v7()),
+        let user_id = Uuid::now_v7();
+        let row = user::ActiveModel {
+            id: Set(user_id),
             email: Set(email),
             username: Set(username),
             display_name: Set(display_name),
@@ -158,24 +173,31 @@ impl Auth {
             disabled_at: Set(None),
             created_at: Set(now),
             updated_at: Set(now),
-        }
-        .insert(&txn)
-        .await
-        .map_err(unique_violation);
-        let user = match inserted {
-            Ok(user) => user,
+        };
+        let session = (!confirm).then(|| self.new_session(user_id, &input.device));
+        // The account and its first session commit together: a failure in
+        // between must not leave an account the client was told failed.
+        let inserted = self
+            .db
+            .transaction(move |tx| {
+                Box::pin(async move {
+                    let user = row.insert(&tx).await.map_err(unique_violation)?;
+                    let session = match session {
+                        Some(session) => Some(session.insert(&tx).await?),
+                        None => None,
+                    };
+                    Ok((user, session))
+                })
+            })
+            .await;
+        let (user, session) = match inserted {
+            Ok(inserted) => inserted,
             // A racing sign-up took the email: answer as for any registered one.
             Err(AppError::Conflict { field, .. }) if confirm && field == "email" => {
                 return Ok(None);
             }
             Err(err) => return Err(err),
         };
-        let session = if confirm {
-            None
-        } else {
-            Some(self.insert_session(&txn, user.id, &input.device).await?)
-        };
-        txn.commit().await?;
         self.send_verification(&user).await?;
         match session {
             Some((session_id, refresh_token)) => {
@@ -244,41 +266,53 @@ impl Auth {
         if password::needs_rehash(&user.password_hash) {
             // Upgrade hashes made with older parameters while the password
             // is at hand.
-            let hash = self.hasher.hash(password).await?;
-            set_password(&self.db, user.id, hash).await?;
+            let rehash = Some(self.hasher.hash(password).await?);
+            return self.start_session(user, &device, rehash).await;
         }
-        self.start_session(user, &device).await
+        self.start_session(user, &device, None).await
     }
 
-    async fn start_session(&self, user: user::Model, device: &Device) -> AppResult<Tokens> {
-        let txn = self.db.begin().await?;
-        let (session_id, refresh_token) = self.insert_session(&txn, user.id, device).await?;
-        txn.commit().await?;
+    /// Signs `user` in on `device` (and stores `rehash` as their password
+    /// hash, in the same write).
+    async fn start_session(
+        &self,
+        user: user::Model,
+        device: &Device,
+        rehash: Option<String>,
+    ) -> AppResult<Tokens> {
+        let session = self.new_session(user.id, device);
+        let user_id = user.id;
+        let (session_id, refresh_token) = self
+            .db
+            .transaction(move |tx| {
+                Box::pin(async move {
+                    if let Some(hash) = rehash {
+                        set_password(&tx, user_id, hash).await?;
+                    }
+                    session.insert(&tx).await
+                })
+            })
+            .await?;
         self.tokens_for(user, session_id, refresh_token)
     }
 
-    /// A new device session and its first refresh token; returns both.
-    async fn insert_session(
-        &self,
-        txn: &DatabaseTransaction,
-        user_id: Uuid,
-        device: &Device,
-    ) -> AppResult<(Uuid, String)> {
+    /// A new device session for `user_id`, ready to insert.
+    fn new_session(&self, user_id: Uuid, device: &Device) -> NewSession {
         let now = Utc::now();
-        let session = session::ActiveModel {
-            id: Set(Uuid::now_v7()),
-            user_id: Set(user_id),
-            device_name: Set(device.name.trim().to_owned()),
-            device_secret_hash: Set(token_hash(&device.secret)),
-            created_at: Set(now),
-            last_used_at: Set(now),
-            expires_at: Set(now + self.config.session_max_age),
-            revoked_at: Set(None),
-        };
-        let refresh_token = random_token();
-        let session = session.insert(txn).await?;
-        insert_refresh_token(txn, session.id, &refresh_token, now).await?;
-        Ok((session.id, refresh_token))
+        NewSession {
+            row: session::ActiveModel {
+                id: Set(Uuid::now_v7()),
+                user_id: Set(user_id),
+                device_name: Set(device.name.trim().to_owned()),
+                device_secret_hash: Set(token_hash(&device.secret)),
+                created_at: Set(now),
+                last_used_at: Set(now),
+                expires_at: Set(now + self.config.session_max_age),
+                revoked_at: Set(None),
+            },
+            refresh_token: random_token(),
+            now,
+        }
     }
 
     fn tokens_for(
@@ -344,31 +378,36 @@ impl Auth {
         };
 
         let next = random_token();
-        let txn = self.db.begin().await?;
-        // Only one of two racing refreshes can rotate the token.
-        let rotated = refresh_token::Entity::update_many()
-            .col_expr(refresh_token::Column::RotatedAt, Expr::value(now))
-            .filter(refresh_token::Column::Id.eq(token.id))
-            .filter(refresh_token::Column::RotatedAt.is_null())
-            .exec(&txn)
+        let (token_id, session_id, new_token) = (token.id, session.id, next.clone());
+        self.db
+            .transaction(move |tx| {
+                Box::pin(async move {
+                    // Only one of two racing refreshes can rotate the token.
+                    let rotated = refresh_token::Entity::update_many()
+                        .col_expr(refresh_token::Column::RotatedAt, Expr::value(now))
+                        .filter(refresh_token::Column::Id.eq(token_id))
+                        .filter(refresh_token::Column::RotatedAt.is_null())
+                        .exec(&tx)
+                        .await?;
+                    if rotated.rows_affected != 1 {
+                        return Err(AppError::Unauthenticated(JUST_ROTATED));
+                    }
+                    insert_refresh_token(&tx, session_id, &new_token, now).await?;
+                    // A sign-out racing this refresh wins: no token for a
+                    // revoked session.
+                    let touched = session::Entity::update_many()
+                        .col_expr(session::Column::LastUsedAt, Expr::value(now))
+                        .filter(session::Column::Id.eq(session_id))
+                        .filter(session::Column::RevokedAt.is_null())
+                        .exec(&tx)
+                        .await?;
+                    if touched.rows_affected != 1 {
+                        return Err(AppError::Unauthenticated(SESSION_ENDED));
+                    }
+                    Ok(())
+                })
+            })
             .await?;
-        if rotated.rows_affected != 1 {
-            txn.rollback().await?;
-            return Err(AppError::Unauthenticated(JUST_ROTATED));
-        }
-        insert_refresh_token(&txn, session.id, &next, now).await?;
-        // A sign-out racing this refresh wins: no token for a revoked session.
-        let touched = session::Entity::update_many()
-            .col_expr(session::Column::LastUsedAt, Expr::value(now))
-            .filter(session::Column::Id.eq(session.id))
-            .filter(session::Column::RevokedAt.is_null())
-            .exec(&txn)
-            .await?;
-        if touched.rows_affected != 1 {
-            txn.rollback().await?;
-            return Err(AppError::Unauthenticated(SESSION_ENDED));
-        }
-        txn.commit().await?;
         self.tokens_for(user, session.id, next)
     }
 
@@ -385,11 +424,8 @@ impl Auth {
             return Ok(AppError::Unauthenticated(JUST_ROTATED));
         }
         tracing::warn!(session_id = %session.id, user_id = %session.user_id, "refresh token replayed: session revoked");
-        revoke(
-            &self.db,
-            Condition::all().add(session::Column::Id.eq(session.id)),
-        )
-        .await?;
+        self.revoke(Condition::all().add(session::Column::Id.eq(session.id)))
+            .await?;
         Ok(AppError::Unauthenticated(SESSION_ENDED))
     }
 
@@ -450,8 +486,7 @@ impl Auth {
 
     /// Ends the caller's own session (this device).
     pub async fn sign_out(&self, viewer: &AuthSession) -> AppResult<()> {
-        revoke(
-            &self.db,
+        self.revoke(
             Condition::all()
                 .add(session::Column::Id.eq(viewer.session_id))
                 .add(session::Column::UserId.eq(viewer.user_id)),
@@ -463,13 +498,13 @@ impl Auth {
     /// Ends one of the caller's sessions (another device).
     pub async fn revoke_session(&self, viewer: &AuthSession, session_id: Uuid) -> AppResult<()> {
         self.live_session(viewer).await?;
-        let ended = revoke(
-            &self.db,
-            Condition::all()
-                .add(session::Column::Id.eq(session_id))
-                .add(session::Column::UserId.eq(viewer.user_id)),
-        )
-        .await?;
+        let ended = self
+            .revoke(
+                Condition::all()
+                    .add(session::Column::Id.eq(session_id))
+                    .add(session::Column::UserId.eq(viewer.user_id)),
+            )
+            .await?;
         if ended == 0 {
             return Err(AppError::NotFound("session"));
         }
@@ -479,11 +514,15 @@ impl Auth {
     /// Ends every session of the caller, this one included.
     pub async fn sign_out_everywhere(&self, viewer: &AuthSession) -> AppResult<u64> {
         self.live_session(viewer).await?;
-        revoke(
-            &self.db,
-            Condition::all().add(session::Column::UserId.eq(viewer.user_id)),
-        )
-        .await
+        self.revoke(Condition::all().add(session::Column::UserId.eq(viewer.user_id)))
+            .await
+    }
+
+    /// Revokes the live sessions matching `which`; returns how many.
+    async fn revoke(&self, which: Condition) -> AppResult<u64> {
+        self.db
+            .statement(move |tx| Box::pin(async move { revoke(&tx, which).await }))
+            .await
     }
 
     /// Changes the password and ends every other session.
@@ -500,17 +539,22 @@ impl Auth {
             .await?;
         password::check_policy(new, "newPassword")?;
         let hash = self.hasher.hash(new).await?;
-        let txn = self.db.begin().await?;
-        set_password(&txn, user.id, hash).await?;
-        revoke(
-            &txn,
-            Condition::all()
-                .add(session::Column::UserId.eq(user.id))
-                .add(session::Column::Id.ne(viewer.session_id)),
-        )
-        .await?;
-        txn.commit().await?;
-        Ok(())
+        let (user_id, this_session) = (user.id, viewer.session_id);
+        self.db
+            .transaction(move |tx| {
+                Box::pin(async move {
+                    set_password(&tx, user_id, hash).await?;
+                    revoke(
+                        &tx,
+                        Condition::all()
+                            .add(session::Column::UserId.eq(user_id))
+                            .add(session::Column::Id.ne(this_session)),
+                    )
+                    .await?;
+                    Ok(())
+                })
+            })
+            .await
     }
 
     async fn check_current_password(
@@ -543,8 +587,17 @@ impl Auth {
             .check_account(Action::SignIn, &user.id.to_string())?;
         self.check_current_password(&user, password, "password")
             .await?;
-        let keys = crate::files::service::owned_keys(&self.db, user.id).await?;
-        user::Entity::delete_by_id(user.id).exec(&self.db).await?;
+        let user_id = user.id;
+        let keys = self
+            .db
+            .transaction(move |tx| {
+                Box::pin(async move {
+                    let keys = crate::files::service::owned_keys(&tx, user_id).await?;
+                    user::Entity::delete_by_id(user_id).exec(&tx).await?;
+                    Ok(keys)
+                })
+            })
+            .await?;
         tracing::info!(user_id = %user.id, "account deleted");
         Ok(keys)
     }
@@ -582,7 +635,13 @@ impl Auth {
         ttl: std::time::Duration,
         write: impl FnOnce(&str, &str) -> Email,
     ) -> AppResult<()> {
-        let token = issue_one_time_token(&self.db, user.id, purpose, ttl).await?;
+        let user_id = user.id;
+        let token = self
+            .db
+            .statement(move |tx| {
+                Box::pin(async move { issue_one_time_token(&tx, user_id, purpose, ttl).await })
+            })
+            .await?;
         let path = match purpose {
             TokenPurpose::EmailVerification => "verify-email",
             TokenPurpose::PasswordReset => "reset-password",
@@ -597,16 +656,21 @@ impl Auth {
 
     /// Marks the token's account verified. Single use.
     pub async fn verify_email(&self, token: &str) -> AppResult<()> {
-        let txn = self.db.begin().await?;
-        let user_id = redeem(&txn, token, TokenPurpose::EmailVerification).await?;
-        user::Entity::update_many()
-            .col_expr(user::Column::EmailVerifiedAt, Expr::value(Utc::now()))
-            .filter(user::Column::Id.eq(user_id))
-            .filter(user::Column::EmailVerifiedAt.is_null())
-            .exec(&txn)
-            .await?;
-        txn.commit().await?;
-        Ok(())
+        let token = token.to_owned();
+        self.db
+            .transaction(move |tx| {
+                Box::pin(async move {
+                    let user_id = redeem(&tx, &token, TokenPurpose::EmailVerification).await?;
+                    user::Entity::update_many()
+                        .col_expr(user::Column::EmailVerifiedAt, Expr::value(Utc::now()))
+                        .filter(user::Column::Id.eq(user_id))
+                        .filter(user::Column::EmailVerifiedAt.is_null())
+                        .exec(&tx)
+                        .await?;
+                    Ok(())
+                })
+            })
+            .await
     }
 
     /// Emails a reset link if the address has an account. The answer and its
@@ -652,31 +716,36 @@ impl Auth {
         self.limits.check_ip(Action::PasswordReset, ip)?;
         password::check_policy(new, "newPassword")?;
         let hash = self.hasher.hash(new).await?;
-        let txn = self.db.begin().await?;
-        let user_id = redeem(&txn, token, TokenPurpose::PasswordReset).await?;
-        set_password(&txn, user_id, hash).await?;
-        // Other outstanding reset links die with this one.
-        one_time_token::Entity::update_many()
-            .col_expr(one_time_token::Column::UsedAt, Expr::value(Utc::now()))
-            .filter(one_time_token::Column::UserId.eq(user_id))
-            .filter(one_time_token::Column::Purpose.eq(TokenPurpose::PasswordReset))
-            .filter(one_time_token::Column::UsedAt.is_null())
-            .exec(&txn)
-            .await?;
-        // The link arrived by email, so the address is proven.
-        user::Entity::update_many()
-            .col_expr(user::Column::EmailVerifiedAt, Expr::value(Utc::now()))
-            .filter(user::Column::Id.eq(user_id))
-            .filter(user::Column::EmailVerifiedAt.is_null())
-            .exec(&txn)
-            .await?;
-        revoke(
-            &txn,
-            Condition::all().add(session::Column::UserId.eq(user_id)),
-        )
-        .await?;
-        txn.commit().await?;
-        Ok(())
+        let token = token.to_owned();
+        self.db
+            .transaction(move |tx| {
+                Box::pin(async move {
+                    let user_id = redeem(&tx, &token, TokenPurpose::PasswordReset).await?;
+                    set_password(&tx, user_id, hash).await?;
+                    // Other outstanding reset links die with this one.
+                    one_time_token::Entity::update_many()
+                        .col_expr(one_time_token::Column::UsedAt, Expr::value(Utc::now()))
+                        .filter(one_time_token::Column::UserId.eq(user_id))
+                        .filter(one_time_token::Column::Purpose.eq(TokenPurpose::PasswordReset))
+                        .filter(one_time_token::Column::UsedAt.is_null())
+                        .exec(&tx)
+                        .await?;
+                    // The link arrived by email, so the address is proven.
+                    user::Entity::update_many()
+                        .col_expr(user::Column::EmailVerifiedAt, Expr::value(Utc::now()))
+                        .filter(user::Column::Id.eq(user_id))
+                        .filter(user::Column::EmailVerifiedAt.is_null())
+                        .exec(&tx)
+                        .await?;
+                    revoke(
+                        &tx,
+                        Condition::all().add(session::Column::UserId.eq(user_id)),
+                    )
+                    .await?;
+                    Ok(())
+                })
+            })
+            .await
     }
 
     /// Admin: disables (ending every session) or re-enables an account.
@@ -693,23 +762,27 @@ impl Auth {
                 "admins cannot disable themselves",
             ));
         }
-        let txn = self.db.begin().await?;
-        let Some(user) = user::Entity::find_by_id(user_id).one(&txn).await? else {
-            return Err(AppError::NotFound("user"));
-        };
-        let mut active: user::ActiveModel = user.into();
-        active.disabled_at = Set(disabled.then(Utc::now));
-        active.updated_at = Set(Utc::now());
-        let user = active.update(&txn).await?;
-        if disabled {
-            revoke(
-                &txn,
-                Condition::all().add(session::Column::UserId.eq(user_id)),
-            )
-            .await?;
-        }
-        txn.commit().await?;
-        Ok(user)
+        self.db
+            .transaction(move |tx| {
+                Box::pin(async move {
+                    let Some(user) = user::Entity::find_by_id(user_id).one(&tx).await? else {
+                        return Err(AppError::NotFound("user"));
+                    };
+                    let mut active: user::ActiveModel = user.into();
+                    active.disabled_at = Set(disabled.then(Utc::now));
+                    active.updated_at = Set(Utc::now());
+                    let user = active.update(&tx).await?;
+                    if disabled {
+                        revoke(
+                            &tx,
+                            Condition::all().add(session::Column::UserId.eq(user_id)),
+                        )
+                        .await?;
+                    }
+                    Ok(user)
+                })
+            })
+            .await
     }
 
     /// Deletes what can no longer be used: sessions ended or expired for
@@ -718,35 +791,41 @@ impl Auth {
     /// without revoking), and used or expired email tokens.
     pub async fn sweep(&self) -> AppResult<u64> {
         let cutoff = Utc::now() - self.config.refresh_idle_ttl;
-        let sessions = session::Entity::delete_many()
-            .filter(
-                Condition::any()
-                    .add(session::Column::RevokedAt.lt(cutoff))
-                    .add(session::Column::ExpiresAt.lt(cutoff))
-                    .add(session::Column::LastUsedAt.lt(cutoff)),
-            )
-            .exec(&self.db)
-            .await?;
-        let tokens = refresh_token::Entity::delete_many()
-            .filter(refresh_token::Column::RotatedAt.lt(cutoff))
-            .exec(&self.db)
-            .await?;
-        let one_time = one_time_token::Entity::delete_many()
-            .filter(
-                Condition::any()
-                    .add(one_time_token::Column::UsedAt.is_not_null())
-                    .add(one_time_token::Column::ExpiresAt.lt(Utc::now())),
-            )
-            .exec(&self.db)
-            .await?;
-        Ok(sessions.rows_affected + tokens.rows_affected + one_time.rows_affected)
+        self.db
+            .transaction(move |tx| {
+                Box::pin(async move {
+                    let sessions = session::Entity::delete_many()
+                        .filter(
+                            Condition::any()
+                                .add(session::Column::RevokedAt.lt(cutoff))
+                                .add(session::Column::ExpiresAt.lt(cutoff))
+                                .add(session::Column::LastUsedAt.lt(cutoff)),
+                        )
+                        .exec(&tx)
+                        .await?;
+                    let tokens = refresh_token::Entity::delete_many()
+                        .filter(refresh_token::Column::RotatedAt.lt(cutoff))
+                        .exec(&tx)
+                        .await?;
+                    let one_time = one_time_token::Entity::delete_many()
+                        .filter(
+                            Condition::any()
+                                .add(one_time_token::Column::UsedAt.is_not_null())
+                                .add(one_time_token::Column::ExpiresAt.lt(Utc::now())),
+                        )
+                        .exec(&tx)
+                        .await?;
+                    Ok(sessions.rows_affected + tokens.rows_affected + one_time.rows_affected)
+                })
+            })
+            .await
     }
 }
 
 /// Makes an existing account an admin, or creates one (the `api admin`
 /// command). Returns whether an account was created.
 pub async fn ensure_admin(
-    db: &DatabaseConnection,
+    db: &Db,
     email: &str,
     username: Option<&str>,
     password: Option<&str>,
@@ -756,7 +835,8 @@ pub async fn ensure_admin(
         let mut active: user::ActiveModel = user.into();
         active.role = Set(UserRole::Admin);
         active.updated_at = Set(Utc::now());
-        active.update(db).await?;
+        db.statement(move |tx| Box::pin(async move { Ok(active.update(&tx).await?) }))
+            .await?;
         return Ok(false);
     }
     let (Some(username), Some(password)) = (username, password) else {
@@ -769,7 +849,7 @@ pub async fn ensure_admin(
     password::check_policy(password, "password")?;
     let hash = Hasher::new().hash(password).await?;
     let now = crate::db::now();
-    user::ActiveModel {
+    let row = user::ActiveModel {
         id: Set(Uuid::now_v7()),
         email: Set(email),
         display_name: Set(username.clone()),
@@ -782,10 +862,11 @@ pub async fn ensure_admin(
         disabled_at: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
-    }
-    .insert(db)
-    .await
-    .map_err(unique_violation)?;
+    };
+    db.statement(move |tx| {
+        Box::pin(async move { row.insert(&tx).await.map_err(unique_violation) })
+    })
+    .await?;
     Ok(true)
 }
 

@@ -4,7 +4,7 @@
 
 use entity::{comment, post, user};
 use sea_orm::{
-    ColumnTrait, Condition, DatabaseConnection, EntityTrait, FromQueryResult, QueryFilter,
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter,
     QuerySelect,
     sea_query::{Expr, Query},
 };
@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use crate::{
     auth::AuthSession,
-    db::now,
+    db::{Db, now},
     error::{AppError, AppResult},
     paging::{ListOrder, Page, PageRequest},
     posts::service as posts,
@@ -35,7 +35,7 @@ fn readable(viewer: Option<Uuid>) -> Condition {
 }
 
 pub(crate) async fn find_readable(
-    db: &DatabaseConnection,
+    db: &Db,
     viewer: Option<Uuid>,
     id: Uuid,
 ) -> AppResult<Option<comment::Model>> {
@@ -68,7 +68,7 @@ pub(crate) fn thread_condition(thread: Thread) -> Condition {
 /// One page of a thread, oldest first, after checking the viewer may read
 /// the post it belongs to.
 pub(crate) async fn list(
-    db: &DatabaseConnection,
+    db: &Db,
     viewer: Option<Uuid>,
     thread: Thread,
     page: &PageRequest,
@@ -103,7 +103,7 @@ pub(crate) struct NewComment {
 }
 
 pub(crate) async fn create(
-    db: &DatabaseConnection,
+    db: &Db,
     viewer: &AuthSession,
     input: NewComment,
 ) -> AppResult<comment::Model> {
@@ -134,7 +134,7 @@ pub(crate) async fn create(
 /// the parent (if any) on that post: one round trip and one commit on the
 /// hot path instead of a query per check. `None`: a check failed.
 async fn insert_if_allowed(
-    db: &DatabaseConnection,
+    db: &Db,
     viewer: &AuthSession,
     input: &NewComment,
     body: String,
@@ -186,15 +186,18 @@ async fn insert_if_allowed(
         .returning_all()
         .to_owned();
     let statement = db.get_database_backend().build(&insert);
-    Ok(comment::Model::find_by_statement(statement).one(db).await?)
+    db.statement(move |tx| {
+        Box::pin(async move {
+            Ok(comment::Model::find_by_statement(statement)
+                .one(&tx)
+                .await?)
+        })
+    })
+    .await
 }
 
 /// Deletes a comment and, with it, its replies.
-pub(crate) async fn delete(
-    db: &DatabaseConnection,
-    viewer: &AuthSession,
-    id: Uuid,
-) -> AppResult<Uuid> {
+pub(crate) async fn delete(db: &Db, viewer: &AuthSession, id: Uuid) -> AppResult<Uuid> {
     let user = active_user(db, viewer).await?;
     let comment = find_readable(db, Some(user.id), id)
         .await?
@@ -211,6 +214,10 @@ pub(crate) async fn delete(
             return Err(AppError::Forbidden);
         }
     }
-    comment::Entity::delete_by_id(comment.id).exec(db).await?;
-    Ok(comment.id)
+    let id = comment.id;
+    db.statement(move |tx| {
+        Box::pin(async move { Ok(comment::Entity::delete_by_id(id).exec(&tx).await?) })
+    })
+    .await?;
+    Ok(id)
 }

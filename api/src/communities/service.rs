@@ -11,15 +11,14 @@ use entity::{
     membership,
 };
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter, Set,
-    TransactionTrait,
+    ActiveModelTrait, ColumnTrait, Condition, EntityTrait, QueryFilter, Set,
     sea_query::{Expr, ExprTrait, Func, Query, SelectStatement},
 };
 use uuid::Uuid;
 
 use crate::{
     auth::AuthSession,
-    db::now,
+    db::{Db, now},
     error::{AppError, AppResult},
     paging::{ListOrder, Page, PageRequest},
     users::service::active_user,
@@ -29,18 +28,15 @@ use crate::{
 pub(crate) const MAX_NAME: usize = 100;
 pub(crate) const MAX_DESCRIPTION: usize = 2000;
 
-pub(crate) async fn find(db: &DatabaseConnection, id: Uuid) -> AppResult<Option<community::Model>> {
+pub(crate) async fn find(db: &Db, id: Uuid) -> AppResult<Option<community::Model>> {
     Ok(community::Entity::find_by_id(id).one(db).await?)
 }
 
-async fn get(db: &DatabaseConnection, id: Uuid) -> AppResult<community::Model> {
+async fn get(db: &Db, id: Uuid) -> AppResult<community::Model> {
     find(db, id).await?.ok_or(AppError::NotFound("community"))
 }
 
-pub(crate) async fn find_by_slug(
-    db: &DatabaseConnection,
-    slug: &str,
-) -> AppResult<Option<community::Model>> {
+pub(crate) async fn find_by_slug(db: &Db, slug: &str) -> AppResult<Option<community::Model>> {
     Ok(community::Entity::find()
         .filter(community::Column::Slug.eq(slug.trim().to_lowercase()))
         .one(db)
@@ -49,7 +45,7 @@ pub(crate) async fn find_by_slug(
 
 /// The viewer's role in a community, if they are a member.
 pub(crate) async fn role_of(
-    db: &DatabaseConnection,
+    db: &Db,
     community_id: Uuid,
     user_id: Uuid,
 ) -> AppResult<Option<MembershipRole>> {
@@ -64,7 +60,7 @@ pub(crate) async fn role_of(
 /// Whether the viewer may read the community's posts and members: anyone
 /// for a public community, members only for a private one.
 pub(crate) async fn can_read(
-    db: &DatabaseConnection,
+    db: &Db,
     viewer: Option<Uuid>,
     community: &community::Model,
 ) -> AppResult<bool> {
@@ -79,7 +75,7 @@ pub(crate) async fn can_read(
 
 /// `FORBIDDEN` unless the viewer may read the community's content.
 pub(crate) async fn require_readable(
-    db: &DatabaseConnection,
+    db: &Db,
     viewer: Option<Uuid>,
     community_id: Uuid,
 ) -> AppResult<community::Model> {
@@ -120,7 +116,7 @@ pub(crate) struct CommunityFilter {
 
 /// Every community (metadata is public), newest first.
 pub(crate) async fn list(
-    db: &DatabaseConnection,
+    db: &Db,
     viewer: Option<Uuid>,
     filter: CommunityFilter,
     page: &PageRequest,
@@ -164,7 +160,7 @@ pub(crate) struct NewCommunity {
 
 /// Creates a community owned by the viewer.
 pub(crate) async fn create(
-    db: &DatabaseConnection,
+    db: &Db,
     viewer: &AuthSession,
     input: NewCommunity,
 ) -> AppResult<community::Model> {
@@ -176,27 +172,29 @@ pub(crate) async fn create(
         MAX_DESCRIPTION,
     )?;
     let at = now();
-    let txn = db.begin().await?;
-    let community = community::ActiveModel {
+    let owner = viewer.user_id;
+    let row = community::ActiveModel {
         id: Set(Uuid::now_v7()),
         slug: Set(slug),
         name: Set(name),
         description: Set(description),
         visibility: Set(input.visibility),
-        created_by_id: Set(Some(viewer.user_id)),
+        created_by_id: Set(Some(owner)),
         created_at: Set(at),
         updated_at: Set(at),
-    }
-    .insert(&txn)
-    .await
-    .map_err(|e| {
-        AppError::on_unique_violation(e, |_| {
-            AppError::conflict("input.slug", "this slug is already taken")
+    };
+    db.transaction(move |tx| {
+        Box::pin(async move {
+            let community = row.insert(&tx).await.map_err(|e| {
+                AppError::on_unique_violation(e, |_| {
+                    AppError::conflict("input.slug", "this slug is already taken")
+                })
+            })?;
+            insert_membership(&tx, community.id, owner, MembershipRole::Owner).await?;
+            Ok(community)
         })
-    })?;
-    insert_membership(&txn, community.id, viewer.user_id, MembershipRole::Owner).await?;
-    txn.commit().await?;
-    Ok(community)
+    })
+    .await
 }
 
 async fn insert_membership(
@@ -231,7 +229,7 @@ pub(crate) struct CommunityChanges {
 /// Owners and moderators edit the name and description; only the owner
 /// changes who can see the community.
 pub(crate) async fn update(
-    db: &DatabaseConnection,
+    db: &Db,
     viewer: &AuthSession,
     id: Uuid,
     changes: CommunityChanges,
@@ -262,54 +260,47 @@ pub(crate) async fn update(
         active.visibility = Set(visibility);
     }
     active.updated_at = Set(now());
-    Ok(active.update(db).await?)
+    db.statement(move |tx| Box::pin(async move { Ok(active.update(&tx).await?) }))
+        .await
 }
 
 /// Deletes a community with its memberships, posts and their comments:
 /// its owner's or an instance admin's decision.
-pub(crate) async fn delete(
-    db: &DatabaseConnection,
-    viewer: &AuthSession,
-    id: Uuid,
-) -> AppResult<Uuid> {
+pub(crate) async fn delete(db: &Db, viewer: &AuthSession, id: Uuid) -> AppResult<Uuid> {
     let user = active_user(db, viewer).await?;
     get(db, id).await?;
     let owner = role_of(db, id, viewer.user_id).await? == Some(MembershipRole::Owner);
     if !owner && !crate::users::service::is_admin(&user) {
         return Err(AppError::Forbidden);
     }
-    community::Entity::delete_by_id(id).exec(db).await?;
+    db.statement(move |tx| {
+        Box::pin(async move { Ok(community::Entity::delete_by_id(id).exec(&tx).await?) })
+    })
+    .await?;
     Ok(id)
 }
 
 /// Joins a public community. Private ones are invite-only (`FORBIDDEN`);
 /// joining twice is `CONFLICT`.
-pub(crate) async fn join(
-    db: &DatabaseConnection,
-    viewer: &AuthSession,
-    id: Uuid,
-) -> AppResult<community::Model> {
+pub(crate) async fn join(db: &Db, viewer: &AuthSession, id: Uuid) -> AppResult<community::Model> {
     let community = get(db, id).await?;
     if community.visibility == CommunityVisibility::Private {
         return Err(AppError::Forbidden);
     }
-    insert_membership(db, id, viewer.user_id, MembershipRole::Member)
-        .await
-        .map_err(|e| match e {
-            AppError::Conflict { .. } => {
-                AppError::conflict("id", "already a member of this community")
-            }
-            e => e,
-        })?;
+    let member = viewer.user_id;
+    db.statement(move |tx| {
+        Box::pin(async move { insert_membership(&tx, id, member, MembershipRole::Member).await })
+    })
+    .await
+    .map_err(|e| match e {
+        AppError::Conflict { .. } => AppError::conflict("id", "already a member of this community"),
+        e => e,
+    })?;
     Ok(community)
 }
 
 /// Leaves a community. The owner cannot leave (a community always has one).
-pub(crate) async fn leave(
-    db: &DatabaseConnection,
-    viewer: &AuthSession,
-    id: Uuid,
-) -> AppResult<community::Model> {
+pub(crate) async fn leave(db: &Db, viewer: &AuthSession, id: Uuid) -> AppResult<community::Model> {
     let community = get(db, id).await?;
     match role_of(db, id, viewer.user_id).await? {
         None => Err(AppError::NotFound("membership")),
@@ -324,23 +315,24 @@ pub(crate) async fn leave(
     }
 }
 
-async fn delete_membership(
-    db: &DatabaseConnection,
-    community_id: Uuid,
-    user_id: Uuid,
-) -> AppResult<()> {
-    membership::Entity::delete_many()
-        .filter(membership::Column::CommunityId.eq(community_id))
-        .filter(membership::Column::UserId.eq(user_id))
-        .exec(db)
-        .await?;
-    Ok(())
+async fn delete_membership(db: &Db, community_id: Uuid, user_id: Uuid) -> AppResult<()> {
+    db.statement(move |tx| {
+        Box::pin(async move {
+            membership::Entity::delete_many()
+                .filter(membership::Column::CommunityId.eq(community_id))
+                .filter(membership::Column::UserId.eq(user_id))
+                .exec(&tx)
+                .await?;
+            Ok(())
+        })
+    })
+    .await
 }
 
 /// `FORBIDDEN` unless the viewer owns or moderates the community; returns
 /// their role.
 async fn require_manager(
-    db: &DatabaseConnection,
+    db: &Db,
     viewer: &AuthSession,
     community_id: Uuid,
 ) -> AppResult<MembershipRole> {
@@ -353,7 +345,7 @@ async fn require_manager(
 
 /// Owners and moderators add members (the way into a private community).
 pub(crate) async fn add_member(
-    db: &DatabaseConnection,
+    db: &Db,
     viewer: &AuthSession,
     community_id: Uuid,
     user_id: Uuid,
@@ -362,13 +354,18 @@ pub(crate) async fn add_member(
     crate::users::service::find_by_id(db, user_id)
         .await?
         .ok_or(AppError::NotFound("user"))?;
-    insert_membership(db, community_id, user_id, MembershipRole::Member).await
+    db.statement(move |tx| {
+        Box::pin(async move {
+            insert_membership(&tx, community_id, user_id, MembershipRole::Member).await
+        })
+    })
+    .await
 }
 
 /// Owners remove moderators and members; moderators remove members only.
 /// Nobody removes the owner.
 pub(crate) async fn remove_member(
-    db: &DatabaseConnection,
+    db: &Db,
     viewer: &AuthSession,
     community_id: Uuid,
     user_id: Uuid,
@@ -390,7 +387,7 @@ pub(crate) async fn remove_member(
 
 /// The owner promotes members to moderator or demotes them back.
 pub(crate) async fn set_role(
-    db: &DatabaseConnection,
+    db: &Db,
     viewer: &AuthSession,
     community_id: Uuid,
     user_id: Uuid,
@@ -419,12 +416,13 @@ pub(crate) async fn set_role(
     }
     let mut active: membership::ActiveModel = membership.into();
     active.role = Set(role);
-    Ok(active.update(db).await?)
+    db.statement(move |tx| Box::pin(async move { Ok(active.update(&tx).await?) }))
+        .await
 }
 
 /// Members, oldest first; members only for a private community.
 pub(crate) async fn members(
-    db: &DatabaseConnection,
+    db: &Db,
     viewer: Option<Uuid>,
     community_id: Uuid,
     page: &PageRequest,

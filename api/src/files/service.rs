@@ -17,8 +17,8 @@ use chrono::{DateTime, Utc};
 use entity::{file, post, post_attachment, user};
 use hmac::{Hmac, KeyInit, Mac};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait,
-    QueryFilter, QuerySelect, Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
+    QuerySelect, Set,
     sea_query::{Query, SelectStatement},
 };
 use sha2::{Digest, Sha256};
@@ -32,7 +32,7 @@ use crate::{
     auth::AuthSession,
     auth::settings::JwtKey,
     config::Config,
-    db::now,
+    db::{Db, now},
     error::{AppError, AppResult},
     files::settings::FilesConfig,
     posts::access::readable as readable_posts,
@@ -57,7 +57,7 @@ pub struct NewUpload {
 
 /// The file feature: storage, limits and download-link signing.
 pub struct Files {
-    db: DatabaseConnection,
+    db: Db,
     storage: Arc<dyn Storage>,
     config: FilesConfig,
     /// HMAC-SHA256 key for download links, derived from the JWT key.
@@ -67,11 +67,7 @@ pub struct Files {
 impl Files {
     /// `config.auth`'s key material is the root of the link key; call after
     /// `Auth::new` (which creates the development secret when needed).
-    pub fn new(
-        db: DatabaseConnection,
-        storage: Arc<dyn Storage>,
-        config: &Config,
-    ) -> anyhow::Result<Self> {
+    pub fn new(db: Db, storage: Arc<dyn Storage>, config: &Config) -> anyhow::Result<Self> {
         let material = match &config.auth.jwt_key {
             JwtKey::Secret(secret) => secret.clone(),
             JwtKey::KeyPair { private_pem, .. } => private_pem.clone(),
@@ -210,14 +206,16 @@ impl Files {
             width: Set(dimensions.map(|d| d.0)),
             height: Set(dimensions.map(|d| d.1)),
             created_at: Set(now()),
-        }
-        .insert(&self.db)
-        .await;
+        };
+        let row = self
+            .db
+            .statement(move |tx| Box::pin(async move { Ok(row.insert(&tx).await?) }))
+            .await;
         match row {
             Ok(row) => Ok(row),
             Err(err) => {
                 self.discard(vec![key]).await;
-                Err(err.into())
+                Err(err)
             }
         }
     }
@@ -240,27 +238,30 @@ impl Files {
             }
             None => None,
         };
-        let result = async {
-            let txn = self.db.begin().await?;
-            let user = user::Entity::find_by_id(viewer.user_id)
-                .one(&txn)
-                .await?
-                .ok_or(AppError::Unauthenticated("this account no longer exists"))?;
-            let old = match user.avatar_file_id {
-                Some(old) => file::Entity::find_by_id(old).one(&txn).await?,
-                None => None,
-            };
-            let mut active: user::ActiveModel = user.into();
-            active.avatar_file_id = Set(new.as_ref().map(|f| f.id));
-            active.updated_at = Set(now());
-            let user = active.update(&txn).await?;
-            if let Some(old) = &old {
-                file::Entity::delete_by_id(old.id).exec(&txn).await?;
-            }
-            txn.commit().await?;
-            Ok::<_, AppError>((user, old))
-        }
-        .await;
+        let (user_id, new_id) = (viewer.user_id, new.as_ref().map(|f| f.id));
+        let result = self
+            .db
+            .transaction(move |tx| {
+                Box::pin(async move {
+                    let user = user::Entity::find_by_id(user_id)
+                        .one(&tx)
+                        .await?
+                        .ok_or(AppError::Unauthenticated("this account no longer exists"))?;
+                    let old = match user.avatar_file_id {
+                        Some(old) => file::Entity::find_by_id(old).one(&tx).await?,
+                        None => None,
+                    };
+                    let mut active: user::ActiveModel = user.into();
+                    active.avatar_file_id = Set(new_id);
+                    active.updated_at = Set(now());
+                    let user = active.update(&tx).await?;
+                    if let Some(old) = &old {
+                        file::Entity::delete_by_id(old.id).exec(&tx).await?;
+                    }
+                    Ok((user, old))
+                })
+            })
+            .await;
         match result {
             Ok((user, old)) => {
                 self.discard(old.into_iter().map(|f| f.storage_key).collect())
@@ -278,7 +279,12 @@ impl Files {
 
     /// Deletes a file's row, then its bytes.
     async fn forget(&self, file: file::Model) -> AppResult<()> {
-        file::Entity::delete_by_id(file.id).exec(&self.db).await?;
+        let id = file.id;
+        self.db
+            .statement(move |tx| {
+                Box::pin(async move { Ok(file::Entity::delete_by_id(id).exec(&tx).await?) })
+            })
+            .await?;
         self.discard(vec![file.storage_key]).await;
         Ok(())
     }
@@ -297,11 +303,18 @@ impl Files {
     /// a post or profile, and stored objects under `uploads/` older than
     /// `cutoff` that no row points to (left by a failed delete or a crash).
     pub async fn sweep(&self, cutoff: DateTime<Utc>) -> AppResult<SweepReport> {
-        let orphans = file::Entity::delete_many()
-            .filter(file::Column::CreatedAt.lt(cutoff))
-            .filter(file::Column::Id.not_in_subquery(attached_file_ids()))
-            .filter(file::Column::Id.not_in_subquery(avatar_file_ids()))
-            .exec_with_returning(&self.db)
+        let orphans = self
+            .db
+            .statement(move |tx| {
+                Box::pin(async move {
+                    Ok(file::Entity::delete_many()
+                        .filter(file::Column::CreatedAt.lt(cutoff))
+                        .filter(file::Column::Id.not_in_subquery(attached_file_ids()))
+                        .filter(file::Column::Id.not_in_subquery(avatar_file_ids()))
+                        .exec_with_returning(&tx)
+                        .await?)
+                })
+            })
             .await?;
         let rows = orphans.len() as u64;
         self.discard(orphans.into_iter().map(|f| f.storage_key).collect())
@@ -386,7 +399,7 @@ fn readable_attachment_ids(viewer: Option<Uuid>) -> SelectStatement {
 
 /// A file if it exists and `viewer` may read it (see the module docs).
 pub async fn find_readable(
-    db: &DatabaseConnection,
+    db: &Db,
     viewer: Option<Uuid>,
     id: Uuid,
 ) -> AppResult<Option<file::Model>> {

@@ -4,10 +4,8 @@
 
 use std::any::type_name;
 
+use crate::{db::Db, error::AppError};
 use async_graphql::Context;
-use sea_orm::DatabaseConnection;
-
-use crate::error::AppError;
 
 /// A value of type `T` from the schema's data.
 pub fn data<'a, T: std::any::Any + Send + Sync>(ctx: &Context<'a>) -> Result<&'a T, AppError> {
@@ -19,7 +17,7 @@ pub fn data<'a, T: std::any::Any + Send + Sync>(ctx: &Context<'a>) -> Result<&'a
     })
 }
 
-/// The database pool.
-pub fn db<'a>(ctx: &Context<'a>) -> Result<&'a DatabaseConnection, AppError> {
+/// The database.
+pub fn db<'a>(ctx: &Context<'a>) -> Result<&'a Db, AppError> {
     data(ctx)
 }

@@ -44,7 +44,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/health/ready", get(health::ready))
         .fallback(not_found);
     // Inside the router, so requests are labelled by their route pattern.
-    if let Some(endpoint) = metrics::endpoint(&config, &state.db) {
+    if let Some(endpoint) = metrics::endpoint(&config, state.db.reads()) {
         routes = routes
             .route("/metrics", get(metrics::scrape).with_state(endpoint))
             .layer(axum::middleware::from_fn(metrics::track_http));

@@ -7,20 +7,20 @@ use std::{
     sync::{Arc, Mutex},
 };
 
-use sea_orm::DatabaseConnection;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use uuid::Uuid;
 
 use crate::{
     auth::Auth,
     config::Config,
+    db::Db,
     files::Files,
     schema::{AppSchema, pipeline::Pipeline},
 };
 
 #[derive(Clone)]
 pub(crate) struct AppState {
-    pub(super) db: DatabaseConnection,
+    pub(super) db: Db,
     pub(super) schema: AppSchema,
     /// Parsing, limits, error codes and metrics around each execution.
     pub(super) pipeline: Arc<Pipeline>,
@@ -41,7 +41,7 @@ pub(crate) struct AppState {
 
 impl AppState {
     pub(crate) fn new(
-        db: DatabaseConnection,
+        db: Db,
         schema: AppSchema,
         auth: Arc<Auth>,
         files: Arc<Files>,

@@ -6,15 +6,15 @@ use std::collections::BTreeSet;
 
 use entity::{conversation, conversation_participant as participant, message, user};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, DatabaseTransaction, EntityTrait,
-    IntoActiveModel, PaginatorTrait, QueryFilter, Set, TransactionTrait, TryInsertResult,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, PaginatorTrait,
+    QueryFilter, Set, TryInsertResult,
     sea_query::{Expr, OnConflict, Query, SelectStatement},
 };
 use uuid::Uuid;
 
 use crate::{
     auth::AuthSession,
-    db::now,
+    db::{Db, now},
     error::{AppError, AppResult},
     paging::{ListOrder, Page, PageRequest},
     validate,
@@ -34,7 +34,7 @@ fn conversations_of(user_id: Uuid) -> SelectStatement {
 }
 
 pub(crate) async fn find_for(
-    db: &DatabaseConnection,
+    db: &Db,
     viewer: Uuid,
     id: Uuid,
 ) -> AppResult<Option<conversation::Model>> {
@@ -44,18 +44,14 @@ pub(crate) async fn find_for(
         .await?)
 }
 
-async fn get_for(
-    db: &DatabaseConnection,
-    viewer: Uuid,
-    id: Uuid,
-) -> AppResult<conversation::Model> {
+async fn get_for(db: &Db, viewer: Uuid, id: Uuid) -> AppResult<conversation::Model> {
     find_for(db, viewer, id)
         .await?
         .ok_or(AppError::NotFound("conversation"))
 }
 
 pub(crate) async fn find_message_for(
-    db: &DatabaseConnection,
+    db: &Db,
     viewer: Uuid,
     id: Uuid,
 ) -> AppResult<Option<message::Model>> {
@@ -67,7 +63,7 @@ pub(crate) async fn find_message_for(
 
 /// The viewer's conversations, newest activity first.
 pub(crate) async fn list(
-    db: &DatabaseConnection,
+    db: &Db,
     viewer: Uuid,
     page: &PageRequest,
 ) -> AppResult<Page<conversation::Model>> {
@@ -87,7 +83,7 @@ pub(crate) async fn list(
 /// A conversation's messages, newest first (a chat screen shows the latest
 /// and pages back in time).
 pub(crate) async fn messages(
-    db: &DatabaseConnection,
+    db: &Db,
     viewer: Uuid,
     conversation_id: Uuid,
     page: &PageRequest,
@@ -109,7 +105,7 @@ pub(crate) async fn messages(
 /// first message. With exactly one other person, an existing one-to-one
 /// conversation is reused rather than duplicated.
 pub(crate) async fn start(
-    db: &DatabaseConnection,
+    db: &Db,
     viewer: &AuthSession,
     others: Vec<Uuid>,
     first_message: Option<String>,
@@ -138,40 +134,40 @@ pub(crate) async fn start(
     let body = first_message
         .map(|b| validate::required_text("input.message", &b, MAX_BODY))
         .transpose()?;
-    let txn = db.begin().await?;
-    let conversation = match others.iter().next() {
-        Some(other) if others.len() == 1 => {
-            direct_conversation(&txn, viewer.user_id, *other).await?
-        }
-        _ => {
-            let people = std::iter::once(viewer.user_id).chain(others.iter().copied());
-            insert_conversation(&txn, viewer.user_id, None, people)
-                .await?
-                .ok_or_else(|| {
-                    AppError::Internal(anyhow::anyhow!("a group conversation conflicted"))
-                })?
-        }
-    };
-    let (conversation, message) = match body {
-        Some(body) => {
-            let (conversation, message) =
-                insert_message(&txn, conversation, viewer.user_id, body).await?;
-            (conversation, Some(message))
-        }
-        None => (conversation, None),
-    };
-    txn.commit().await?;
-    Ok((conversation, message))
+    let me = viewer.user_id;
+    db.transaction(move |tx| {
+        Box::pin(async move {
+            let conversation = match others.iter().next() {
+                Some(other) if others.len() == 1 => direct_conversation(&tx, me, *other).await?,
+                _ => {
+                    let people = std::iter::once(me).chain(others.iter().copied());
+                    insert_conversation(&tx, me, None, people)
+                        .await?
+                        .ok_or_else(|| {
+                            AppError::Internal(anyhow::anyhow!("a group conversation conflicted"))
+                        })?
+                }
+            };
+            match body {
+                Some(body) => {
+                    let (conversation, message) =
+                        insert_message(&tx, conversation, me, body).await?;
+                    Ok((conversation, Some(message)))
+                }
+                None => Ok((conversation, None)),
+            }
+        })
+    })
+    .await
 }
 
 /// The one-to-one conversation of `me` and `other`, created if it does not
 /// exist. Its key is unique, so when two requests start it at once the
 /// second insert does nothing (PostgreSQL waits for the first to commit;
-/// SQLite runs write transactions one at a time) and both read the same
-/// row. The insert comes first on purpose: a SQLite transaction that read
-/// before writing cannot take the write lock once another has committed.
+/// SQLite has one writer) and both read the same row. The insert comes
+/// first, so the read after it sees whichever row won.
 async fn direct_conversation(
-    txn: &DatabaseTransaction,
+    txn: &impl ConnectionTrait,
     me: Uuid,
     other: Uuid,
 ) -> AppResult<conversation::Model> {
@@ -188,7 +184,7 @@ async fn direct_conversation(
 /// when `direct_key` is already taken. Everyone but the creator starts with
 /// everything unread.
 async fn insert_conversation(
-    txn: &DatabaseTransaction,
+    txn: &impl ConnectionTrait,
     creator: Uuid,
     direct_key: Option<String>,
     people: impl Iterator<Item = Uuid>,
@@ -226,7 +222,7 @@ async fn insert_conversation(
 }
 
 async fn insert_message(
-    db: &impl sea_orm::ConnectionTrait,
+    db: &impl ConnectionTrait,
     conversation: conversation::Model,
     sender: Uuid,
     body: String,
@@ -250,7 +246,7 @@ async fn insert_message(
 
 /// Records that `user_id` has read `conversation_id` up to `at`.
 async fn read_up_to(
-    db: &impl sea_orm::ConnectionTrait,
+    db: &impl ConnectionTrait,
     conversation_id: Uuid,
     user_id: Uuid,
     at: chrono::DateTime<chrono::Utc>,
@@ -267,26 +263,34 @@ async fn read_up_to(
 /// Marks everything in a conversation as read by the viewer, for
 /// `unreadCount`.
 pub(crate) async fn mark_read(
-    db: &DatabaseConnection,
+    db: &Db,
     viewer: &AuthSession,
     conversation_id: Uuid,
 ) -> AppResult<conversation::Model> {
     let conversation = get_for(db, viewer.user_id, conversation_id).await?;
-    read_up_to(db, conversation_id, viewer.user_id, now()).await?;
+    let (reader, at) = (viewer.user_id, now());
+    db.statement(move |tx| {
+        Box::pin(async move { read_up_to(&tx, conversation_id, reader, at).await })
+    })
+    .await?;
     Ok(conversation)
 }
 
 /// Sends a message; only participants may.
 pub(crate) async fn send(
-    db: &DatabaseConnection,
+    db: &Db,
     viewer: &AuthSession,
     conversation_id: Uuid,
     body: &str,
 ) -> AppResult<message::Model> {
     let body = validate::required_text("body", body, MAX_BODY)?;
     let conversation = get_for(db, viewer.user_id, conversation_id).await?;
-    let txn = db.begin().await?;
-    let (_, message) = insert_message(&txn, conversation, viewer.user_id, body).await?;
-    txn.commit().await?;
-    Ok(message)
+    let sender = viewer.user_id;
+    db.transaction(move |tx| {
+        Box::pin(async move {
+            let (_, message) = insert_message(&tx, conversation, sender, body).await?;
+            Ok(message)
+        })
+    })
+    .await
 }

@@ -15,8 +15,7 @@ use entity::{
     post, reaction, user,
 };
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter, Set,
-    TransactionTrait,
+    ActiveModelTrait, ColumnTrait, Condition, EntityTrait, QueryFilter, Set,
     sea_query::{Expr, ExprTrait, Func, LikeExpr, OnConflict},
 };
 use uuid::Uuid;
@@ -25,7 +24,7 @@ pub(crate) use super::access::readable;
 use crate::{
     auth::AuthSession,
     communities::service as communities,
-    db::now,
+    db::{Db, now},
     error::{AppError, AppResult},
     files::service as files,
     paging::{ListOrder, Page, PageRequest},
@@ -37,7 +36,7 @@ pub(crate) const MAX_BODY: usize = 10_000;
 
 /// A post if it exists and the viewer may read it.
 pub(crate) async fn find_readable(
-    db: &DatabaseConnection,
+    db: &Db,
     viewer: Option<Uuid>,
     id: Uuid,
 ) -> AppResult<Option<post::Model>> {
@@ -47,11 +46,7 @@ pub(crate) async fn find_readable(
         .await?)
 }
 
-async fn get_readable(
-    db: &DatabaseConnection,
-    viewer: Option<Uuid>,
-    id: Uuid,
-) -> AppResult<post::Model> {
+async fn get_readable(db: &Db, viewer: Option<Uuid>, id: Uuid) -> AppResult<post::Model> {
     find_readable(db, viewer, id)
         .await?
         .ok_or(AppError::NotFound("post"))
@@ -73,7 +68,7 @@ pub(crate) struct PostFilter {
 /// Posts, newest first by default. Asking for a private community's posts as a
 /// non-member is `FORBIDDEN`; elsewhere unreadable posts are left out.
 pub(crate) async fn list(
-    db: &DatabaseConnection,
+    db: &Db,
     viewer: Option<Uuid>,
     filter: PostFilter,
     page: &PageRequest,
@@ -113,7 +108,7 @@ pub(crate) async fn list(
 /// The viewer's home timeline, newest first: their own posts, posts by
 /// people they follow, and posts in communities they belong to.
 pub(crate) async fn feed(
-    db: &DatabaseConnection,
+    db: &Db,
     viewer: &AuthSession,
     page: &PageRequest,
 ) -> AppResult<Page<post::Model>> {
@@ -147,7 +142,7 @@ pub(crate) struct NewPost {
 
 /// Writes a post. Posting in a community takes membership.
 pub(crate) async fn create(
-    db: &DatabaseConnection,
+    db: &Db,
     viewer: &AuthSession,
     input: NewPost,
 ) -> AppResult<post::Model> {
@@ -164,25 +159,29 @@ pub(crate) async fn create(
         }
     }
     let at = now();
-    let txn = db.begin().await?;
-    let post = post::ActiveModel {
+    let author = viewer.user_id;
+    let row = post::ActiveModel {
         id: Set(Uuid::now_v7()),
-        author_id: Set(viewer.user_id),
+        author_id: Set(author),
         community_id: Set(input.community_id),
         body: Set(body),
         created_at: Set(at),
         updated_at: Set(at),
-    }
-    .insert(&txn)
-    .await?;
-    files::attach_to_post(&txn, viewer.user_id, post.id, &input.attachment_ids).await?;
-    txn.commit().await?;
-    Ok(post)
+    };
+    let attachments = input.attachment_ids;
+    db.transaction(move |tx| {
+        Box::pin(async move {
+            let post = row.insert(&tx).await?;
+            files::attach_to_post(&tx, author, post.id, &attachments).await?;
+            Ok(post)
+        })
+    })
+    .await
 }
 
 /// The author edits their post's body.
 pub(crate) async fn update(
-    db: &DatabaseConnection,
+    db: &Db,
     viewer: &AuthSession,
     id: Uuid,
     body: &str,
@@ -195,13 +194,14 @@ pub(crate) async fn update(
     let mut active: post::ActiveModel = post.into();
     active.body = Set(body);
     active.updated_at = Set(now());
-    Ok(active.update(db).await?)
+    db.statement(move |tx| Box::pin(async move { Ok(active.update(&tx).await?) }))
+        .await
 }
 
 /// Whether `user` moderates content in `community_id`: an instance admin
 /// anywhere, a community's owner or moderator in that community only.
 pub(crate) async fn can_moderate(
-    db: &DatabaseConnection,
+    db: &Db,
     user: &user::Model,
     community_id: Option<Uuid>,
 ) -> AppResult<bool> {
@@ -221,7 +221,7 @@ pub(crate) async fn can_moderate(
 /// with it). Returns its id and the storage keys of its files, to delete
 /// once this has committed.
 pub(crate) async fn delete(
-    db: &DatabaseConnection,
+    db: &Db,
     viewer: &AuthSession,
     id: Uuid,
 ) -> AppResult<(Uuid, Vec<String>)> {
@@ -230,49 +230,69 @@ pub(crate) async fn delete(
     if post.author_id != user.id && !can_moderate(db, &user, post.community_id).await? {
         return Err(AppError::Forbidden);
     }
-    let txn = db.begin().await?;
-    let keys = files::delete_post_files(&txn, post.id).await?;
-    post::Entity::delete_by_id(post.id).exec(&txn).await?;
-    txn.commit().await?;
-    Ok((post.id, keys))
+    let id = post.id;
+    let keys = db
+        .transaction(move |tx| {
+            Box::pin(async move {
+                let keys = files::delete_post_files(&tx, id).await?;
+                post::Entity::delete_by_id(id).exec(&tx).await?;
+                Ok(keys)
+            })
+        })
+        .await?;
+    Ok((id, keys))
 }
 
 /// Sets the viewer's reaction to a post, replacing any earlier one.
 pub(crate) async fn react(
-    db: &DatabaseConnection,
+    db: &Db,
     viewer: &AuthSession,
     post_id: Uuid,
     kind: ReactionKind,
 ) -> AppResult<post::Model> {
     let post = get_readable(db, Some(viewer.user_id), post_id).await?;
-    reaction::Entity::insert(reaction::ActiveModel {
+    let row = reaction::ActiveModel {
         id: Set(Uuid::now_v7()),
         post_id: Set(post.id),
         user_id: Set(viewer.user_id),
         kind: Set(kind),
         created_at: Set(now()),
+    };
+    db.statement(move |tx| {
+        Box::pin(async move {
+            reaction::Entity::insert(row)
+                .on_conflict(
+                    OnConflict::columns([reaction::Column::PostId, reaction::Column::UserId])
+                        .update_column(reaction::Column::Kind)
+                        .to_owned(),
+                )
+                .exec_without_returning(&tx)
+                .await?;
+            Ok(())
+        })
     })
-    .on_conflict(
-        OnConflict::columns([reaction::Column::PostId, reaction::Column::UserId])
-            .update_column(reaction::Column::Kind)
-            .to_owned(),
-    )
-    .exec_without_returning(db)
     .await?;
     Ok(post)
 }
 
 /// Removes the viewer's reaction; `NOT_FOUND` if there was none.
 pub(crate) async fn unreact(
-    db: &DatabaseConnection,
+    db: &Db,
     viewer: &AuthSession,
     post_id: Uuid,
 ) -> AppResult<post::Model> {
     let post = get_readable(db, Some(viewer.user_id), post_id).await?;
-    let deleted = reaction::Entity::delete_many()
-        .filter(reaction::Column::PostId.eq(post.id))
-        .filter(reaction::Column::UserId.eq(viewer.user_id))
-        .exec(db)
+    let (id, user) = (post.id, viewer.user_id);
+    let deleted = db
+        .statement(move |tx| {
+            Box::pin(async move {
+                Ok(reaction::Entity::delete_many()
+                    .filter(reaction::Column::PostId.eq(id))
+                    .filter(reaction::Column::UserId.eq(user))
+                    .exec(&tx)
+                    .await?)
+            })
+        })
         .await?;
     if deleted.rows_affected == 0 {
         return Err(AppError::NotFound("reaction"));

@@ -10,7 +10,6 @@ use std::future::ready;
 
 use async_graphql::{Context, ErrorExtensions, ID, Subscription};
 use futures_util::{Stream, StreamExt, stream};
-use sea_orm::DatabaseConnection;
 
 use super::{
     Broker, Event,
@@ -20,6 +19,7 @@ use crate::{
     auth::{viewer::signed_in, viewer_id},
     comments::{graphql::Comment, service as comments},
     communities::service as communities,
+    db::Db,
     error::{AppError, AppResult, code},
     graphql::{
         context,
@@ -155,13 +155,13 @@ impl Subscription {
 /// missed events, so it must refetch rather than trust what follows.
 fn deliver<T, F, Fut>(
     ctx: &Context<'_>,
-    db: DatabaseConnection,
+    db: Db,
     topic: Topic,
     load: F,
 ) -> AppResult<impl Stream<Item = async_graphql::Result<T>> + use<T, F, Fut>>
 where
     T: Send + 'static,
-    F: Fn(DatabaseConnection, Event) -> Fut + Send + Sync + 'static,
+    F: Fn(Db, Event) -> Fut + Send + Sync + 'static,
     Fut: std::future::Future<Output = AppResult<Option<T>>> + Send + 'static,
 {
     let broker = ctx

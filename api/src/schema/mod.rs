@@ -13,7 +13,6 @@ pub(crate) use limits::GraphqlLimits;
 use std::sync::Arc;
 
 use async_graphql::{MergedObject, Schema, SchemaBuilder};
-use sea_orm::DatabaseConnection;
 
 use crate::{
     auth::{
@@ -26,6 +25,7 @@ use crate::{
     },
     comments::graphql::CommentsMutation,
     communities::graphql::{CommunitiesMutation, CommunitiesQuery},
+    db::Db,
     files::{Files, graphql::FilesMutation},
     messages::graphql::{MessagesMutation, MessagesQuery},
     posts::graphql::{PostsMutation, PostsQuery},
@@ -74,7 +74,7 @@ fn builder(limits: &GraphqlLimits) -> SchemaBuilder<Query, Mutation, Subscriptio
 /// The schema the server executes.
 pub(crate) fn build_schema(
     limits: &GraphqlLimits,
-    db: DatabaseConnection,
+    db: Db,
     auth: Arc<Auth>,
     broker: Broker,
     files: Arc<Files>,
@@ -82,7 +82,7 @@ pub(crate) fn build_schema(
 ) -> AppSchema {
     builder(limits)
         .data(backups)
-        .data(crate::graphql::loader::data_loader(db.clone()))
+        .data(crate::graphql::loader::data_loader(db.reads().clone()))
         .data(db)
         .data(auth)
         .data(broker)

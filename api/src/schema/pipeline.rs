@@ -24,11 +24,10 @@ use async_graphql::{
     },
 };
 use lru::LruCache;
-use sea_orm::DatabaseConnection;
 
 use super::limits::GraphqlLimits;
 use super::nulls::{self, FieldTypes};
-use crate::{auth::Viewer, error::code, users::service::require_standing};
+use crate::{auth::Viewer, db::Db, error::code, users::service::require_standing};
 
 /// Parsed documents kept, by query text: clients send the same few
 /// documents over and over, and cloning a parsed one is far cheaper than
@@ -162,12 +161,7 @@ impl Pipeline {
     /// since its access token was issued. This is the one place the rule
     /// lives: every mutation field, over HTTP and WebSocket alike, passes
     /// here, so no resolver has to remember it.
-    pub(crate) async fn admit(
-        &self,
-        prepared: &mut Prepared,
-        viewer: Viewer,
-        db: &DatabaseConnection,
-    ) {
+    pub(crate) async fn admit(&self, prepared: &mut Prepared, viewer: Viewer, db: &Db) {
         let Viewer::SignedIn(session) = viewer else {
             return;
         };

@@ -4,15 +4,14 @@
 use chrono::{DateTime, Utc};
 use entity::{enums::UserRole, follow, user};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
-    QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect, Set,
     sea_query::{Expr, ExprTrait, Func, Query, SelectStatement},
 };
 use uuid::Uuid;
 
 use crate::{
     auth::AuthSession,
-    db::now,
+    db::{Db, now},
     error::{AppError, AppResult},
     paging::{ListOrder, Page, PageRequest},
     validate,
@@ -22,18 +21,12 @@ use crate::{
 pub(crate) const MAX_DISPLAY_NAME: usize = 64;
 pub(crate) const MAX_BIO: usize = 500;
 
-pub(crate) async fn find_by_id(
-    db: &DatabaseConnection,
-    id: Uuid,
-) -> AppResult<Option<user::Model>> {
+pub(crate) async fn find_by_id(db: &Db, id: Uuid) -> AppResult<Option<user::Model>> {
     Ok(user::Entity::find_by_id(id).one(db).await?)
 }
 
 /// A user's public columns only, for showing a profile.
-pub(crate) async fn find_profile(
-    db: &DatabaseConnection,
-    id: Uuid,
-) -> AppResult<Option<user::Profile>> {
+pub(crate) async fn find_profile(db: &Db, id: Uuid) -> AppResult<Option<user::Profile>> {
     Ok(user::Entity::find_by_id(id)
         .into_partial_model::<user::Profile>()
         .one(db)
@@ -41,10 +34,7 @@ pub(crate) async fn find_profile(
 }
 
 /// Usernames are unique case-insensitively, so lookups are too.
-pub(crate) async fn find_by_username(
-    db: &DatabaseConnection,
-    username: &str,
-) -> AppResult<Option<user::Model>> {
+pub(crate) async fn find_by_username(db: &Db, username: &str) -> AppResult<Option<user::Model>> {
     Ok(user::Entity::find()
         .filter(
             Expr::expr(Func::lower(Expr::col(user::Column::Username))).eq(username.to_lowercase()),
@@ -54,10 +44,7 @@ pub(crate) async fn find_by_username(
 }
 
 /// The user directory, oldest account first.
-pub(crate) async fn list(
-    db: &DatabaseConnection,
-    page: &PageRequest,
-) -> AppResult<Page<user::Model>> {
+pub(crate) async fn list(db: &Db, page: &PageRequest) -> AppResult<Page<user::Model>> {
     let rows = page
         .apply(
             user::Entity::find(),
@@ -70,7 +57,7 @@ pub(crate) async fn list(
     Ok(page.finish(rows))
 }
 
-pub(crate) async fn count(db: &DatabaseConnection) -> AppResult<u64> {
+pub(crate) async fn count(db: &Db) -> AppResult<u64> {
     Ok(user::Entity::find().count(db).await?)
 }
 
@@ -88,10 +75,7 @@ pub(crate) fn disabled_user_ids() -> SelectStatement {
 /// The viewer's account, if it may still write. An access token outlives
 /// the account (deleted) and its good standing (disabled by an admin), so
 /// both are checked in the database, not trusted from the token.
-pub(crate) async fn active_user(
-    db: &DatabaseConnection,
-    viewer: &AuthSession,
-) -> AppResult<user::Model> {
+pub(crate) async fn active_user(db: &Db, viewer: &AuthSession) -> AppResult<user::Model> {
     match user::Entity::find_by_id(viewer.user_id).one(db).await? {
         Some(user) if user.disabled_at.is_none() => Ok(user),
         found => Err(cannot_write(found.is_some())),
@@ -100,10 +84,7 @@ pub(crate) async fn active_user(
 
 /// [`active_user`] reading one column, for a check alone: every mutation
 /// passes here before it runs (see `schema::pipeline`).
-pub(crate) async fn require_standing(
-    db: &DatabaseConnection,
-    viewer: &AuthSession,
-) -> AppResult<()> {
+pub(crate) async fn require_standing(db: &Db, viewer: &AuthSession) -> AppResult<()> {
     let disabled_at: Option<Option<DateTime<Utc>>> = user::Entity::find_by_id(viewer.user_id)
         .select_only()
         .column(user::Column::DisabledAt)
@@ -138,7 +119,7 @@ pub(crate) struct ProfileChanges {
 }
 
 pub(crate) async fn update_profile(
-    db: &DatabaseConnection,
+    db: &Db,
     viewer: &AuthSession,
     changes: ProfileChanges,
 ) -> AppResult<user::Model> {
@@ -152,12 +133,13 @@ pub(crate) async fn update_profile(
         active.bio = Set(validate::optional_text("input.bio", &bio, MAX_BIO)?);
     }
     active.updated_at = Set(now());
-    Ok(active.update(db).await?)
+    db.statement(move |tx| Box::pin(async move { Ok(active.update(&tx).await?) }))
+        .await
 }
 
 /// The viewer follows `followee_id`. Following twice is `CONFLICT`.
 pub(crate) async fn follow(
-    db: &DatabaseConnection,
+    db: &Db,
     viewer: &AuthSession,
     followee_id: Uuid,
 ) -> AppResult<user::Model> {
@@ -167,35 +149,45 @@ pub(crate) async fn follow(
     let followee = find_by_id(db, followee_id)
         .await?
         .ok_or(AppError::NotFound("user"))?;
-    follow::ActiveModel {
+    let row = follow::ActiveModel {
         id: Set(Uuid::now_v7()),
         follower_id: Set(viewer.user_id),
         followee_id: Set(followee_id),
         created_at: Set(now()),
-    }
-    .insert(db)
-    .await
-    .map_err(|e| {
-        AppError::on_unique_violation(e, |_| {
-            AppError::conflict("userId", "you already follow this user")
+    };
+    db.statement(move |tx| {
+        Box::pin(async move {
+            row.insert(&tx).await.map_err(|e| {
+                AppError::on_unique_violation(e, |_| {
+                    AppError::conflict("userId", "you already follow this user")
+                })
+            })
         })
-    })?;
+    })
+    .await?;
     Ok(followee)
 }
 
 /// The viewer stops following `followee_id`; `NOT_FOUND` if they did not.
 pub(crate) async fn unfollow(
-    db: &DatabaseConnection,
+    db: &Db,
     viewer: &AuthSession,
     followee_id: Uuid,
 ) -> AppResult<user::Model> {
     let followee = find_by_id(db, followee_id)
         .await?
         .ok_or(AppError::NotFound("user"))?;
-    let deleted = follow::Entity::delete_many()
-        .filter(follow::Column::FollowerId.eq(viewer.user_id))
-        .filter(follow::Column::FolloweeId.eq(followee_id))
-        .exec(db)
+    let follower = viewer.user_id;
+    let deleted = db
+        .statement(move |tx| {
+            Box::pin(async move {
+                Ok(follow::Entity::delete_many()
+                    .filter(follow::Column::FollowerId.eq(follower))
+                    .filter(follow::Column::FolloweeId.eq(followee_id))
+                    .exec(&tx)
+                    .await?)
+            })
+        })
         .await?;
     if deleted.rows_affected == 0 {
         return Err(AppError::NotFound("follow"));
@@ -215,7 +207,7 @@ pub enum FollowList {
 /// One page of follows, newest first. The rows are follow edges (their
 /// time is the cursor); the users on the other end are loaded in a batch.
 pub(crate) async fn follows(
-    db: &DatabaseConnection,
+    db: &Db,
     list: FollowList,
     page: &PageRequest,
 ) -> AppResult<Page<follow::Model>> {

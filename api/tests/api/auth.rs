@@ -438,7 +438,7 @@ async fn the_sweep_removes_only_dead_rows() {
     );
     let mut config = crate::helpers::test_config(&app.db);
     config.auth.refresh_idle_ttl = Duration::from_secs(2);
-    let auth = api::auth::Auth::new(app.conn.clone(), &config).expect("auth");
+    let auth = api::auth::Auth::new(app.app_db.clone(), &config).expect("auth");
     assert!(auth.sweep().await.expect("sweep") >= 1);
     assert_eq!(
         count_rows(&app.conn, "sessions").await,

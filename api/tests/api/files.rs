@@ -670,7 +670,7 @@ async fn the_sweep_removes_unattached_uploads_and_stray_objects() {
         .await
         .expect("put");
     let files =
-        Files::new(app.conn.clone(), storage.clone(), &test_config(&app.db)).expect("files");
+        Files::new(app.app_db.clone(), storage.clone(), &test_config(&app.db)).expect("files");
 
     // Within the grace period nothing goes.
     let report = files

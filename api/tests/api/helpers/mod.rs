@@ -185,6 +185,9 @@ pub struct TestApp {
     pub statements: api::db::StatementCounter,
     /// The app's event broker, to publish events directly.
     pub broker: api::realtime::Broker,
+    /// The app's own database handle (its writes go through the app's
+    /// writer), for services built beside the running app.
+    pub app_db: api::db::Db,
     stop: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<std::io::Result<()>>>,
 }
@@ -203,6 +206,7 @@ pub async fn spawn_app_with(customize: impl FnOnce(&mut Config)) -> TestApp {
     let addr = app.local_addr().expect("bound address");
     let statements = app.statement_counter();
     let broker = app.broker();
+    let app_db = app.database();
     let (stop, stopped) = oneshot::channel::<()>();
     let server = tokio::spawn(app.run_until_stopped(async {
         let _ = stopped.await;
@@ -226,6 +230,7 @@ pub async fn spawn_app_with(customize: impl FnOnce(&mut Config)) -> TestApp {
         db,
         statements,
         broker,
+        app_db,
         stop: Some(stop),
         server: Some(server),
     }
