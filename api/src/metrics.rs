@@ -108,6 +108,10 @@ fn describe() {
         "GraphQL operation latency, parse to response"
     );
     metrics::describe_counter!("db_statements_total", "SQL statements run by the pool");
+    metrics::describe_histogram!(
+        "db_write_batch_size",
+        "Writes committed together by the SQLite writer (one COMMIT each)"
+    );
     metrics::describe_gauge!("db_pool_connections", "Open pool connections by state");
     metrics::describe_gauge!("db_pool_max_connections", "The pool's size limit");
 }

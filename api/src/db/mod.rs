@@ -128,6 +128,15 @@ impl Db {
         }
     }
 
+    /// SQLite's writer so far: batches committed and the writes they held
+    /// (their ratio is the mean batch size); `None` on PostgreSQL.
+    pub fn write_stats(&self) -> Option<(u64, u64)> {
+        match &self.writes {
+            Writes::Pool => None,
+            Writes::Writer(writer, _) => Some(writer.stats()),
+        }
+    }
+
     /// Closes the pools (at shutdown, once requests have drained).
     pub async fn close(&self) {
         let _ = self.reads.clone().close().await;

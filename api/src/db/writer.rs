@@ -14,7 +14,14 @@
 //! Every caller is answered only after that commit. The task never waits
 //! for more writes to arrive: a lone write is committed at once.
 
-use std::{any::Any, panic::AssertUnwindSafe};
+use std::{
+    any::Any,
+    panic::AssertUnwindSafe,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+};
 
 use futures_util::{FutureExt, future::BoxFuture};
 use sea_orm::{
@@ -53,6 +60,14 @@ struct Job {
 #[derive(Clone)]
 pub(crate) struct Writer {
     jobs: mpsc::Sender<Job>,
+    stats: Arc<Stats>,
+}
+
+/// What the writer has done so far.
+#[derive(Default)]
+struct Stats {
+    batches: AtomicU64,
+    writes: AtomicU64,
 }
 
 impl Writer {
@@ -60,8 +75,17 @@ impl Writer {
     /// until every handle is dropped.
     pub(crate) fn start(connection: DatabaseConnection) -> Self {
         let (jobs, queue) = mpsc::channel(QUEUE);
-        tokio::spawn(run(connection, queue));
-        Self { jobs }
+        let stats = Arc::new(Stats::default());
+        tokio::spawn(run(connection, queue, stats.clone()));
+        Self { jobs, stats }
+    }
+
+    /// Batches committed (or failed) so far, and the writes they held.
+    pub(crate) fn stats(&self) -> (u64, u64) {
+        (
+            self.stats.batches.load(Ordering::Relaxed),
+            self.stats.writes.load(Ordering::Relaxed),
+        )
     }
 
     /// Runs `work` in the next batch and answers once the batch commits.
@@ -77,7 +101,7 @@ impl Writer {
     }
 }
 
-async fn run(connection: DatabaseConnection, mut queue: mpsc::Receiver<Job>) {
+async fn run(connection: DatabaseConnection, mut queue: mpsc::Receiver<Job>, stats: Arc<Stats>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while let Some(first) = queue.recv().await {
         batch.push(first);
@@ -88,7 +112,10 @@ async fn run(connection: DatabaseConnection, mut queue: mpsc::Receiver<Job>) {
             }
         }
         metrics::histogram!("db_write_batch_size").record(batch.len() as f64);
+        let size = batch.len() as u64;
         commit_batch(&connection, &mut batch).await;
+        stats.batches.fetch_add(1, Ordering::Relaxed);
+        stats.writes.fetch_add(size, Ordering::Relaxed);
     }
 }
 

@@ -34,3 +34,4 @@ mod realtime;
 mod schema;
 mod seed;
 mod users;
+mod writes;
