@@ -80,6 +80,11 @@ bench *args="":
     cargo build --release -p api -p seed
     PG_ADMIN_URL={{pg_url}} python3 scripts/bench/bench.py {{args}}
 
+# Hearth on SQLite vs PocketBase (from PyPI, in ~/.cache/hearth-python), then 64 writers + 64 readers on Hearth alone; ~12 min. `just bench-sqlite --scale small --rounds 1 --duration 3 --soak-seconds 5` for a quick look.
+bench-sqlite *args="":
+    cargo build --release -p api -p seed
+    python3 scripts/bench/sqlite.py {{args}}
+
 # Real clients against a seeded debug API (SQLite, or DATABASE_URL): graphql-ws and Apollo Client subscriptions, and the manual's operations and Apollo/urql set-ups.
 client-proof:
     cargo build -p api -p seed
