@@ -962,9 +962,9 @@ def report(out):
                 med(out["rounds"]["createComment"]["hearth"], "writes_per_commit")),
                ("one client", single.get("hearth", {}).get("writes_per_commit")),
                ("the 64+64 run", out.get("soak", {}).get("mixed", {}).get("writes_per_commit"))]
-    if any(v is not None for _, v in batched):
-        lines.append("Hearth's group commit, writes per commit: " + "; ".join(
-            f"{name} {fmt(v, '.1f')}" for name, v in batched))
+    batched = [(name, v) for name, v in batched if v is not None]
+    if batched:
+        lines.append("Hearth's group commit, writes per commit: " + "; ".join(f"{name} {v:.1f}" for name, v in batched))
     soak_out = out.get("soak")
     if soak_out:
         m, ro = soak_out["mixed"], soak_out["read_only"]
