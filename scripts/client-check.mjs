@@ -157,7 +157,7 @@ async function main() {
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
   const event = await received;
-  if (event.data?.messageReceived?.body !== 'hello') fail(`Apollo got ${JSON.stringify(event)}`);
+  if (event.data?.messageReceived?.message?.body !== 'hello') fail(`Apollo got ${JSON.stringify(event)}`);
   client.stop();
   console.log('client check: the documented Apollo Client 4 set-up queries, mutates and subscribes');
 

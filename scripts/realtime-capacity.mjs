@@ -53,7 +53,7 @@ function subscriber(n) {
         socket.send(JSON.stringify({
           type: 'subscribe',
           id: String(n),
-          payload: { query: `subscription { commentAdded(postId: "${post}") { id } }` },
+          payload: { query: `subscription { commentAdded(postId: "${post}") { comment { id } } }` },
         }));
         resolve(socket);
       }

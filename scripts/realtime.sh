@@ -61,7 +61,7 @@ start_api() {
   mkdir -p "$work/$port"
   env -i "PATH=$PATH" "HOME=$HOME" "DATABASE_URL=$1" "PORT=$port" "DATA_DIR=$work/$port" \
     "JWT_SECRET=realtime-check-secret-0123456789abcdef" "RUST_LOG=warn" \
-    "AUTH_RATE_LIMIT_PER_IP=1000000" "$api_bin" >"$work/api-$port.log" 2>&1 &
+    "AUTH_RATE_LIMIT_PER_IP=1000000" "WS_MAX_ANONYMOUS_PER_ADDRESS=100000" "$api_bin" >"$work/api-$port.log" 2>&1 &
   pid=$!
   pids+=("$pid")
   for _ in $(seq 1 100); do

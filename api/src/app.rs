@@ -12,6 +12,7 @@ use crate::{
     auth::{Auth, rate_limit},
     config::Config,
     db,
+    events::{self, EventLog},
     files::Files,
     http::{AppState, router},
     metrics,
@@ -27,7 +28,6 @@ pub struct Application {
     /// Cancelled when shutdown starts; handlers see it in `AppState`.
     shutdown: CancellationToken,
     statements: db::StatementCounter,
-    broker: Broker,
     /// Open WebSockets' tasks, waited for at shutdown.
     sockets: TaskTracker,
 }
@@ -63,12 +63,22 @@ impl Application {
             crate::backup::Backups::new(snapshots, config.backup.clone(), files.storage().clone());
         let shutdown_timeout = config.shutdown_timeout;
         let shutdown = CancellationToken::new();
-        let broker = Broker::start(
-            db.reads(),
+        let broker = Broker::new(config.realtime.event_buffer);
+        // The log is read from its end as it is now; revocations from the
+        // log's recent past, so none is missed in between.
+        let log_error = |e: crate::error::AppError| anyhow::anyhow!("reading the event log: {e:?}");
+        events::adopt_restored(&db).await.map_err(log_error)?;
+        let start = events::tail(&db).await.map_err(log_error)?;
+        let revocations = auth.tokens.revocations().clone();
+        revocations.load(&db).await.map_err(log_error)?;
+        EventLog::start(
+            db.clone(),
             &config.database.url,
-            config.realtime.event_buffer,
+            start,
+            vec![Arc::new(broker.clone()), Arc::new(revocations)],
             shutdown.clone(),
         );
+        events::sweeper::spawn(db.clone(), config.events.clone(), shutdown.clone());
         let schema = build_schema(
             &config.graphql,
             db.clone(),
@@ -96,7 +106,6 @@ impl Application {
             shutdown_timeout,
             shutdown,
             statements,
-            broker,
             sockets,
         })
     }
@@ -110,11 +119,6 @@ impl Application {
     /// writer), for tests and tools that work beside the server.
     pub fn database(&self) -> db::Db {
         self.db.clone()
-    }
-
-    /// Where this application's subscription events are published.
-    pub fn broker(&self) -> Broker {
-        self.broker.clone()
     }
 
     pub fn local_addr(&self) -> io::Result<SocketAddr> {

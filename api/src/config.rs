@@ -20,9 +20,9 @@ use migration::{
 };
 
 use crate::{
-    auth::settings::AuthConfig, backup::settings::BackupConfig, files::settings::FilesConfig,
-    mail::MailConfig, metrics::MetricsConfig, realtime::settings::RealtimeConfig,
-    schema::limits::GraphqlLimits,
+    auth::settings::AuthConfig, backup::settings::BackupConfig, events::settings::EventsConfig,
+    files::settings::FilesConfig, mail::MailConfig, metrics::MetricsConfig,
+    realtime::settings::RealtimeConfig, schema::limits::GraphqlLimits,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,6 +59,7 @@ pub struct Config {
     pub mail: MailConfig,
     pub metrics: MetricsConfig,
     pub realtime: RealtimeConfig,
+    pub events: EventsConfig,
     pub files: FilesConfig,
     pub backup: BackupConfig,
 }
@@ -110,6 +111,7 @@ impl Config {
             mail: MailConfig::from_env(&env)?,
             metrics: MetricsConfig::from_env(&env, production)?,
             realtime: RealtimeConfig::from_env(&env)?,
+            events: EventsConfig::from_env(&env)?,
             files: FilesConfig::from_env(&env)?,
             backup: BackupConfig::from_env(&env, &data_dir)?,
             data_dir,

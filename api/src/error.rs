@@ -26,9 +26,10 @@ pub(crate) mod code {
     pub(crate) const GRAPHQL_VALIDATION_FAILED: &str = "GRAPHQL_VALIDATION_FAILED";
     /// The HTTP request itself is malformed (bad JSON, missing query).
     pub(crate) const BAD_REQUEST: &str = "BAD_REQUEST";
-    /// A subscription fell too far behind its events and was ended; the
-    /// client should refetch and subscribe again.
-    pub(crate) const SLOW_CONSUMER: &str = "SLOW_CONSUMER";
+    /// An event cursor the log can no longer resume from (older than its
+    /// retention, or from another database): refetch, then resume from
+    /// a fresh cursor.
+    pub(crate) const RESYNC_REQUIRED: &str = "RESYNC_REQUIRED";
 }
 
 /// Deliberately not `Display`: async-graphql converts any `Display` type into
@@ -51,6 +52,8 @@ pub enum AppError {
     Conflict { field: String, message: String },
     /// Too many attempts; try again after `retry_after_secs`.
     RateLimited { retry_after_secs: u64 },
+    /// An event cursor the log cannot resume from.
+    ResyncRequired,
     /// The database is unreachable (down, restarting, pool exhausted).
     /// Logged; the client may retry.
     Unavailable(DbErr),
@@ -96,6 +99,7 @@ impl AppError {
             Self::RateLimited { retry_after_secs } => {
                 format!("too many requests, retry in {retry_after_secs} s")
             }
+            Self::ResyncRequired => "this cursor is older than the event log keeps, or from another database; refetch, then resume from a new cursor".to_owned(),
             Self::Unavailable(_) => {
                 "the service is temporarily unavailable; retry shortly".to_owned()
             }
@@ -111,6 +115,7 @@ impl AppError {
             Self::BadUserInput { .. } => code::BAD_USER_INPUT,
             Self::Conflict { .. } => code::CONFLICT,
             Self::RateLimited { .. } => code::RATE_LIMITED,
+            Self::ResyncRequired => code::RESYNC_REQUIRED,
             Self::Unavailable(_) => code::SERVICE_UNAVAILABLE,
             Self::Internal(_) => code::INTERNAL,
         }

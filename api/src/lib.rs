@@ -8,8 +8,10 @@
 //! service (`posts::service`: rules, authorization and SQL) -> the
 //! database. The features stand side by side: [`auth`], `users`,
 //! `communities`, `posts`, `comments`, `messages`, [`realtime`], [`files`],
-//! `backup`. Below them: the GraphQL kit ([`graphql`]: ids, Relay
-//! connections, loaders), `paging`, `error`, [`db`] and [`config`].
+//! `backup`. Below them: the event log ([`events`]: every change others
+//! react to, written in the change's transaction), the GraphQL kit
+//! ([`graphql`]: ids, Relay connections, loaders), `paging`, `error`,
+//! [`db`] and [`config`].
 //! [`app::Application`] wires it together.
 //!
 //! `main.rs` only calls [`cli::run`], so tests drive the same code the
@@ -24,6 +26,7 @@ pub(crate) mod communities;
 pub mod config;
 pub mod db;
 pub(crate) mod error;
+pub mod events;
 pub mod files;
 pub mod graphql;
 pub(crate) mod http;

@@ -15,6 +15,8 @@ pub mod community;
 pub mod conversation;
 pub mod conversation_participant;
 pub mod enums;
+pub mod event;
+pub mod event_cursor;
 pub mod file;
 pub mod follow;
 pub mod membership;
@@ -33,6 +35,8 @@ pub mod prelude {
     pub use super::community::Entity as Community;
     pub use super::conversation::Entity as Conversation;
     pub use super::conversation_participant::Entity as ConversationParticipant;
+    pub use super::event::Entity as Event;
+    pub use super::event_cursor::Entity as EventCursor;
     pub use super::file::Entity as File;
     pub use super::follow::Entity as Follow;
     pub use super::membership::Entity as Membership;

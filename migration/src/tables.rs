@@ -229,3 +229,27 @@ pub(crate) enum PostAttachments {
     FileId,
     Position,
 }
+
+#[derive(DeriveIden, Clone, Copy)]
+pub(crate) enum Events {
+    Table,
+    Position,
+    Txid,
+    Kind,
+    ActorId,
+    CommunityId,
+    PostId,
+    ConversationId,
+    UserId,
+    Data,
+    CreatedAt,
+}
+
+#[derive(DeriveIden, Clone, Copy)]
+pub(crate) enum EventCursors {
+    Table,
+    Name,
+    Txid,
+    Position,
+    UpdatedAt,
+}

@@ -7,6 +7,7 @@
 pub mod graphql;
 pub mod password;
 pub mod rate_limit;
+pub mod revocations;
 pub mod service;
 pub mod settings;
 pub mod tokens;

@@ -35,6 +35,7 @@ use crate::{
     config::Config,
     db::Db,
     error::{AppError, AppResult},
+    events::{self, Event},
     mail::{Email, Mailer},
 };
 
@@ -424,8 +425,12 @@ impl Auth {
             return Ok(AppError::Unauthenticated(JUST_ROTATED));
         }
         tracing::warn!(session_id = %session.id, user_id = %session.user_id, "refresh token replayed: session revoked");
-        self.revoke(Condition::all().add(session::Column::Id.eq(session.id)))
-            .await?;
+        self.revoke(
+            session.user_id,
+            Condition::all().add(session::Column::Id.eq(session.id)),
+            session.user_id,
+        )
+        .await?;
         Ok(AppError::Unauthenticated(SESSION_ENDED))
     }
 
@@ -487,9 +492,9 @@ impl Auth {
     /// Ends the caller's own session (this device).
     pub async fn sign_out(&self, viewer: &AuthSession) -> AppResult<()> {
         self.revoke(
-            Condition::all()
-                .add(session::Column::Id.eq(viewer.session_id))
-                .add(session::Column::UserId.eq(viewer.user_id)),
+            viewer.user_id,
+            Condition::all().add(session::Column::Id.eq(viewer.session_id)),
+            viewer.user_id,
         )
         .await?;
         Ok(())
@@ -500,9 +505,9 @@ impl Auth {
         self.live_session(viewer).await?;
         let ended = self
             .revoke(
-                Condition::all()
-                    .add(session::Column::Id.eq(session_id))
-                    .add(session::Column::UserId.eq(viewer.user_id)),
+                viewer.user_id,
+                Condition::all().add(session::Column::Id.eq(session_id)),
+                viewer.user_id,
             )
             .await?;
         if ended == 0 {
@@ -514,14 +519,16 @@ impl Auth {
     /// Ends every session of the caller, this one included.
     pub async fn sign_out_everywhere(&self, viewer: &AuthSession) -> AppResult<u64> {
         self.live_session(viewer).await?;
-        self.revoke(Condition::all().add(session::Column::UserId.eq(viewer.user_id)))
+        self.revoke(viewer.user_id, Condition::all(), viewer.user_id)
             .await
     }
 
-    /// Revokes the live sessions matching `which`; returns how many.
-    async fn revoke(&self, which: Condition) -> AppResult<u64> {
+    /// Revokes `user`'s live sessions matching `which`; returns how many.
+    /// `actor` is who revoked them.
+    async fn revoke(&self, user: Uuid, which: Condition, actor: Uuid) -> AppResult<u64> {
+        let which = which.add(session::Column::UserId.eq(user));
         self.db
-            .statement(move |tx| Box::pin(async move { revoke(&tx, which).await }))
+            .transaction(move |tx| Box::pin(async move { revoke(&tx, which, actor).await }))
             .await
     }
 
@@ -549,6 +556,7 @@ impl Auth {
                         Condition::all()
                             .add(session::Column::UserId.eq(user_id))
                             .add(session::Column::Id.ne(this_session)),
+                        user_id,
                     )
                     .await?;
                     Ok(())
@@ -594,6 +602,8 @@ impl Auth {
                 Box::pin(async move {
                     let keys = crate::files::service::owned_keys(&tx, user_id).await?;
                     user::Entity::delete_by_id(user_id).exec(&tx).await?;
+                    let event = Event::AccountDeleted { user: user_id };
+                    events::record(&tx, Some(user_id), &event).await?;
                     Ok(keys)
                 })
             })
@@ -740,6 +750,7 @@ impl Auth {
                     revoke(
                         &tx,
                         Condition::all().add(session::Column::UserId.eq(user_id)),
+                        user_id,
                     )
                     .await?;
                     Ok(())
@@ -756,6 +767,7 @@ impl Auth {
         disabled: bool,
     ) -> AppResult<user::Model> {
         self.require_admin(admin).await?;
+        let admin_id = admin.user_id;
         if disabled && user_id == admin.user_id {
             return Err(AppError::bad_input(
                 "id",
@@ -773,9 +785,12 @@ impl Auth {
                     active.updated_at = Set(Utc::now());
                     let user = active.update(&tx).await?;
                     if disabled {
+                        let event = Event::AccountBanned { user: user_id };
+                        events::record(&tx, Some(admin_id), &event).await?;
                         revoke(
                             &tx,
                             Condition::all().add(session::Column::UserId.eq(user_id)),
+                            admin_id,
                         )
                         .await?;
                     }
@@ -902,15 +917,25 @@ async fn insert_refresh_token(
     Ok(())
 }
 
-/// Revokes the live sessions matching `which`; returns how many.
-async fn revoke(db: &impl ConnectionTrait, which: Condition) -> AppResult<u64> {
-    Ok(session::Entity::update_many()
+/// Revokes the live sessions matching `which`, all of one user's, and
+/// records `session.revoked` (which ends their access tokens and sockets on
+/// every API process); returns how many. `actor` is who revoked them.
+async fn revoke(db: &impl ConnectionTrait, which: Condition, actor: Uuid) -> AppResult<u64> {
+    let ended = session::Entity::update_many()
         .col_expr(session::Column::RevokedAt, Expr::value(Utc::now()))
         .filter(which)
         .filter(session::Column::RevokedAt.is_null())
-        .exec(db)
-        .await?
-        .rows_affected)
+        .exec_with_returning(db)
+        .await?;
+    let Some(user) = ended.first().map(|s| s.user_id) else {
+        return Ok(0);
+    };
+    let event = Event::SessionRevoked {
+        user,
+        sessions: ended.iter().map(|s| s.id).collect(),
+    };
+    events::record(db, Some(actor), &event).await?;
+    Ok(ended.len() as u64)
 }
 
 async fn set_password(db: &impl ConnectionTrait, user_id: Uuid, hash: String) -> AppResult<()> {

@@ -11,7 +11,10 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use super::settings::{AuthConfig, JwtKey};
+use super::{
+    revocations::Revocations,
+    settings::{AuthConfig, JwtKey},
+};
 
 /// Clock skew tolerated on `exp` and `nbf`.
 pub const LEEWAY_SECS: u64 = 30;
@@ -41,6 +44,8 @@ pub struct AccessTokens {
     issuer: String,
     audience: String,
     ttl: Duration,
+    /// Sessions that ended before their tokens expire.
+    revocations: Revocations,
 }
 
 /// Why a key could not be set up.
@@ -95,6 +100,7 @@ impl AccessTokens {
             issuer: config.issuer.clone(),
             audience: config.audience.clone(),
             ttl: config.access_token_ttl,
+            revocations: Revocations::new(config.access_token_ttl),
         })
     }
 
@@ -123,9 +129,20 @@ impl AccessTokens {
 
     /// The claims of a valid token. Any failure is just "invalid": the
     /// reason is for logs, never for the client.
+    /// A token of a session that has ended is invalid too.
     pub fn verify(&self, token: &str) -> Result<Claims, jsonwebtoken::errors::Error> {
-        jsonwebtoken::decode::<Claims>(token.as_bytes(), &self.decoding, &self.validation)
-            .map(|data| data.claims)
+        let claims =
+            jsonwebtoken::decode::<Claims>(token.as_bytes(), &self.decoding, &self.validation)?
+                .claims;
+        if self.revocations.is_revoked(claims.sub, claims.sid) {
+            return Err(jsonwebtoken::errors::ErrorKind::InvalidToken.into());
+        }
+        Ok(claims)
+    }
+
+    /// The sessions that ended, which this refuses.
+    pub fn revocations(&self) -> &Revocations {
+        &self.revocations
     }
 }
 

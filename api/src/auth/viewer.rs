@@ -35,14 +35,23 @@ pub enum Viewer {
 impl Viewer {
     /// From an `Authorization` header value (`Bearer <token>`).
     pub fn from_authorization(header: Option<&str>, tokens: &AccessTokens) -> Self {
+        Self::expiring_from_authorization(header, tokens).0
+    }
+
+    /// As [`Viewer::from_authorization`], with the token's expiry (Unix
+    /// seconds) when it is valid.
+    fn expiring_from_authorization(
+        header: Option<&str>,
+        tokens: &AccessTokens,
+    ) -> (Self, Option<i64>) {
         let Some(header) = header else {
-            return Self::Anonymous;
+            return (Self::Anonymous, None);
         };
         match header.split_once(' ') {
             Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => {
                 Self::from_token(token.trim(), tokens)
             }
-            _ => Self::InvalidToken,
+            _ => (Self::InvalidToken, None),
         }
     }
 
@@ -50,8 +59,17 @@ impl Viewer {
     /// "Bearer <token>"}` (graphql-ws clients' convention; any case of the
     /// key), or `{"accessToken": "<token>"}`.
     pub fn from_connection_init(payload: &Value, tokens: &AccessTokens) -> Self {
+        Self::expiring_from_connection_init(payload, tokens).0
+    }
+
+    /// As [`Viewer::from_connection_init`], with the token's expiry (Unix
+    /// seconds) when it is valid: a socket closes when its token expires.
+    pub fn expiring_from_connection_init(
+        payload: &Value,
+        tokens: &AccessTokens,
+    ) -> (Self, Option<i64>) {
         let Some(object) = payload.as_object() else {
-            return Self::Anonymous;
+            return (Self::Anonymous, None);
         };
         if let Some(token) = object.get("accessToken").and_then(Value::as_str) {
             return Self::from_token(token, tokens);
@@ -61,21 +79,26 @@ impl Viewer {
             .find(|(key, _)| key.eq_ignore_ascii_case("authorization"))
             .map(|(_, value)| value.as_str());
         match header {
-            None => Self::Anonymous,
-            Some(value) => Self::from_authorization(Some(value.unwrap_or_default()), tokens),
+            None => (Self::Anonymous, None),
+            Some(value) => {
+                Self::expiring_from_authorization(Some(value.unwrap_or_default()), tokens)
+            }
         }
     }
 
-    fn from_token(token: &str, tokens: &AccessTokens) -> Self {
+    fn from_token(token: &str, tokens: &AccessTokens) -> (Self, Option<i64>) {
         match tokens.verify(token) {
-            Ok(claims) => Self::SignedIn(AuthSession {
-                user_id: claims.sub,
-                session_id: claims.sid,
-                role: claims.role,
-            }),
+            Ok(claims) => (
+                Self::SignedIn(AuthSession {
+                    user_id: claims.sub,
+                    session_id: claims.sid,
+                    role: claims.role,
+                }),
+                Some(claims.exp),
+            ),
             Err(err) => {
                 tracing::debug!(error = %err, "rejected access token");
-                Self::InvalidToken
+                (Self::InvalidToken, None)
             }
         }
     }

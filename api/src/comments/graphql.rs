@@ -23,7 +23,6 @@ use crate::{
     paging::{KeysetCursor, Page, PageArgs, PageRequest},
     posts::graphql::Post,
     posts::loaders::PostKey,
-    realtime::{self, Event},
     users::graphql::{User, load_user},
     users::loaders::UserKey,
 };
@@ -159,11 +158,6 @@ impl CommentsMutation {
             body: input.body,
         };
         let comment = service::create(context::db(ctx)?, &signed_in(ctx)?, new).await?;
-        let event = Event::CommentAdded {
-            post: comment.post_id,
-            comment: comment.id,
-        };
-        realtime::publish(ctx, event);
         Ok(Comment(comment))
     }
 

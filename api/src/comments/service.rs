@@ -4,8 +4,7 @@
 
 use entity::{comment, post, user};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter,
-    QuerySelect,
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect,
     sea_query::{Expr, Query},
 };
 use uuid::Uuid;
@@ -14,6 +13,7 @@ use crate::{
     auth::AuthSession,
     db::{Db, now},
     error::{AppError, AppResult},
+    events::{self, Event},
     paging::{ListOrder, Page, PageRequest},
     posts::service as posts,
     users::service::{self as users, active_user},
@@ -148,8 +148,9 @@ async fn insert_if_allowed(
         .and_where(user::Column::DisabledAt.is_null())
         .to_owned();
     let mut row = Query::select();
+    let id = Uuid::now_v7();
     row.exprs([
-        Expr::val(Uuid::now_v7()),
+        Expr::val(id),
         Expr::val(input.post_id),
         Expr::val(viewer.user_id),
         Expr::val(input.parent_id),
@@ -186,14 +187,12 @@ async fn insert_if_allowed(
         .returning_all()
         .to_owned();
     let statement = db.get_database_backend().build(&insert);
-    db.statement(move |tx| {
-        Box::pin(async move {
-            Ok(comment::Model::find_by_statement(statement)
-                .one(&tx)
-                .await?)
-        })
-    })
-    .await
+    let event = Event::CommentCreated {
+        comment: id,
+        post: input.post_id,
+        author: viewer.user_id,
+    };
+    events::write_with_event(db, statement, Some(viewer.user_id), event).await
 }
 
 /// Deletes a comment and, with it, its replies.

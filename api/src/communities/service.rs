@@ -11,7 +11,7 @@ use entity::{
     membership,
 };
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, EntityTrait, QueryFilter, Set,
+    ActiveEnum, ActiveModelTrait, ColumnTrait, Condition, EntityTrait, QueryFilter, Set,
     sea_query::{Expr, ExprTrait, Func, Query, SelectStatement},
 };
 use uuid::Uuid;
@@ -20,6 +20,7 @@ use crate::{
     auth::AuthSession,
     db::{Db, now},
     error::{AppError, AppResult},
+    events::{self, Event},
     paging::{ListOrder, Page, PageRequest},
     users::service::active_user,
     validate,
@@ -190,20 +191,22 @@ pub(crate) async fn create(
                     AppError::conflict("input.slug", "this slug is already taken")
                 })
             })?;
-            insert_membership(&tx, community.id, owner, MembershipRole::Owner).await?;
+            insert_membership(&tx, community.id, owner, MembershipRole::Owner, owner).await?;
             Ok(community)
         })
     })
     .await
 }
 
+/// Adds a member, and the `membership.changed` event; `actor` is who did.
 async fn insert_membership(
     db: &impl sea_orm::ConnectionTrait,
     community_id: Uuid,
     user_id: Uuid,
     role: MembershipRole,
+    actor: Uuid,
 ) -> AppResult<membership::Model> {
-    membership::ActiveModel {
+    let membership = membership::ActiveModel {
         id: Set(Uuid::now_v7()),
         community_id: Set(community_id),
         user_id: Set(user_id),
@@ -216,7 +219,22 @@ async fn insert_membership(
         AppError::on_unique_violation(e, |_| {
             AppError::conflict("userId", "already a member of this community")
         })
-    })
+    })?;
+    record_membership(db, &membership, actor).await?;
+    Ok(membership)
+}
+
+async fn record_membership(
+    db: &impl sea_orm::ConnectionTrait,
+    membership: &membership::Model,
+    actor: Uuid,
+) -> AppResult<()> {
+    let event = Event::MembershipChanged {
+        community: membership.community_id,
+        user: membership.user_id,
+        role: Some(membership.role.to_value()),
+    };
+    events::record(db, Some(actor), &event).await
 }
 
 #[derive(Debug, Default)]
@@ -288,8 +306,10 @@ pub(crate) async fn join(db: &Db, viewer: &AuthSession, id: Uuid) -> AppResult<c
         return Err(AppError::Forbidden);
     }
     let member = viewer.user_id;
-    db.statement(move |tx| {
-        Box::pin(async move { insert_membership(&tx, id, member, MembershipRole::Member).await })
+    db.transaction(move |tx| {
+        Box::pin(
+            async move { insert_membership(&tx, id, member, MembershipRole::Member, member).await },
+        )
     })
     .await
     .map_err(|e| match e {
@@ -309,20 +329,36 @@ pub(crate) async fn leave(db: &Db, viewer: &AuthSession, id: Uuid) -> AppResult<
             "the owner cannot leave their community",
         )),
         Some(_) => {
-            delete_membership(db, id, viewer.user_id).await?;
+            delete_membership(db, id, viewer.user_id, viewer.user_id).await?;
             Ok(community)
         }
     }
 }
 
-async fn delete_membership(db: &Db, community_id: Uuid, user_id: Uuid) -> AppResult<()> {
-    db.statement(move |tx| {
+/// Ends a membership, with its `membership.changed` event; `actor` is who
+/// ended it.
+async fn delete_membership(
+    db: &Db,
+    community_id: Uuid,
+    user_id: Uuid,
+    actor: Uuid,
+) -> AppResult<()> {
+    db.transaction(move |tx| {
         Box::pin(async move {
-            membership::Entity::delete_many()
+            let deleted = membership::Entity::delete_many()
                 .filter(membership::Column::CommunityId.eq(community_id))
                 .filter(membership::Column::UserId.eq(user_id))
                 .exec(&tx)
-                .await?;
+                .await?
+                .rows_affected;
+            if deleted > 0 {
+                let event = Event::MembershipChanged {
+                    community: community_id,
+                    user: user_id,
+                    role: None,
+                };
+                events::record(&tx, Some(actor), &event).await?;
+            }
             Ok(())
         })
     })
@@ -354,9 +390,10 @@ pub(crate) async fn add_member(
     crate::users::service::find_by_id(db, user_id)
         .await?
         .ok_or(AppError::NotFound("user"))?;
-    db.statement(move |tx| {
+    let actor = viewer.user_id;
+    db.transaction(move |tx| {
         Box::pin(async move {
-            insert_membership(&tx, community_id, user_id, MembershipRole::Member).await
+            insert_membership(&tx, community_id, user_id, MembershipRole::Member, actor).await
         })
     })
     .await
@@ -382,7 +419,7 @@ pub(crate) async fn remove_member(
     if !allowed {
         return Err(AppError::Forbidden);
     }
-    delete_membership(db, community_id, user_id).await
+    delete_membership(db, community_id, user_id, viewer.user_id).await
 }
 
 /// The owner promotes members to moderator or demotes them back.
@@ -416,8 +453,15 @@ pub(crate) async fn set_role(
     }
     let mut active: membership::ActiveModel = membership.into();
     active.role = Set(role);
-    db.statement(move |tx| Box::pin(async move { Ok(active.update(&tx).await?) }))
-        .await
+    let actor = viewer.user_id;
+    db.transaction(move |tx| {
+        Box::pin(async move {
+            let membership = active.update(&tx).await?;
+            record_membership(&tx, &membership, actor).await?;
+            Ok(membership)
+        })
+    })
+    .await
 }
 
 /// Members, oldest first; members only for a private community.

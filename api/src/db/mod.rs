@@ -26,6 +26,7 @@ use sea_orm::{
     ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, ExecResult,
     QueryResult, Statement, TransactionTrait,
 };
+use tokio::sync::Notify;
 
 use crate::{
     config::Config,
@@ -59,6 +60,8 @@ impl StatementCounter {
 pub struct Db {
     reads: DatabaseConnection,
     writes: Writes,
+    /// Notified after every write commits: it wakes the event log's reader.
+    commits: Arc<Notify>,
 }
 
 #[derive(Clone)]
@@ -91,12 +94,12 @@ impl Db {
         T: Send + 'static,
         F: for<'t> FnOnce(Tx<'t>) -> BoxFuture<'t, AppResult<T>> + Send + 'static,
     {
-        match &self.writes {
+        let value = match &self.writes {
             Writes::Pool => {
                 let txn = self.reads.begin().await?;
                 let value = work(Tx::Transaction(&txn)).await?;
                 txn.commit().await?;
-                Ok(value)
+                value
             }
             Writes::Writer(writer, _) => {
                 let value = writer
@@ -107,11 +110,13 @@ impl Db {
                         })
                     }))
                     .await?;
-                value.downcast::<T>().map(|v| *v).map_err(|_| {
+                *value.downcast::<T>().map_err(|_| {
                     AppError::Internal(anyhow::anyhow!("a write answered with the wrong type"))
-                })
+                })?
             }
-        }
+        };
+        self.commits.notify_one();
+        Ok(value)
     }
 
     /// Runs `work`, one write statement, which needs no transaction of its
@@ -123,9 +128,18 @@ impl Db {
         F: for<'t> FnOnce(Tx<'t>) -> BoxFuture<'t, AppResult<T>> + Send + 'static,
     {
         match &self.writes {
-            Writes::Pool => work(Tx::Pool(&self.reads)).await,
+            Writes::Pool => {
+                let value = work(Tx::Pool(&self.reads)).await?;
+                self.commits.notify_one();
+                Ok(value)
+            }
             Writes::Writer(..) => self.transaction(work).await,
         }
+    }
+
+    /// Notified (one permit at a time) whenever a write has committed.
+    pub(crate) fn commits(&self) -> Arc<Notify> {
+        self.commits.clone()
     }
 
     /// SQLite's writer so far: batches committed and the writes they held
@@ -237,7 +251,12 @@ pub async fn connect(config: &Config) -> anyhow::Result<(Db, StatementCounter)> 
             Writes::Writer(writer::Writer::start(connection.clone()), connection)
         }
     };
-    Ok((Db { reads, writes }, counter))
+    let db = Db {
+        reads,
+        writes,
+        commits: Arc::new(Notify::new()),
+    };
+    Ok((db, counter))
 }
 
 fn count_statements(db: &mut DatabaseConnection, counter: &StatementCounter) {

@@ -4,6 +4,7 @@
 
 use std::{
     collections::HashMap,
+    net::IpAddr,
     sync::{Arc, Mutex},
 };
 
@@ -32,7 +33,7 @@ pub(crate) struct AppState {
     pub(super) shutdown: CancellationToken,
     /// Uploads, their storage and download links.
     pub(super) files: Arc<Files>,
-    /// Open WebSockets per account, for `WS_MAX_CONNECTIONS_PER_USER`.
+    /// Open WebSockets per account and anonymous ones per address.
     pub(super) connections: Connections,
     /// Every open socket's task, so shutdown can wait for their close
     /// frames.
@@ -68,26 +69,33 @@ impl AppState {
     }
 }
 
-/// Open connections per account, so one account cannot hold the server's
-/// memory with idle sockets.
+/// Who holds an open socket: an account, or (anonymous) an address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(super) enum Holder {
+    Account(Uuid),
+    Address(IpAddr),
+}
+
+/// Open connections per account and anonymous ones per address, so
+/// nobody can hold the server's memory with idle sockets.
 #[derive(Clone, Default)]
-pub(super) struct Connections(Arc<Mutex<HashMap<Uuid, usize>>>);
+pub(super) struct Connections(Arc<Mutex<HashMap<Holder, usize>>>);
 
 impl Connections {
-    /// A slot for `user`, or `None` when they already hold `limit`.
-    pub(super) fn claim(&self, user: Uuid, limit: usize) -> Option<ConnectionSlot> {
+    /// A slot for `holder`, or `None` when they already hold `limit`.
+    pub(super) fn claim(&self, holder: Holder, limit: usize) -> Option<ConnectionSlot> {
         let mut open = self
             .0
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let count = open.entry(user).or_default();
+        let count = open.entry(holder).or_default();
         if *count >= limit {
             return None;
         }
         *count += 1;
         Some(ConnectionSlot {
             connections: self.clone(),
-            user,
+            holder,
         })
     }
 }
@@ -95,7 +103,7 @@ impl Connections {
 /// Gives its connection back when dropped.
 pub(super) struct ConnectionSlot {
     connections: Connections,
-    user: Uuid,
+    holder: Holder,
 }
 
 impl Drop for ConnectionSlot {
@@ -105,10 +113,10 @@ impl Drop for ConnectionSlot {
             .0
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(count) = open.get_mut(&self.user) {
+        if let Some(count) = open.get_mut(&self.holder) {
             *count -= 1;
             if *count == 0 {
-                open.remove(&self.user);
+                open.remove(&self.holder);
             }
         }
     }

@@ -10,7 +10,7 @@
 //! codes (graphql-ws retries some and gives up on others), so the driver is
 //! ours and async-graphql executes the operations.
 
-use std::{collections::HashMap, net::IpAddr};
+use std::{collections::HashMap, net::IpAddr, time::Duration};
 
 use async_graphql::{Request, Response};
 use axum::{
@@ -25,13 +25,14 @@ use futures_util::{
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
+use tokio::sync::broadcast;
 
 use super::{
     error::error_response,
-    state::{AppState, ConnectionSlot},
+    state::{AppState, ConnectionSlot, Holder},
 };
 use crate::{
-    auth::{RequestInfo, Viewer},
+    auth::{RequestInfo, Viewer, revocations::Ended},
     config::Environment,
     error::code,
     schema::pipeline::carries_nul,
@@ -213,6 +214,10 @@ struct Session {
     protocol: Protocol,
     client_ip: IpAddr,
     viewer: Option<Viewer>,
+    /// When the signed-in connection's access token expires (Unix seconds).
+    expires_at: Option<i64>,
+    /// Sessions ending anywhere, for a signed-in connection to close on.
+    ended: Option<broadcast::Receiver<Ended>>,
     _slot: Option<ConnectionSlot>,
     running: HashMap<String, AbortHandle>,
 }
@@ -224,6 +229,8 @@ impl Session {
             protocol,
             client_ip,
             viewer: None,
+            expires_at: None,
+            ended: None,
             _slot: None,
             running: HashMap::new(),
         }
@@ -249,10 +256,28 @@ impl Session {
             config.keepalive,
         );
         let mut outputs: Outputs = SelectAll::new();
+        let expiry = tokio::time::sleep(Duration::ZERO);
+        tokio::pin!(expiry);
+        let mut expiring_at = None;
         loop {
+            if self.expires_at != expiring_at {
+                // Signed in, or signed in again with a fresh token.
+                expiring_at = self.expires_at;
+                if let Some(at) = expiring_at {
+                    expiry.as_mut().reset(instant_of(at));
+                }
+            }
             tokio::select! {
                 () = shutdown.cancelled() => {
                     return Some(Closing(close::GOING_AWAY, "server shutting down".into()));
+                }
+                () = &mut expiry, if expiring_at.is_some() => {
+                    return Some(Closing(close::UNAUTHORIZED, "Unauthorized: the access token expired; reconnect with a fresh one".into()));
+                }
+                ended = recv_ended(&mut self.ended), if self.ended.is_some() => {
+                    if self.has_ended(ended) {
+                        return Some(Closing(close::FORBIDDEN, "Forbidden: this session has ended".into()));
+                    }
                 }
                 () = &mut init_deadline, if self.viewer.is_none() => {
                     return Some(Closing(close::INIT_TIMEOUT, "Connection initialisation timeout".into()));
@@ -305,6 +330,9 @@ impl Session {
         match message {
             M::ConnectionInit { payload } => self.init(socket, payload).await,
             M::Ping { payload } if !legacy => {
+                if let Some(payload) = &payload {
+                    self.reauthenticate(payload)?;
+                }
                 let mut pong = json!({"type": "pong"});
                 if let Some(payload) = payload {
                     pong["payload"] = payload;
@@ -348,8 +376,10 @@ impl Session {
                 "Too many initialisation requests".into(),
             )));
         }
-        let viewer =
-            Viewer::from_connection_init(&payload.unwrap_or(Value::Null), &self.state.auth.tokens);
+        let (viewer, expires_at) = Viewer::expiring_from_connection_init(
+            &payload.unwrap_or(Value::Null),
+            &self.state.auth.tokens,
+        );
         match viewer {
             Viewer::InvalidToken => {
                 let reason = "Forbidden: the access token is invalid or expired";
@@ -362,17 +392,36 @@ impl Session {
             }
             Viewer::SignedIn(session) => {
                 let limit = self.state.config.realtime.max_connections_per_user;
-                match self.state.connections.claim(session.user_id, limit) {
-                    Some(slot) => self._slot = Some(slot),
-                    None => {
-                        return Err(Some(Closing(
-                            close::POLICY,
-                            format!("this account already has {limit} open connections"),
-                        )));
-                    }
-                }
+                let Some(slot) = self
+                    .state
+                    .connections
+                    .claim(Holder::Account(session.user_id), limit)
+                else {
+                    return Err(Some(Closing(
+                        close::POLICY,
+                        format!("this account already has {limit} open connections"),
+                    )));
+                };
+                self._slot = Some(slot);
+                self.expires_at = expires_at;
+                self.ended = Some(self.state.auth.tokens.revocations().watch());
             }
-            Viewer::Anonymous => {}
+            Viewer::Anonymous => {
+                let limit = self.state.config.realtime.max_anonymous_per_address;
+                let Some(slot) = self
+                    .state
+                    .connections
+                    .claim(Holder::Address(self.client_ip), limit)
+                else {
+                    return Err(Some(Closing(
+                        close::POLICY,
+                        format!(
+                            "{limit} connections without a token are open from this address; sign in"
+                        ),
+                    )));
+                };
+                self._slot = Some(slot);
+            }
         }
         self.viewer = Some(viewer);
         send(socket, &json!({"type": "connection_ack"})).await?;
@@ -381,6 +430,51 @@ impl Session {
             send(socket, &json!({"type": "ka"})).await?;
         }
         Ok(())
+    }
+
+    /// A `ping` whose payload carries a token (as `connection_init`
+    /// would) signs the connection in again: the socket then lives until
+    /// the new token expires. It must be the same account; a token that
+    /// does not verify closes the socket (4403).
+    fn reauthenticate(&mut self, payload: &Value) -> Result<(), Option<Closing>> {
+        let Some(Viewer::SignedIn(current)) = self.viewer else {
+            return Ok(());
+        };
+        let (viewer, expires_at) =
+            Viewer::expiring_from_connection_init(payload, &self.state.auth.tokens);
+        match viewer {
+            Viewer::Anonymous => Ok(()),
+            Viewer::SignedIn(session) if session.user_id == current.user_id => {
+                self.viewer = Some(viewer);
+                self.expires_at = expires_at;
+                Ok(())
+            }
+            Viewer::SignedIn(_) => Err(Some(Closing(
+                close::FORBIDDEN,
+                "Forbidden: a connection cannot change accounts".into(),
+            ))),
+            Viewer::InvalidToken => Err(Some(Closing(
+                close::FORBIDDEN,
+                "Forbidden: the access token is invalid or expired".into(),
+            ))),
+        }
+    }
+
+    /// Whether an ending (or, if endings were missed, the revocation
+    /// table) covers this connection's session.
+    fn has_ended(&self, ended: Result<Ended, broadcast::error::RecvError>) -> bool {
+        let Some(Viewer::SignedIn(session)) = self.viewer else {
+            return false;
+        };
+        match ended {
+            Ok(ended) => ended.covers(session.user_id, session.session_id),
+            Err(_) => self
+                .state
+                .auth
+                .tokens
+                .revocations()
+                .is_revoked(session.user_id, session.session_id),
+        }
     }
 
     async fn subscribe(
@@ -494,7 +588,7 @@ impl Session {
             )));
         }
         // No data, only errors: the document was invalid, the subscription
-        // was refused, or it ended in an error (`SLOW_CONSUMER`). That is an
+        // was refused, or it ended in an error (`RESYNC_REQUIRED`). That is an
         // `error` message, which ends the operation without `complete`.
         if response.data == async_graphql::Value::Null && response.is_err() {
             self.stop(&id);
@@ -514,6 +608,22 @@ impl Session {
         )
         .await
     }
+}
+
+/// The next ending; only polled when `ended` is set.
+async fn recv_ended(
+    ended: &mut Option<broadcast::Receiver<Ended>>,
+) -> Result<Ended, broadcast::error::RecvError> {
+    match ended {
+        Some(receiver) => receiver.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The moment a token expiring at `exp` (Unix seconds) runs out.
+fn instant_of(exp: i64) -> tokio::time::Instant {
+    let left = exp.saturating_sub(chrono::Utc::now().timestamp());
+    tokio::time::Instant::now() + Duration::from_secs(u64::try_from(left).unwrap_or(0))
 }
 
 /// Sends one JSON message; `Err(None)` (hang up, nothing to send) when the

@@ -22,7 +22,6 @@ use crate::{
         relay::{IntoConnection, page_complexity},
     },
     paging::{KeysetCursor, PageArgs, PageRequest},
-    realtime::{self, Event},
     users::graphql::{User, load_user},
     users::loaders::UserKey,
 };
@@ -210,11 +209,8 @@ impl MessagesMutation {
             .iter()
             .map(|id| expect_global_id(id, NodeType::User, "input.participantIds"))
             .collect::<Result<Vec<_>, _>>()?;
-        let (conversation, message) =
+        let conversation =
             service::start(context::db(ctx)?, &signed_in(ctx)?, ids, input.message).await?;
-        if let Some(message) = message {
-            realtime::publish(ctx, message_received(ctx, &message).await?);
-        }
         Ok(Conversation(conversation))
     }
 
@@ -240,22 +236,6 @@ impl MessagesMutation {
     ) -> async_graphql::Result<Message> {
         let id = expect_global_id(&conversation_id, NodeType::Conversation, "conversationId")?;
         let message = service::send(context::db(ctx)?, &signed_in(ctx)?, id, &body).await?;
-        realtime::publish(ctx, message_received(ctx, &message).await?);
         Ok(Message(message))
     }
-}
-
-/// The event for a new message, addressed to everyone in its conversation.
-async fn message_received(
-    ctx: &Context<'_>,
-    message: &message::Model,
-) -> async_graphql::Result<Event> {
-    let recipients = load_one(ctx, ParticipantsKey(message.conversation_id))
-        .await?
-        .unwrap_or_default();
-    Ok(Event::MessageReceived {
-        conversation: message.conversation_id,
-        message: message.id,
-        recipients,
-    })
 }

@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use entity::{conversation, conversation_participant as participant, message, user};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, PaginatorTrait,
-    QueryFilter, Set, TryInsertResult,
+    QueryFilter, QuerySelect, Set, TryInsertResult,
     sea_query::{Expr, OnConflict, Query, SelectStatement},
 };
 use uuid::Uuid;
@@ -16,6 +16,7 @@ use crate::{
     auth::AuthSession,
     db::{Db, now},
     error::{AppError, AppResult},
+    events::{self, Event},
     paging::{ListOrder, Page, PageRequest},
     validate,
 };
@@ -109,7 +110,7 @@ pub(crate) async fn start(
     viewer: &AuthSession,
     others: Vec<Uuid>,
     first_message: Option<String>,
-) -> AppResult<(conversation::Model, Option<message::Model>)> {
+) -> AppResult<conversation::Model> {
     let others: BTreeSet<Uuid> = others
         .into_iter()
         .filter(|id| *id != viewer.user_id)
@@ -149,12 +150,8 @@ pub(crate) async fn start(
                 }
             };
             match body {
-                Some(body) => {
-                    let (conversation, message) =
-                        insert_message(&tx, conversation, me, body).await?;
-                    Ok((conversation, Some(message)))
-                }
-                None => Ok((conversation, None)),
+                Some(body) => Ok(insert_message(&tx, conversation, me, body).await?.0),
+                None => Ok(conversation),
             }
         })
     })
@@ -241,6 +238,20 @@ async fn insert_message(
     active.last_message_at = Set(at);
     let conversation = active.update(db).await?;
     read_up_to(db, conversation.id, sender, at).await?;
+    let recipients = participant::Entity::find()
+        .select_only()
+        .column(participant::Column::UserId)
+        .filter(participant::Column::ConversationId.eq(conversation.id))
+        .into_tuple()
+        .all(db)
+        .await?;
+    let event = Event::MessageSent {
+        message: message.id,
+        conversation: conversation.id,
+        sender,
+        recipients,
+    };
+    events::record(db, Some(sender), &event).await?;
     Ok((conversation, message))
 }
 

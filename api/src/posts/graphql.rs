@@ -29,7 +29,6 @@ use crate::{
         relay::{IntoConnection, page_complexity},
     },
     paging::{KeysetCursor, PageArgs, PageRequest},
-    realtime::{self, Event},
     users::graphql::{User, load_user},
     validate,
 };
@@ -346,11 +345,6 @@ impl PostsMutation {
             attachment_ids,
         };
         let post = service::create(context::db(ctx)?, &signed_in(ctx)?, new).await?;
-        let event = Event::PostAdded {
-            community: post.community_id,
-            post: post.id,
-        };
-        realtime::publish(ctx, event);
         Ok(Post(post))
     }
 
@@ -388,7 +382,6 @@ impl PostsMutation {
     ) -> async_graphql::Result<Post> {
         let id = expect_global_id(&post_id, NodeType::Post, "postId")?;
         let post = service::react(context::db(ctx)?, &signed_in(ctx)?, id, kind.into()).await?;
-        realtime::publish(ctx, Event::ReactionChanged { post: post.id });
         Ok(Post(post))
     }
 
@@ -397,7 +390,6 @@ impl PostsMutation {
     async fn unreact(&self, ctx: &Context<'_>, post_id: ID) -> async_graphql::Result<Post> {
         let id = expect_global_id(&post_id, NodeType::Post, "postId")?;
         let post = service::unreact(context::db(ctx)?, &signed_in(ctx)?, id).await?;
-        realtime::publish(ctx, Event::ReactionChanged { post: post.id });
         Ok(Post(post))
     }
 }

@@ -15,7 +15,7 @@ use entity::{
     post, reaction, user,
 };
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, EntityTrait, QueryFilter, Set,
+    ActiveEnum, ActiveModelTrait, ColumnTrait, Condition, EntityTrait, QueryFilter, Set,
     sea_query::{Expr, ExprTrait, Func, LikeExpr, OnConflict},
 };
 use uuid::Uuid;
@@ -26,6 +26,7 @@ use crate::{
     communities::service as communities,
     db::{Db, now},
     error::{AppError, AppResult},
+    events::{self, Event},
     files::service as files,
     paging::{ListOrder, Page, PageRequest},
     users::service::{self as users, active_user},
@@ -173,6 +174,12 @@ pub(crate) async fn create(
         Box::pin(async move {
             let post = row.insert(&tx).await?;
             files::attach_to_post(&tx, author, post.id, &attachments).await?;
+            let event = Event::PostCreated {
+                post: post.id,
+                community: post.community_id,
+                author,
+            };
+            events::record(&tx, Some(author), &event).await?;
             Ok(post)
         })
     })
@@ -230,12 +237,17 @@ pub(crate) async fn delete(
     if post.author_id != user.id && !can_moderate(db, &user, post.community_id).await? {
         return Err(AppError::Forbidden);
     }
-    let id = post.id;
+    let (id, community, actor) = (post.id, post.community_id, user.id);
     let keys = db
         .transaction(move |tx| {
             Box::pin(async move {
                 let keys = files::delete_post_files(&tx, id).await?;
                 post::Entity::delete_by_id(id).exec(&tx).await?;
+                let event = Event::PostDeleted {
+                    post: id,
+                    community,
+                };
+                events::record(&tx, Some(actor), &event).await?;
                 Ok(keys)
             })
         })
@@ -258,7 +270,13 @@ pub(crate) async fn react(
         kind: Set(kind),
         created_at: Set(now()),
     };
-    db.statement(move |tx| {
+    let event = Event::ReactionChanged {
+        post: post.id,
+        user: viewer.user_id,
+        reaction: Some(kind.to_value()),
+    };
+    let actor = viewer.user_id;
+    db.transaction(move |tx| {
         Box::pin(async move {
             reaction::Entity::insert(row)
                 .on_conflict(
@@ -268,7 +286,7 @@ pub(crate) async fn react(
                 )
                 .exec_without_returning(&tx)
                 .await?;
-            Ok(())
+            events::record(&tx, Some(actor), &event).await
         })
     })
     .await?;
@@ -284,17 +302,27 @@ pub(crate) async fn unreact(
     let post = get_readable(db, Some(viewer.user_id), post_id).await?;
     let (id, user) = (post.id, viewer.user_id);
     let deleted = db
-        .statement(move |tx| {
+        .transaction(move |tx| {
             Box::pin(async move {
-                Ok(reaction::Entity::delete_many()
+                let deleted = reaction::Entity::delete_many()
                     .filter(reaction::Column::PostId.eq(id))
                     .filter(reaction::Column::UserId.eq(user))
                     .exec(&tx)
-                    .await?)
+                    .await?
+                    .rows_affected;
+                if deleted > 0 {
+                    let event = Event::ReactionChanged {
+                        post: id,
+                        user,
+                        reaction: None,
+                    };
+                    events::record(&tx, Some(user), &event).await?;
+                }
+                Ok(deleted)
             })
         })
         .await?;
-    if deleted.rows_affected == 0 {
+    if deleted == 0 {
         return Err(AppError::NotFound("reaction"));
     }
     Ok(post)

@@ -1,26 +1,31 @@
-//! The subscription root. Every subscription checks the viewer may see its
-//! target when it starts, and loads each event's row through the same read
-//! rules as a query, so access lost mid-subscription (removed from a
-//! private community, left a conversation) stops the events at once.
+//! The subscription root. Every event comes with its cursor; subscribing
+//! again with `after:` set to the last one received replays what happened
+//! in between (that the viewer may see now), then continues live, so a
+//! client that lost its connection misses nothing.
 //!
-//! Each listens before it checks, so an event committed while the check
-//! runs is not missed.
+//! Every subscription checks the viewer may see its target when it starts,
+//! and loads each event's row through the same read rules as a query, so
+//! access lost mid-subscription (removed from a private community, left a
+//! conversation) stops the events at once. Each listens before it checks,
+//! so an event committed while the check runs is not missed.
 
 use std::future::ready;
 
-use async_graphql::{Context, ErrorExtensions, ID, Subscription};
-use futures_util::{Stream, StreamExt, stream};
+use async_graphql::{Context, ID, SimpleObject, Subscription};
+use futures_util::{Stream, StreamExt};
 
 use super::{
-    Broker, Event,
-    broker::{Stopped, Topic},
+    Broker,
+    broker::Topic,
+    feed::{self},
 };
 use crate::{
     auth::{viewer::signed_in, viewer_id},
     comments::{graphql::Comment, service as comments},
     communities::service as communities,
     db::Db,
-    error::{AppError, AppResult, code},
+    error::{AppError, AppResult},
+    events::{self, Cursor, Event, Scope, kind},
     graphql::{
         context,
         id::{NodeType, expect_global_id},
@@ -29,85 +34,129 @@ use crate::{
     posts::{graphql::Post, service as posts},
 };
 
+/// A new comment or reply, with its place in the event log.
+#[derive(SimpleObject)]
+pub(crate) struct CommentAddedEvent {
+    /// Pass as `after` when subscribing again to get what happened since.
+    cursor: String,
+    comment: Comment,
+}
+
+/// A new post, with its place in the event log.
+#[derive(SimpleObject)]
+pub(crate) struct PostAddedEvent {
+    /// Pass as `after` when subscribing again to get what happened since.
+    cursor: String,
+    post: Post,
+}
+
+/// A new message, with its place in the event log.
+#[derive(SimpleObject)]
+pub(crate) struct MessageReceivedEvent {
+    /// Pass as `after` when subscribing again to get what happened since.
+    cursor: String,
+    message: Message,
+}
+
+/// A post whose reactions changed, with its place in the event log.
+#[derive(SimpleObject)]
+pub(crate) struct ReactionChangedEvent {
+    /// Pass as `after` when subscribing again to get what happened since.
+    cursor: String,
+    post: Post,
+}
+
 #[derive(Default)]
 pub struct Subscription;
 
 #[Subscription]
 impl Subscription {
-    /// New comments and replies on a post you can read.
+    /// New comments and replies on a post you can read. With `after` (a
+    /// `cursor` this subscription delivered), first those since then.
     async fn comment_added(
         &self,
         ctx: &Context<'_>,
         post_id: ID,
-    ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<Comment>>> {
+        after: Option<String>,
+    ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<CommentAddedEvent>>> {
         let post = expect_global_id(&post_id, NodeType::Post, "postId")?;
         let viewer = viewer_id(ctx)?;
         let db = context::db(ctx)?.clone();
+        let scope = Scope::Post(post, &[kind::COMMENT_CREATED]);
         let events = deliver(
             ctx,
-            db.clone(),
+            &db,
             Topic::Post(post),
+            scope,
+            after,
             move |db, event| async move {
                 match event {
-                    Event::CommentAdded { post: p, comment } if p == post => {
-                        Ok(comments::find_readable(&db, viewer, comment)
-                            .await?
-                            .map(Comment))
-                    }
+                    Event::CommentCreated {
+                        post: p, comment, ..
+                    } if p == post => Ok(comments::find_readable(&db, viewer, comment)
+                        .await?
+                        .map(Comment)),
                     _ => Ok(None),
                 }
             },
-        )?;
+        )
+        .await?;
         posts::find_readable(&db, viewer, post)
             .await?
             .ok_or(AppError::NotFound("post"))?;
-        Ok(events)
+        Ok(events.map(|e| e.map(|(cursor, comment)| CommentAddedEvent { cursor, comment })))
     }
 
-    /// New posts in a community you can read.
+    /// New posts in a community you can read. With `after` (a `cursor`
+    /// this subscription delivered), first those since then.
     async fn post_added(
         &self,
         ctx: &Context<'_>,
         community_id: ID,
-    ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<Post>>> {
+        after: Option<String>,
+    ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<PostAddedEvent>>> {
         let community = expect_global_id(&community_id, NodeType::Community, "communityId")?;
         let viewer = viewer_id(ctx)?;
         let db = context::db(ctx)?.clone();
-        let events = deliver(
-            ctx,
-            db.clone(),
-            Topic::Community(community),
-            move |db, event| async move {
-                match event {
-                    Event::PostAdded {
-                        community: Some(c),
-                        post,
-                    } if c == community => {
-                        Ok(posts::find_readable(&db, viewer, post).await?.map(Post))
-                    }
-                    _ => Ok(None),
-                }
-            },
-        )?;
+        let scope = Scope::Community(community, &[kind::POST_CREATED]);
+        let topic = Topic::Community(community);
+        let events = deliver(ctx, &db, topic, scope, after, move |db, event| async move {
+            match event {
+                Event::PostCreated {
+                    community: Some(c),
+                    post,
+                    ..
+                } if c == community => Ok(posts::find_readable(&db, viewer, post).await?.map(Post)),
+                _ => Ok(None),
+            }
+        })
+        .await?;
         communities::require_readable(&db, viewer, community).await?;
-        Ok(events)
+        Ok(events.map(|e| e.map(|(cursor, post)| PostAddedEvent { cursor, post })))
     }
 
     /// New messages in any of your conversations, yours included (so your
-    /// other devices see them too). Needs a signed-in connection.
+    /// other devices see them too). Needs a signed-in connection. With
+    /// `after` (a `cursor` this subscription delivered), first those since
+    /// then.
     async fn message_received(
         &self,
         ctx: &Context<'_>,
-    ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<Message>>> {
+        after: Option<String>,
+    ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<MessageReceivedEvent>>>
+    {
         let viewer = signed_in(ctx)?.user_id;
         let db = context::db(ctx)?.clone();
-        Ok(deliver(
+        let scope = Scope::Conversations(viewer);
+        let events = deliver(
             ctx,
-            db,
+            &db,
             Topic::User(viewer),
+            scope,
+            after,
             move |db, event| async move {
                 match event {
-                    Event::MessageReceived { message, .. } => {
+                    Event::MessageSent { message, .. } => {
                         Ok(messages::find_message_for(&db, viewer, message)
                             .await?
                             .map(Message))
@@ -115,50 +164,61 @@ impl Subscription {
                     _ => Ok(None),
                 }
             },
-        )?)
+        )
+        .await?;
+        Ok(events.map(|e| e.map(|(cursor, message)| MessageReceivedEvent { cursor, message })))
     }
 
     /// A post you can read, each time someone reacts to it or takes a
-    /// reaction back; select `reactionCounts` to keep a counter live.
+    /// reaction back; select `reactionCounts` to keep a counter live. With
+    /// `after` (a `cursor` this subscription delivered), first the changes
+    /// since then.
     async fn reaction_changed(
         &self,
         ctx: &Context<'_>,
         post_id: ID,
-    ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<Post>>> {
+        after: Option<String>,
+    ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<ReactionChangedEvent>>>
+    {
         let post = expect_global_id(&post_id, NodeType::Post, "postId")?;
         let viewer = viewer_id(ctx)?;
         let db = context::db(ctx)?.clone();
+        let scope = Scope::Post(post, &[kind::REACTION_CHANGED]);
         let events = deliver(
             ctx,
-            db.clone(),
+            &db,
             Topic::Post(post),
+            scope,
+            after,
             move |db, event| async move {
                 match event {
-                    Event::ReactionChanged { post: p } if p == post => {
+                    Event::ReactionChanged { post: p, .. } if p == post => {
                         Ok(posts::find_readable(&db, viewer, post).await?.map(Post))
                     }
                     _ => Ok(None),
                 }
             },
-        )?;
+        )
+        .await?;
         posts::find_readable(&db, viewer, post)
             .await?
             .ok_or(AppError::NotFound("post"))?;
-        Ok(events)
+        Ok(events.map(|e| e.map(|(cursor, post)| ReactionChangedEvent { cursor, post })))
     }
 }
 
-/// The events of `topic` this process receives, each turned into the
-/// subscriber's value by `load` (which answers `None` for events that are
-/// not for it or that it may not see). A subscriber that falls more than the buffer
-/// behind gets one `SLOW_CONSUMER` error and its subscription ends: it
-/// missed events, so it must refetch rather than trust what follows.
-fn deliver<T, F, Fut>(
+/// The events of `topic` after `after` (the client's cursor), then live,
+/// each turned into the subscriber's value by `load`, which answers `None`
+/// for events that are not for it or that it may not see. A cursor the log
+/// cannot resume from is refused with `RESYNC_REQUIRED`.
+async fn deliver<T, F, Fut>(
     ctx: &Context<'_>,
-    db: Db,
+    db: &Db,
     topic: Topic,
+    scope: Scope,
+    after: Option<String>,
     load: F,
-) -> AppResult<impl Stream<Item = async_graphql::Result<T>> + use<T, F, Fut>>
+) -> AppResult<impl Stream<Item = async_graphql::Result<(String, T)>> + use<T, F, Fut>>
 where
     T: Send + 'static,
     F: Fn(Db, Event) -> Fut + Send + Sync + 'static,
@@ -167,33 +227,28 @@ where
     let broker = ctx
         .data::<Broker>()
         .map_err(|_| AppError::Internal(anyhow::anyhow!("broker missing from schema data")))?;
-    let receiver = broker.subscribe(topic);
-    let events = stream::unfold(Some(receiver), |receiver| async move {
-        let mut receiver = receiver?;
-        match receiver.recv().await {
-            Ok(event) => Some((Ok(event), Some(receiver))),
-            Err(Stopped::Lagged) => Some((Err(()), None)),
-            Err(Stopped::Closed) => None,
-        }
-    });
+    let after = after
+        .map(|text| Cursor::decode(&text, "after"))
+        .transpose()?;
+    let events = feed::follow(broker, db.clone(), topic, scope, after);
+    if let Some(after) = after {
+        events::check_resumable(db, after).await?;
+    }
+    let db = db.clone();
     Ok(events
-        .then(move |event| {
+        .then(move |logged| {
             let db = db.clone();
-            let loaded = event.map(|event| load(db, event));
+            let loading = logged.map(|logged| {
+                let cursor = logged.cursor.encode();
+                let value = load(db, logged.event.clone());
+                async move { value.await.map(|v| v.map(|v| (cursor, v))) }
+            });
             async move {
-                match loaded {
+                match loading {
                     Ok(loading) => loading.await.map_err(Into::into).transpose(),
-                    Err(()) => Some(Err(lagged())),
+                    Err(err) => Some(Err(err.into())),
                 }
             }
         })
         .filter_map(ready))
-}
-
-fn lagged() -> async_graphql::Error {
-    metrics::counter!("realtime_subscriptions_lagged_total").increment(1);
-    async_graphql::Error::new(
-        "this subscription fell too far behind its events and was ended; refetch and subscribe again",
-    )
-    .extend_with(|_, ext| ext.set("code", code::SLOW_CONSUMER))
 }

@@ -13,6 +13,8 @@ pub struct RealtimeConfig {
     pub init_timeout: Duration,
     /// Open connections one account may hold at once.
     pub max_connections_per_user: usize,
+    /// Open connections without a token from one address.
+    pub max_anonymous_per_address: usize,
     /// Active subscriptions on one connection.
     pub max_subscriptions: usize,
     /// Events a subscriber may fall behind before it is told it lagged.
@@ -26,6 +28,7 @@ impl RealtimeConfig {
             keepalive: env.secs("WS_KEEPALIVE_SECS", 15)?,
             init_timeout: env.secs("WS_INIT_TIMEOUT_SECS", 10)?,
             max_connections_per_user: env.positive("WS_MAX_CONNECTIONS_PER_USER", 10)?,
+            max_anonymous_per_address: env.positive("WS_MAX_ANONYMOUS_PER_ADDRESS", 50)?,
             max_subscriptions: env.positive("WS_MAX_SUBSCRIPTIONS", 100)?,
             event_buffer: env.positive("REALTIME_EVENT_BUFFER", 1024)?,
         })

@@ -29,7 +29,7 @@ use crate::{
     files::{Files, graphql::FilesMutation},
     messages::graphql::{MessagesMutation, MessagesQuery},
     posts::graphql::{PostsMutation, PostsQuery},
-    realtime::{Broker, graphql::Subscription},
+    realtime::{Broker, catch_up::CatchUpQuery, graphql::Subscription},
     users::graphql::{UsersMutation, UsersQuery},
 };
 
@@ -41,6 +41,7 @@ pub(crate) struct Query(
     CommunitiesQuery,
     PostsQuery,
     MessagesQuery,
+    CatchUpQuery,
     BackupQuery,
 );
 

@@ -896,11 +896,12 @@ async fn admins_disable_accounts_and_others_cannot() {
     );
     let body = sign_in_with(&app, "bob", PASSWORD, SECRET_B).await;
     assert_eq!(code(&body), "UNAUTHENTICATED", "{body}");
-    // A disabled account's still-valid token can change nothing.
+    // Disabling ended the account's sessions: its unexpired token is
+    // refused outright.
     let (_, body) = app
         .graphql_as(&bob.access, "mutation { signOutEverywhere }", json!({}))
         .await;
-    assert_eq!(code(&body), "FORBIDDEN", "{body}");
+    assert_eq!(code(&body), "UNAUTHENTICATED", "{body}");
 
     app.graphql_as(&admin.access, disable, json!({ "id": bob_id, "d": false }))
         .await;

@@ -139,7 +139,7 @@ async fn sigterm_lets_a_request_in_flight_finish() {
         .expect("token");
     let mut socket = crate::helpers::ws::open(([127, 0, 0, 1], port).into()).await;
     socket.init(Some(token)).await;
-    let subscription = "subscription { messageReceived { id } }";
+    let subscription = "subscription { messageReceived { message { id } } }";
     socket
         .subscribe("1", subscription, serde_json::json!({}))
         .await;

@@ -183,8 +183,6 @@ pub struct TestApp {
     pub db: TestDb,
     /// SQL statements the app's own pool has run.
     pub statements: api::db::StatementCounter,
-    /// The app's event broker, to publish events directly.
-    pub broker: api::realtime::Broker,
     /// The app's own database handle (its writes go through the app's
     /// writer), for services built beside the running app.
     pub app_db: api::db::Db,
@@ -205,7 +203,6 @@ pub async fn spawn_app_with(customize: impl FnOnce(&mut Config)) -> TestApp {
         .expect("application builds");
     let addr = app.local_addr().expect("bound address");
     let statements = app.statement_counter();
-    let broker = app.broker();
     let app_db = app.database();
     let (stop, stopped) = oneshot::channel::<()>();
     let server = tokio::spawn(app.run_until_stopped(async {
@@ -229,7 +226,6 @@ pub async fn spawn_app_with(customize: impl FnOnce(&mut Config)) -> TestApp {
         conn,
         db,
         statements,
-        broker,
         app_db,
         stop: Some(stop),
         server: Some(server),
