@@ -79,6 +79,7 @@ impl Application {
             shutdown.clone(),
         );
         events::sweeper::spawn(db.clone(), config.events.clone(), shutdown.clone());
+        crate::idempotency::spawn_sweeper(db.clone(), shutdown.clone());
         let schema = build_schema(
             &config.graphql,
             db.clone(),

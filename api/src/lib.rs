@@ -30,6 +30,7 @@ pub mod events;
 pub mod files;
 pub mod graphql;
 pub(crate) mod http;
+pub(crate) mod idempotency;
 pub(crate) mod mail;
 pub(crate) mod messages;
 pub(crate) mod metrics;

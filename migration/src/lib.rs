@@ -25,6 +25,7 @@ mod m20261123_000006_banned_authors_index;
 mod m20261123_000007_post_attachments;
 mod m20261206_000008_direct_conversation_key;
 mod m20261206_000009_event_log;
+mod m20261206_000010_idempotency_keys;
 pub mod settings;
 mod tables;
 
@@ -43,6 +44,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000007_post_attachments::Migration),
             Box::new(m20261206_000008_direct_conversation_key::Migration),
             Box::new(m20261206_000009_event_log::Migration),
+            Box::new(m20261206_000010_idempotency_keys::Migration),
         ]
     }
 }

@@ -253,3 +253,14 @@ pub(crate) enum EventCursors {
     Position,
     UpdatedAt,
 }
+
+#[derive(DeriveIden, Clone, Copy)]
+pub(crate) enum IdempotencyKeys {
+    Table,
+    AccountId,
+    Key,
+    Operation,
+    Fingerprint,
+    ResultId,
+    CreatedAt,
+}

@@ -135,6 +135,11 @@ pub(crate) struct CreateCommentInput {
     parent_id: Option<ID>,
     /// 1 to 5,000 characters.
     body: String,
+    /// A key you choose for this write (up to 255 characters, a UUID is
+    /// good): sent again within 24 hours, the first comment comes back and
+    /// nothing is written twice. The same key with other input is
+    /// `CONFLICT`.
+    idempotency_key: Option<String>,
 }
 
 #[derive(Default)]
@@ -156,6 +161,7 @@ impl CommentsMutation {
                 .map(|id| expect_global_id(&id, NodeType::Comment, "input.parentId"))
                 .transpose()?,
             body: input.body,
+            idempotency_key: input.idempotency_key,
         };
         let comment = service::create(context::db(ctx)?, &signed_in(ctx)?, new).await?;
         Ok(Comment(comment))

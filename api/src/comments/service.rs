@@ -4,7 +4,8 @@
 
 use entity::{comment, post, user};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect,
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter,
+    QuerySelect,
     sea_query::{Expr, Query},
 };
 use uuid::Uuid;
@@ -14,6 +15,7 @@ use crate::{
     db::{Db, now},
     error::{AppError, AppResult},
     events::{self, Event},
+    idempotency::{self, Done, IdempotencyKey},
     paging::{ListOrder, Page, PageRequest},
     posts::service as posts,
     users::service::{self as users, active_user},
@@ -100,6 +102,8 @@ pub(crate) struct NewComment {
     /// The comment this one replies to, on the same post.
     pub parent_id: Option<Uuid>,
     pub body: String,
+    /// Names this write, so a retry does not comment twice.
+    pub idempotency_key: Option<String>,
 }
 
 pub(crate) async fn create(
@@ -108,8 +112,20 @@ pub(crate) async fn create(
     input: NewComment,
 ) -> AppResult<comment::Model> {
     let body = validate::required_text("input.body", &input.body, MAX_BODY)?;
-    if let Some(created) = insert_if_allowed(db, viewer, &input, body).await? {
-        return Ok(created);
+    let key = IdempotencyKey::new(
+        viewer.user_id,
+        input.idempotency_key.clone(),
+        "createComment",
+        &serde_json::json!([input.post_id, input.parent_id, body]),
+    )?;
+    match insert_if_allowed(db, viewer, &input, body, key).await? {
+        Done::New(created) => return Ok(created),
+        Done::Repeat(first) => {
+            return find_readable(db, Some(viewer.user_id), first)
+                .await?
+                .ok_or(AppError::NotFound("comment"));
+        }
+        Done::Refused => {}
     }
     // Nothing was written: one of the checks failed; find which, to say so.
     active_user(db, viewer).await?;
@@ -132,13 +148,15 @@ pub(crate) async fn create(
 /// Writes the comment in one statement, `INSERT … SELECT … WHERE`, that
 /// inserts only when the author is active, the post readable to them and
 /// the parent (if any) on that post: one round trip and one commit on the
-/// hot path instead of a query per check. `None`: a check failed.
+/// hot path instead of a query per check; its event is written with it.
+/// With an idempotency key it runs in a transaction with the key's claim.
 async fn insert_if_allowed(
     db: &Db,
     viewer: &AuthSession,
     input: &NewComment,
     body: String,
-) -> AppResult<Option<comment::Model>> {
+    key: Option<IdempotencyKey>,
+) -> AppResult<Done<comment::Model>> {
     use comment::Column as C;
     let at = now();
     let active_author = Query::select()
@@ -192,7 +210,21 @@ async fn insert_if_allowed(
         post: input.post_id,
         author: viewer.user_id,
     };
-    events::write_with_event(db, statement, Some(viewer.user_id), event).await
+    let actor = Some(viewer.user_id);
+    if key.is_none() {
+        let written = events::write_with_event(db, statement, actor, event).await?;
+        return Ok(written.map_or(Done::Refused, Done::New));
+    }
+    idempotency::write_once(db, key, id, move |tx| {
+        Box::pin(async move {
+            let written = comment::Model::find_by_statement(statement).one(tx).await?;
+            if written.is_some() {
+                events::record(tx, actor, &event).await?;
+            }
+            Ok(written)
+        })
+    })
+    .await
 }
 
 /// Deletes a comment and, with it, its replies.

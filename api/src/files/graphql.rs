@@ -88,9 +88,18 @@ impl FilesMutation {
     /// `attachmentIds`); unattached uploads are deleted after a grace
     /// period (24 h by default).
     #[graphql(guard = "SignedIn")]
-    async fn upload_file(&self, ctx: &Context<'_>, file: Upload) -> async_graphql::Result<File> {
+    async fn upload_file(
+        &self,
+        ctx: &Context<'_>,
+        file: Upload,
+        #[graphql(
+            desc = "A key you choose for this upload (up to 255 characters, a UUID is good): sent again within 24 hours, the first file comes back and the bytes are not stored twice. The same key with another file is `CONFLICT`."
+        )]
+        idempotency_key: Option<String>,
+    ) -> async_graphql::Result<File> {
+        let upload = new_upload(ctx, file)?;
         let model = files(ctx)?
-            .store_upload(&signed_in(ctx)?, new_upload(ctx, file)?, "file")
+            .store_upload_once(&signed_in(ctx)?, upload, "file", idempotency_key)
             .await?;
         Ok(File {
             model,

@@ -35,6 +35,7 @@ use crate::{
     db::{Db, now},
     error::{AppError, AppResult},
     files::settings::FilesConfig,
+    idempotency::{self, Done, IdempotencyKey},
     posts::access::readable as readable_posts,
 };
 
@@ -154,6 +155,19 @@ impl Files {
         upload: NewUpload,
         field: &str,
     ) -> AppResult<file::Model> {
+        self.store_upload_once(viewer, upload, field, None).await
+    }
+
+    /// As [`Files::store_upload`], once per idempotency key: a key used
+    /// before answers the first file, and the bytes sent again are not
+    /// stored.
+    pub async fn store_upload_once(
+        &self,
+        viewer: &AuthSession,
+        upload: NewUpload,
+        field: &str,
+        idempotency_key: Option<String>,
+    ) -> AppResult<file::Model> {
         let limit = self.config.max_bytes;
         let NewUpload { filename, content } = upload;
         let bytes = tokio::task::spawn_blocking(move || {
@@ -188,17 +202,28 @@ impl Files {
             })?;
         let dimensions = sniff::dimensions(content_type, &bytes);
         let checksum = hex::encode(Sha256::digest(&bytes));
+        let key = IdempotencyKey::new(
+            viewer.user_id,
+            idempotency_key,
+            "uploadFile",
+            &serde_json::json!([checksum, filename]),
+        )?;
+        if let Some(key) = &key
+            && let Some(first) = key.find(&self.db).await?
+        {
+            return self.first_upload(viewer, first).await;
+        }
         let id = Uuid::now_v7();
-        let key = format!("{UPLOAD_PREFIX}/{}", Uuid::new_v4().simple());
+        let storage_key = format!("{UPLOAD_PREFIX}/{}", Uuid::new_v4().simple());
         let size = i64::try_from(bytes.len()).unwrap_or(i64::MAX);
         self.storage
-            .put(&key, Bytes::from(bytes))
+            .put(&storage_key, Bytes::from(bytes))
             .await
             .map_err(|e| AppError::Internal(anyhow::Error::new(e).context("storing an upload")))?;
         let row = file::ActiveModel {
             id: Set(id),
             owner_id: Set(viewer.user_id),
-            storage_key: Set(key.clone()),
+            storage_key: Set(storage_key.clone()),
             content_type: Set(content_type.to_owned()),
             size_bytes: Set(size),
             checksum_sha256: Set(checksum),
@@ -207,17 +232,41 @@ impl Files {
             height: Set(dimensions.map(|d| d.1)),
             created_at: Set(now()),
         };
-        let row = self
-            .db
-            .statement(move |tx| Box::pin(async move { Ok(row.insert(&tx).await?) }))
-            .await;
+        let row = if key.is_none() {
+            self.db
+                .statement(move |tx| Box::pin(async move { Ok(row.insert(&tx).await?) }))
+                .await
+                .map(Done::New)
+        } else {
+            idempotency::write_once(&self.db, key, id, move |tx| {
+                Box::pin(async move { Ok(Some(row.insert(tx).await?)) })
+            })
+            .await
+        };
         match row {
-            Ok(row) => Ok(row),
+            Ok(Done::New(row)) => Ok(row),
+            Ok(Done::Repeat(first)) => {
+                // A racing request with the same key stored it first.
+                self.discard(vec![storage_key]).await;
+                self.first_upload(viewer, first).await
+            }
+            Ok(Done::Refused) => Err(AppError::Internal(anyhow::anyhow!(
+                "an upload wrote nothing"
+            ))),
             Err(err) => {
-                self.discard(vec![key]).await;
+                self.discard(vec![storage_key]).await;
                 Err(err)
             }
         }
+    }
+
+    /// The file a repeated upload's first request stored, if still there.
+    async fn first_upload(&self, viewer: &AuthSession, id: Uuid) -> AppResult<file::Model> {
+        file::Entity::find_by_id(id)
+            .filter(file::Column::OwnerId.eq(viewer.user_id))
+            .one(&self.db)
+            .await?
+            .ok_or(AppError::NotFound("file"))
     }
 
     /// Sets (or with `None` removes) the viewer's avatar; the previous

@@ -233,9 +233,14 @@ impl MessagesMutation {
         ctx: &Context<'_>,
         conversation_id: ID,
         body: String,
+        #[graphql(
+            desc = "A key you choose for this write (up to 255 characters, a UUID is good): sent again within 24 hours, the first message comes back and nothing is sent twice. The same key with other input is `CONFLICT`."
+        )]
+        idempotency_key: Option<String>,
     ) -> async_graphql::Result<Message> {
         let id = expect_global_id(&conversation_id, NodeType::Conversation, "conversationId")?;
-        let message = service::send(context::db(ctx)?, &signed_in(ctx)?, id, &body).await?;
+        let (db, viewer) = (context::db(ctx)?, signed_in(ctx)?);
+        let message = service::send(db, &viewer, id, &body, idempotency_key).await?;
         Ok(Message(message))
     }
 }

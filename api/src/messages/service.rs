@@ -17,6 +17,7 @@ use crate::{
     db::{Db, now},
     error::{AppError, AppResult},
     events::{self, Event},
+    idempotency::{self, Done, IdempotencyKey},
     paging::{ListOrder, Page, PageRequest},
     validate,
 };
@@ -150,7 +151,10 @@ pub(crate) async fn start(
                 }
             };
             match body {
-                Some(body) => Ok(insert_message(&tx, conversation, me, body).await?.0),
+                Some(body) => {
+                    let id = Uuid::now_v7();
+                    Ok(insert_message(&tx, conversation, me, body, id).await?.0)
+                }
                 None => Ok(conversation),
             }
         })
@@ -223,10 +227,11 @@ async fn insert_message(
     conversation: conversation::Model,
     sender: Uuid,
     body: String,
+    id: Uuid,
 ) -> AppResult<(conversation::Model, message::Model)> {
     let at = now();
     let message = message::ActiveModel {
-        id: Set(Uuid::now_v7()),
+        id: Set(id),
         conversation_id: Set(conversation.id),
         sender_id: Set(sender),
         body: Set(body),
@@ -287,21 +292,38 @@ pub(crate) async fn mark_read(
     Ok(conversation)
 }
 
-/// Sends a message; only participants may.
+/// Sends a message; only participants may. With an idempotency key used
+/// before, the first message comes back and nothing is sent again.
 pub(crate) async fn send(
     db: &Db,
     viewer: &AuthSession,
     conversation_id: Uuid,
     body: &str,
+    idempotency_key: Option<String>,
 ) -> AppResult<message::Model> {
     let body = validate::required_text("body", body, MAX_BODY)?;
+    let key = IdempotencyKey::new(
+        viewer.user_id,
+        idempotency_key,
+        "sendMessage",
+        &serde_json::json!([conversation_id, body]),
+    )?;
     let conversation = get_for(db, viewer.user_id, conversation_id).await?;
-    let sender = viewer.user_id;
-    db.transaction(move |tx| {
+    let (sender, id) = (viewer.user_id, Uuid::now_v7());
+    let done = idempotency::write_once(db, key, id, move |tx| {
         Box::pin(async move {
-            let (_, message) = insert_message(&tx, conversation, sender, body).await?;
-            Ok(message)
+            let (_, message) = insert_message(tx, conversation, sender, body, id).await?;
+            Ok(Some(message))
         })
     })
-    .await
+    .await?;
+    match done {
+        Done::New(message) => Ok(message),
+        Done::Repeat(first) => find_message_for(db, viewer.user_id, first)
+            .await?
+            .ok_or(AppError::NotFound("message")),
+        Done::Refused => Err(AppError::Internal(anyhow::anyhow!(
+            "a message write wrote nothing"
+        ))),
+    }
 }

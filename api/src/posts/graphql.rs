@@ -249,6 +249,11 @@ pub(crate) struct CreatePostInput {
     /// Files you uploaded with `uploadFile` and have not attached
     /// elsewhere, in display order (at most 10).
     attachment_ids: Option<Vec<ID>>,
+    /// A key you choose for this write (up to 255 characters, a UUID is
+    /// good): sent again within 24 hours, the first result comes back and
+    /// nothing is written twice. The same key with other input is
+    /// `CONFLICT`.
+    idempotency_key: Option<String>,
 }
 
 #[derive(Default)]
@@ -343,6 +348,7 @@ impl PostsMutation {
             body: input.body,
             community_id,
             attachment_ids,
+            idempotency_key: input.idempotency_key,
         };
         let post = service::create(context::db(ctx)?, &signed_in(ctx)?, new).await?;
         Ok(Post(post))
@@ -379,17 +385,31 @@ impl PostsMutation {
         ctx: &Context<'_>,
         post_id: ID,
         kind: ReactionKind,
+        #[graphql(
+            desc = "A key you choose for this write (up to 255 characters, a UUID is good): sent again within 24 hours, the first result comes back and nothing is written twice. The same key with other input is `CONFLICT`."
+        )]
+        idempotency_key: Option<String>,
     ) -> async_graphql::Result<Post> {
         let id = expect_global_id(&post_id, NodeType::Post, "postId")?;
-        let post = service::react(context::db(ctx)?, &signed_in(ctx)?, id, kind.into()).await?;
+        let (db, viewer) = (context::db(ctx)?, signed_in(ctx)?);
+        let post = service::react(db, &viewer, id, kind.into(), idempotency_key).await?;
         Ok(Post(post))
     }
 
     /// Removes your reaction from a post (`NOT_FOUND` if you had none).
     #[graphql(guard = "SignedIn")]
-    async fn unreact(&self, ctx: &Context<'_>, post_id: ID) -> async_graphql::Result<Post> {
+    async fn unreact(
+        &self,
+        ctx: &Context<'_>,
+        post_id: ID,
+        #[graphql(
+            desc = "A key you choose for this write (up to 255 characters, a UUID is good): sent again within 24 hours, the first result comes back and nothing is written twice. The same key with other input is `CONFLICT`."
+        )]
+        idempotency_key: Option<String>,
+    ) -> async_graphql::Result<Post> {
         let id = expect_global_id(&post_id, NodeType::Post, "postId")?;
-        let post = service::unreact(context::db(ctx)?, &signed_in(ctx)?, id).await?;
+        let post =
+            service::unreact(context::db(ctx)?, &signed_in(ctx)?, id, idempotency_key).await?;
         Ok(Post(post))
     }
 }

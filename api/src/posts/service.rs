@@ -28,6 +28,7 @@ use crate::{
     error::{AppError, AppResult},
     events::{self, Event},
     files::service as files,
+    idempotency::{self, Done, IdempotencyKey},
     paging::{ListOrder, Page, PageRequest},
     users::service::{self as users, active_user},
     validate,
@@ -139,6 +140,8 @@ pub(crate) struct NewPost {
     pub community_id: Option<Uuid>,
     /// The viewer's own unattached uploads, in display order.
     pub attachment_ids: Vec<Uuid>,
+    /// Names this write, so a retry does not post twice.
+    pub idempotency_key: Option<String>,
 }
 
 /// Writes a post. Posting in a community takes membership.
@@ -159,10 +162,17 @@ pub(crate) async fn create(
             return Err(AppError::Forbidden);
         }
     }
+    let key = IdempotencyKey::new(
+        viewer.user_id,
+        input.idempotency_key,
+        "createPost",
+        &serde_json::json!([body, input.community_id, input.attachment_ids]),
+    )?;
     let at = now();
     let author = viewer.user_id;
+    let id = Uuid::now_v7();
     let row = post::ActiveModel {
-        id: Set(Uuid::now_v7()),
+        id: Set(id),
         author_id: Set(author),
         community_id: Set(input.community_id),
         body: Set(body),
@@ -170,20 +180,36 @@ pub(crate) async fn create(
         updated_at: Set(at),
     };
     let attachments = input.attachment_ids;
-    db.transaction(move |tx| {
+    let done = idempotency::write_once(db, key, id, move |tx| {
         Box::pin(async move {
-            let post = row.insert(&tx).await?;
-            files::attach_to_post(&tx, author, post.id, &attachments).await?;
+            let post = row.insert(tx).await?;
+            files::attach_to_post(tx, author, post.id, &attachments).await?;
             let event = Event::PostCreated {
                 post: post.id,
                 community: post.community_id,
                 author,
             };
-            events::record(&tx, Some(author), &event).await?;
-            Ok(post)
+            events::record(tx, Some(author), &event).await?;
+            Ok(Some(post))
         })
     })
-    .await
+    .await?;
+    first_or_new(db, viewer, done).await
+}
+
+/// The post a keyed write made or, for a repeated key, the first one.
+async fn first_or_new(
+    db: &Db,
+    viewer: &AuthSession,
+    done: Done<post::Model>,
+) -> AppResult<post::Model> {
+    match done {
+        Done::New(post) => Ok(post),
+        Done::Repeat(first) => get_readable(db, Some(viewer.user_id), first).await,
+        Done::Refused => Err(AppError::Internal(anyhow::anyhow!(
+            "a post write wrote nothing"
+        ))),
+    }
 }
 
 /// The author edits their post's body.
@@ -261,7 +287,17 @@ pub(crate) async fn react(
     viewer: &AuthSession,
     post_id: Uuid,
     kind: ReactionKind,
+    idempotency_key: Option<String>,
 ) -> AppResult<post::Model> {
+    let key = IdempotencyKey::new(
+        viewer.user_id,
+        idempotency_key,
+        "react",
+        &serde_json::json!([post_id, kind.to_value()]),
+    )?;
+    if let Some(first) = repeated(db, key.as_ref()).await? {
+        return get_readable(db, Some(viewer.user_id), first).await;
+    }
     let post = get_readable(db, Some(viewer.user_id), post_id).await?;
     let row = reaction::ActiveModel {
         id: Set(Uuid::now_v7()),
@@ -276,7 +312,7 @@ pub(crate) async fn react(
         reaction: Some(kind.to_value()),
     };
     let actor = viewer.user_id;
-    db.transaction(move |tx| {
+    let done = idempotency::write_once(db, key, post.id, move |tx| {
         Box::pin(async move {
             reaction::Entity::insert(row)
                 .on_conflict(
@@ -284,46 +320,67 @@ pub(crate) async fn react(
                         .update_column(reaction::Column::Kind)
                         .to_owned(),
                 )
-                .exec_without_returning(&tx)
+                .exec_without_returning(tx)
                 .await?;
-            events::record(&tx, Some(actor), &event).await
+            events::record(tx, Some(actor), &event).await?;
+            Ok(Some(()))
         })
     })
     .await?;
-    Ok(post)
+    match done {
+        Done::Repeat(first) => get_readable(db, Some(viewer.user_id), first).await,
+        Done::New(()) | Done::Refused => Ok(post),
+    }
 }
 
-/// Removes the viewer's reaction; `NOT_FOUND` if there was none.
+/// The first result of an idempotency key already used, checked before
+/// the work that would repeat it.
+async fn repeated(db: &Db, key: Option<&IdempotencyKey>) -> AppResult<Option<Uuid>> {
+    match key {
+        Some(key) => key.find(db).await,
+        None => Ok(None),
+    }
+}
+
+/// Removes the viewer's reaction; `NOT_FOUND` if there was none (unless
+/// this repeats an earlier request's idempotency key).
 pub(crate) async fn unreact(
     db: &Db,
     viewer: &AuthSession,
     post_id: Uuid,
+    idempotency_key: Option<String>,
 ) -> AppResult<post::Model> {
+    let key = IdempotencyKey::new(
+        viewer.user_id,
+        idempotency_key,
+        "unreact",
+        &serde_json::json!([post_id]),
+    )?;
     let post = get_readable(db, Some(viewer.user_id), post_id).await?;
     let (id, user) = (post.id, viewer.user_id);
-    let deleted = db
-        .transaction(move |tx| {
-            Box::pin(async move {
-                let deleted = reaction::Entity::delete_many()
-                    .filter(reaction::Column::PostId.eq(id))
-                    .filter(reaction::Column::UserId.eq(user))
-                    .exec(&tx)
-                    .await?
-                    .rows_affected;
-                if deleted > 0 {
-                    let event = Event::ReactionChanged {
-                        post: id,
-                        user,
-                        reaction: None,
-                    };
-                    events::record(&tx, Some(user), &event).await?;
-                }
-                Ok(deleted)
-            })
+    let done = idempotency::write_once(db, key, id, move |tx| {
+        Box::pin(async move {
+            let deleted = reaction::Entity::delete_many()
+                .filter(reaction::Column::PostId.eq(id))
+                .filter(reaction::Column::UserId.eq(user))
+                .exec(tx)
+                .await?
+                .rows_affected;
+            if deleted == 0 {
+                return Ok(None);
+            }
+            let event = Event::ReactionChanged {
+                post: id,
+                user,
+                reaction: None,
+            };
+            events::record(tx, Some(user), &event).await?;
+            Ok(Some(()))
         })
-        .await?;
-    if deleted == 0 {
-        return Err(AppError::NotFound("reaction"));
+    })
+    .await?;
+    match done {
+        Done::New(()) | Done::Repeat(_) => Ok(post),
+        Done::Refused => Err(AppError::NotFound("reaction")),
     }
-    Ok(post)
 }

@@ -20,7 +20,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::helpers::{
-    TestApp, count_rows, spawn_app, spawn_app_with, test_config,
+    TestApp, count_rows, query_strings, spawn_app, spawn_app_with, test_config,
     user::{TestUser, ask, code},
 };
 
@@ -944,4 +944,47 @@ async fn a_refused_upload_is_answered_on_a_connection_that_stays_open() {
     let (status, answer) = response(&mut reader).await;
     assert_eq!(status, 200, "{answer}");
     assert_eq!(answer["data"]["__typename"], "Query");
+}
+
+/// An upload retried with its idempotency key answers the first file and
+/// stores nothing twice; another file under the same key is `CONFLICT`.
+#[tokio::test]
+async fn a_retried_upload_with_its_key_is_stored_once() {
+    let app = spawn_app().await;
+    let ann = TestUser::sign_up(&app, "ann").await;
+    let keyed = "mutation($file: Upload!, $k: String) { uploadFile(file: $file, idempotencyKey: $k) { id } }";
+    let send = |bytes: Vec<u8>| {
+        let (app, ann) = (&app, &ann);
+        async move {
+            multipart(
+                app,
+                Some(ann),
+                keyed,
+                json!({ "file": null, "k": "photo-1" }),
+                vec![("variables.file", "a.png", bytes, "image/png")],
+                true,
+            )
+            .await
+            .1
+        }
+    };
+    let first = send(png(4, 3)).await;
+    let again = send(png(4, 3)).await;
+    assert!(first["errors"].is_null(), "{first}");
+    assert_eq!(
+        first["data"]["uploadFile"]["id"],
+        again["data"]["uploadFile"]["id"]
+    );
+    let rows = query_strings(
+        &app.conn,
+        "SELECT CAST(count(*) AS TEXT) AS n FROM files",
+        &["n"],
+    )
+    .await;
+    assert_eq!(rows, [["1"]]);
+    let other = send(png(5, 5)).await;
+    assert_eq!(
+        other["errors"][0]["extensions"]["code"], "CONFLICT",
+        "{other}"
+    );
 }

@@ -376,3 +376,174 @@ async fn killed_mid_burst_keeps_every_answered_write() {
     let _ = api.kill();
     let _ = api.wait();
 }
+
+const KEYED_COMMENT: &str = "mutation($p: ID!, $b: String!, $k: String) {
+    createComment(input: { postId: $p, body: $b, idempotencyKey: $k }) { id body } }";
+
+/// A retried write with its idempotency key gets the first result and
+/// writes nothing again: posts, comments, messages and reactions. The same
+/// key with other input is `CONFLICT`; keys are per account; a write that
+/// failed saved nothing, so its key still works.
+#[tokio::test]
+async fn a_repeated_idempotency_key_answers_the_first_result() {
+    let app = spawn_app().await;
+    let ann = TestUser::sign_up(&app, "ann").await;
+    let bob = TestUser::sign_up(&app, "bob").await;
+    let keyed_post = "mutation($b: String!, $k: String) {
+        createPost(input: { body: $b, idempotencyKey: $k }) { id } }";
+    let ask = |who: &TestUser, query: &'static str, variables: Value| {
+        let app = &app;
+        let token = who.token.clone();
+        async move { app.graphql_as(&token, query, variables).await.1 }
+    };
+
+    let first = id_of(
+        &ask(&ann, keyed_post, json!({"b": "once", "k": "post-1"})).await,
+        "createPost",
+    );
+    let again = id_of(
+        &ask(&ann, keyed_post, json!({"b": "once", "k": "post-1"})).await,
+        "createPost",
+    );
+    assert_eq!(first, again);
+    let other = ask(&ann, keyed_post, json!({"b": "twice?", "k": "post-1"})).await;
+    assert_eq!(code(&other), "CONFLICT", "{other}");
+    assert_eq!(other["errors"][0]["extensions"]["field"], "idempotencyKey");
+    // Bob's key of the same name is his own.
+    let bobs = id_of(
+        &ask(&bob, keyed_post, json!({"b": "once", "k": "post-1"})).await,
+        "createPost",
+    );
+    assert_ne!(bobs, first);
+    assert_eq!(count_of(&app, "posts", "body = 'once'").await, 2);
+
+    let comment = id_of(
+        &ask(
+            &bob,
+            KEYED_COMMENT,
+            json!({"p": first, "b": "hi", "k": "c"}),
+        )
+        .await,
+        "createComment",
+    );
+    let comment_again = id_of(
+        &ask(
+            &bob,
+            KEYED_COMMENT,
+            json!({"p": first, "b": "hi", "k": "c"}),
+        )
+        .await,
+        "createComment",
+    );
+    assert_eq!(comment, comment_again);
+    assert_eq!(count_of(&app, "comments", "body = 'hi'").await, 1);
+    // A failed write saves nothing: its key works for the next attempt.
+    let nowhere =
+        api::graphql::id::to_global_id(api::graphql::id::NodeType::Post, uuid::Uuid::nil());
+    let missing = ask(
+        &bob,
+        KEYED_COMMENT,
+        json!({"p": nowhere.as_str(), "b": "lost", "k": "d"}),
+    )
+    .await;
+    assert!(missing["errors"].is_array(), "{missing}");
+    id_of(
+        &ask(
+            &bob,
+            KEYED_COMMENT,
+            json!({"p": first, "b": "found", "k": "d"}),
+        )
+        .await,
+        "createComment",
+    );
+
+    let start = "mutation($u: [ID!]!) { startConversation(input: {participantIds: $u}) { id } }";
+    let conversation = id_of(
+        &ask(&ann, start, json!({"u": [bob.id]})).await,
+        "startConversation",
+    );
+    let send = "mutation($c: ID!, $k: String) { sendMessage(conversationId: $c, body: \"ping\", idempotencyKey: $k) { id } }";
+    let message = id_of(
+        &ask(&ann, send, json!({"c": conversation, "k": "m"})).await,
+        "sendMessage",
+    );
+    assert_eq!(
+        message,
+        id_of(
+            &ask(&ann, send, json!({"c": conversation, "k": "m"})).await,
+            "sendMessage"
+        )
+    );
+    assert_eq!(count_of(&app, "messages", "body = 'ping'").await, 1);
+
+    let react = "mutation($p: ID!, $k: String) { react(postId: $p, kind: LOVE, idempotencyKey: $k) { id } }";
+    let unreact =
+        "mutation($p: ID!, $k: String) { unreact(postId: $p, idempotencyKey: $k) { id } }";
+    id_of(
+        &ask(&bob, react, json!({"p": first, "k": "r"})).await,
+        "react",
+    );
+    id_of(
+        &ask(&bob, unreact, json!({"p": first, "k": "u"})).await,
+        "unreact",
+    );
+    // Repeating the reaction's key does not react again...
+    id_of(
+        &ask(&bob, react, json!({"p": first, "k": "r"})).await,
+        "react",
+    );
+    assert_eq!(count_of(&app, "reactions", "1 = 1").await, 0);
+    // ...and a repeated removal answers like the first one did.
+    id_of(
+        &ask(&bob, unreact, json!({"p": first, "k": "u"})).await,
+        "unreact",
+    );
+    let changes = count_of(&app, "events", "kind = 'reaction.changed'").await;
+    assert_eq!(changes, 2, "one event per write that happened");
+
+    let long = "k".repeat(256);
+    let refused = ask(&ann, keyed_post, json!({"b": "x", "k": long})).await;
+    assert_eq!(code(&refused), "BAD_USER_INPUT", "{refused}");
+}
+
+async fn count_of(app: &TestApp, table: &str, condition: &str) -> i64 {
+    let rows = query_strings(
+        &app.conn,
+        &format!("SELECT CAST(count(*) AS TEXT) AS n FROM {table} WHERE {condition}"),
+        &["n"],
+    )
+    .await;
+    rows[0][0].parse().unwrap()
+}
+
+/// Twenty requests race with one key: one comment, one event, and every
+/// request is answered with that comment.
+#[tokio::test]
+async fn racing_requests_with_one_key_write_once() {
+    let app = spawn_app().await;
+    let ann = TestUser::sign_up(&app, "ann").await;
+    let target = post(&app, &ann, "the thread", None).await;
+    let requests = (0..20).map(|_| {
+        let (app, token, target) = (&app, ann.token.clone(), target.clone());
+        async move {
+            let (_, body) = app
+                .graphql_as(
+                    &token,
+                    KEYED_COMMENT,
+                    json!({"p": target, "b": "just once", "k": "race"}),
+                )
+                .await;
+            id_of(&body, "createComment")
+        }
+    });
+    let ids: HashSet<String> = futures_util::future::join_all(requests)
+        .await
+        .into_iter()
+        .collect();
+    assert_eq!(ids.len(), 1, "{ids:?}");
+    assert_eq!(count_of(&app, "comments", "body = 'just once'").await, 1);
+    assert_eq!(
+        count_of(&app, "events", "kind = 'comment.created'").await,
+        1
+    );
+}
