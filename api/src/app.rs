@@ -18,6 +18,7 @@ use crate::{
     metrics,
     realtime::Broker,
     schema::build_schema,
+    webhooks::Webhooks,
 };
 
 pub struct Application {
@@ -71,11 +72,16 @@ impl Application {
         let start = events::tail(&db).await.map_err(log_error)?;
         let revocations = auth.tokens.revocations().clone();
         revocations.load(&db).await.map_err(log_error)?;
+        let webhooks = Webhooks::start(db.clone(), config.webhooks.clone(), &shutdown)?;
         EventLog::start(
             db.clone(),
             &config.database.url,
             start,
-            vec![Arc::new(broker.clone()), Arc::new(revocations)],
+            vec![
+                Arc::new(broker.clone()),
+                Arc::new(revocations),
+                webhooks.clone(),
+            ],
             shutdown.clone(),
         );
         events::sweeper::spawn(db.clone(), config.events.clone(), shutdown.clone());
@@ -87,6 +93,7 @@ impl Application {
             broker.clone(),
             files.clone(),
             backups,
+            webhooks,
         );
         if config.metrics.enabled {
             metrics::spawn_upkeep(metrics::recorder()?, shutdown.clone());
@@ -178,7 +185,7 @@ impl Application {
 /// Removes dead sessions and tokens hourly, so the tables stay the size of
 /// the live ones.
 fn spawn_auth_sweeper(auth: Arc<Auth>) {
-    tokio::spawn(async move {
+    tokio::spawn(db::in_background(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(60 * 60));
         loop {
             tick.tick().await;
@@ -188,13 +195,13 @@ fn spawn_auth_sweeper(auth: Arc<Auth>) {
                 Err(err) => tracing::warn!(error = ?err, "sweeping expired sessions failed"),
             }
         }
-    });
+    }));
 }
 
 /// Deletes unattached uploads past the grace period, and stored objects no
 /// row points to, hourly (the first run right after start).
 fn spawn_files_sweeper(files: Arc<Files>) {
-    tokio::spawn(async move {
+    tokio::spawn(db::in_background(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(60 * 60));
         loop {
             tick.tick().await;
@@ -209,7 +216,7 @@ fn spawn_files_sweeper(files: Arc<Files>) {
                 Err(err) => tracing::warn!(error = ?err, "sweeping unused uploads failed"),
             }
         }
-    });
+    }));
 }
 
 /// Resolves on SIGINT (Ctrl+C) or SIGTERM (`docker stop`, Kubernetes). As

@@ -23,6 +23,7 @@ use crate::{
     auth::settings::AuthConfig, backup::settings::BackupConfig, events::settings::EventsConfig,
     files::settings::FilesConfig, mail::MailConfig, metrics::MetricsConfig,
     realtime::settings::RealtimeConfig, schema::limits::GraphqlLimits,
+    webhooks::settings::WebhookConfig,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,6 +61,7 @@ pub struct Config {
     pub metrics: MetricsConfig,
     pub realtime: RealtimeConfig,
     pub events: EventsConfig,
+    pub webhooks: WebhookConfig,
     pub files: FilesConfig,
     pub backup: BackupConfig,
 }
@@ -112,6 +114,7 @@ impl Config {
             metrics: MetricsConfig::from_env(&env, production)?,
             realtime: RealtimeConfig::from_env(&env)?,
             events: EventsConfig::from_env(&env)?,
+            webhooks: WebhookConfig::from_env(&env)?,
             files: FilesConfig::from_env(&env)?,
             backup: BackupConfig::from_env(&env, &data_dir)?,
             data_dir,

@@ -186,7 +186,7 @@ where
 
 /// Deletes keys older than a day, every hour until `shutdown`.
 pub(crate) fn spawn_sweeper(db: Db, shutdown: CancellationToken) {
-    tokio::spawn(async move {
+    tokio::spawn(crate::db::in_background(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(3600));
         loop {
             tokio::select! {
@@ -209,5 +209,5 @@ pub(crate) fn spawn_sweeper(db: Db, shutdown: CancellationToken) {
                 tracing::warn!(error = ?err, "cannot sweep idempotency keys");
             }
         }
-    });
+    }));
 }

@@ -8,7 +8,7 @@
 //! service (`posts::service`: rules, authorization and SQL) -> the
 //! database. The features stand side by side: [`auth`], `users`,
 //! `communities`, `posts`, `comments`, `messages`, [`realtime`], [`files`],
-//! `backup`. Below them: the event log ([`events`]: every change others
+//! `backup`, [`webhooks`]. Below them: the event log ([`events`]: every change others
 //! react to, written in the change's transaction), the GraphQL kit
 //! ([`graphql`]: ids, Relay connections, loaders), `paging`, `error`,
 //! [`db`] and [`config`].
@@ -41,3 +41,4 @@ pub(crate) mod schema;
 pub(crate) mod telemetry;
 pub(crate) mod users;
 pub(crate) mod validate;
+pub mod webhooks;

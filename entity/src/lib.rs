@@ -29,6 +29,9 @@ pub mod reaction;
 pub mod refresh_token;
 pub mod session;
 pub mod user;
+pub mod webhook_attempt;
+pub mod webhook_delivery;
+pub mod webhook_endpoint;
 
 pub mod prelude {
     //! The entities under short names, for `use entity::prelude::*`.
@@ -50,4 +53,7 @@ pub mod prelude {
     pub use super::refresh_token::Entity as RefreshToken;
     pub use super::session::Entity as Session;
     pub use super::user::Entity as User;
+    pub use super::webhook_attempt::Entity as WebhookAttempt;
+    pub use super::webhook_delivery::Entity as WebhookDelivery;
+    pub use super::webhook_endpoint::Entity as WebhookEndpoint;
 }

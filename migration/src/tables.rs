@@ -264,3 +264,49 @@ pub(crate) enum IdempotencyKeys {
     ResultId,
     CreatedAt,
 }
+
+#[derive(DeriveIden, Clone, Copy)]
+pub(crate) enum WebhookEndpoints {
+    Table,
+    Id,
+    Url,
+    Kinds,
+    Secret,
+    Description,
+    Enabled,
+    CreatedById,
+    CreatedAt,
+    UpdatedAt,
+}
+
+#[derive(DeriveIden, Clone, Copy)]
+pub(crate) enum WebhookDeliveries {
+    Table,
+    Id,
+    EndpointId,
+    EventTxid,
+    EventPosition,
+    Kind,
+    Payload,
+    Status,
+    Attempts,
+    NextAttemptAt,
+    LockedUntil,
+    LastStatusCode,
+    LastLatencyMs,
+    LastError,
+    CreatedAt,
+    DeliveredAt,
+}
+
+#[derive(DeriveIden, Clone, Copy)]
+pub(crate) enum WebhookAttempts {
+    Table,
+    Id,
+    DeliveryId,
+    Attempt,
+    At,
+    StatusCode,
+    LatencyMs,
+    Error,
+}

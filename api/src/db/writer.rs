@@ -30,6 +30,7 @@ use sea_orm::{
 };
 use tokio::sync::{mpsc, oneshot};
 
+use super::BACKGROUND;
 use crate::error::{AppError, AppResult};
 
 /// The most writes committed together. A bound keeps one commit's latency
@@ -54,6 +55,8 @@ pub(crate) type Work = Box<
 struct Job {
     work: Work,
     done: oneshot::Sender<AppResult<Box<dyn Any + Send>>>,
+    /// Queued by background work: its statements are not counted.
+    background: bool,
 }
 
 /// A handle to the writer task; cheap to clone.
@@ -91,8 +94,13 @@ impl Writer {
     /// Runs `work` in the next batch and answers once the batch commits.
     pub(crate) async fn write(&self, work: Work) -> AppResult<Box<dyn Any + Send>> {
         let (done, answer) = oneshot::channel();
+        let background = BACKGROUND.try_with(|()| ()).is_ok();
         self.jobs
-            .send(Job { work, done })
+            .send(Job {
+                work,
+                done,
+                background,
+            })
             .await
             .map_err(|_| AppError::Internal(anyhow::anyhow!("the database writer has stopped")))?;
         answer.await.map_err(|_| {
@@ -113,7 +121,13 @@ async fn run(connection: DatabaseConnection, mut queue: mpsc::Receiver<Job>, sta
         }
         metrics::histogram!("db_write_batch_size").record(batch.len() as f64);
         let size = batch.len() as u64;
-        commit_batch(&connection, &mut batch).await;
+        if batch.iter().all(|job| job.background) {
+            BACKGROUND
+                .scope((), commit_batch(&connection, &mut batch))
+                .await;
+        } else {
+            commit_batch(&connection, &mut batch).await;
+        }
         stats.batches.fetch_add(1, Ordering::Relaxed);
         stats.writes.fetch_add(size, Ordering::Relaxed);
     }
@@ -142,7 +156,11 @@ async fn commit_batch(connection: &DatabaseConnection, batch: &mut Vec<Job>) {
     };
     let mut outcomes = Vec::with_capacity(batch.len());
     for job in batch.drain(..) {
-        let outcome = run_one(&txn, job.work).await;
+        let outcome = if job.background {
+            BACKGROUND.scope((), run_one(&txn, job.work)).await
+        } else {
+            run_one(&txn, job.work).await
+        };
         outcomes.push((job.done, outcome));
     }
     match txn.commit().await {

@@ -340,7 +340,9 @@ impl EventLog {
                 shutdown.clone(),
             ));
         }
-        tokio::spawn(follow(db, wake, from, taps, shutdown));
+        tokio::spawn(crate::db::in_background(follow(
+            db, wake, from, taps, shutdown,
+        )));
     }
 }
 

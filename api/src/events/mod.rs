@@ -98,6 +98,19 @@ pub(crate) mod kind {
     pub(crate) const SESSION_REVOKED: &str = "session.revoked";
     pub(crate) const ACCOUNT_BANNED: &str = "account.banned";
     pub(crate) const ACCOUNT_DELETED: &str = "account.deleted";
+
+    /// Every kind, for webhook registrations to check against.
+    pub(crate) const ALL: [&str; 9] = [
+        POST_CREATED,
+        POST_DELETED,
+        COMMENT_CREATED,
+        MESSAGE_SENT,
+        REACTION_CHANGED,
+        MEMBERSHIP_CHANGED,
+        SESSION_REVOKED,
+        ACCOUNT_BANNED,
+        ACCOUNT_DELETED,
+    ];
 }
 
 /// The ids a reader filters on, each in a column of its own.

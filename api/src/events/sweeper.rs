@@ -122,7 +122,7 @@ pub async fn prune(db: &Db, config: &EventsConfig) -> AppResult<u64> {
 
 /// Prunes every minute until `shutdown`.
 pub(crate) fn spawn(db: Db, config: EventsConfig, shutdown: CancellationToken) {
-    tokio::spawn(async move {
+    tokio::spawn(crate::db::in_background(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(60));
         loop {
             tokio::select! {
@@ -133,5 +133,5 @@ pub(crate) fn spawn(db: Db, config: EventsConfig, shutdown: CancellationToken) {
                 tracing::warn!(error = ?err, "cannot prune the event log");
             }
         }
-    });
+    }));
 }

@@ -31,10 +31,15 @@ pub enum NodeType {
     File,
     /// A database snapshot, named by its file (admins only).
     Backup,
+    /// A webhook endpoint (admins only; `node` never returns one).
+    Webhook,
+    /// One event's delivery to a webhook (admins only; `node` never
+    /// returns one).
+    WebhookDelivery,
 }
 
 impl NodeType {
-    const ALL: [Self; 11] = [
+    const ALL: [Self; 13] = [
         Self::User,
         Self::Account,
         Self::Session,
@@ -46,6 +51,8 @@ impl NodeType {
         Self::Message,
         Self::File,
         Self::Backup,
+        Self::Webhook,
+        Self::WebhookDelivery,
     ];
 
     fn name(self) -> &'static str {
@@ -61,6 +68,8 @@ impl NodeType {
             Self::Message => "Message",
             Self::File => "File",
             Self::Backup => "Backup",
+            Self::Webhook => "Webhook",
+            Self::WebhookDelivery => "WebhookDelivery",
         }
     }
 

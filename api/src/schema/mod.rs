@@ -31,6 +31,10 @@ use crate::{
     posts::graphql::{PostsMutation, PostsQuery},
     realtime::{Broker, catch_up::CatchUpQuery, graphql::Subscription},
     users::graphql::{UsersMutation, UsersQuery},
+    webhooks::{
+        Webhooks,
+        graphql::{WebhooksMutation, WebhooksQuery},
+    },
 };
 
 #[derive(MergedObject, Default)]
@@ -43,6 +47,7 @@ pub(crate) struct Query(
     MessagesQuery,
     CatchUpQuery,
     BackupQuery,
+    WebhooksQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -55,6 +60,7 @@ pub(crate) struct Mutation(
     MessagesMutation,
     FilesMutation,
     BackupMutation,
+    WebhooksMutation,
 );
 
 pub(crate) type AppSchema = Schema<Query, Mutation, Subscription>;
@@ -80,9 +86,11 @@ pub(crate) fn build_schema(
     broker: Broker,
     files: Arc<Files>,
     backups: Arc<Backups>,
+    webhooks: Arc<Webhooks>,
 ) -> AppSchema {
     builder(limits)
         .data(backups)
+        .data(webhooks)
         .data(crate::graphql::loader::data_loader(db.reads().clone()))
         .data(db)
         .data(auth)

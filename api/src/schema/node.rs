@@ -55,7 +55,9 @@ impl NodeQuery {
             NodeType::Account
             | NodeType::Session
             | NodeType::CommunityMember
-            | NodeType::Backup => None,
+            | NodeType::Backup
+            | NodeType::Webhook
+            | NodeType::WebhookDelivery => None,
             NodeType::Community => communities::service::find(db, uuid)
                 .await?
                 .map(|c| Node::Community(Community(c))),

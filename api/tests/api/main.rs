@@ -35,4 +35,5 @@ mod realtime;
 mod schema;
 mod seed;
 mod users;
+mod webhooks;
 mod writes;

@@ -5,18 +5,18 @@
 
 use std::{
     net::SocketAddr,
-    process::{Child, Stdio},
     time::{Duration, Instant},
 };
 
 use futures_util::SinkExt;
-use migration::database::Backend;
 use sea_orm::{EntityTrait, Set};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::{self, Message};
 
 use crate::helpers::{
-    TEST_JWT_SECRET, TestApp, TestDb, free_port, spawn_app, spawn_app_with, start_api,
+    TestApp,
+    replicas::{self, call},
+    spawn_app, spawn_app_with,
     user::{TestUser, ask},
     ws::{Frame, TRANSPORT_WS, open, open_with, signed_in_socket},
 };
@@ -559,66 +559,6 @@ fn position_of(cursor: &Value) -> i64 {
         .expect("a position")
 }
 
-/// A GraphQL call to an API process started by the test; fails on errors.
-async fn call(addr: SocketAddr, token: Option<&str>, query: &str, variables: Value) -> Value {
-    let mut request = reqwest::Client::new()
-        .post(format!("http://{addr}/graphql"))
-        .json(&json!({"query": query, "variables": variables}));
-    if let Some(token) = token {
-        request = request.bearer_auth(token);
-    }
-    let body: Value = request.send().await.unwrap().json().await.unwrap();
-    assert!(body["errors"].is_null(), "{body}");
-    body["data"].clone()
-}
-
-/// Two API processes on one PostgreSQL database, and a signed-up account's
-/// token and a post of theirs; `None` on SQLite.
-async fn two_processes() -> Option<(TestDb, [Child; 2], [SocketAddr; 2], String, String)> {
-    let db = TestDb::new().await;
-    if db.backend != Backend::Postgres {
-        eprintln!("skipped: needs TEST_DATABASE_URL (PostgreSQL)");
-        return None;
-    }
-    let vars = [("JWT_SECRET", TEST_JWT_SECRET), ("RUST_LOG", "warn")];
-    let (port_a, port_b) = (free_port(), free_port());
-    let a = start_api(&db, port_a, &vars, Stdio::null()).await;
-    let b = start_api(&db, port_b, &vars, Stdio::null()).await;
-    let addr_a: SocketAddr = format!("127.0.0.1:{port_a}").parse().unwrap();
-    let addr_b: SocketAddr = format!("127.0.0.1:{port_b}").parse().unwrap();
-    let signed_up = call(
-        addr_a,
-        None,
-        "mutation($input: SignUpInput!) { signUp(input: $input) { accessToken } }",
-        json!({"input": {"email": "ann@example.com", "username": "ann",
-            "password": "correct horse battery",
-            "device": {"name": "test", "secret": "device-secret-0123456789abcdef"}}}),
-    )
-    .await;
-    let token = signed_up["signUp"]["accessToken"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let post = call(
-        addr_a,
-        Some(&token),
-        "mutation { createPost(input: {body: \"over there\"}) { id } }",
-        json!({}),
-    )
-    .await["createPost"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    Some((db, [a, b], [addr_a, addr_b], token, post))
-}
-
-fn stop(children: [Child; 2]) {
-    for mut child in children {
-        let _ = child.kill();
-        let _ = child.wait();
-    }
-}
-
 const ADD_COMMENT: &str =
     "mutation($p: ID!, $b: String!) { createComment(input: {postId: $p, body: $b}) { id } }";
 
@@ -626,9 +566,11 @@ const ADD_COMMENT: &str =
 /// one reaches a subscriber connected to the other.
 #[tokio::test]
 async fn events_cross_api_processes_through_postgres() {
-    let Some((_db, children, [addr_a, addr_b], token, post)) = two_processes().await else {
+    let Some(replicas) = replicas::two(&[]).await else {
         return;
     };
+    let [addr_a, addr_b] = replicas.addrs;
+    let (token, post) = (replicas.token.clone(), replicas.post.clone());
     let mut ws = open(addr_b).await;
     ws.init(Some(&token)).await;
     ws.subscribe("c", COMMENT_ADDED, json!({"post": post}))
@@ -656,7 +598,6 @@ async fn events_cross_api_processes_through_postgres() {
         "mutation on A -> subscriber on B, 20 events: median {:?}, max {:?}",
         latencies[10], latencies[19]
     );
-    stop(children);
 }
 
 /// The listening connections die in the middle of a burst of writes (as in
@@ -665,10 +606,12 @@ async fn events_cross_api_processes_through_postgres() {
 /// cursor rather than trusting notifications.
 #[tokio::test]
 async fn events_committed_while_listeners_are_killed_all_arrive() {
-    let Some((db, children, [addr_a, addr_b], token, post)) = two_processes().await else {
+    let Some(replicas) = replicas::two(&[]).await else {
         return;
     };
-    let conn = db.connect().await;
+    let [addr_a, addr_b] = replicas.addrs;
+    let (token, post) = (replicas.token.clone(), replicas.post.clone());
+    let conn = replicas.db.connect().await;
     let mut ws = open(addr_b).await;
     ws.init(Some(&token)).await;
     ws.subscribe("c", COMMENT_ADDED, json!({"post": post}))
@@ -715,16 +658,17 @@ async fn events_committed_while_listeners_are_killed_all_arrive() {
         assert!(bodies.insert(body.clone()), "{body} arrived twice");
     }
     ws.silent_for(Duration::from_millis(500)).await;
-    stop(children);
 }
 
 /// A session signed out through one process ends on the other within a
 /// second: its token is refused there and its socket there closes (4403).
 #[tokio::test]
 async fn a_session_signed_out_on_one_process_ends_on_the_others() {
-    let Some((_db, children, [addr_a, addr_b], token, _)) = two_processes().await else {
+    let Some(replicas) = replicas::two(&[]).await else {
         return;
     };
+    let [addr_a, addr_b] = replicas.addrs;
+    let token = replicas.token.clone();
     let mut ws = open(addr_b).await;
     ws.init(Some(&token)).await;
     let me = |addr: SocketAddr, token: String| async move {
@@ -768,5 +712,4 @@ async fn a_session_signed_out_on_one_process_ends_on_the_others() {
         signed_out.elapsed()
     );
     println!("signed out on A: token refused on B after {refused_after:?}");
-    stop(children);
 }

@@ -10,6 +10,7 @@
 //! - `smtp`: a small real SMTP server that hands over what it receives;
 //! - `walk`: a walker of the live schema, a document for every root field.
 
+pub mod replicas;
 pub mod smtp;
 pub mod user;
 pub mod walk;
