@@ -90,7 +90,7 @@ client-proof:
     cargo build -p api -p seed
     bash scripts/realtime.sh proof
 
-# Event latency (one process, and across two on PostgreSQL) and idle subscriptions' memory, on a release build.
+# Event latency (one process, across two on PostgreSQL, to 1,000 subscribers), the replay of 10,000 missed events, and idle subscriptions' memory, on a release build.
 bench-realtime count="5000":
     cargo build --release -p api
     PG_ADMIN_URL={{pg_url}} bash scripts/realtime.sh bench {{count}}

@@ -12,8 +12,9 @@
 #   bash scripts/realtime.sh bench [count]
 #     Measurements (`just bench-realtime`): event latency within one process
 #     and across two processes on one PostgreSQL database (PG_ADMIN_URL;
-#     a database is created and dropped), and the API's memory with `count`
-#     idle subscriptions (realtime-capacity.mjs).
+#     a database is created and dropped), delivery to 1,000 subscribers and
+#     the replay of 10,000 missed events (realtime-events.mjs), and the
+#     API's memory with `count` idle subscriptions (realtime-capacity.mjs).
 #
 # API_BIN picks the binary (default: the debug build for proof, release for
 # bench).
@@ -96,6 +97,8 @@ echo "--- event latency, one process (release api, PostgreSQL)"
 node scripts/client-proof.mjs "http://127.0.0.1:$port_a/graphql" 200
 echo "--- event latency, across processes: subscribed to B, mutations through A"
 node scripts/client-proof.mjs "http://127.0.0.1:$port_b/graphql" 200 "http://127.0.0.1:$port_a/graphql"
+echo "--- 1,000 subscribers on B, mutations through A; then a replay of 10,000 missed events"
+node scripts/realtime-events.mjs "http://127.0.0.1:$port_b/graphql" 1000 200 10000 "http://127.0.0.1:$port_a/graphql"
 echo "--- idle subscriptions"
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 node scripts/realtime-capacity.mjs "http://127.0.0.1:$port_a/graphql" "$pid_a" "$count"

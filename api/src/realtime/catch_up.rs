@@ -85,7 +85,7 @@ impl CatchUpQuery {
         &self,
         ctx: &Context<'_>,
         after: Option<String>,
-        #[graphql(validator(minimum = 0, maximum = 100))] first: Option<i32>,
+        first: Option<i32>,
         post_id: Option<ID>,
         community_id: Option<ID>,
     ) -> async_graphql::Result<EventConnection> {
@@ -121,15 +121,18 @@ impl CatchUpQuery {
         if let Some(after) = after {
             events::check_resumable(db, after).await?;
         }
-        let first = first.map_or(DEFAULT_PAGE_SIZE, |n| u64::try_from(n).unwrap_or(0));
-        Ok(page(
-            db,
-            viewer,
-            scope,
-            after.unwrap_or_default(),
-            first.min(MAX_PAGE_SIZE),
-        )
-        .await?)
+        let first = match first.map(u64::try_from) {
+            None => DEFAULT_PAGE_SIZE,
+            Some(Ok(n)) if n <= MAX_PAGE_SIZE => n,
+            Some(_) => {
+                return Err(AppError::bad_input(
+                    "first",
+                    format!("`first` must be between 0 and {MAX_PAGE_SIZE}"),
+                )
+                .into());
+            }
+        };
+        Ok(page(db, viewer, scope, after.unwrap_or_default(), first).await?)
     }
 }
 

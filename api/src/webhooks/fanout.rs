@@ -30,6 +30,8 @@ pub(super) struct Step {
     pub added: usize,
     /// It stopped at its batch size: run again.
     pub more: bool,
+    /// Whether any endpoint is enabled.
+    pub endpoints: bool,
 }
 
 /// One step of the fan-out.
@@ -42,9 +44,15 @@ pub(super) async fn step(db: &Db) -> AppResult<Step> {
         };
         let ahead = events::read(db, from, Scope::All, 1).await?;
         if ahead.last.is_none() {
+            let endpoints = webhook_endpoint::Entity::find()
+                .filter(webhook_endpoint::Column::Enabled.eq(true))
+                .one(db)
+                .await?
+                .is_some();
             return Ok(Step {
                 added: 0,
                 more: false,
+                endpoints,
             });
         }
     }
@@ -69,23 +77,25 @@ pub(super) async fn step(db: &Db) -> AppResult<Step> {
                 return Ok(Step {
                     added: 0,
                     more: true,
+                    endpoints: true,
                 });
             };
             let from = Cursor {
                 txid: row.txid,
                 position: row.position,
             };
+            let endpoints = webhook_endpoint::Entity::find()
+                .filter(webhook_endpoint::Column::Enabled.eq(true))
+                .all(&tx)
+                .await?;
             let batch = events::read(&tx, from, Scope::All, BATCH).await?;
             let Some(last) = batch.last else {
                 return Ok(Step {
                     added: 0,
                     more: false,
+                    endpoints: !endpoints.is_empty(),
                 });
             };
-            let endpoints = webhook_endpoint::Entity::find()
-                .filter(webhook_endpoint::Column::Enabled.eq(true))
-                .all(&tx)
-                .await?;
             let at = now();
             let mut deliveries = Vec::new();
             for logged in &batch.events {
@@ -138,6 +148,7 @@ pub(super) async fn step(db: &Db) -> AppResult<Step> {
             Ok(Step {
                 added,
                 more: batch.full,
+                endpoints: !endpoints.is_empty(),
             })
         })
     })

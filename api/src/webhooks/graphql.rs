@@ -290,8 +290,10 @@ impl WebhooksMutation {
             description: input.description,
             enabled: Some(true),
         };
-        let config = webhooks(ctx)?.config();
-        let (endpoint, secret) = service::create(context::db(ctx)?, config, admin, changes).await?;
+        let endpoints = webhooks(ctx)?;
+        let (endpoint, secret) =
+            service::create(context::db(ctx)?, endpoints.config(), admin, changes).await?;
+        endpoints.poke();
         Ok(CreateWebhookPayload {
             webhook: Webhook(endpoint),
             secret,

@@ -19,7 +19,13 @@ pub(crate) mod service;
 pub mod settings;
 mod signature;
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Duration,
+};
 
 use chrono::Utc;
 use tokio::sync::Notify;
@@ -45,6 +51,11 @@ pub(crate) struct Webhooks {
     events: Notify,
     /// New deliveries: time to send.
     deliveries: Notify,
+    /// Whether any endpoint is enabled, as last seen. Without one, new
+    /// events do not wake the fan-out (it would only move its cursor, a
+    /// write per event); the periodic step still moves it, so the log can
+    /// be pruned.
+    endpoints: AtomicBool,
 }
 
 impl Webhooks {
@@ -60,6 +71,7 @@ impl Webhooks {
             config,
             events: Notify::new(),
             deliveries: Notify::new(),
+            endpoints: AtomicBool::new(true),
         });
         tokio::spawn(db::in_background(
             webhooks.clone().fan_out(shutdown.clone()),
@@ -74,8 +86,11 @@ impl Webhooks {
         &self.config
     }
 
-    /// Asks the sender to look now (a redelivery).
+    /// An endpoint was added or changed, or a delivery queued again: fan
+    /// out and send now.
     pub(crate) fn poke(&self) {
+        self.endpoints.store(true, Ordering::Relaxed);
+        self.events.notify_one();
         self.deliveries.notify_one();
     }
 
@@ -83,6 +98,7 @@ impl Webhooks {
         loop {
             match fanout::step(&self.db).await {
                 Ok(step) => {
+                    self.endpoints.store(step.endpoints, Ordering::Relaxed);
                     if step.added > 0 {
                         self.deliveries.notify_one();
                     }
@@ -128,6 +144,8 @@ impl Webhooks {
 
 impl Tap for Webhooks {
     fn deliver(&self, _: &Arc<Logged>) {
-        self.events.notify_one();
+        if self.endpoints.load(Ordering::Relaxed) {
+            self.events.notify_one();
+        }
     }
 }

@@ -1,0 +1,168 @@
+// Event delivery at scale, against a running API:
+//
+// 1. `subscribers` sockets (graphql-transport-ws, anonymous) follow one
+//    post's commentAdded; `events` comments are made one after another
+//    (through `mutationUrl`, another API process, when given), each once
+//    every subscriber has the one before. Reports the time from sending
+//    the mutation to each subscriber receiving the event (p50, p99, max
+//    over every delivery): an upper bound on commit-to-subscriber, since
+//    it includes the mutation's own request and commit.
+// 2. A subscriber takes a cursor and goes away; `missed` comments are
+//    made (32 at a time); it comes back with `after:` that cursor. Reports
+//    how long until it has received all of them, and checks their order.
+//
+//   node scripts/realtime-events.mjs <graphql url> [subscribers] [events] [missed] [mutation url]
+// Run by `just bench-realtime`; CLIENT_MODULES names the node_modules
+// directory holding `ws`.
+
+import { createRequire } from 'node:module';
+
+const require = createRequire(`${process.env.CLIENT_MODULES}/`);
+const WebSocket = require('ws');
+
+const [httpUrl, subscribersArg, eventsArg, missedArg, mutationArg] = process.argv.slice(2);
+const subscribers = Number(subscribersArg ?? 1000);
+const events = Number(eventsArg ?? 200);
+const missed = Number(missedArg ?? 10000);
+const mutationUrl = mutationArg ?? httpUrl;
+const wsUrl = httpUrl.replace(/^http/, 'ws');
+
+function fail(message) {
+  console.error(`realtime events: ${message}`);
+  process.exit(1);
+}
+
+async function graphql(query, variables, token, url = mutationUrl) {
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    body: JSON.stringify({ query, variables }),
+  });
+  const body = await response.json();
+  if (body.errors) fail(JSON.stringify(body.errors));
+  return body.data;
+}
+
+const run = Date.now().toString(36);
+const { signUp } = await graphql(
+  'mutation($input: SignUpInput!) { signUp(input: $input) { accessToken } }',
+  { input: { email: `events-${run}@example.com`, username: `events_${run}`, password: 'correct horse battery',
+    device: { name: 'bench', secret: 'realtime-events-device-secret' } } },
+);
+const token = signUp.accessToken;
+const post = (await graphql('mutation { createPost(input: {body: "event bench"}) { id } }', {}, token)).createPost.id;
+const COMMENT = 'mutation($p: ID!, $b: String!) { createComment(input: {postId: $p, body: $b}) { id } }';
+const SUBSCRIPTION = 'subscription($p: ID!, $after: String) { commentAdded(postId: $p, after: $after) { cursor comment { id body } } }';
+
+// A subscriber: `onEvent(body, cursor)` for each event.
+function subscriber(onEvent, after) {
+  return new Promise((resolve, reject) => {
+    const socket = new WebSocket(wsUrl, 'graphql-transport-ws');
+    socket.on('error', reject);
+    socket.on('open', () => socket.send(JSON.stringify({ type: 'connection_init' })));
+    socket.on('message', (data) => {
+      const message = JSON.parse(data);
+      if (message.type === 'connection_ack') {
+        socket.send(JSON.stringify({ type: 'subscribe', id: '1', payload: { query: SUBSCRIPTION, variables: { p: post, after } } }));
+        resolve(socket);
+      } else if (message.type === 'next') {
+        const added = message.payload.data.commentAdded;
+        onEvent(added.comment.body, added.cursor);
+      } else if (message.type === 'error') {
+        fail(`subscription error: ${JSON.stringify(message.payload)}`);
+      }
+    });
+  });
+}
+
+function percentile(sorted, p) {
+  return sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))];
+}
+
+// 1. Delivery to many subscribers.
+const arrivals = new Map(); // body -> arrival times
+const sockets = [];
+for (let n = 0; n < subscribers; n += 200) {
+  const batch = Math.min(200, subscribers - n);
+  sockets.push(...(await Promise.all(Array.from({ length: batch }, () => subscriber((body) => {
+    const times = arrivals.get(body) ?? [];
+    times.push(performance.now());
+    arrivals.set(body, times);
+  })))));
+}
+async function everyoneHas(body, within = 10_000) {
+  const deadline = performance.now() + within;
+  while ((arrivals.get(body)?.length ?? 0) < subscribers) {
+    if (performance.now() > deadline) return false;
+    await new Promise((resolve) => setTimeout(resolve, 2));
+  }
+  return true;
+}
+// The protocol has no "subscribed" acknowledgement: comment until every
+// subscriber has a warm-up event.
+let live = false;
+for (let attempt = 0; attempt < 20 && !live; attempt += 1) {
+  await graphql(COMMENT, { p: post, b: `warm-up ${attempt}` }, token);
+  live = await everyoneHas(`warm-up ${attempt}`, 3_000);
+}
+if (!live) fail(`not all ${subscribers} subscribers received the warm-up`);
+const latencies = [];
+for (let n = 0; n < events; n += 1) {
+  const body = `event ${n}`;
+  const sent = performance.now();
+  await graphql(COMMENT, { p: post, b: body }, token);
+  if (!(await everyoneHas(body))) fail(`${body} reached ${arrivals.get(body)?.length ?? 0} of ${subscribers}`);
+  for (const at of arrivals.get(body)) latencies.push(at - sent);
+}
+latencies.sort((a, b) => a - b);
+console.log(
+  `delivery to ${subscribers} subscribers, ${events} events (${latencies.length} deliveries): ` +
+    `p50 ${percentile(latencies, 50).toFixed(1)} ms, p99 ${percentile(latencies, 99).toFixed(1)} ms, ` +
+    `max ${latencies[latencies.length - 1].toFixed(1)} ms (mutation sent -> event received)`,
+);
+for (const socket of sockets) socket.close();
+
+// 2. Replay after a reconnect.
+let cursor;
+const first = await subscriber((_, c) => { cursor ??= c; });
+for (let attempt = 0; attempt < 20 && !cursor; attempt += 1) {
+  await graphql(COMMENT, { p: post, b: `cursor ${attempt}` }, token);
+  await new Promise((resolve) => setTimeout(resolve, 100));
+}
+first.close();
+if (!cursor) fail('no cursor');
+const writing = performance.now();
+let next = 0;
+await Promise.all(Array.from({ length: 32 }, async () => {
+  while (next < missed) {
+    const n = next;
+    next += 1;
+    await graphql(COMMENT, { p: post, b: `missed ${String(n).padStart(6, '0')}` }, token);
+  }
+}));
+const wrote = (performance.now() - writing) / 1000;
+let received = 0;
+let lastCursor;
+const started = performance.now();
+const done = new Promise((resolve) => {
+  subscriber((body, c) => {
+    if (!body.startsWith('missed ')) return;
+    // Cursors are opaque to apps; here they are read to check the order.
+    const [, txid, position] = Buffer.from(c, 'base64url').toString().split(':').map(Number);
+    if (lastCursor && (txid < lastCursor[0] || (txid === lastCursor[0] && position <= lastCursor[1]))) {
+      fail('replay out of order');
+    }
+    lastCursor = [txid, position];
+    received += 1;
+    if (received === missed) resolve();
+  }, cursor).then((socket) => done.then(() => socket.close()));
+});
+const timeout = setTimeout(() => fail(`replay: ${received} of ${missed} within 120 s`), 120_000);
+await done;
+clearTimeout(timeout);
+const took = (performance.now() - started) / 1000;
+console.log(
+  `replay of ${missed} missed events (written in ${wrote.toFixed(1)} s): all received in ${took.toFixed(2)} s ` +
+    `(${Math.round(missed / took)} events/s)`,
+);
+process.exit(0);
