@@ -26,6 +26,7 @@ mod m20261123_000007_post_attachments;
 mod m20261206_000008_direct_conversation_key;
 mod m20261206_000009_event_log;
 mod m20261206_000010_idempotency_keys;
+mod m20261206_000012_rate_limits;
 pub mod settings;
 mod tables;
 
@@ -45,6 +46,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000008_direct_conversation_key::Migration),
             Box::new(m20261206_000009_event_log::Migration),
             Box::new(m20261206_000010_idempotency_keys::Migration),
+            Box::new(m20261206_000012_rate_limits::Migration),
         ]
     }
 }

@@ -264,3 +264,10 @@ pub(crate) enum IdempotencyKeys {
     ResultId,
     CreatedAt,
 }
+
+#[derive(DeriveIden, Clone, Copy)]
+pub(crate) enum RateLimits {
+    Table,
+    Key,
+    Tat,
+}

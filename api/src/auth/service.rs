@@ -101,10 +101,10 @@ pub struct Tokens {
 impl Auth {
     pub fn new(db: Db, config: &Config) -> anyhow::Result<Self> {
         Ok(Self {
+            limits: RateLimits::new(&config.auth.rate_limit, &db),
             db,
             tokens: AccessTokens::new(&config.auth, Path::new(&config.data_dir))?,
             hasher: Hasher::new(),
-            limits: RateLimits::new(&config.auth.rate_limit),
             mailer: Mailer::new(&config.mail, &config.data_dir)?,
             config: config.auth.clone(),
             link_base_url: config.mail.link_base_url.clone(),
@@ -119,7 +119,7 @@ impl Auth {
     /// new address gets a confirmation link, a registered one a notice (or a
     /// fresh link, if it was never confirmed).
     pub async fn sign_up(&self, input: NewAccount, ip: IpAddr) -> AppResult<Option<Tokens>> {
-        self.limits.check_ip(Action::SignUp, ip)?;
+        self.limits.check_ip(Action::SignUp, ip).await?;
         let email = check_email(&input.email)?;
         let username = check_username(&input.username)?;
         let display_name = match input.display_name.as_deref().map(str::trim) {
@@ -149,7 +149,7 @@ impl Auth {
         let confirm = self.config.confirm_email;
         if let Some(owner) = find_by_login(&self.db, &email).await? {
             if !confirm {
-                self.limits.check_ip(Action::SignIn, ip)?;
+                self.limits.check_ip(Action::SignIn, ip).await?;
                 return Err(taken("email"));
             }
             // The same cost as creating an account, so timing tells nothing.
@@ -235,7 +235,7 @@ impl Auth {
         device: Device,
         ip: IpAddr,
     ) -> AppResult<Tokens> {
-        self.limits.check_ip(Action::SignIn, ip)?;
+        self.limits.check_ip(Action::SignIn, ip).await?;
         check_device(&device)?;
         if password.chars().count() > password::MAX_CHARS {
             return Err(AppError::bad_input(
@@ -250,7 +250,7 @@ impl Auth {
         let account = user
             .as_ref()
             .map_or_else(|| login.to_owned(), |u| u.id.to_string());
-        self.limits.check_account(Action::SignIn, &account)?;
+        self.limits.check_account(Action::SignIn, &account).await?;
         let hash = user.as_ref().map(|u| u.password_hash.as_str());
         if !self.hasher.verify(password, hash).await? {
             return Err(AppError::Unauthenticated(BAD_CREDENTIALS));
@@ -342,7 +342,7 @@ impl Auth {
         device_secret: &str,
         ip: IpAddr,
     ) -> AppResult<Tokens> {
-        self.limits.check_ip(Action::Refresh, ip)?;
+        self.limits.check_ip(Action::Refresh, ip).await?;
         let Some((token, Some(session))) = refresh_token::Entity::find()
             .filter(refresh_token::Column::TokenHash.eq(token_hash(refresh_token)))
             .find_also_related(session::Entity)
@@ -359,7 +359,8 @@ impl Auth {
             return Err(AppError::Unauthenticated(BAD_REFRESH));
         }
         self.limits
-            .check_account(Action::Refresh, &session.id.to_string())?;
+            .check_account(Action::Refresh, &session.id.to_string())
+            .await?;
         let now = Utc::now();
         if session.revoked_at.is_some()
             || now >= session.expires_at
@@ -541,7 +542,8 @@ impl Auth {
     ) -> AppResult<()> {
         let (_, user) = self.live_session(viewer).await?;
         self.limits
-            .check_account(Action::SignIn, &user.id.to_string())?;
+            .check_account(Action::SignIn, &user.id.to_string())
+            .await?;
         self.check_current_password(&user, current, "currentPassword")
             .await?;
         password::check_policy(new, "newPassword")?;
@@ -592,7 +594,8 @@ impl Auth {
     ) -> AppResult<Vec<String>> {
         let (_, user) = self.live_session(viewer).await?;
         self.limits
-            .check_account(Action::SignIn, &user.id.to_string())?;
+            .check_account(Action::SignIn, &user.id.to_string())
+            .await?;
         self.check_current_password(&user, password, "password")
             .await?;
         let user_id = user.id;
@@ -616,7 +619,8 @@ impl Auth {
     pub async fn request_email_verification(&self, viewer: &AuthSession) -> AppResult<()> {
         let (_, user) = self.live_session(viewer).await?;
         self.limits
-            .check_account(Action::EmailVerification, &user.id.to_string())?;
+            .check_account(Action::EmailVerification, &user.id.to_string())
+            .await?;
         if user.email_verified_at.is_some() {
             return Err(AppError::bad_input("email", "is already verified"));
         }
@@ -685,14 +689,16 @@ impl Auth {
 
     /// Emails a reset link if the address has an account. The answer and its
     /// timing are the same either way: the lookup runs in the background.
-    pub fn request_password_reset(
+    pub async fn request_password_reset(
         self: &std::sync::Arc<Self>,
         email: &str,
         ip: IpAddr,
     ) -> AppResult<()> {
-        self.limits.check_ip(Action::PasswordReset, ip)?;
+        self.limits.check_ip(Action::PasswordReset, ip).await?;
         let email = check_email(email)?;
-        self.limits.check_account(Action::PasswordReset, &email)?;
+        self.limits
+            .check_account(Action::PasswordReset, &email)
+            .await?;
         let auth = self.clone();
         tokio::spawn(async move {
             if let Err(err) = auth.send_password_reset(&email).await {
@@ -723,7 +729,7 @@ impl Auth {
 
     /// Sets a new password with a reset token and ends every session.
     pub async fn reset_password(&self, token: &str, new: &str, ip: IpAddr) -> AppResult<()> {
-        self.limits.check_ip(Action::PasswordReset, ip)?;
+        self.limits.check_ip(Action::PasswordReset, ip).await?;
         password::check_policy(new, "newPassword")?;
         let hash = self.hasher.hash(new).await?;
         let token = token.to_owned();
