@@ -43,7 +43,6 @@ impl Application {
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
         let auth = Arc::new(Auth::new(db.clone(), &config)?);
-        rate_limit::spawn_sweeper(auth.limits.clone());
         spawn_auth_sweeper(auth.clone());
         let storage = crate::files::storage::from_config(&config.files, &config.data_dir)
             .map_err(|e| anyhow::anyhow!("file storage: {e}"))?;
@@ -64,6 +63,7 @@ impl Application {
             crate::backup::Backups::new(snapshots, config.backup.clone(), files.storage().clone());
         let shutdown_timeout = config.shutdown_timeout;
         let shutdown = CancellationToken::new();
+        rate_limit::spawn_sweeper(auth.limits.clone(), shutdown.clone());
         let broker = Broker::new(config.realtime.event_buffer);
         // The log is read from its end as it is now; revocations from the
         // log's recent past, so none is missed in between.

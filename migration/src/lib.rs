@@ -27,6 +27,7 @@ mod m20261206_000008_direct_conversation_key;
 mod m20261206_000009_event_log;
 mod m20261206_000010_idempotency_keys;
 mod m20261206_000011_webhooks;
+mod m20261206_000012_rate_limits;
 pub mod settings;
 mod tables;
 
@@ -47,6 +48,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000009_event_log::Migration),
             Box::new(m20261206_000010_idempotency_keys::Migration),
             Box::new(m20261206_000011_webhooks::Migration),
+            Box::new(m20261206_000012_rate_limits::Migration),
         ]
     }
 }

@@ -310,3 +310,10 @@ pub(crate) enum WebhookAttempts {
     LatencyMs,
     Error,
 }
+
+#[derive(DeriveIden, Clone, Copy)]
+pub(crate) enum RateLimits {
+    Table,
+    Key,
+    Tat,
+}

@@ -306,7 +306,7 @@ impl AuthMutation {
         email: String,
     ) -> async_graphql::Result<bool> {
         let ip = request_info(ctx).client_ip;
-        auth(ctx)?.request_password_reset(&email, ip)?;
+        auth(ctx)?.request_password_reset(&email, ip).await?;
         Ok(true)
     }
 

@@ -79,8 +79,12 @@ impl Revocations {
             .all(db)
             .await?;
         for row in rows {
-            if let Ok(event) = serde_json::from_value::<Event>(row.data) {
-                self.note(&event, row.created_at);
+            if let Some(ended) = serde_json::from_value::<Event>(row.data)
+                .ok()
+                .as_ref()
+                .and_then(ending)
+            {
+                self.note(ended, row.created_at);
             }
         }
         Ok(())
@@ -100,36 +104,47 @@ impl Revocations {
         self.watchers.subscribe()
     }
 
-    /// Records `event` if it ends sessions; returns what ended.
-    fn note(&self, event: &Event, at: DateTime<Utc>) -> Option<Ended> {
-        let ended = match event {
-            Event::SessionRevoked { sessions, .. } => Ended::Sessions(sessions.clone()),
-            Event::AccountDeleted { user } => Ended::Account(*user),
-            _ => return None,
-        };
+    /// Records an ending this process caused, at once: its own requests
+    /// refuse the tokens before the event comes back through the log (which
+    /// then changes nothing).
+    pub(crate) fn end(&self, ended: Ended) {
+        self.note(ended.clone(), Utc::now());
+        let _ = self.watchers.send(ended);
+    }
+
+    fn note(&self, ended: Ended, at: DateTime<Utc>) {
         let mut table = self
             .ended
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        match &ended {
+        match ended {
             Ended::Sessions(sessions) => {
-                table.sessions.extend(sessions.iter().map(|s| (*s, at)));
+                table.sessions.extend(sessions.into_iter().map(|s| (s, at)));
             }
             Ended::Account(user) => {
-                table.accounts.insert(*user, at);
+                table.accounts.insert(user, at);
             }
         }
         // Forget what no unexpired token can name any more.
         let cutoff = Utc::now() - self.keep;
         table.sessions.retain(|_, at| *at > cutoff);
         table.accounts.retain(|_, at| *at > cutoff);
-        Some(ended)
+    }
+}
+
+/// What `event` ends, if anything.
+fn ending(event: &Event) -> Option<Ended> {
+    match event {
+        Event::SessionRevoked { sessions, .. } => Some(Ended::Sessions(sessions.clone())),
+        Event::AccountDeleted { user } => Some(Ended::Account(*user)),
+        _ => None,
     }
 }
 
 impl Tap for Revocations {
     fn deliver(&self, logged: &Arc<Logged>) {
-        if let Some(ended) = self.note(&logged.event, logged.at) {
+        if let Some(ended) = ending(&logged.event) {
+            self.note(ended.clone(), logged.at);
             // No receiver (no open socket) is fine.
             let _ = self.watchers.send(ended);
         }
@@ -163,14 +178,11 @@ mod tests {
         assert!(revocations.is_revoked(ann, s1));
         assert!(!revocations.is_revoked(ann, s2));
         assert_eq!(watch.try_recv().unwrap(), Ended::Sessions(vec![s1]));
-        revocations.note(&Event::AccountDeleted { user: bob }, Utc::now());
+        revocations.end(Ended::Account(bob));
         assert!(revocations.is_revoked(bob, s3));
         // An ending older than a token's lifetime is forgotten.
         revocations.note(
-            &Event::SessionRevoked {
-                user: ann,
-                sessions: vec![s2],
-            },
+            Ended::Sessions(vec![s2]),
             Utc::now() - chrono::Duration::hours(1),
         );
         assert!(!revocations.is_revoked(ann, s2));

@@ -27,6 +27,7 @@ use uuid::Uuid;
 use super::{
     password::{self, Hasher},
     rate_limit::{Action, RateLimits},
+    revocations::Ended,
     tokens::{AccessTokens, random_token, token_hash},
     viewer::AuthSession,
 };
@@ -101,10 +102,10 @@ pub struct Tokens {
 impl Auth {
     pub fn new(db: Db, config: &Config) -> anyhow::Result<Self> {
         Ok(Self {
+            limits: RateLimits::new(&config.auth.rate_limit, &db),
             db,
             tokens: AccessTokens::new(&config.auth, Path::new(&config.data_dir))?,
             hasher: Hasher::new(),
-            limits: RateLimits::new(&config.auth.rate_limit),
             mailer: Mailer::new(&config.mail, &config.data_dir)?,
             config: config.auth.clone(),
             link_base_url: config.mail.link_base_url.clone(),
@@ -119,7 +120,7 @@ impl Auth {
     /// new address gets a confirmation link, a registered one a notice (or a
     /// fresh link, if it was never confirmed).
     pub async fn sign_up(&self, input: NewAccount, ip: IpAddr) -> AppResult<Option<Tokens>> {
-        self.limits.check_ip(Action::SignUp, ip)?;
+        self.limits.check_ip(Action::SignUp, ip).await?;
         let email = check_email(&input.email)?;
         let username = check_username(&input.username)?;
         let display_name = match input.display_name.as_deref().map(str::trim) {
@@ -149,7 +150,7 @@ impl Auth {
         let confirm = self.config.confirm_email;
         if let Some(owner) = find_by_login(&self.db, &email).await? {
             if !confirm {
-                self.limits.check_ip(Action::SignIn, ip)?;
+                self.limits.check_ip(Action::SignIn, ip).await?;
                 return Err(taken("email"));
             }
             // The same cost as creating an account, so timing tells nothing.
@@ -235,7 +236,7 @@ impl Auth {
         device: Device,
         ip: IpAddr,
     ) -> AppResult<Tokens> {
-        self.limits.check_ip(Action::SignIn, ip)?;
+        self.limits.check_ip(Action::SignIn, ip).await?;
         check_device(&device)?;
         if password.chars().count() > password::MAX_CHARS {
             return Err(AppError::bad_input(
@@ -250,7 +251,7 @@ impl Auth {
         let account = user
             .as_ref()
             .map_or_else(|| login.to_owned(), |u| u.id.to_string());
-        self.limits.check_account(Action::SignIn, &account)?;
+        self.limits.check_account(Action::SignIn, &account).await?;
         let hash = user.as_ref().map(|u| u.password_hash.as_str());
         if !self.hasher.verify(password, hash).await? {
             return Err(AppError::Unauthenticated(BAD_CREDENTIALS));
@@ -342,7 +343,7 @@ impl Auth {
         device_secret: &str,
         ip: IpAddr,
     ) -> AppResult<Tokens> {
-        self.limits.check_ip(Action::Refresh, ip)?;
+        self.limits.check_ip(Action::Refresh, ip).await?;
         let Some((token, Some(session))) = refresh_token::Entity::find()
             .filter(refresh_token::Column::TokenHash.eq(token_hash(refresh_token)))
             .find_also_related(session::Entity)
@@ -359,7 +360,8 @@ impl Auth {
             return Err(AppError::Unauthenticated(BAD_REFRESH));
         }
         self.limits
-            .check_account(Action::Refresh, &session.id.to_string())?;
+            .check_account(Action::Refresh, &session.id.to_string())
+            .await?;
         let now = Utc::now();
         if session.revoked_at.is_some()
             || now >= session.expires_at
@@ -527,9 +529,21 @@ impl Auth {
     /// `actor` is who revoked them.
     async fn revoke(&self, user: Uuid, which: Condition, actor: Uuid) -> AppResult<u64> {
         let which = which.add(session::Column::UserId.eq(user));
-        self.db
+        let ended = self
+            .db
             .transaction(move |tx| Box::pin(async move { revoke(&tx, which, actor).await }))
-            .await
+            .await?;
+        Ok(self.ended(ended))
+    }
+
+    /// Refuses the ended sessions' tokens in this process at once (other
+    /// processes learn of them from the log); returns how many ended.
+    fn ended(&self, sessions: Vec<Uuid>) -> u64 {
+        let count = sessions.len() as u64;
+        if count > 0 {
+            self.tokens.revocations().end(Ended::Sessions(sessions));
+        }
+        count
     }
 
     /// Changes the password and ends every other session.
@@ -541,13 +555,15 @@ impl Auth {
     ) -> AppResult<()> {
         let (_, user) = self.live_session(viewer).await?;
         self.limits
-            .check_account(Action::SignIn, &user.id.to_string())?;
+            .check_account(Action::SignIn, &user.id.to_string())
+            .await?;
         self.check_current_password(&user, current, "currentPassword")
             .await?;
         password::check_policy(new, "newPassword")?;
         let hash = self.hasher.hash(new).await?;
         let (user_id, this_session) = (user.id, viewer.session_id);
-        self.db
+        let ended = self
+            .db
             .transaction(move |tx| {
                 Box::pin(async move {
                     set_password(&tx, user_id, hash).await?;
@@ -558,11 +574,12 @@ impl Auth {
                             .add(session::Column::Id.ne(this_session)),
                         user_id,
                     )
-                    .await?;
-                    Ok(())
+                    .await
                 })
             })
-            .await
+            .await?;
+        self.ended(ended);
+        Ok(())
     }
 
     async fn check_current_password(
@@ -592,7 +609,8 @@ impl Auth {
     ) -> AppResult<Vec<String>> {
         let (_, user) = self.live_session(viewer).await?;
         self.limits
-            .check_account(Action::SignIn, &user.id.to_string())?;
+            .check_account(Action::SignIn, &user.id.to_string())
+            .await?;
         self.check_current_password(&user, password, "password")
             .await?;
         let user_id = user.id;
@@ -608,6 +626,7 @@ impl Auth {
                 })
             })
             .await?;
+        self.tokens.revocations().end(Ended::Account(user.id));
         tracing::info!(user_id = %user.id, "account deleted");
         Ok(keys)
     }
@@ -616,7 +635,8 @@ impl Auth {
     pub async fn request_email_verification(&self, viewer: &AuthSession) -> AppResult<()> {
         let (_, user) = self.live_session(viewer).await?;
         self.limits
-            .check_account(Action::EmailVerification, &user.id.to_string())?;
+            .check_account(Action::EmailVerification, &user.id.to_string())
+            .await?;
         if user.email_verified_at.is_some() {
             return Err(AppError::bad_input("email", "is already verified"));
         }
@@ -685,14 +705,16 @@ impl Auth {
 
     /// Emails a reset link if the address has an account. The answer and its
     /// timing are the same either way: the lookup runs in the background.
-    pub fn request_password_reset(
+    pub async fn request_password_reset(
         self: &std::sync::Arc<Self>,
         email: &str,
         ip: IpAddr,
     ) -> AppResult<()> {
-        self.limits.check_ip(Action::PasswordReset, ip)?;
+        self.limits.check_ip(Action::PasswordReset, ip).await?;
         let email = check_email(email)?;
-        self.limits.check_account(Action::PasswordReset, &email)?;
+        self.limits
+            .check_account(Action::PasswordReset, &email)
+            .await?;
         let auth = self.clone();
         tokio::spawn(async move {
             if let Err(err) = auth.send_password_reset(&email).await {
@@ -723,11 +745,12 @@ impl Auth {
 
     /// Sets a new password with a reset token and ends every session.
     pub async fn reset_password(&self, token: &str, new: &str, ip: IpAddr) -> AppResult<()> {
-        self.limits.check_ip(Action::PasswordReset, ip)?;
+        self.limits.check_ip(Action::PasswordReset, ip).await?;
         password::check_policy(new, "newPassword")?;
         let hash = self.hasher.hash(new).await?;
         let token = token.to_owned();
-        self.db
+        let ended = self
+            .db
             .transaction(move |tx| {
                 Box::pin(async move {
                     let user_id = redeem(&tx, &token, TokenPurpose::PasswordReset).await?;
@@ -752,11 +775,12 @@ impl Auth {
                         Condition::all().add(session::Column::UserId.eq(user_id)),
                         user_id,
                     )
-                    .await?;
-                    Ok(())
+                    .await
                 })
             })
-            .await
+            .await?;
+        self.ended(ended);
+        Ok(())
     }
 
     /// Admin: disables (ending every session) or re-enables an account.
@@ -774,7 +798,8 @@ impl Auth {
                 "admins cannot disable themselves",
             ));
         }
-        self.db
+        let (user, ended) = self
+            .db
             .transaction(move |tx| {
                 Box::pin(async move {
                     let Some(user) = user::Entity::find_by_id(user_id).one(&tx).await? else {
@@ -784,20 +809,23 @@ impl Auth {
                     active.disabled_at = Set(disabled.then(Utc::now));
                     active.updated_at = Set(Utc::now());
                     let user = active.update(&tx).await?;
+                    let mut ended = Vec::new();
                     if disabled {
                         let event = Event::AccountBanned { user: user_id };
                         events::record(&tx, Some(admin_id), &event).await?;
-                        revoke(
+                        ended = revoke(
                             &tx,
                             Condition::all().add(session::Column::UserId.eq(user_id)),
                             admin_id,
                         )
                         .await?;
                     }
-                    Ok(user)
+                    Ok((user, ended))
                 })
             })
-            .await
+            .await?;
+        self.ended(ended);
+        Ok(user)
     }
 
     /// Deletes what can no longer be used: sessions ended or expired for
@@ -919,8 +947,9 @@ async fn insert_refresh_token(
 
 /// Revokes the live sessions matching `which`, all of one user's, and
 /// records `session.revoked` (which ends their access tokens and sockets on
-/// every API process); returns how many. `actor` is who revoked them.
-async fn revoke(db: &impl ConnectionTrait, which: Condition, actor: Uuid) -> AppResult<u64> {
+/// every API process); returns the sessions ended. `actor` is who revoked
+/// them.
+async fn revoke(db: &impl ConnectionTrait, which: Condition, actor: Uuid) -> AppResult<Vec<Uuid>> {
     let ended = session::Entity::update_many()
         .col_expr(session::Column::RevokedAt, Expr::value(Utc::now()))
         .filter(which)
@@ -928,14 +957,15 @@ async fn revoke(db: &impl ConnectionTrait, which: Condition, actor: Uuid) -> App
         .exec_with_returning(db)
         .await?;
     let Some(user) = ended.first().map(|s| s.user_id) else {
-        return Ok(0);
+        return Ok(Vec::new());
     };
+    let sessions: Vec<Uuid> = ended.iter().map(|s| s.id).collect();
     let event = Event::SessionRevoked {
         user,
-        sessions: ended.iter().map(|s| s.id).collect(),
+        sessions: sessions.clone(),
     };
     events::record(db, Some(actor), &event).await?;
-    Ok(ended.len() as u64)
+    Ok(sessions)
 }
 
 async fn set_password(db: &impl ConnectionTrait, user_id: Uuid, hash: String) -> AppResult<()> {

@@ -3,17 +3,21 @@
 //! a real SMTP exchange, rate limits, and the attacks on each: forged
 //! tokens, replayed refresh tokens, guessed passwords.
 
-use std::time::Duration;
+use std::{
+    process::{Child, Stdio},
+    time::Duration,
+};
 
 use api::{auth::tokens::LEEWAY_SECS, config::Config};
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use migration::database::Backend;
 use serde_json::{Value, json};
 
 use crate::helpers::{
-    TEST_JWT_SECRET, TestApp, count_rows, query_strings,
+    TEST_JWT_SECRET, TestApp, TestDb, count_rows, free_port, query_strings,
     smtp::{SmtpServer, token_in},
-    spawn_app, spawn_app_with,
+    spawn_app, spawn_app_with, start_api,
     user::{code, field},
 };
 
@@ -1487,4 +1491,181 @@ async fn confirmed_sign_up_does_not_reveal_registered_emails() {
     taken["input"]["email"] = json!("other@example.com");
     let (_, body) = app.graphql(SIGN_UP, taken).await;
     assert_eq!((code(&body), field(&body)), ("CONFLICT", "username"));
+}
+
+/// Two `api` processes on one PostgreSQL database, stopped when dropped.
+struct Replicas {
+    _db: TestDb,
+    children: Vec<Child>,
+    urls: [String; 2],
+}
+
+impl Replicas {
+    /// Started with these rate limits; `None` (skipped) on SQLite, whose one
+    /// process keeps its budgets in memory.
+    async fn start(per_ip: &str, per_account: &str) -> Option<Self> {
+        let db = TestDb::new().await;
+        if db.backend != Backend::Postgres {
+            eprintln!("skipped: needs TEST_DATABASE_URL (PostgreSQL)");
+            return None;
+        }
+        let vars = [
+            ("JWT_SECRET", TEST_JWT_SECRET),
+            ("RUST_LOG", "warn"),
+            ("AUTH_RATE_LIMIT_PER_IP", per_ip),
+            ("AUTH_RATE_LIMIT_PER_ACCOUNT", per_account),
+        ];
+        let mut children = Vec::new();
+        let mut urls = Vec::new();
+        for _ in 0..2 {
+            let port = free_port();
+            children.push(start_api(&db, port, &vars, Stdio::null()).await);
+            urls.push(format!("http://127.0.0.1:{port}/graphql"));
+        }
+        let urls = urls.try_into().expect("two");
+        Some(Self {
+            _db: db,
+            children,
+            urls,
+        })
+    }
+
+    /// A GraphQL request to replica `n` (0 or 1); the JSON body.
+    async fn graphql(&self, n: usize, query: &str, variables: Value) -> Value {
+        reqwest::Client::new()
+            .post(&self.urls[n])
+            .json(&json!({ "query": query, "variables": variables }))
+            .send()
+            .await
+            .expect("request sent")
+            .json()
+            .await
+            .expect("JSON body")
+    }
+
+    async fn sign_in(&self, n: usize, login: &str, password: &str) -> Value {
+        let vars = json!({ "input": {
+            "login": login, "password": password,
+            "device": { "name": "iPad", "secret": SECRET_B },
+        }});
+        self.graphql(n, SIGN_IN, vars).await
+    }
+}
+
+impl Drop for Replicas {
+    fn drop(&mut self) {
+        for child in &mut self.children {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// On PostgreSQL the budgets are shared by every process: sign-in attempts
+/// alternating between two replicas are refused after the limit in all,
+/// not the limit on each, per account and per address.
+#[tokio::test]
+async fn replicas_on_postgres_share_the_sign_in_limits() {
+    let Some(replicas) = Replicas::start("6", "3").await else {
+        return;
+    };
+    let body = replicas
+        .graphql(0, SIGN_UP, sign_up_input("ann", SECRET_A))
+        .await;
+    session_of(&body, "signUp");
+    for attempt in 0..3 {
+        let body = replicas
+            .sign_in(attempt % 2, "ann", "wrong password 1")
+            .await;
+        assert_eq!(code(&body), "UNAUTHENTICATED", "attempt {attempt}: {body}");
+    }
+    // Each replica has seen at most 2 attempts, yet both refuse: the
+    // account's budget of 3 is spent, even with the right password.
+    for n in [1, 0] {
+        let body = replicas.sign_in(n, "ann", PASSWORD).await;
+        assert_eq!(code(&body), "RATE_LIMITED", "replica {n}: {body}");
+        let retry = body["errors"][0]["extensions"]["retryAfter"]
+            .as_u64()
+            .expect("retryAfter");
+        assert!((1..=20).contains(&retry), "within window/3: {body}");
+    }
+    // The address has spent 5 of its 6 (refused attempts count): one more
+    // attempt for a fresh login passes, on either replica, then none.
+    let body = replicas.sign_in(1, "nobody", "wrong password 1").await;
+    assert_eq!(code(&body), "UNAUTHENTICATED", "{body}");
+    for n in [0, 1] {
+        let body = replicas.sign_in(n, &format!("ghost{n}"), "x").await;
+        assert_eq!(
+            code(&body),
+            "RATE_LIMITED",
+            "per address, replica {n}: {body}"
+        );
+    }
+}
+
+/// Attempts racing on two replicas spend one budget exactly: of 20
+/// password reset requests for one email sent at once, half to each
+/// replica, 3 pass.
+#[tokio::test]
+async fn racing_attempts_on_two_replicas_spend_one_budget_exactly() {
+    let Some(replicas) = Replicas::start("1000", "3").await else {
+        return;
+    };
+    let replicas = std::sync::Arc::new(replicas);
+    let q = "mutation($e: String!) { requestPasswordReset(email: $e) }";
+    let requests: Vec<_> = (0..20)
+        .map(|i| {
+            let replicas = replicas.clone();
+            tokio::spawn(async move {
+                replicas
+                    .graphql(i % 2, q, json!({ "e": "Ann@Example.com" }))
+                    .await
+            })
+        })
+        .collect();
+    let mut passed = 0;
+    for request in requests {
+        let body = request.await.expect("request task");
+        if body["data"]["requestPasswordReset"] == true {
+            passed += 1;
+        } else {
+            assert_eq!(code(&body), "RATE_LIMITED", "{body}");
+        }
+    }
+    assert_eq!(passed, 3);
+}
+
+/// Budgets that are full again (their time has passed) are swept at start
+/// and every minute after; the others stay.
+#[tokio::test]
+async fn full_budgets_are_swept_from_postgres() {
+    use migration::{Migrator, MigratorTrait};
+    let db = TestDb::new().await;
+    if db.backend != Backend::Postgres {
+        eprintln!("skipped: needs TEST_DATABASE_URL (PostgreSQL)");
+        return;
+    }
+    let conn = db.connect().await;
+    Migrator::up(&conn, None).await.expect("migrate");
+    crate::helpers::exec(
+        &conn,
+        "INSERT INTO rate_limits (key, tat) VALUES \
+         ('ip:sign_in:192.0.2.1', now() - interval '1 second'), \
+         ('ip:sign_in:192.0.2.2', now() + interval '1 hour')",
+    )
+    .await;
+    let vars = [("JWT_SECRET", TEST_JWT_SECRET), ("RUST_LOG", "warn")];
+    let mut api = start_api(&db, free_port(), &vars, Stdio::null()).await;
+    let keys = "SELECT key FROM rate_limits ORDER BY key";
+    let mut left = Vec::new();
+    for _ in 0..50 {
+        left = query_strings(&conn, keys, &["key"]).await;
+        if left.len() == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let _ = api.kill();
+    let _ = api.wait();
+    assert_eq!(left, [["ip:sign_in:192.0.2.2"]]);
 }
