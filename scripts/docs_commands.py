@@ -36,7 +36,7 @@ import urllib.request
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TARGET = os.environ.get("CARGO_TARGET_DIR", os.path.expanduser("~/.cache/hearth-target"))
 BIN = os.path.join(TARGET, "debug")
-BINARIES = ("api", "migration", "seed", "healthcheck")
+BINARIES = ("api", "migration", "seed", "healthcheck", "guestbook", "guestbook-migration")
 
 
 
@@ -212,6 +212,11 @@ def check(box, page, command, recipes, stats):
         return "a setting (the configuration test checks the variable)"
     if re.search(r"cargo test --workspace", command):
         return "the test command itself (CI runs it on both backends)"
+    if re.search(r"cargo test -p guestbook$", command):
+        return "the example's tests (part of cargo test --workspace, which CI runs on both backends)"
+    if re.fullmatch(r"cargo new --lib \w+", command):
+        box.run(["cargo", "new", "--lib", "--vcs", "none", words[-1]])
+        return "ran"
     if "/files/<id>?token=<token>" in command and box.file_url:
         # The download example: the `url` the upload example answered.
         line = command.replace("http://127.0.0.1:8080/files/<id>?token=<token>",
@@ -226,9 +231,10 @@ def check(box, page, command, recipes, stats):
         return "a variable for the commands after it"
 
     # Run it.
-    cargo = re.match(r"^(?:([A-Z_]+=\S+|[A-Z_]+='[^']*')\s+)?cargo run (?:--release )?-p (\w+)(?: -- (.*))?$", command)
+    cargo = re.match(r"^(?:([A-Z_]+=\S+|[A-Z_]+='[^']*')\s+)?cargo run (?:--release )?-p (\w+)(?: --bin ([\w-]+))?(?: -- (.*))?$", command)
     if cargo:
-        assignment, package, args = cargo.groups()
+        assignment, package, binary, args = cargo.groups()
+        package = binary or package
         if package not in BINARIES:
             fail(f"{page}: `{command}` runs an unknown package")
         # Files the examples write under /tmp land in the sandbox instead.
@@ -236,6 +242,10 @@ def check(box, page, command, recipes, stats):
         os.makedirs(os.path.join(box.dir, "tmp"), exist_ok=True)
         argv = [os.path.join(BIN, package)] + (shlex.split(args) if args else [])
         extra = dict([assignment.replace("'", "").split("=", 1)]) if assignment else {}
+        if package == "guestbook" and args == "schema":
+            if "guestbook(" not in box.run([os.path.join(BIN, package), "schema"]).stdout:
+                fail(f"{page}: the guestbook's schema has no guestbook field")
+            return "ran (the schema has the guestbook field)"
         if package == "api" and not args:
             box.start_server()
             return "started the server"

@@ -13,11 +13,13 @@ use crate::{
     config::Config,
     db,
     events::{self, EventLog},
+    extend::Hearth,
     files::Files,
+    hooks::after,
     http::{AppState, router},
     metrics,
     realtime::Broker,
-    schema::build_schema,
+    schema::Services,
     webhooks::Webhooks,
 };
 
@@ -31,13 +33,28 @@ pub struct Application {
     statements: db::StatementCounter,
     /// Open WebSockets' tasks, waited for at shutdown.
     sockets: TaskTracker,
+    /// After-commit hooks, which hand their place over at shutdown.
+    background: TaskTracker,
 }
 
 impl Application {
     /// Connects to the database (migrating it if configured) and binds the
     /// listener. Port 0 picks a free port, as tests do.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
-        let (db, statements) = db::connect(&config).await?;
+        Self::assemble(config, Hearth::new()).await
+    }
+
+    /// [`Application::build`] with what an application added.
+    pub(crate) async fn assemble(config: Config, hearth: Hearth) -> anyhow::Result<Self> {
+        hearth.check()?;
+        let Hearth {
+            routes,
+            roots,
+            history,
+            hooks,
+            ..
+        } = hearth;
+        let (db, statements) = db::connect(&config, &history).await?;
         let addr = SocketAddr::new(config.host, config.port);
         let listener = TcpListener::bind(addr)
             .await
@@ -73,27 +90,46 @@ impl Application {
         let revocations = auth.tokens.revocations().clone();
         revocations.load(&db).await.map_err(log_error)?;
         let webhooks = Webhooks::start(db.clone(), config.webhooks.clone(), &shutdown)?;
+        let mut taps: Vec<Arc<dyn events::Tap>> = vec![
+            Arc::new(broker.clone()),
+            Arc::new(revocations),
+            webhooks.clone(),
+        ];
+        let background = TaskTracker::new();
+        if !hooks.after.is_empty() {
+            let wake = Arc::new(tokio::sync::Notify::new());
+            for (name, hook) in &hooks.after {
+                after::spawn(
+                    db.clone(),
+                    name.clone(),
+                    hook.clone(),
+                    wake.clone(),
+                    shutdown.clone(),
+                    &background,
+                );
+            }
+            taps.push(Arc::new(after::Wake(wake)));
+        }
         EventLog::start(
             db.clone(),
             &config.database.url,
             start,
-            vec![
-                Arc::new(broker.clone()),
-                Arc::new(revocations),
-                webhooks.clone(),
-            ],
+            taps,
             shutdown.clone(),
         );
         events::sweeper::spawn(db.clone(), config.events.clone(), shutdown.clone());
         crate::idempotency::spawn_sweeper(db.clone(), shutdown.clone());
-        let schema = build_schema(
+        let schema = roots.schema(
             &config.graphql,
-            db.clone(),
-            auth.clone(),
-            broker.clone(),
-            files.clone(),
-            backups,
-            webhooks,
+            Services {
+                db: db.clone(),
+                auth: auth.clone(),
+                broker: broker.clone(),
+                files: files.clone(),
+                backups,
+                webhooks,
+                hooks: Arc::new(hooks),
+            },
         );
         if config.metrics.enabled {
             metrics::spawn_upkeep(metrics::recorder()?, shutdown.clone());
@@ -105,16 +141,19 @@ impl Application {
             files,
             Arc::new(config),
             shutdown.clone(),
+            history,
         );
         let sockets = state.sockets();
+        let router = router(state, routes).map_err(|e| anyhow::anyhow!(e))?;
         Ok(Self {
             listener,
-            router: router(state),
+            router,
             db,
             shutdown_timeout,
             shutdown,
             statements,
             sockets,
+            background,
         })
     }
 
@@ -176,6 +215,13 @@ impl Application {
                 Ok(())
             }
         };
+        self.background.close();
+        if tokio::time::timeout(Duration::from_secs(2), self.background.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!("background work still running at shutdown");
+        }
         self.db.close().await;
         tracing::info!("stopped");
         result

@@ -7,12 +7,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use crate::{
-    app::{Application, shutdown_signal},
-    auth,
-    config::Config,
-    db, schema, telemetry,
-};
+use crate::{app::shutdown_signal, auth, config::Config, db, extend::Hearth, telemetry};
 
 #[derive(Parser, Debug)]
 #[command(name = "api", version, about = "The Hearth GraphQL server")]
@@ -63,16 +58,21 @@ enum AdminCommand {
 }
 
 pub async fn run() -> ExitCode {
+    run_with(Hearth::new()).await
+}
+
+/// The command line of an application built on Hearth (see `extend`).
+pub(crate) async fn run_with(hearth: Hearth) -> ExitCode {
     let _ = dotenvy::dotenv();
     let cli = Cli::parse();
     match cli.command.unwrap_or(Command::Serve) {
         Command::Schema => {
-            print!("{}", schema::sdl());
+            print!("{}", hearth.sdl());
             ExitCode::SUCCESS
         }
-        Command::Serve => serve().await,
+        Command::Serve => serve(hearth).await,
         Command::Admin(AdminCommand::Create { email, username }) => {
-            admin_create(&email, username.as_deref()).await
+            admin_create(&email, username.as_deref(), &hearth.history).await
         }
         Command::Backup { out } => backup(out).await,
         Command::Restore { snapshot } => restore(&snapshot).await,
@@ -179,7 +179,11 @@ async fn restore(snapshot: &std::path::Path) -> ExitCode {
     }
 }
 
-async fn admin_create(email: &str, username: Option<&str>) -> ExitCode {
+async fn admin_create(
+    email: &str,
+    username: Option<&str>,
+    history: &migration::History,
+) -> ExitCode {
     let config = match Config::from_env() {
         Ok(config) => config,
         Err(err) => {
@@ -199,7 +203,7 @@ async fn admin_create(email: &str, username: Option<&str>) -> ExitCode {
             Some(line.trim_end_matches(['\r', '\n']).to_owned())
         }
     };
-    let db = match db::connect(&config).await {
+    let db = match db::connect(&config, history).await {
         Ok((db, _)) => db,
         Err(err) => {
             eprintln!("api: {err:#}");
@@ -231,7 +235,7 @@ async fn admin_create(email: &str, username: Option<&str>) -> ExitCode {
     }
 }
 
-async fn serve() -> ExitCode {
+async fn serve(hearth: Hearth) -> ExitCode {
     let config = match Config::from_env() {
         Ok(config) => config,
         Err(err) => {
@@ -241,7 +245,7 @@ async fn serve() -> ExitCode {
     };
     telemetry::init(config.log_format);
     let database = config.database_url_masked();
-    let app = match Application::build(config).await {
+    let app = match hearth.build(config).await {
         Ok(app) => app,
         Err(err) => {
             tracing::error!("cannot start: {err:#}");

@@ -54,6 +54,9 @@ pub enum AppError {
     RateLimited { retry_after_secs: u64 },
     /// An event cursor the log cannot resume from.
     ResyncRequired,
+    /// Refused by an application's rule (a before-hook, a route of its
+    /// own), with the application's own stable code.
+    Rejected { code: &'static str, message: String },
     /// The database is unreachable (down, restarting, pool exhausted).
     /// Logged; the client may retry.
     Unavailable(DbErr),
@@ -95,7 +98,9 @@ impl AppError {
             Self::Forbidden => "not allowed".to_owned(),
             Self::Refused(reason) => (*reason).to_owned(),
             Self::NotFound(what) => format!("{what} not found"),
-            Self::BadUserInput { message, .. } | Self::Conflict { message, .. } => message.clone(),
+            Self::BadUserInput { message, .. }
+            | Self::Conflict { message, .. }
+            | Self::Rejected { message, .. } => message.clone(),
             Self::RateLimited { retry_after_secs } => {
                 format!("too many requests, retry in {retry_after_secs} s")
             }
@@ -116,6 +121,7 @@ impl AppError {
             Self::Conflict { .. } => code::CONFLICT,
             Self::RateLimited { .. } => code::RATE_LIMITED,
             Self::ResyncRequired => code::RESYNC_REQUIRED,
+            Self::Rejected { code, .. } => code,
             Self::Unavailable(_) => code::SERVICE_UNAVAILABLE,
             Self::Internal(_) => code::INTERNAL,
         }

@@ -15,7 +15,8 @@
 //! [`app::Application`] wires it together.
 //!
 //! `main.rs` only calls [`cli::run`], so tests drive the same code the
-//! binary runs.
+//! binary runs. [`extend`] is Hearth as a library: an application adds its
+//! own routes, GraphQL fields, tables and [`hooks`] to the same server.
 
 pub mod app;
 pub mod auth;
@@ -27,8 +28,10 @@ pub mod config;
 pub mod db;
 pub(crate) mod error;
 pub mod events;
+pub mod extend;
 pub mod files;
 pub mod graphql;
+pub mod hooks;
 pub(crate) mod http;
 pub(crate) mod idempotency;
 pub(crate) mod mail;
@@ -39,6 +42,8 @@ pub(crate) mod posts;
 pub mod realtime;
 pub(crate) mod schema;
 pub(crate) mod telemetry;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub(crate) mod users;
 pub(crate) mod validate;
 pub mod webhooks;

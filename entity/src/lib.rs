@@ -19,6 +19,7 @@ pub mod event;
 pub mod event_cursor;
 pub mod file;
 pub mod follow;
+pub mod hook_failure;
 pub mod idempotency_key;
 pub mod membership;
 pub mod message;
@@ -43,6 +44,7 @@ pub mod prelude {
     pub use super::event_cursor::Entity as EventCursor;
     pub use super::file::Entity as File;
     pub use super::follow::Entity as Follow;
+    pub use super::hook_failure::Entity as HookFailure;
     pub use super::idempotency_key::Entity as IdempotencyKey;
     pub use super::membership::Entity as Membership;
     pub use super::message::Entity as Message;

@@ -81,9 +81,19 @@ pub enum Command {
 
 /// Runs the command line; the binary's whole `main`.
 pub async fn run() -> ExitCode {
+    run_with::<Migrator>().await
+}
+
+/// The same command line over another migrator: an application's, which
+/// lists Hearth's migrations and its own ([`crate::with_hearth`]).
+pub async fn run_with<M: MigratorTrait + 'static>() -> ExitCode {
     let _ = dotenvy::dotenv();
     let cli = Cli::parse();
     init_logging();
+    if let Err(err) = crate::History::of::<M>().check() {
+        eprintln!("migration: {err}");
+        return ExitCode::FAILURE;
+    }
     let settings = match cli.database.settings() {
         Ok(settings) => settings,
         Err(err) => {
@@ -105,7 +115,7 @@ pub async fn run() -> ExitCode {
         }
     };
     let command = cli.command.unwrap_or(Command::Up { num: None });
-    let result = execute(&db, command).await;
+    let result = execute_with::<M>(&db, command).await;
     let _ = db.close().await;
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -121,14 +131,22 @@ pub async fn execute(
     db: &DatabaseConnection,
     command: Command,
 ) -> Result<(), sea_orm_migration::DbErr> {
+    execute_with::<Migrator>(db, command).await
+}
+
+/// [`execute`] with another migrator.
+pub async fn execute_with<M: MigratorTrait>(
+    db: &DatabaseConnection,
+    command: Command,
+) -> Result<(), sea_orm_migration::DbErr> {
     match command {
-        Command::Up { num } => Migrator::up(db, num).await?,
-        Command::Down { num } => Migrator::down(db, Some(num)).await?,
-        Command::Fresh => Migrator::fresh(db).await?,
-        Command::Refresh => Migrator::refresh(db).await?,
-        Command::Reset => Migrator::reset(db).await?,
+        Command::Up { num } => M::up(db, num).await?,
+        Command::Down { num } => M::down(db, Some(num)).await?,
+        Command::Fresh => M::fresh(db).await?,
+        Command::Refresh => M::refresh(db).await?,
+        Command::Reset => M::reset(db).await?,
         Command::Status => {
-            for migration in Migrator::get_migration_with_status(db).await? {
+            for migration in M::get_migration_with_status(db).await? {
                 println!("{:<8} {}", migration.status(), migration.name());
             }
         }

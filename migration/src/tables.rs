@@ -252,6 +252,8 @@ pub(crate) enum EventCursors {
     Txid,
     Position,
     UpdatedAt,
+    Holder,
+    LeasedUntil,
 }
 
 #[derive(DeriveIden, Clone, Copy)]
@@ -316,4 +318,17 @@ pub(crate) enum RateLimits {
     Table,
     Key,
     Tat,
+}
+
+#[derive(DeriveIden, Clone, Copy)]
+pub(crate) enum HookFailures {
+    Table,
+    Id,
+    Hook,
+    Txid,
+    Position,
+    Kind,
+    Error,
+    Attempts,
+    FailedAt,
 }

@@ -15,6 +15,7 @@ use crate::{
         context,
         id::{NodeType, expect_global_id, to_global_id},
     },
+    hooks::{self, Change},
     users::graphql::User,
 };
 
@@ -204,6 +205,14 @@ impl AuthMutation {
         input: SignUpInput,
     ) -> async_graphql::Result<Option<AuthPayload>> {
         let ip = request_info(ctx).client_ip;
+        hooks::before(
+            ctx,
+            Change::Account {
+                email: &input.email,
+                username: &input.username,
+            },
+        )
+        .await?;
         let account = NewAccount {
             email: input.email,
             username: input.username,

@@ -20,6 +20,7 @@ use crate::{
         loader::load_one,
         relay::{IntoConnection, page_complexity},
     },
+    hooks::{self, Change},
     paging::{KeysetCursor, Page, PageArgs, PageRequest},
     posts::graphql::Post,
     posts::loaders::PostKey,
@@ -163,7 +164,18 @@ impl CommentsMutation {
             body: input.body,
             idempotency_key: input.idempotency_key,
         };
-        let comment = service::create(context::db(ctx)?, &signed_in(ctx)?, new).await?;
+        let viewer = signed_in(ctx)?;
+        hooks::before(
+            ctx,
+            Change::Comment {
+                actor: viewer.user_id,
+                post: new.post_id,
+                parent: new.parent_id,
+                body: &new.body,
+            },
+        )
+        .await?;
+        let comment = service::create(context::db(ctx)?, &viewer, new).await?;
         Ok(Comment(comment))
     }
 

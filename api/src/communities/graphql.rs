@@ -20,6 +20,7 @@ use crate::{
         loader::load_one,
         relay::{IntoConnection, page_complexity},
     },
+    hooks::{self, Change},
     paging::{KeysetCursor, PageArgs, PageRequest},
     posts::graphql::{PostConnection, PostFilterInput, list_posts},
     users::graphql::{User, load_user},
@@ -344,8 +345,17 @@ impl CommunitiesMutation {
     #[graphql(guard = "SignedIn")]
     async fn join_community(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Community> {
         let id = community_id(&id, "id")?;
+        let viewer = signed_in(ctx)?;
+        hooks::before(
+            ctx,
+            Change::Membership {
+                actor: viewer.user_id,
+                community: id,
+            },
+        )
+        .await?;
         Ok(Community(
-            service::join(context::db(ctx)?, &signed_in(ctx)?, id).await?,
+            service::join(context::db(ctx)?, &viewer, id).await?,
         ))
     }
 

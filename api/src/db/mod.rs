@@ -21,7 +21,7 @@ use std::{
 
 use chrono::{DateTime, SubsecRound, Utc};
 use futures_util::future::BoxFuture;
-use migration::{Migrator, MigratorTrait, database};
+use migration::database;
 use sea_orm::{
     ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, ExecResult,
     QueryResult, Statement, TransactionTrait,
@@ -223,7 +223,10 @@ impl ConnectionTrait for Tx<'_> {
 
 /// Opens the connections (on SQLite, starting the writer), counts their
 /// statements, and applies pending migrations when the config says so.
-pub async fn connect(config: &Config) -> anyhow::Result<(Db, StatementCounter)> {
+pub async fn connect(
+    config: &Config,
+    history: &migration::History,
+) -> anyhow::Result<(Db, StatementCounter)> {
     let connections = database::connect_server(&config.database.url, &config.database.pool).await?;
     let counter = StatementCounter::default();
     let mut reads = connections.reads;
@@ -232,10 +235,10 @@ pub async fn connect(config: &Config) -> anyhow::Result<(Db, StatementCounter)> 
     // its task starts.
     let migrate = |db: DatabaseConnection| async move {
         if config.auto_migrate {
-            let pending = Migrator::get_pending_migrations(&db).await?.len();
+            let pending = history.pending(&db).await?;
             if pending > 0 {
                 tracing::info!(pending, "applying migrations");
-                Migrator::up(&db, None).await?;
+                history.up(&db).await?;
             }
         }
         anyhow::Ok(db)
@@ -297,12 +300,14 @@ pub enum Readiness {
 
 /// Pings the database and counts pending migrations, within `timeout`.
 /// Read-only: it never creates the migrations table.
-pub async fn readiness(db: &DatabaseConnection, timeout: Duration) -> Readiness {
+pub async fn readiness(
+    db: &DatabaseConnection,
+    history: &migration::History,
+    timeout: Duration,
+) -> Readiness {
     let check = async {
         db.ping().await?;
-        Migrator::get_pending_migrations_read_only(db)
-            .await
-            .map(|p| p.len())
+        history.pending_read_only(db).await
     };
     match tokio::time::timeout(timeout, check).await {
         Ok(Ok(0)) => Readiness::Ready,

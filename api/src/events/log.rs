@@ -139,6 +139,7 @@ pub(crate) struct Batch {
 struct Row {
     position: i64,
     txid: i64,
+    kind: String,
     actor_id: Option<Uuid>,
     data: serde_json::Value,
     created_at: DateTime<Utc>,
@@ -187,7 +188,14 @@ pub(crate) async fn read(
     use event::Column as E;
     let rows = event::Entity::find()
         .select_only()
-        .columns([E::Position, E::Txid, E::ActorId, E::Data, E::CreatedAt])
+        .columns([
+            E::Position,
+            E::Txid,
+            E::Kind,
+            E::ActorId,
+            E::Data,
+            E::CreatedAt,
+        ])
         .column_as(settled(db.get_database_backend()), "settled")
         .filter(after_cursor(after))
         .filter(scope.condition())
@@ -212,7 +220,7 @@ pub(crate) async fn read(
             position: row.position,
         };
         batch.last = Some(cursor);
-        match serde_json::from_value::<Event>(row.data) {
+        match Event::decode(row.kind, row.data) {
             Ok(event) => batch.events.push(Logged {
                 cursor,
                 event,

@@ -85,6 +85,14 @@ pub enum Event {
     AccountBanned { user: Uuid },
     #[serde(rename = "account.deleted")]
     AccountDeleted { user: Uuid },
+    /// An application's own event ([`publish`]): a kind that is not one of
+    /// Hearth's, with its data as given. Subscriptions and the `events`
+    /// query never show these; after-commit hooks and webhooks see them.
+    #[serde(skip)]
+    App {
+        kind: String,
+        data: serde_json::Value,
+    },
 }
 
 /// The kinds, by their stored names.
@@ -123,8 +131,9 @@ struct Routing {
 }
 
 impl Event {
-    pub fn kind(&self) -> &'static str {
+    pub fn kind(&self) -> &str {
         match self {
+            Self::App { kind, .. } => kind,
             Self::PostCreated { .. } => kind::POST_CREATED,
             Self::PostDeleted { .. } => kind::POST_DELETED,
             Self::CommentCreated { .. } => kind::COMMENT_CREATED,
@@ -137,8 +146,19 @@ impl Event {
         }
     }
 
+    /// Back from a row: Hearth's kinds by their fields, any other as an
+    /// application's event.
+    pub(crate) fn decode(kind: String, data: serde_json::Value) -> serde_json::Result<Self> {
+        if kind::ALL.contains(&kind.as_str()) {
+            serde_json::from_value(data)
+        } else {
+            Ok(Self::App { kind, data })
+        }
+    }
+
     fn routing(&self) -> Routing {
         match *self {
+            Self::App { .. } => Routing::default(),
             Self::PostCreated {
                 post, community, ..
             }
@@ -265,7 +285,54 @@ where
     .await
 }
 
+/// Publishes an application's event through the log, in the transaction
+/// `tx` of the change it reports (so both commit or neither), for its
+/// after-commit hooks and webhooks. `kind` is the application's own,
+/// dotted and lowercase (`page_comment.created`), never one of Hearth's.
+pub async fn publish(
+    tx: &impl ConnectionTrait,
+    actor: Option<Uuid>,
+    kind: &str,
+    data: serde_json::Value,
+) -> AppResult<()> {
+    check_app_kind(kind)?;
+    let event = Event::App {
+        kind: kind.to_owned(),
+        data,
+    };
+    record(tx, actor, &event).await
+}
+
+/// An application's event kind: `word.word`, lowercase ASCII letters,
+/// digits and `_`, at most 64 bytes, and not one of Hearth's.
+pub(crate) fn check_app_kind(kind: &str) -> AppResult<()> {
+    let word = |w: &str| {
+        !w.is_empty()
+            && w.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+    };
+    let shaped = kind.len() <= 64 && kind.contains('.') && kind.split('.').all(word);
+    if !shaped {
+        return Err(AppError::bad_input(
+            "kind",
+            format!(
+                "event kind {kind:?} must be lowercase words joined by dots, like page_comment.created"
+            ),
+        ));
+    }
+    if kind::ALL.contains(&kind) {
+        return Err(AppError::bad_input(
+            "kind",
+            format!("event kind {kind:?} is one of Hearth's own"),
+        ));
+    }
+    Ok(())
+}
+
 fn encode(event: &Event) -> AppResult<serde_json::Value> {
+    if let Event::App { data, .. } = event {
+        return Ok(data.clone());
+    }
     serde_json::to_value(event)
         .map_err(|e| AppError::Internal(anyhow::anyhow!("encoding an event: {e}")))
 }

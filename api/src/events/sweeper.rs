@@ -94,6 +94,7 @@ pub async fn prune(db: &Db, config: &EventsConfig) -> AppResult<u64> {
                         txid: Set(end.txid),
                         position: Set(end.position),
                         updated_at: Set(now()),
+                        ..Default::default()
                     })
                     .on_conflict(
                         OnConflict::column(event_cursor::Column::Name)

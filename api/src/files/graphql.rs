@@ -12,6 +12,7 @@ use crate::{
     auth::{SignedIn, viewer::signed_in},
     error::AppError,
     graphql::id::{NodeType, to_global_id},
+    hooks::{self, Change},
     users::graphql::User,
 };
 
@@ -98,6 +99,17 @@ impl FilesMutation {
         idempotency_key: Option<String>,
     ) -> async_graphql::Result<File> {
         let upload = new_upload(ctx, file)?;
+        let declared = file.value(ctx).ok().and_then(|v| v.content_type);
+        hooks::before(
+            ctx,
+            Change::File {
+                actor: signed_in(ctx)?.user_id,
+                filename: &upload.filename,
+                content_type: declared.as_deref(),
+                size: upload.content.metadata().map_or(0, |m| m.len()),
+            },
+        )
+        .await?;
         let model = files(ctx)?
             .store_upload_once(&signed_in(ctx)?, upload, "file", idempotency_key)
             .await?;

@@ -18,7 +18,7 @@ pub(super) async fn live() -> Json<Value> {
 
 /// The database answers and its schema is current: safe to send traffic.
 pub(super) async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
-    match readiness(state.db.reads(), READY_TIMEOUT).await {
+    match readiness(state.db.reads(), &state.history, READY_TIMEOUT).await {
         Readiness::Ready => (
             StatusCode::OK,
             Json(json!({ "status": "ready", "database": "ok", "pendingMigrations": 0 })),

@@ -34,23 +34,36 @@ use self::error::error_response;
 
 use crate::{config::Config, error::code};
 
-/// The whole application as one axum router.
-pub(crate) fn router(state: AppState) -> Router {
+/// The whole application as one axum router: Hearth's routes, then an
+/// application's (`extra`; a path both have is an error), all inside one
+/// middleware stack.
+pub(crate) fn router(state: AppState, extra: Option<Router>) -> Result<Router, String> {
     let config = state.config.clone();
+    let extras = crate::extend::Extras {
+        db: state.db.clone(),
+        auth: state.auth.clone(),
+    };
+    let metrics_endpoint = metrics::endpoint(&config, state.db.reads());
     let mut routes = Router::new()
         .route("/graphql", get(graphql::get).post(graphql::post))
         .route("/files/{id}", get(files::download))
         .route("/health/live", get(health::live))
         .route("/health/ready", get(health::ready))
-        .fallback(not_found);
-    // Inside the router, so requests are labelled by their route pattern.
-    if let Some(endpoint) = metrics::endpoint(&config, state.db.reads()) {
-        routes = routes
-            .route("/metrics", get(metrics::scrape).with_state(endpoint))
-            .layer(axum::middleware::from_fn(metrics::track_http));
+        .fallback(not_found)
+        .with_state(state);
+    if let Some(extra) = extra {
+        routes = crate::extend::merge(routes, extra)?;
     }
-    routes
-        .with_state(state)
+    // Inside the router, so requests are labelled by their route pattern.
+    if let Some(endpoint) = metrics_endpoint {
+        routes = crate::extend::merge(
+            routes,
+            Router::new().route("/metrics", get(metrics::scrape).with_state(endpoint)),
+        )?
+        .layer(axum::middleware::from_fn(metrics::track_http));
+    }
+    Ok(routes
+        .layer(axum::Extension(extras))
         // Outermost first: ids are cleaned and assigned before the trace span
         // opens, so every log line of a request carries its id.
         .layer(
@@ -85,7 +98,7 @@ pub(crate) fn router(state: AppState) -> Router {
                 ))
                 .layer(CompressionLayer::new())
                 .layer(cors(&config)),
-        )
+        ))
 }
 
 /// Browsers may call the API from any origin unless origins are listed.

@@ -38,6 +38,8 @@ pub(crate) struct AppState {
     /// Every open socket's task, so shutdown can wait for their close
     /// frames.
     pub(super) sockets: TaskTracker,
+    /// The migrations the schema should have, for readiness.
+    pub(super) history: migration::History,
 }
 
 impl AppState {
@@ -48,6 +50,7 @@ impl AppState {
         files: Arc<Files>,
         config: Arc<Config>,
         shutdown: CancellationToken,
+        history: migration::History,
     ) -> Self {
         let pipeline = Arc::new(Pipeline::new(&config.graphql, &schema.sdl()));
         Self {
@@ -60,6 +63,7 @@ impl AppState {
             files,
             connections: Connections::default(),
             sockets: TaskTracker::new(),
+            history,
         }
     }
 

@@ -21,6 +21,7 @@ use crate::{
         loader::{load_many, load_one},
         relay::{IntoConnection, page_complexity},
     },
+    hooks::{self, Change},
     paging::{KeysetCursor, PageArgs, PageRequest},
     users::graphql::{User, load_user},
     users::loaders::UserKey,
@@ -240,6 +241,15 @@ impl MessagesMutation {
     ) -> async_graphql::Result<Message> {
         let id = expect_global_id(&conversation_id, NodeType::Conversation, "conversationId")?;
         let (db, viewer) = (context::db(ctx)?, signed_in(ctx)?);
+        hooks::before(
+            ctx,
+            Change::Message {
+                actor: viewer.user_id,
+                conversation: id,
+                body: &body,
+            },
+        )
+        .await?;
         let message = service::send(db, &viewer, id, &body, idempotency_key).await?;
         Ok(Message(message))
     }

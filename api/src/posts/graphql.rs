@@ -28,6 +28,7 @@ use crate::{
         loader::load_one,
         relay::{IntoConnection, page_complexity},
     },
+    hooks::{self, Change},
     paging::{KeysetCursor, PageArgs, PageRequest},
     users::graphql::{User, load_user},
     validate,
@@ -350,7 +351,17 @@ impl PostsMutation {
             attachment_ids,
             idempotency_key: input.idempotency_key,
         };
-        let post = service::create(context::db(ctx)?, &signed_in(ctx)?, new).await?;
+        let viewer = signed_in(ctx)?;
+        hooks::before(
+            ctx,
+            Change::Post {
+                actor: viewer.user_id,
+                community: new.community_id,
+                body: &new.body,
+            },
+        )
+        .await?;
+        let post = service::create(context::db(ctx)?, &viewer, new).await?;
         Ok(Post(post))
     }
 

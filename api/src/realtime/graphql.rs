@@ -69,7 +69,7 @@ pub(crate) struct ReactionChangedEvent {
 #[derive(Default)]
 pub struct Subscription;
 
-#[Subscription]
+#[Subscription(name = "RealtimeSubscription")]
 impl Subscription {
     /// New comments and replies on a post you can read. With `after` (a
     /// `cursor` this subscription delivered), first those since then.

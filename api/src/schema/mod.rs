@@ -12,7 +12,11 @@ pub(crate) use limits::GraphqlLimits;
 
 use std::sync::Arc;
 
-use async_graphql::{MergedObject, Schema, SchemaBuilder};
+use async_graphql::{
+    MergedObject, MergedObjectTail, MergedSubscription, ObjectType, Request, Response, Schema,
+    SchemaBuilder, SubscriptionType,
+    futures_util::{future::BoxFuture, stream::BoxStream},
+};
 
 use crate::{
     auth::{
@@ -27,9 +31,10 @@ use crate::{
     communities::graphql::{CommunitiesMutation, CommunitiesQuery},
     db::Db,
     files::{Files, graphql::FilesMutation},
+    hooks::Hooks,
     messages::graphql::{MessagesMutation, MessagesQuery},
     posts::graphql::{PostsMutation, PostsQuery},
-    realtime::{Broker, catch_up::CatchUpQuery, graphql::Subscription},
+    realtime::{Broker, catch_up::CatchUpQuery, graphql::Subscription as RealtimeSubscription},
     users::graphql::{UsersMutation, UsersQuery},
     webhooks::{
         Webhooks,
@@ -37,8 +42,13 @@ use crate::{
     },
 };
 
+// The roots, each with a slot (`A`) for an application's own fields
+// (empty unless an application fills it): one type per root, so each
+// keeps the name clients know. (Plain comments: a doc comment would
+// become the type's description in the schema.)
 #[derive(MergedObject, Default)]
-pub(crate) struct Query(
+#[graphql(name = "Query")]
+pub(crate) struct Query<A: ObjectType = MergedObjectTail>(
     node::NodeQuery,
     AuthQuery,
     UsersQuery,
@@ -48,10 +58,12 @@ pub(crate) struct Query(
     CatchUpQuery,
     BackupQuery,
     WebhooksQuery,
+    A,
 );
 
 #[derive(MergedObject, Default)]
-pub(crate) struct Mutation(
+#[graphql(name = "Mutation")]
+pub(crate) struct Mutation<A: ObjectType = MergedObjectTail>(
     AuthMutation,
     UsersMutation,
     CommunitiesMutation,
@@ -61,12 +73,137 @@ pub(crate) struct Mutation(
     FilesMutation,
     BackupMutation,
     WebhooksMutation,
+    A,
 );
 
-pub(crate) type AppSchema = Schema<Query, Mutation, Subscription>;
+#[derive(MergedSubscription, Default)]
+#[graphql(name = "Subscription")]
+pub(crate) struct Subscription<A: SubscriptionType = MergedObjectTail>(RealtimeSubscription, A);
 
-fn builder(limits: &GraphqlLimits) -> SchemaBuilder<Query, Mutation, Subscription> {
-    let mut builder = Schema::build(Query::default(), Mutation::default(), Subscription)
+/// The executable schema, whatever its roots: the HTTP layer runs
+/// Hearth's alone and an application's extended one the same way.
+#[derive(Clone)]
+pub(crate) struct AppSchema(Arc<dyn Execute>);
+
+trait Execute: Send + Sync {
+    fn execute(&self, request: Request) -> BoxFuture<'static, Response>;
+    fn execute_stream(&self, request: Request) -> BoxStream<'static, Response>;
+    fn sdl(&self) -> String;
+}
+
+impl<Q, M, S> Execute for Schema<Q, M, S>
+where
+    Q: ObjectType + 'static,
+    M: ObjectType + 'static,
+    S: SubscriptionType + 'static,
+{
+    fn execute(&self, request: Request) -> BoxFuture<'static, Response> {
+        let schema = self.clone();
+        Box::pin(async move { schema.execute(request).await })
+    }
+
+    fn execute_stream(&self, request: Request) -> BoxStream<'static, Response> {
+        Schema::execute_stream(self, request)
+    }
+
+    fn sdl(&self) -> String {
+        Schema::sdl(self)
+    }
+}
+
+impl AppSchema {
+    pub(crate) async fn execute(&self, request: Request) -> Response {
+        self.0.execute(request).await
+    }
+
+    pub(crate) fn execute_stream(&self, request: Request) -> BoxStream<'static, Response> {
+        self.0.execute_stream(request)
+    }
+
+    pub(crate) fn sdl(&self) -> String {
+        self.0.sdl()
+    }
+}
+
+/// What resolvers reach through the schema's data.
+#[derive(Clone)]
+pub(crate) struct Services {
+    pub(crate) db: Db,
+    pub(crate) auth: Arc<Auth>,
+    pub(crate) broker: Broker,
+    pub(crate) files: Arc<Files>,
+    pub(crate) backups: Arc<Backups>,
+    pub(crate) webhooks: Arc<Webhooks>,
+    pub(crate) hooks: Arc<Hooks>,
+}
+
+/// Which roots the schema has: Hearth's, or Hearth's with an
+/// application's merged in. Chosen at start-up, fixed at compile time.
+#[derive(Clone, Copy)]
+pub(crate) struct Roots {
+    schema: fn(&GraphqlLimits, Services) -> AppSchema,
+    sdl: fn() -> String,
+}
+
+impl Roots {
+    pub(crate) fn hearth() -> Self {
+        Self {
+            schema: |limits, services| finish(builder(hearth_roots(), limits), services),
+            sdl: || builder(hearth_roots(), &sdl_limits()).finish().sdl(),
+        }
+    }
+
+    pub(crate) fn extended<AQ, AM, AS>() -> Self
+    where
+        AQ: ObjectType + Default + 'static,
+        AM: ObjectType + Default + 'static,
+        AS: SubscriptionType + Default + 'static,
+    {
+        Self {
+            schema: |limits, services| {
+                finish(builder(extended_roots::<AQ, AM, AS>(), limits), services)
+            },
+            sdl: || {
+                builder(extended_roots::<AQ, AM, AS>(), &sdl_limits())
+                    .finish()
+                    .sdl()
+            },
+        }
+    }
+
+    /// The schema the server executes.
+    pub(crate) fn schema(&self, limits: &GraphqlLimits, services: Services) -> AppSchema {
+        (self.schema)(limits, services)
+    }
+
+    /// The schema in SDL (for Hearth's own roots, as committed in
+    /// `schema.graphql`).
+    pub(crate) fn sdl(&self) -> String {
+        (self.sdl)()
+    }
+}
+
+fn hearth_roots() -> (Query, Mutation, Subscription) {
+    Default::default()
+}
+
+fn extended_roots<AQ, AM, AS>() -> (Query<AQ>, Mutation<AM>, Subscription<AS>)
+where
+    AQ: ObjectType + Default,
+    AM: ObjectType + Default,
+    AS: SubscriptionType + Default,
+{
+    Default::default()
+}
+
+fn builder<Q, M, S>(roots: (Q, M, S), limits: &GraphqlLimits) -> SchemaBuilder<Q, M, S>
+where
+    Q: ObjectType + 'static,
+    M: ObjectType + 'static,
+    S: SubscriptionType + 'static,
+{
+    let (query, mutation, subscription) = roots;
+    let mut builder = Schema::build(query, mutation, subscription)
         .limit_depth(limits.max_depth)
         .limit_complexity(limits.max_complexity)
         .limit_recursive_depth(32)
@@ -78,35 +215,41 @@ fn builder(limits: &GraphqlLimits) -> SchemaBuilder<Query, Mutation, Subscriptio
     builder
 }
 
-/// The schema the server executes.
-pub(crate) fn build_schema(
-    limits: &GraphqlLimits,
-    db: Db,
-    auth: Arc<Auth>,
-    broker: Broker,
-    files: Arc<Files>,
-    backups: Arc<Backups>,
-    webhooks: Arc<Webhooks>,
-) -> AppSchema {
-    builder(limits)
-        .data(backups)
-        .data(webhooks)
-        .data(crate::graphql::loader::data_loader(db.reads().clone()))
-        .data(db)
-        .data(auth)
-        .data(broker)
-        .data(files)
-        .finish()
+fn finish<Q, M, S>(builder: SchemaBuilder<Q, M, S>, services: Services) -> AppSchema
+where
+    Q: ObjectType + 'static,
+    M: ObjectType + 'static,
+    S: SubscriptionType + 'static,
+{
+    let Services {
+        db,
+        auth,
+        broker,
+        files,
+        backups,
+        webhooks,
+        hooks,
+    } = services;
+    AppSchema(Arc::new(
+        builder
+            .data(backups)
+            .data(webhooks)
+            .data(hooks)
+            .data(crate::graphql::loader::data_loader(db.reads().clone()))
+            .data(db)
+            .data(auth)
+            .data(broker)
+            .data(files)
+            .finish(),
+    ))
 }
 
-/// The schema in SDL, as committed in `schema.graphql`.
-pub(crate) fn sdl() -> String {
-    let limits = GraphqlLimits {
+fn sdl_limits() -> GraphqlLimits {
+    GraphqlLimits {
         max_depth: usize::MAX,
         max_complexity: usize::MAX,
         max_batch: 1,
         max_aliases: usize::MAX,
         introspection: true,
-    };
-    builder(&limits).finish().sdl()
+    }
 }

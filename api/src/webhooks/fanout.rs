@@ -161,6 +161,7 @@ fn cursor_row(cursor: Cursor) -> event_cursor::ActiveModel {
         txid: Set(cursor.txid),
         position: Set(cursor.position),
         updated_at: Set(now()),
+        ..Default::default()
     }
 }
 

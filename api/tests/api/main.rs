@@ -3,7 +3,8 @@
 //! One file per area of the API, mirroring the source: accounts and
 //! sessions (`auth`), profiles and follows (`users`), `communities`, `posts`
 //! (with comments, reactions and the feed), direct `messages`, `files`,
-//! subscriptions (`realtime`) and the event log behind them (`events`), the GraphQL handler (`graphql`, and `hostile`
+//! subscriptions (`realtime`) and the event log behind them (`events`),
+//! Hearth as a library (`extend`), the GraphQL handler (`graphql`, and `hostile`
 //! documents and requests), operations (`backup`, `config`, `durability`,
 //! `health`, `lifecycle`, `metrics`, `outage`), the database (`schema`,
 //! `seed`), and the README's examples (`readme`). What they share lives in
@@ -21,6 +22,7 @@ mod config;
 mod docs;
 mod durability;
 mod events;
+mod extend;
 mod files;
 mod graphql;
 mod health;
