@@ -5,6 +5,7 @@
 use std::{future::Future, io, net::SocketAddr, sync::Arc, time::Duration};
 
 use axum::Router;
+use migration::History;
 use tokio::net::TcpListener;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
@@ -13,15 +14,62 @@ use crate::{
     config::Config,
     db,
     events::{self, EventLog},
-    extend::Hearth,
     files::Files,
-    hooks::after,
+    hooks::{Hooks, after},
     http::{AppState, router},
     metrics,
     realtime::Broker,
-    schema::Services,
+    schema::{Roots, Services},
     webhooks::Webhooks,
 };
+
+/// What an application adds to Hearth (through `extend::Hearth`); empty
+/// for the `api` binary.
+pub(crate) struct Extensions {
+    pub(crate) routes: Option<Router>,
+    /// A route that could not be added, reported at start-up.
+    pub(crate) route_error: Option<String>,
+    pub(crate) roots: Roots,
+    pub(crate) history: History,
+    pub(crate) hooks: Hooks,
+}
+
+impl Extensions {
+    pub(crate) fn hearth() -> Self {
+        Self {
+            routes: None,
+            route_error: None,
+            roots: Roots::hearth(),
+            history: History::hearth(),
+            hooks: Hooks::default(),
+        }
+    }
+
+    /// Checks what was added, before anything starts.
+    fn check(&self) -> anyhow::Result<()> {
+        if let Some(err) = &self.route_error {
+            anyhow::bail!("{err}");
+        }
+        self.history.check().map_err(|e| anyhow::anyhow!(e))?;
+        let mut names = std::collections::BTreeSet::new();
+        for (name, _) in &self.hooks.after {
+            let shaped = !name.is_empty()
+                && name.len() <= 64
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.');
+            if !shaped {
+                anyhow::bail!(
+                    "after-commit hook name {name:?}: use 1 to 64 letters, digits, '_', '-' or '.'"
+                );
+            }
+            if !names.insert(name) {
+                anyhow::bail!("two after-commit hooks are named {name:?}");
+            }
+        }
+        Ok(())
+    }
+}
 
 pub struct Application {
     listener: TcpListener,
@@ -41,19 +89,19 @@ impl Application {
     /// Connects to the database (migrating it if configured) and binds the
     /// listener. Port 0 picks a free port, as tests do.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
-        Self::assemble(config, Hearth::new()).await
+        Self::assemble(config, Extensions::hearth()).await
     }
 
     /// [`Application::build`] with what an application added.
-    pub(crate) async fn assemble(config: Config, hearth: Hearth) -> anyhow::Result<Self> {
-        hearth.check()?;
-        let Hearth {
+    pub(crate) async fn assemble(config: Config, extensions: Extensions) -> anyhow::Result<Self> {
+        extensions.check()?;
+        let Extensions {
             routes,
             roots,
             history,
             hooks,
             ..
-        } = hearth;
+        } = extensions;
         let (db, statements) = db::connect(&config, &history).await?;
         let addr = SocketAddr::new(config.host, config.port);
         let listener = TcpListener::bind(addr)

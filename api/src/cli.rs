@@ -7,7 +7,12 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use crate::{app::shutdown_signal, auth, config::Config, db, extend::Hearth, telemetry};
+use crate::{
+    app::{Application, Extensions, shutdown_signal},
+    auth,
+    config::Config,
+    db, telemetry,
+};
 
 #[derive(Parser, Debug)]
 #[command(name = "api", version, about = "The Hearth GraphQL server")]
@@ -57,17 +62,14 @@ enum AdminCommand {
     },
 }
 
-pub async fn run() -> ExitCode {
-    run_with(Hearth::new()).await
-}
-
-/// The command line of an application built on Hearth (see `extend`).
-pub(crate) async fn run_with(hearth: Hearth) -> ExitCode {
+/// The command line of an application built on Hearth (`extend::Hearth`
+/// runs it; so does the `api` binary, with nothing added).
+pub(crate) async fn run_with(hearth: Extensions) -> ExitCode {
     let _ = dotenvy::dotenv();
     let cli = Cli::parse();
     match cli.command.unwrap_or(Command::Serve) {
         Command::Schema => {
-            print!("{}", hearth.sdl());
+            print!("{}", hearth.roots.sdl());
             ExitCode::SUCCESS
         }
         Command::Serve => serve(hearth).await,
@@ -235,7 +237,7 @@ async fn admin_create(
     }
 }
 
-async fn serve(hearth: Hearth) -> ExitCode {
+async fn serve(hearth: Extensions) -> ExitCode {
     let config = match Config::from_env() {
         Ok(config) => config,
         Err(err) => {
@@ -245,7 +247,7 @@ async fn serve(hearth: Hearth) -> ExitCode {
     };
     telemetry::init(config.log_format);
     let database = config.database_url_masked();
-    let app = match hearth.build(config).await {
+    let app = match Application::assemble(config, hearth).await {
         Ok(app) => app,
         Err(err) => {
             tracing::error!("cannot start: {err:#}");

@@ -14,14 +14,14 @@
 //! [`db`] and [`config`].
 //! [`app::Application`] wires it together.
 //!
-//! `main.rs` only calls [`cli::run`], so tests drive the same code the
-//! binary runs. [`extend`] is Hearth as a library: an application adds its
+//! `main.rs` only runs [`extend::Hearth`] with nothing added, so tests
+//! drive the same code the binary runs. [`extend`] is Hearth as a library: an application adds its
 //! own routes, GraphQL fields, tables and [`hooks`] to the same server.
 
 pub mod app;
 pub mod auth;
 pub(crate) mod backup;
-pub mod cli;
+pub(crate) mod cli;
 pub(crate) mod comments;
 pub(crate) mod communities;
 pub mod config;

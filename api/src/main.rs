@@ -6,7 +6,9 @@ use std::process::ExitCode;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// Hearth with nothing added: an application built on Hearth has a `main`
+/// like this one, with its additions (docs/extending.md).
 #[tokio::main]
 async fn main() -> ExitCode {
-    api::cli::run().await
+    api::extend::Hearth::new().run().await
 }

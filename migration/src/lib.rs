@@ -31,6 +31,7 @@ mod m20261206_000010_idempotency_keys;
 mod m20261206_000011_webhooks;
 mod m20261206_000012_rate_limits;
 mod m20261206_000013_hooks;
+mod m20261206_000014_event_wakeups;
 pub mod settings;
 mod tables;
 
@@ -53,6 +54,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000011_webhooks::Migration),
             Box::new(m20261206_000012_rate_limits::Migration),
             Box::new(m20261206_000013_hooks::Migration),
+            Box::new(m20261206_000014_event_wakeups::Migration),
         ]
     }
 }

@@ -21,9 +21,9 @@ use crate::tables::*;
 #[derive(DeriveMigrationName)]
 pub(crate) struct Migration;
 
-const NOTIFY_FUNCTION: &str = "CREATE FUNCTION hearth_events_notify() RETURNS trigger
+pub(crate) const NOTIFY_FUNCTION: &str = "CREATE FUNCTION hearth_events_notify() RETURNS trigger
     LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_notify('hearth_events', ''); RETURN NULL; END $$";
-const NOTIFY_TRIGGER: &str = "CREATE TRIGGER events_notify AFTER INSERT ON events
+pub(crate) const NOTIFY_TRIGGER: &str = "CREATE TRIGGER events_notify AFTER INSERT ON events
     FOR EACH STATEMENT EXECUTE FUNCTION hearth_events_notify()";
 
 #[async_trait::async_trait]

@@ -62,6 +62,9 @@ pub struct Db {
     writes: Writes,
     /// Notified after every write commits: it wakes the event log's reader.
     commits: Arc<Notify>,
+    /// Writes committed so far, so the reader knows when this process
+    /// wrote something other processes should hear about.
+    written: Arc<std::sync::atomic::AtomicU64>,
 }
 
 #[derive(Clone)]
@@ -115,7 +118,7 @@ impl Db {
                 })?
             }
         };
-        self.commits.notify_one();
+        self.committed();
         Ok(value)
     }
 
@@ -130,7 +133,7 @@ impl Db {
         match &self.writes {
             Writes::Pool => {
                 let value = work(Tx::Pool(&self.reads)).await?;
-                self.commits.notify_one();
+                self.committed();
                 Ok(value)
             }
             Writes::Writer(..) => self.transaction(work).await,
@@ -138,6 +141,17 @@ impl Db {
     }
 
     /// Notified (one permit at a time) whenever a write has committed.
+    fn committed(&self) {
+        self.written
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.commits.notify_one();
+    }
+
+    /// How many writes this process has committed.
+    pub(crate) fn writes_committed(&self) -> u64 {
+        self.written.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     pub(crate) fn commits(&self) -> Arc<Notify> {
         self.commits.clone()
     }
@@ -258,6 +272,7 @@ pub async fn connect(
         reads,
         writes,
         commits: Arc::new(Notify::new()),
+        written: Arc::default(),
     };
     Ok((db, counter))
 }

@@ -12,10 +12,10 @@
 //! is 0, so positions alone are commit order.
 //!
 //! A new event wakes the reader at once: in-process, every write's commit
-//! does; on PostgreSQL, the `NOTIFY` an insert into `events` sends (at
-//! commit) wakes the readers of the other processes. A lost wake-up costs
-//! latency, never an event: the reader polls too, and always reads from
-//! its cursor.
+//! does; on PostgreSQL, once a reader has read events its own process
+//! wrote, it sends one `NOTIFY` (outside any request), which wakes the
+//! readers of the other processes. A lost wake-up costs latency, never an
+//! event: the reader polls too, and always reads from its cursor.
 
 use std::{sync::Arc, time::Duration};
 
@@ -341,15 +341,20 @@ impl EventLog {
         shutdown: CancellationToken,
     ) {
         let wake = db.commits();
-        if matches!(backend_of(database_url), Ok(Backend::Postgres)) {
+        // On PostgreSQL, other processes hear of this one's events through
+        // `NOTIFY`, with this id as the payload so it skips its own.
+        let announce = matches!(backend_of(database_url), Ok(Backend::Postgres))
+            .then(|| Uuid::new_v4().to_string());
+        if let Some(me) = &announce {
             tokio::spawn(listen(
                 database_url.to_owned(),
+                me.clone(),
                 wake.clone(),
                 shutdown.clone(),
             ));
         }
         tokio::spawn(crate::db::in_background(follow(
-            db, wake, from, taps, shutdown,
+            db, wake, announce, from, taps, shutdown,
         )));
     }
 }
@@ -357,14 +362,31 @@ impl EventLog {
 async fn follow(
     db: Db,
     wake: Arc<Notify>,
+    announce: Option<String>,
     mut cursor: Cursor,
     taps: Vec<Arc<dyn Tap>>,
     shutdown: CancellationToken,
 ) {
     let mut retry = Duration::from_millis(2);
+    // Writes of this process already announced to the others.
+    let mut announced = db.writes_committed();
     loop {
+        // Counted before the read: a write committed after it is announced
+        // on a later turn.
+        let written = db.writes_committed();
         let pause = match read(&db, cursor, Scope::All, BATCH).await {
             Ok(batch) => {
+                if let Some(me) = &announce
+                    && written != announced
+                    && !batch.events.is_empty()
+                {
+                    match notify(&db, me).await {
+                        Ok(()) => announced = written,
+                        Err(err) => {
+                            tracing::warn!(error = ?err, "cannot tell other processes of new events");
+                        }
+                    }
+                }
                 for logged in batch.events {
                     metrics::histogram!("event_delivery_seconds").record(
                         (Utc::now() - logged.at)
@@ -406,13 +428,26 @@ async fn follow(
     }
 }
 
+/// One `NOTIFY` for whatever this process wrote since the last: outside
+/// any request's transaction, so writes never wait on `NOTIFY`'s
+/// server-wide commit lock.
+async fn notify(db: &Db, me: &str) -> AppResult<()> {
+    db.query_one_raw(sea_orm::Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "SELECT pg_notify($1, $2)",
+        [CHANNEL.into(), me.into()],
+    ))
+    .await?;
+    Ok(())
+}
+
 /// Wakes the reader whenever another process commits events. A lost
 /// connection is reopened with a growing pause; each (re)connection wakes
 /// the reader too, so what was committed meanwhile is read then.
-async fn listen(url: String, wake: Arc<Notify>, shutdown: CancellationToken) {
+async fn listen(url: String, me: String, wake: Arc<Notify>, shutdown: CancellationToken) {
     let mut pause = Duration::from_millis(100);
     loop {
-        match listen_once(&url, &wake, &shutdown, &mut pause).await {
+        match listen_once(&url, &me, &wake, &shutdown, &mut pause).await {
             Ok(()) => return,
             Err(err) => {
                 tracing::warn!(error = %err, retry_in = ?pause, "event listener lost PostgreSQL; reconnecting");
@@ -429,6 +464,7 @@ async fn listen(url: String, wake: Arc<Notify>, shutdown: CancellationToken) {
 /// One listening connection; `Ok` only when shutting down.
 async fn listen_once(
     url: &str,
+    me: &str,
     wake: &Notify,
     shutdown: &CancellationToken,
     pause: &mut Duration,
@@ -445,9 +481,11 @@ async fn listen_once(
         };
         // `None`: the connection dropped and was reopened; treat it like an
         // error so the pause and the log line happen once per outage.
-        if received.is_none() {
-            return Err(sqlx::Error::Protocol("connection lost".into()));
+        match received {
+            None => return Err(sqlx::Error::Protocol("connection lost".into())),
+            // This process's own announcement: its reader has read those.
+            Some(n) if n.payload() == me => {}
+            Some(_) => wake.notify_one(),
         }
-        wake.notify_one();
     }
 }

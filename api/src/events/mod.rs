@@ -304,7 +304,9 @@ pub async fn publish(
 }
 
 /// An application's event kind: `word.word`, lowercase ASCII letters,
-/// digits and `_`, at most 64 bytes, and not one of Hearth's.
+/// digits and `_`, at most 64 bytes, outside Hearth's namespaces (`post.`,
+/// `comment.`, ...: so a misspelt Hearth kind is refused, not taken for an
+/// application's).
 pub(crate) fn check_app_kind(kind: &str) -> AppResult<()> {
     let word = |w: &str| {
         !w.is_empty()
@@ -320,10 +322,17 @@ pub(crate) fn check_app_kind(kind: &str) -> AppResult<()> {
             ),
         ));
     }
-    if kind::ALL.contains(&kind) {
+    let namespace = kind.split('.').next().unwrap_or_default();
+    if kind::ALL
+        .iter()
+        .any(|k| k.split('.').next() == Some(namespace))
+    {
         return Err(AppError::bad_input(
             "kind",
-            format!("event kind {kind:?} is one of Hearth's own"),
+            format!(
+                "event kind {kind:?} is in Hearth's `{namespace}.` namespace; Hearth's kinds are {}",
+                kind::ALL.join(", ")
+            ),
         ));
     }
     Ok(())
@@ -340,6 +349,22 @@ fn encode(event: &Event) -> AppResult<serde_json::Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn application_kinds_stay_out_of_hearths_namespaces() {
+        assert!(check_app_kind("guestbook.signed").is_ok());
+        assert!(check_app_kind("activity.request").is_ok());
+        for refused in [
+            "post.created",
+            "post.creatd",
+            "guestbook",
+            "Guest.book",
+            "a..b",
+            "",
+        ] {
+            assert!(check_app_kind(refused).is_err(), "{refused}");
+        }
+    }
 
     #[test]
     fn events_keep_their_stored_names() {

@@ -13,10 +13,10 @@ use axum::{
 };
 use serde_json::json;
 
-use super::caller::Extras;
 use crate::{
     auth::Viewer,
     events::{self, Event},
+    http::Extras,
 };
 
 /// The kind of the events [`activity`] records.

@@ -1,26 +1,18 @@
 //! Extractors for an application's handlers: who is calling, the
 //! database and the event log. They read what Hearth's router puts into
-//! every request ([`Extras`]), so application routers need no state.
-
-use std::sync::Arc;
+//! every request (`Extras`), so application routers need no state.
 
 use axum::{extract::FromRequestParts, http::request::Parts};
 use uuid::Uuid;
 
 use crate::{
-    auth::{Auth, AuthSession, Viewer},
+    auth::{AuthSession, Viewer},
     db::Db,
     error::{AppError, AppResult},
     events::{self, Cursor, Logged, Scope},
+    http::Extras,
     users::service::require_standing,
 };
-
-/// What Hearth's router hands every request.
-#[derive(Clone)]
-pub(crate) struct Extras {
-    pub(crate) db: Db,
-    pub(crate) auth: Arc<Auth>,
-}
 
 fn extras(parts: &Parts) -> AppResult<&Extras> {
     parts

@@ -25,11 +25,13 @@
 mod activity;
 mod caller;
 
-use std::{panic::AssertUnwindSafe, process::ExitCode, sync::Arc};
+use std::{process::ExitCode, sync::Arc};
 
 use async_graphql::{ObjectType, SubscriptionType};
 use axum::Router;
 use migration::{History, MigratorTrait};
+
+use crate::schema::Roots;
 
 pub use self::{
     activity::{ACTIVITY, activity},
@@ -55,19 +57,11 @@ pub mod context {
 /// The root to pass for a GraphQL root an application does not extend.
 pub use async_graphql::MergedObjectTail as NoFields;
 
-pub(crate) use self::caller::Extras;
-use crate::{hooks::Hooks, schema::Roots};
+use crate::app::Extensions;
 
 /// An application built on Hearth: add to it, then [`Hearth::run`] it (or
 /// [`Hearth::build`] it with a config of your own).
-pub struct Hearth {
-    pub(crate) routes: Option<Router>,
-    /// A route that could not be added, reported at start-up.
-    pub(crate) route_error: Option<String>,
-    pub(crate) roots: Roots,
-    pub(crate) history: History,
-    pub(crate) hooks: Hooks,
-}
+pub struct Hearth(Extensions);
 
 impl Default for Hearth {
     fn default() -> Self {
@@ -78,13 +72,7 @@ impl Default for Hearth {
 impl Hearth {
     /// Hearth as the `api` binary runs it: nothing added.
     pub fn new() -> Self {
-        Self {
-            routes: None,
-            route_error: None,
-            roots: Roots::hearth(),
-            history: History::hearth(),
-            hooks: Hooks::default(),
-        }
+        Self(Extensions::hearth())
     }
 
     /// Adds routes (and nested routers) beside Hearth's, inside its
@@ -93,12 +81,13 @@ impl Hearth {
     /// start-up. Handlers take the caller with [`SignedIn`],
     /// [`MaybeSignedIn`] or [`Admin`], and [`Database`] and [`Events`].
     pub fn routes(mut self, routes: Router) -> Self {
-        self.routes = match self.routes.take() {
+        let ext = &mut self.0;
+        ext.routes = match ext.routes.take() {
             None => Some(routes),
-            Some(earlier) => match merge(earlier, routes) {
+            Some(earlier) => match crate::http::merge(earlier, routes) {
                 Ok(merged) => Some(merged),
                 Err(err) => {
-                    self.route_error.get_or_insert(err);
+                    ext.route_error.get_or_insert(err);
                     None
                 }
             },
@@ -108,24 +97,24 @@ impl Hearth {
 
     /// Merges the application's GraphQL roots into Hearth's (pass
     /// [`NoFields`] for a root it does not extend). Resolvers reach the
-    /// database and the caller through [`context`],
-    /// and fail with [`AppError`] for Hearth's error codes. `api schema`
-    /// prints the merged schema.
+    /// database and the caller through [`context`], and fail with
+    /// [`AppError`] for Hearth's error codes. `schema` prints the merged
+    /// schema.
     pub fn graphql<Q, M, S>(mut self) -> Self
     where
         Q: ObjectType + Default + 'static,
         M: ObjectType + Default + 'static,
         S: SubscriptionType + Default + 'static,
     {
-        self.roots = Roots::extended::<Q, M, S>();
+        self.0.roots = Roots::extended::<Q, M, S>();
         self
     }
 
     /// The application's migrator, which lists Hearth's migrations and its
-    /// own ([`migration::with_hearth`]): applied at start-up when
-    /// `DATABASE_AUTO_MIGRATE` is on, like Hearth's.
+    /// own ([`migration::with_hearth`]): applied at start-up unless
+    /// `AUTO_MIGRATE` is off, like Hearth's.
     pub fn migrations<M: MigratorTrait + 'static>(mut self) -> Self {
-        self.history = History::of::<M>();
+        self.0.history = History::of::<M>();
         self
     }
 
@@ -133,7 +122,7 @@ impl Hearth {
     /// comments, messages, accounts, memberships, files) before it is made,
     /// and may refuse it with a [`Refusal`].
     pub fn before(mut self, hook: impl BeforeHook) -> Self {
-        self.hooks.before.push(Arc::new(hook));
+        self.0.hooks.before.push(Arc::new(hook));
         self
     }
 
@@ -141,64 +130,23 @@ impl Hearth {
     /// under this name: keep it stable). It sees every committed event,
     /// Hearth's and the application's ([`publish`]), at least once.
     pub fn after(mut self, name: &str, hook: impl AfterHook) -> Self {
-        self.hooks.after.push((name.to_owned(), Arc::new(hook)));
+        self.0.hooks.after.push((name.to_owned(), Arc::new(hook)));
         self
     }
 
     /// The GraphQL schema in SDL, the application's fields included.
     pub fn sdl(&self) -> String {
-        self.roots.sdl()
+        self.0.roots.sdl()
     }
 
     /// Connects, migrates (if configured) and binds; then
     /// [`Application::run_until_stopped`] serves.
     pub async fn build(self, config: Config) -> anyhow::Result<Application> {
-        Application::assemble(config, self).await
+        Application::assemble(config, self.0).await
     }
 
     /// The `api` command line for this application.
     pub async fn run(self) -> ExitCode {
-        crate::cli::run_with(self).await
+        crate::cli::run_with(self.0).await
     }
-
-    /// Checks what was added, before anything starts.
-    pub(crate) fn check(&self) -> anyhow::Result<()> {
-        if let Some(err) = &self.route_error {
-            anyhow::bail!("{err}");
-        }
-        self.history.check().map_err(|e| anyhow::anyhow!(e))?;
-        let mut names = std::collections::BTreeSet::new();
-        for (name, _) in &self.hooks.after {
-            let shaped = !name.is_empty()
-                && name.len() <= 64
-                && name
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.');
-            if !shaped {
-                anyhow::bail!(
-                    "after-commit hook name {name:?}: use 1 to 64 letters, digits, '_', '-' or '.'"
-                );
-            }
-            if !names.insert(name) {
-                anyhow::bail!("two after-commit hooks are named {name:?}");
-            }
-        }
-        Ok(())
-    }
-}
-
-/// `a` and `b` as one router; axum refuses a path (or fallback) both have
-/// by panicking, which becomes an error naming it.
-pub(crate) fn merge<S: Clone + Send + Sync + 'static>(
-    a: Router<S>,
-    b: Router<S>,
-) -> Result<Router<S>, String> {
-    std::panic::catch_unwind(AssertUnwindSafe(|| a.merge(b))).map_err(|panic| {
-        let reason = panic
-            .downcast_ref::<String>()
-            .map(String::as_str)
-            .or_else(|| panic.downcast_ref::<&str>().copied())
-            .unwrap_or("overlapping routes");
-        format!("cannot add the application's routes: {reason}")
-    })
 }

@@ -28,7 +28,7 @@ use tower_http::{
 };
 use tracing::Level;
 
-pub(crate) use state::AppState;
+pub(crate) use state::{AppState, Extras};
 
 use self::error::error_response;
 
@@ -39,7 +39,7 @@ use crate::{config::Config, error::code};
 /// middleware stack.
 pub(crate) fn router(state: AppState, extra: Option<Router>) -> Result<Router, String> {
     let config = state.config.clone();
-    let extras = crate::extend::Extras {
+    let extras = Extras {
         db: state.db.clone(),
         auth: state.auth.clone(),
     };
@@ -52,11 +52,11 @@ pub(crate) fn router(state: AppState, extra: Option<Router>) -> Result<Router, S
         .fallback(not_found)
         .with_state(state);
     if let Some(extra) = extra {
-        routes = crate::extend::merge(routes, extra)?;
+        routes = merge(routes, extra)?;
     }
     // Inside the router, so requests are labelled by their route pattern.
     if let Some(endpoint) = metrics_endpoint {
-        routes = crate::extend::merge(
+        routes = merge(
             routes,
             Router::new().route("/metrics", get(metrics::scrape).with_state(endpoint)),
         )?
@@ -99,6 +99,22 @@ pub(crate) fn router(state: AppState, extra: Option<Router>) -> Result<Router, S
                 .layer(CompressionLayer::new())
                 .layer(cors(&config)),
         ))
+}
+
+/// `a` and `b` as one router; axum refuses a path (or fallback) both have
+/// by panicking, which becomes an error naming it.
+pub(crate) fn merge<S: Clone + Send + Sync + 'static>(
+    a: Router<S>,
+    b: Router<S>,
+) -> Result<Router<S>, String> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| a.merge(b))).map_err(|panic| {
+        let reason = panic
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| panic.downcast_ref::<&str>().copied())
+            .unwrap_or("overlapping routes");
+        format!("cannot add the application's routes: {reason}")
+    })
 }
 
 /// Browsers may call the API from any origin unless origins are listed.

@@ -73,6 +73,14 @@ impl AppState {
     }
 }
 
+/// What Hearth's router hands every request, for the extractors of an
+/// application's own routes.
+#[derive(Clone)]
+pub(crate) struct Extras {
+    pub(crate) db: Db,
+    pub(crate) auth: Arc<Auth>,
+}
+
 /// Who holds an open socket: an account, or (anonymous) an address.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(super) enum Holder {

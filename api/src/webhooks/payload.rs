@@ -7,14 +7,21 @@ use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
 use crate::{
-    events::Logged,
+    events::{Event, Logged},
     graphql::id::{NodeType, to_global_id},
 };
 
 /// The body for `logged`, serialized once: every attempt sends these bytes.
 pub(crate) fn body(logged: &Logged) -> String {
     let mut data = Map::new();
-    if let Ok(Value::Object(fields)) = serde_json::to_value(&logged.event) {
+    if let Event::App {
+        data: Value::Object(fields),
+        ..
+    } = &logged.event
+    {
+        // An application's event: its data as it was published.
+        data.extend(fields.clone());
+    } else if let Ok(Value::Object(fields)) = serde_json::to_value(&logged.event) {
         for (name, value) in fields {
             if name == "kind" {
                 continue;
@@ -67,7 +74,7 @@ fn global_ids(node: NodeType, value: Value) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::events::{Cursor, Event};
+    use crate::events::Cursor;
 
     #[test]
     fn ids_become_global_ids_and_the_shape_is_the_specifications() {
@@ -95,6 +102,27 @@ mod tests {
         );
         assert_eq!(body["data"]["actor"], body["data"]["author"]);
         assert_eq!(body["data"]["community"], Value::Null);
+        assert_eq!(body["data"]["cursor"], logged.cursor.encode());
+    }
+
+    #[test]
+    fn an_applications_event_carries_its_data_as_published() {
+        let logged = Logged {
+            cursor: Cursor {
+                txid: 0,
+                position: 8,
+            },
+            event: Event::App {
+                kind: "guestbook.signed".into(),
+                data: json!({ "entry": "e1", "stars": 5 }),
+            },
+            actor: None,
+            at: chrono::Utc::now(),
+        };
+        let body: Value = serde_json::from_str(&body(&logged)).unwrap();
+        assert_eq!(body["type"], "guestbook.signed");
+        assert_eq!(body["data"]["entry"], "e1");
+        assert_eq!(body["data"]["stars"], 5);
         assert_eq!(body["data"]["cursor"], logged.cursor.encode());
     }
 }

@@ -249,7 +249,8 @@ async fn check_url(config: &WebhookConfig, url: &str) -> AppResult<String> {
     Ok(parsed.to_string())
 }
 
-/// The event kinds an endpoint receives: at least one, each known.
+/// The event kinds an endpoint receives: at least one, each Hearth's or
+/// shaped like an application's own (which the log carries as well).
 fn check_kinds(kinds: Vec<String>) -> AppResult<Vec<String>> {
     if kinds.is_empty() {
         return Err(AppError::bad_input(
@@ -257,7 +258,9 @@ fn check_kinds(kinds: Vec<String>) -> AppResult<Vec<String>> {
             format!("name the event kinds to send: {}", kind::ALL.join(", ")),
         ));
     }
-    if let Some(unknown) = kinds.iter().find(|k| !kind::ALL.contains(&k.as_str())) {
+    let known =
+        |k: &String| kind::ALL.contains(&k.as_str()) || crate::events::check_app_kind(k).is_ok();
+    if let Some(unknown) = kinds.iter().find(|k| !known(k)) {
         return Err(AppError::bad_input(
             "input.events",
             format!(
