@@ -21,7 +21,6 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder
 use tokio::sync::broadcast;
 use uuid::Uuid;
 
-use super::tokens::LEEWAY_SECS;
 use crate::{
     error::AppResult,
     events::{Event, Logged, Tap, kind},
@@ -55,16 +54,19 @@ struct Table {
 #[derive(Clone)]
 pub struct Revocations {
     ended: Arc<Mutex<Table>>,
-    /// How long an entry matters: the access token lifetime and leeway.
+    /// How long an entry matters: as long as a token issued before it
+    /// could still be accepted.
     keep: Duration,
     watchers: broadcast::Sender<Ended>,
 }
 
 impl Revocations {
-    pub fn new(access_token_ttl: Duration) -> Self {
+    /// `keep`: the longest a token is accepted (its lifetime and the
+    /// clock leeway).
+    pub fn new(keep: Duration) -> Self {
         Self {
             ended: Arc::default(),
-            keep: access_token_ttl + Duration::from_secs(LEEWAY_SECS),
+            keep,
             watchers: broadcast::channel(256).0,
         }
     }

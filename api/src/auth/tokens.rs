@@ -100,7 +100,9 @@ impl AccessTokens {
             issuer: config.issuer.clone(),
             audience: config.audience.clone(),
             ttl: config.access_token_ttl,
-            revocations: Revocations::new(config.access_token_ttl),
+            revocations: Revocations::new(
+                config.access_token_ttl + std::time::Duration::from_secs(LEEWAY_SECS),
+            ),
         })
     }
 

@@ -31,7 +31,10 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use super::{Cursor, Event, Logged, kind};
+use super::{
+    cursor::Cursor,
+    types::{Event, Logged, kind},
+};
 use crate::{
     db::Db,
     error::{AppError, AppResult},
