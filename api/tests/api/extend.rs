@@ -410,3 +410,173 @@ async fn an_after_hook_catches_up_on_what_happened_while_it_was_stopped() {
         .unwrap();
     assert!(kept.len() >= 2);
 }
+
+/// An application's own roots: a query that reads the viewer and the
+/// database, a mutation refusing with Hearth's codes, a subscription.
+#[derive(Default)]
+struct AppQuery;
+
+#[async_graphql::Object]
+impl AppQuery {
+    /// How many accounts exist, for signed-in callers.
+    async fn account_count(&self, ctx: &async_graphql::Context<'_>) -> async_graphql::Result<u64> {
+        use sea_orm::PaginatorTrait;
+        api::extend::context::signed_in(ctx)?;
+        let db = api::extend::context::db(ctx)?;
+        Ok(entity::user::Entity::find()
+            .count(db)
+            .await
+            .map_err(api::extend::AppError::from)?)
+    }
+}
+
+#[derive(Default)]
+struct AppMutation;
+
+#[async_graphql::Object]
+impl AppMutation {
+    async fn shout(&self, text: String) -> async_graphql::Result<String> {
+        if text.is_empty() {
+            return Err(api::extend::AppError::bad_input("text", "say something").into());
+        }
+        Ok(text.to_uppercase())
+    }
+}
+
+#[derive(Default)]
+struct AppSubscription;
+
+#[async_graphql::Subscription]
+impl AppSubscription {
+    async fn countdown(&self, from: u32) -> impl futures_util::Stream<Item = u32> {
+        futures_util::stream::iter((0..=from).rev())
+    }
+}
+
+#[tokio::test]
+async fn an_applications_graphql_roots_merge_into_hearths() {
+    let hearth = Hearth::new().graphql::<AppQuery, AppMutation, AppSubscription>();
+    let sdl = hearth.sdl();
+    for field in [
+        "accountCount: Int!",
+        "shout(text: String!): String!",
+        "countdown(from: Int!): Int!",
+        "createPost(input: CreatePostInput!): Post!",
+        "commentAdded(",
+    ] {
+        assert!(sdl.contains(field), "the merged schema lacks {field}");
+    }
+    let app = TestHearth::spawn(hearth).await;
+    let ann = app.create_user("ann").await;
+
+    let count = app.graphql("{ accountCount }").as_user(&ann).await;
+    assert_eq!(count.body["data"]["accountCount"], 1);
+    let anonymous = app.graphql("{ accountCount }").await;
+    assert_eq!(
+        anonymous.body["errors"][0]["extensions"]["code"],
+        "UNAUTHENTICATED"
+    );
+    let shout = app.graphql("mutation { shout(text: \"hi\") }").await;
+    assert_eq!(shout.body["data"]["shout"], "HI");
+    let empty = app.graphql("mutation { shout(text: \"\") }").await;
+    assert_eq!(
+        empty.body["errors"][0]["extensions"]["code"],
+        "BAD_USER_INPUT"
+    );
+    assert_eq!(empty.body["errors"][0]["extensions"]["field"], "text");
+
+    let mut ws = crate::helpers::ws::open(app.addr).await;
+    ws.init(None).await;
+    ws.subscribe("1", "subscription { countdown(from: 2) }", json!({}))
+        .await;
+    for expected in [2, 1, 0] {
+        assert_eq!(ws.event("1").await["data"]["countdown"], expected);
+    }
+}
+
+#[tokio::test]
+async fn two_servers_on_one_database_run_an_after_hook_once_per_event() {
+    let db = TestDb::new().await;
+    let (one, two) = (Recorder::default(), Recorder::default());
+    let mut servers = Vec::new();
+    let mut addrs = Vec::new();
+    for recorder in [&one, &two] {
+        let app = Hearth::new()
+            .after("audit", recorder.clone())
+            .build(test_config(&db))
+            .await
+            .unwrap();
+        addrs.push(app.local_addr().unwrap());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        servers.push((
+            stop,
+            tokio::spawn(app.run_until_stopped(async {
+                let _ = stopped.await;
+            })),
+        ));
+    }
+    let client = reqwest::Client::new();
+    let graphql =
+        |addr: std::net::SocketAddr, token: Option<String>, query: String, variables: Value| {
+            let client = client.clone();
+            async move {
+                let mut request = client.post(format!("http://{addr}/graphql"));
+                if let Some(token) = token {
+                    request = request.bearer_auth(token);
+                }
+                request
+                    .json(&json!({ "query": query, "variables": variables }))
+                    .send()
+                    .await
+                    .unwrap()
+                    .json::<Value>()
+                    .await
+                    .unwrap()
+            }
+        };
+    let signed_up = graphql(
+        addrs[0],
+        None,
+        "mutation($input: SignUpInput!) { signUp(input: $input) { accessToken } }".into(),
+        json!({ "input": {
+            "email": "ann@example.com", "username": "ann", "password": "correct horse battery",
+            "device": { "name": "t", "secret": "test-device-secret-0123456789" },
+        }}),
+    )
+    .await;
+    let token = signed_up["data"]["signUp"]["accessToken"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // Posts through both servers.
+    for i in 0..6 {
+        let body = graphql(
+            addrs[i % 2],
+            Some(token.clone()),
+            "mutation($b: String!) { createPost(input: { body: $b }) { id } }".into(),
+            json!({ "b": format!("post {i}") }),
+        )
+        .await;
+        assert!(body["errors"].is_null(), "{body}");
+    }
+    let posts = |r: &Recorder| {
+        r.handled
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|k| *k == "post.created")
+            .count()
+    };
+    let handled = || posts(&one) + posts(&two);
+    eventually("six posts handled", || handled() >= 6).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        handled(),
+        6,
+        "each event once, by whichever server holds the hook"
+    );
+    for (stop, server) in servers {
+        let _ = stop.send(());
+        server.await.unwrap().unwrap();
+    }
+}

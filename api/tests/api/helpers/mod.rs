@@ -24,7 +24,7 @@ use std::{
 
 use api::{app::Application, config::Config};
 use migration::database::{Backend, backend_of};
-use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement};
+use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 use serde_json::{Value, json};
 use tokio::{sync::oneshot, task::JoinHandle};
 use uuid::Uuid;
@@ -70,19 +70,9 @@ impl TestDb {
             Some(Backend::Postgres),
             "TEST_DATABASE_URL must be a postgres:// URL"
         );
-        let name = format!("hearth_test_{}", Uuid::new_v4().simple());
-        let admin = Database::connect(&admin_url)
-            .await
-            .unwrap_or_else(|e| panic!("cannot reach TEST_DATABASE_URL: {e}"));
-        admin
-            .execute_unprepared(&format!("CREATE DATABASE {name}"))
-            .await
-            .expect("create test database");
-        let _ = admin.close().await;
-        let mut url = url::Url::parse(&admin_url).expect("valid URL");
-        url.set_path(&name);
+        let (url, name) = api::testing::create_postgres_database(&admin_url).await;
         Self {
-            url: url.to_string(),
+            url,
             backend: Backend::Postgres,
             data_dir: tempfile::tempdir().expect("temp dir"),
             _dir: None,
@@ -100,27 +90,9 @@ impl TestDb {
 
 impl Drop for TestDb {
     fn drop(&mut self) {
-        let Some((admin_url, name)) = self.postgres.take() else {
-            return;
-        };
-        // Drop runs outside async; use a runtime of our own on another thread.
-        let _ = std::thread::spawn(move || {
-            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            else {
-                return;
-            };
-            rt.block_on(async {
-                if let Ok(admin) = Database::connect(&admin_url).await {
-                    let _ = admin
-                        .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                        .await;
-                    let _ = admin.close().await;
-                }
-            });
-        })
-        .join();
+        if let Some((admin_url, name)) = self.postgres.take() {
+            api::testing::drop_postgres_database(admin_url, name);
+        }
     }
 }
 
