@@ -147,6 +147,9 @@ impl Application {
         if !hooks.after.is_empty() {
             let wake = Arc::new(tokio::sync::Notify::new());
             for (name, hook) in &hooks.after {
+                after::register(&db, name)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("after-commit hook {name}: {e:?}"))?;
                 after::spawn(
                     db.clone(),
                     name.clone(),

@@ -54,6 +54,36 @@ pub(crate) fn cursor_name(name: &str) -> String {
     format!("hook:{name}")
 }
 
+/// Gives a hook that has no place in the log yet one at the log's end, at
+/// start-up, before the server takes requests: so every event committed
+/// once it serves reaches the hook, however late its task first runs.
+pub(crate) async fn register(db: &Db, name: &str) -> AppResult<()> {
+    let row = cursor_name(name);
+    db.statement(move |tx| {
+        Box::pin(async move {
+            let start = events::tail(&tx).await?;
+            event_cursor::Entity::insert(event_cursor::ActiveModel {
+                name: Set(row),
+                txid: Set(start.txid),
+                position: Set(start.position),
+                updated_at: Set(now()),
+                holder: Set(None),
+                leased_until: Set(None),
+            })
+            .on_conflict(
+                OnConflict::column(event_cursor::Column::Name)
+                    .do_nothing()
+                    .to_owned(),
+            )
+            .try_insert()
+            .exec_without_returning(&tx)
+            .await?;
+            Ok(())
+        })
+    })
+    .await
+}
+
 /// Wakes hooks when the process's log reader sees new events.
 pub(crate) struct Wake(pub(crate) Arc<Notify>);
 
