@@ -134,19 +134,7 @@ impl TestHearth {
                 "device": { "name": "test", "secret": "test-device-secret-0123456789" },
             }}))
             .await;
-        let payload = &outcome.body["data"]["signUp"];
-        let token = payload["accessToken"].as_str();
-        let id = payload["user"]["id"]
-            .as_str()
-            .and_then(|id| from_global_id(&ID::from(id)));
-        match (token, id) {
-            (Some(token), Some((_, id))) => TestUser {
-                id,
-                username: username.to_owned(),
-                access_token: token.to_owned(),
-            },
-            _ => panic!("signing up {username} failed: {}", outcome.body),
-        }
+        signed_in(&outcome, "signUp", username)
     }
 
     /// A new instance admin, signed in.
@@ -162,18 +150,7 @@ impl TestHearth {
                 "device": { "name": "test", "secret": "test-device-secret-0123456789" },
             }}))
             .await;
-        let payload = &outcome.body["data"]["signIn"];
-        let id = payload["user"]["id"]
-            .as_str()
-            .and_then(|id| from_global_id(&ID::from(id)));
-        match (payload["accessToken"].as_str(), id) {
-            (Some(token), Some((_, id))) => TestUser {
-                id,
-                username: username.to_owned(),
-                access_token: token.to_owned(),
-            },
-            _ => panic!("signing admin {username} in failed: {}", outcome.body),
-        }
+        signed_in(&outcome, "signIn", username)
     }
 
     /// A GraphQL request (POST /graphql) for `query`.
@@ -237,6 +214,22 @@ impl TestHearth {
             .into_iter()
             .map(|row| (row.kind, row.data))
             .collect()
+    }
+}
+
+/// The user an `AuthPayload` (of the mutation `field`) signed in.
+fn signed_in(outcome: &Outcome, field: &str, username: &str) -> TestUser {
+    let payload = &outcome.body["data"][field];
+    let id = payload["user"]["id"]
+        .as_str()
+        .and_then(|id| from_global_id(&ID::from(id)));
+    match (payload["accessToken"].as_str(), id) {
+        (Some(token), Some((_, id))) => TestUser {
+            id,
+            username: username.to_owned(),
+            access_token: token.to_owned(),
+        },
+        _ => panic!("{field} for {username} failed: {}", outcome.body),
     }
 }
 

@@ -208,37 +208,21 @@ async fn lease(db: &Db, row: &str, me: Uuid) -> AppResult<Option<Cursor>> {
     let taken = db
         .statement(move |tx| {
             Box::pin(async move {
-                let claim = || {
-                    let at = now();
-                    event_cursor::Entity::update_many()
-                        .col_expr(C::Holder, Expr::value(me))
-                        .col_expr(C::LeasedUntil, Expr::value(at + lease_length()))
-                        .filter(C::Name.eq(row_name.clone()))
-                        .filter(
-                            Condition::any()
-                                .add(C::Holder.is_null())
-                                .add(C::Holder.eq(me))
-                                .add(C::LeasedUntil.lt(at)),
-                        )
-                };
-                if claim().exec(&tx).await?.rows_affected > 0 {
-                    return Ok(true);
-                }
-                // A new hook starts from the log's end as it is now.
-                let start = events::tail(&tx).await?;
-                event_cursor::Entity::insert(event_cursor::ActiveModel {
-                    name: Set(row_name.clone()),
-                    txid: Set(start.txid),
-                    position: Set(start.position),
-                    updated_at: Set(now()),
-                    holder: Set(None),
-                    leased_until: Set(None),
-                })
-                .on_conflict(OnConflict::column(C::Name).do_nothing().to_owned())
-                .try_insert()
-                .exec_without_returning(&tx)
-                .await?;
-                Ok(claim().exec(&tx).await?.rows_affected > 0)
+                // The row exists: `register` made it at start-up.
+                let at = now();
+                let claimed = event_cursor::Entity::update_many()
+                    .col_expr(C::Holder, Expr::value(me))
+                    .col_expr(C::LeasedUntil, Expr::value(at + lease_length()))
+                    .filter(C::Name.eq(row_name))
+                    .filter(
+                        Condition::any()
+                            .add(C::Holder.is_null())
+                            .add(C::Holder.eq(me))
+                            .add(C::LeasedUntil.lt(at)),
+                    )
+                    .exec(&tx)
+                    .await?;
+                Ok(claimed.rows_affected > 0)
             })
         })
         .await?;
