@@ -57,6 +57,14 @@ pub enum AppError {
     /// Refused by an application's rule (a before-hook, a route of its
     /// own), with the application's own stable code.
     Rejected { code: &'static str, message: String },
+    /// A sign-in step refused for a reason the client can branch on: its
+    /// own `code`, and `reason` (in `extensions.reason`) naming the check
+    /// that failed.
+    Denied {
+        code: &'static str,
+        reason: &'static str,
+        message: String,
+    },
     /// The database is unreachable (down, restarting, pool exhausted).
     /// Logged; the client may retry.
     Unavailable(DbErr),
@@ -100,7 +108,8 @@ impl AppError {
             Self::NotFound(what) => format!("{what} not found"),
             Self::BadUserInput { message, .. }
             | Self::Conflict { message, .. }
-            | Self::Rejected { message, .. } => message.clone(),
+            | Self::Rejected { message, .. }
+            | Self::Denied { message, .. } => message.clone(),
             Self::RateLimited { retry_after_secs } => {
                 format!("too many requests, retry in {retry_after_secs} s")
             }
@@ -121,7 +130,7 @@ impl AppError {
             Self::Conflict { .. } => code::CONFLICT,
             Self::RateLimited { .. } => code::RATE_LIMITED,
             Self::ResyncRequired => code::RESYNC_REQUIRED,
-            Self::Rejected { code, .. } => code,
+            Self::Rejected { code, .. } | Self::Denied { code, .. } => code,
             Self::Unavailable(_) => code::SERVICE_UNAVAILABLE,
             Self::Internal(_) => code::INTERNAL,
         }
@@ -175,6 +184,7 @@ impl From<AppError> for async_graphql::Error {
                 AppError::RateLimited { retry_after_secs } => {
                     ext.set("retryAfter", *retry_after_secs);
                 }
+                AppError::Denied { reason, .. } => ext.set("reason", *reason),
                 _ => {}
             }
         })

@@ -18,7 +18,8 @@ pub struct Model {
     pub bio: String,
     pub avatar_file_id: Option<Uuid>,
     pub role: UserRole,
-    /// argon2id PHC string. Never leaves the server.
+    /// argon2id PHC string. Never leaves the server. Empty for an account
+    /// that signs in only through providers or email codes.
     pub password_hash: String,
     pub email_verified_at: Option<DateTimeUtc>,
     /// Set by an admin: no sign-in, no refresh, every session ended.

@@ -32,6 +32,7 @@ mod m20261206_000011_webhooks;
 mod m20261206_000012_rate_limits;
 mod m20261206_000013_hooks;
 mod m20261206_000014_event_wakeups;
+mod m20261206_000015_social_sign_in;
 pub mod settings;
 mod tables;
 
@@ -55,6 +56,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000012_rate_limits::Migration),
             Box::new(m20261206_000013_hooks::Migration),
             Box::new(m20261206_000014_event_wakeups::Migration),
+            Box::new(m20261206_000015_social_sign_in::Migration),
         ]
     }
 }

@@ -332,3 +332,44 @@ pub(crate) enum HookFailures {
     Attempts,
     FailedAt,
 }
+
+#[derive(DeriveIden, Clone, Copy)]
+pub(crate) enum Identities {
+    Table,
+    Id,
+    UserId,
+    Provider,
+    Subject,
+    Email,
+    EmailVerified,
+    PictureUrl,
+    CreatedAt,
+    LastUsedAt,
+}
+
+#[derive(DeriveIden, Clone, Copy)]
+pub(crate) enum OauthFlows {
+    Table,
+    Id,
+    StateHash,
+    Provider,
+    RedirectUri,
+    DeviceSecretHash,
+    Nonce,
+    CodeVerifier,
+    CreatedAt,
+    ExpiresAt,
+    UsedAt,
+}
+
+#[derive(DeriveIden, Clone, Copy)]
+pub(crate) enum EmailCodes {
+    Table,
+    Id,
+    Email,
+    CodeHash,
+    Attempts,
+    CreatedAt,
+    ExpiresAt,
+    UsedAt,
+}

@@ -63,6 +63,24 @@ impl Account {
     async fn profile(&self) -> User {
         User::from(self.0.clone())
     }
+
+    /// Whether the account has a password (one made by a provider or an
+    /// email code has none until `setPassword`).
+    async fn has_password(&self) -> bool {
+        !self.0.password_hash.is_empty()
+    }
+
+    /// The providers this account signs in with.
+    async fn identities(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Vec<super::social::graphql::Identity>> {
+        let identities = auth(ctx)?.identities(self.0.id).await?;
+        Ok(identities
+            .into_iter()
+            .map(super::social::graphql::Identity)
+            .collect())
+    }
 }
 
 /// A signed-in device.
@@ -106,7 +124,7 @@ impl Session {
 /// exchange it with `refreshSession` before `accessTokenExpiresAt`.
 #[derive(SimpleObject)]
 pub struct AuthPayload {
-    access_token: String,
+    pub(crate) access_token: String,
     access_token_expires_at: DateTime<Utc>,
     refresh_token: String,
     user: Account,

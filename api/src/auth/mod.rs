@@ -1,7 +1,7 @@
 //! Accounts and device sessions: sign-up and sign-in with argon2id
 //! passwords, short-lived JWT access tokens, rotating refresh tokens bound
 //! to a device secret, email verification and password reset, rate limits,
-//! and the guards other features use (`SignedIn`, `AdminOnly`,
+//! social sign-in and email codes ([`social`]), and the guards other features use (`SignedIn`, `AdminOnly`,
 //! `require_owner`).
 
 pub mod graphql;
@@ -10,6 +10,7 @@ pub mod rate_limit;
 pub mod revocations;
 pub mod service;
 pub mod settings;
+pub mod social;
 pub mod tokens;
 pub mod viewer;
 

@@ -33,6 +33,8 @@ pub enum Action {
     Refresh,
     PasswordReset,
     EmailVerification,
+    /// Asking for an emailed sign-in code, and trying one.
+    EmailCode,
 }
 
 impl Action {
@@ -43,6 +45,7 @@ impl Action {
             Self::Refresh => "refresh",
             Self::PasswordReset => "password_reset",
             Self::EmailVerification => "email_verification",
+            Self::EmailCode => "email_code",
         }
     }
 }

@@ -13,8 +13,9 @@ use std::{net::IpAddr, path::Path};
 
 use chrono::{DateTime, Utc};
 use entity::{
+    email_code,
     enums::{TokenPurpose, UserRole},
-    one_time_token, refresh_token, session, user,
+    oauth_flow, one_time_token, refresh_token, session, user,
 };
 use sea_orm::{
     ActiveModelTrait,
@@ -55,6 +56,8 @@ pub struct Auth {
     pub mailer: Mailer,
     pub config: AuthConfig,
     pub link_base_url: Option<String>,
+    /// The configured sign-in providers.
+    pub social: super::social::Providers,
 }
 
 /// The device a session belongs to.
@@ -74,7 +77,7 @@ pub struct NewAccount {
 }
 
 /// A device session not yet stored: its row and first refresh token.
-struct NewSession {
+pub(super) struct NewSession {
     row: session::ActiveModel,
     refresh_token: String,
     now: DateTime<Utc>,
@@ -109,6 +112,10 @@ impl Auth {
             mailer: Mailer::new(&config.mail, &config.data_dir)?,
             config: config.auth.clone(),
             link_base_url: config.mail.link_base_url.clone(),
+            social: super::social::Providers::new(
+                &config.auth.social.providers,
+                config.auth.social.provider_timeout,
+            )?,
         })
     }
 
@@ -252,7 +259,12 @@ impl Auth {
             .as_ref()
             .map_or_else(|| login.to_owned(), |u| u.id.to_string());
         self.limits.check_account(Action::SignIn, &account).await?;
-        let hash = user.as_ref().map(|u| u.password_hash.as_str());
+        // An account without a password (made by a provider or an email
+        // code) is checked against the dummy hash, like an unknown one.
+        let hash = user
+            .as_ref()
+            .map(|u| u.password_hash.as_str())
+            .filter(|h| !h.is_empty());
         if !self.hasher.verify(password, hash).await? {
             return Err(AppError::Unauthenticated(BAD_CREDENTIALS));
         }
@@ -276,7 +288,7 @@ impl Auth {
 
     /// Signs `user` in on `device` (and stores `rehash` as their password
     /// hash, in the same write).
-    async fn start_session(
+    pub(super) async fn start_session(
         &self,
         user: user::Model,
         device: &Device,
@@ -299,7 +311,7 @@ impl Auth {
     }
 
     /// A new device session for `user_id`, ready to insert.
-    fn new_session(&self, user_id: Uuid, device: &Device) -> NewSession {
+    pub(super) fn new_session(&self, user_id: Uuid, device: &Device) -> NewSession {
         let now = Utc::now();
         NewSession {
             row: session::ActiveModel {
@@ -317,7 +329,7 @@ impl Auth {
         }
     }
 
-    fn tokens_for(
+    pub(super) fn tokens_for(
         &self,
         user: user::Model,
         session_id: Uuid,
@@ -588,6 +600,12 @@ impl Auth {
         password: &str,
         field: &str,
     ) -> AppResult<()> {
+        if user.password_hash.is_empty() {
+            return Err(AppError::bad_input(
+                field,
+                "this account has no password yet: set one with setPassword first",
+            ));
+        }
         if password.chars().count() > password::MAX_CHARS
             || !self
                 .hasher
@@ -831,7 +849,8 @@ impl Auth {
     /// Deletes what can no longer be used: sessions ended or expired for
     /// longer than the idle lifetime (their tokens go with them), rotated
     /// refresh tokens older than that (a replay that old is just refused,
-    /// without revoking), and used or expired email tokens.
+    /// without revoking), and used or expired email tokens, sign-in flows
+    /// and email codes.
     pub async fn sweep(&self) -> AppResult<u64> {
         let cutoff = Utc::now() - self.config.refresh_idle_ttl;
         self.db
@@ -858,7 +877,27 @@ impl Auth {
                         )
                         .exec(&tx)
                         .await?;
-                    Ok(sessions.rows_affected + tokens.rows_affected + one_time.rows_affected)
+                    let flows = oauth_flow::Entity::delete_many()
+                        .filter(
+                            Condition::any()
+                                .add(oauth_flow::Column::UsedAt.is_not_null())
+                                .add(oauth_flow::Column::ExpiresAt.lt(Utc::now())),
+                        )
+                        .exec(&tx)
+                        .await?;
+                    let codes = email_code::Entity::delete_many()
+                        .filter(
+                            Condition::any()
+                                .add(email_code::Column::UsedAt.is_not_null())
+                                .add(email_code::Column::ExpiresAt.lt(Utc::now())),
+                        )
+                        .exec(&tx)
+                        .await?;
+                    Ok(sessions.rows_affected
+                        + tokens.rows_affected
+                        + one_time.rows_affected
+                        + flows.rows_affected
+                        + codes.rows_affected)
                 })
             })
             .await
@@ -914,7 +953,10 @@ pub async fn ensure_admin(
 }
 
 /// An account by email or username, case-insensitively.
-async fn find_by_login(db: &impl ConnectionTrait, login: &str) -> AppResult<Option<user::Model>> {
+pub(super) async fn find_by_login(
+    db: &impl ConnectionTrait,
+    login: &str,
+) -> AppResult<Option<user::Model>> {
     let login = login.trim().to_lowercase();
     let lower = |column: user::Column| Expr::expr(Func::lower(Expr::col(column)));
     Ok(user::Entity::find()
@@ -968,7 +1010,11 @@ async fn revoke(db: &impl ConnectionTrait, which: Condition, actor: Uuid) -> App
     Ok(sessions)
 }
 
-async fn set_password(db: &impl ConnectionTrait, user_id: Uuid, hash: String) -> AppResult<()> {
+pub(super) async fn set_password(
+    db: &impl ConnectionTrait,
+    user_id: Uuid,
+    hash: String,
+) -> AppResult<()> {
     user::Entity::update_many()
         .col_expr(user::Column::PasswordHash, Expr::value(hash))
         .col_expr(user::Column::UpdatedAt, Expr::value(Utc::now()))
@@ -1025,7 +1071,7 @@ async fn redeem(db: &impl ConnectionTrait, token: &str, purpose: TokenPurpose) -
 }
 
 /// A normalized email address, or `BAD_USER_INPUT` naming `email`.
-fn check_email(email: &str) -> AppResult<String> {
+pub(super) fn check_email(email: &str) -> AppResult<String> {
     let email = email.trim();
     let valid = email.len() <= 254
         && email
@@ -1053,7 +1099,7 @@ fn check_username(username: &str) -> AppResult<String> {
     Ok(username.to_owned())
 }
 
-fn check_device(device: &Device) -> AppResult<()> {
+pub(super) fn check_device(device: &Device) -> AppResult<()> {
     let name = device.name.trim();
     if name.is_empty() || name.chars().count() > 128 {
         return Err(AppError::bad_input(
@@ -1078,7 +1124,7 @@ fn taken(field: &str) -> AppError {
 }
 
 /// A unique index broken by a concurrent sign-up becomes `CONFLICT`.
-fn unique_violation(err: sea_orm::DbErr) -> AppError {
+pub(super) fn unique_violation(err: sea_orm::DbErr) -> AppError {
     AppError::on_unique_violation(err, |message| {
         taken(if message.contains("username") {
             "username"

@@ -60,6 +60,8 @@ pub struct AuthConfig {
     /// accounts sign in once their email is confirmed. Off, sign-up signs
     /// the device in at once and a registered email is `CONFLICT`.
     pub confirm_email: bool,
+    /// Sign-in providers and email codes.
+    pub social: super::social::SocialConfig,
 }
 
 /// Limits on sign-in, sign-up, refresh and password reset.
@@ -146,6 +148,7 @@ impl AuthConfig {
             email_verification_ttl: env.secs("EMAIL_VERIFICATION_TTL_SECS", DAY)?,
             password_reset_ttl: env.secs("PASSWORD_RESET_TTL_SECS", 60 * 60)?,
             confirm_email: env.flag("AUTH_CONFIRM_EMAIL", production)?,
+            social: super::social::SocialConfig::from_env(env, production)?,
             rate_limit: RateLimitConfig {
                 per_ip: env.positive("AUTH_RATE_LIMIT_PER_IP", 20)?,
                 per_account: env.positive("AUTH_RATE_LIMIT_PER_ACCOUNT", 5)?,

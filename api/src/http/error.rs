@@ -24,7 +24,7 @@ impl IntoResponse for crate::error::AppError {
     fn into_response(self) -> Response {
         use crate::error::AppError as E;
         let status = match &self {
-            E::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
+            E::Unauthenticated(_) | E::Denied { .. } => StatusCode::UNAUTHORIZED,
             E::Forbidden | E::Refused(_) => StatusCode::FORBIDDEN,
             E::NotFound(_) => StatusCode::NOT_FOUND,
             E::BadUserInput { .. } => StatusCode::BAD_REQUEST,

@@ -22,6 +22,7 @@ use crate::{
     auth::{
         Auth,
         graphql::{AuthMutation, AuthQuery},
+        social::graphql::{SocialMutation, SocialQuery},
     },
     backup::{
         Backups,
@@ -51,6 +52,7 @@ use crate::{
 pub(crate) struct Query<A: ObjectType = MergedObjectTail>(
     node::NodeQuery,
     AuthQuery,
+    SocialQuery,
     UsersQuery,
     CommunitiesQuery,
     PostsQuery,
@@ -65,6 +67,7 @@ pub(crate) struct Query<A: ObjectType = MergedObjectTail>(
 #[graphql(name = "Mutation")]
 pub(crate) struct Mutation<A: ObjectType = MergedObjectTail>(
     AuthMutation,
+    SocialMutation,
     UsersMutation,
     CommunitiesMutation,
     PostsMutation,

@@ -178,13 +178,50 @@ fn production_without_a_jwt_secret_stops_the_binary() {
 fn the_configuration_page_names_every_variable_the_server_reads() {
     use std::{cell::RefCell, collections::BTreeSet};
     let read = RefCell::new(BTreeSet::new());
-    // S3_* are read only when a bucket is set.
-    for bucket in [None, Some("hearth-files")] {
+    // S3_* are read only when a bucket is set, and a provider's variables
+    // only when it is listed; the generic ones are documented as
+    // `AUTH_<NAME>_...`.
+    let apple_key = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/api/fixtures/apple-test-key.p8"
+    );
+    let set: [(&str, &str); 8] = [
+        ("S3_BUCKET", "hearth-files"),
+        ("AUTH_PROVIDERS", "example,apple,github"),
+        ("AUTH_EXAMPLE_ISSUER", "https://id.example.com"),
+        ("AUTH_EXAMPLE_CLIENT_ID", "hearth"),
+        ("AUTH_APPLE_CLIENT_ID", "com.example.app.web"),
+        ("AUTH_APPLE_PRIVATE_KEY_FILE", apple_key),
+        ("AUTH_APPLE_TEAM_ID", "TEAM123456"),
+        ("AUTH_APPLE_KEY_ID", "KEY1234567"),
+    ];
+    for everything in [false, true] {
         let config = Config::from_lookup(|name| {
-            read.borrow_mut().insert(name.to_owned());
-            (name == "S3_BUCKET")
-                .then(|| bucket.map(str::to_owned))
-                .flatten()
+            let generic = [
+                "CLIENT_ID",
+                "CLIENT_SECRET",
+                "ISSUER",
+                "AUDIENCES",
+                "SCOPES",
+                "ALLOW_MISSING_NONCE",
+            ]
+            .iter()
+            .find_map(|s| {
+                ["EXAMPLE", "APPLE", "GITHUB"]
+                    .iter()
+                    .any(|p| name == format!("AUTH_{p}_{s}"))
+                    .then(|| format!("AUTH_<NAME>_{s}"))
+            });
+            read.borrow_mut()
+                .insert(generic.unwrap_or_else(|| name.to_owned()));
+            match name {
+                "AUTH_GITHUB_CLIENT_ID" | "AUTH_GITHUB_CLIENT_SECRET" => Some("x".to_owned()),
+                _ => set
+                    .iter()
+                    .find(|(n, _)| *n == name)
+                    .map(|(_, v)| (*v).to_owned()),
+            }
+            .filter(|_| everything)
         });
         assert!(config.is_ok(), "{config:?}");
     }

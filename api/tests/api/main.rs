@@ -1,7 +1,7 @@
 //! The API's test suite, one binary (linking once is much faster).
 //!
 //! One file per area of the API, mirroring the source: accounts and
-//! sessions (`auth`), profiles and follows (`users`), `communities`, `posts`
+//! sessions (`auth`), social sign-in and email codes (`social`), profiles and follows (`users`), `communities`, `posts`
 //! (with comments, reactions and the feed), direct `messages`, `files`,
 //! subscriptions (`realtime`) and the event log behind them (`events`),
 //! Hearth as a library (`extend`), the GraphQL handler (`graphql`, and `hostile`
@@ -36,6 +36,7 @@ mod posts;
 mod realtime;
 mod schema;
 mod seed;
+mod social;
 mod users;
 mod webhooks;
 mod writes;

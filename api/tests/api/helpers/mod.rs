@@ -8,8 +8,11 @@
 //!   communities), and the seeded demo account's token;
 //! - `ws`: a WebSocket client speaking the subscription protocols;
 //! - `smtp`: a small real SMTP server that hands over what it receives;
+//! - `oidc`: a real OpenID provider (and a GitHub stand-in) under Node, for
+//!   social sign-in;
 //! - `walk`: a walker of the live schema, a document for every root field.
 
+pub mod oidc;
 pub mod replicas;
 pub mod smtp;
 pub mod user;
