@@ -2,7 +2,7 @@
 
 use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
-use entity::{session, user};
+use entity::{identity, session, user};
 
 use super::{
     service::{Device, NewAccount, Tokens},
@@ -71,15 +71,41 @@ impl Account {
     }
 
     /// The providers this account signs in with.
-    async fn identities(
-        &self,
-        ctx: &Context<'_>,
-    ) -> async_graphql::Result<Vec<super::social::graphql::Identity>> {
+    async fn identities(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Identity>> {
         let identities = auth(ctx)?.identities(self.0.id).await?;
-        Ok(identities
-            .into_iter()
-            .map(super::social::graphql::Identity)
-            .collect())
+        Ok(identities.into_iter().map(Identity).collect())
+    }
+}
+
+/// An account's sign-in at a provider.
+pub struct Identity(pub identity::Model);
+
+#[Object]
+impl Identity {
+    async fn provider(&self) -> &str {
+        &self.0.provider
+    }
+
+    /// The email as the provider last asserted it.
+    async fn email(&self) -> Option<&str> {
+        self.0.email.as_deref()
+    }
+
+    async fn email_verified(&self) -> bool {
+        self.0.email_verified
+    }
+
+    /// The provider's picture of the person, if it shared one.
+    async fn picture_url(&self) -> Option<&str> {
+        self.0.picture_url.as_deref()
+    }
+
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+
+    async fn last_used_at(&self) -> DateTime<Utc> {
+        self.0.last_used_at
     }
 }
 

@@ -1,9 +1,9 @@
 //! GraphQL for social sign-in and email codes: thin resolvers over
-//! [`Auth`]'s methods in this folder.
+//! [`Auth`](crate::auth::Auth)'s methods in this folder. (An account's
+//! `Identity` type lives with `Account`, in the auth schema.)
 
 use async_graphql::{Context, Enum, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
-use entity::identity;
 
 use super::settings::ProviderKind;
 use crate::auth::{
@@ -43,38 +43,6 @@ pub struct OAuthStart {
     state: String,
     /// Complete the flow before this.
     expires_at: DateTime<Utc>,
-}
-
-/// An account's sign-in at a provider.
-pub struct Identity(pub identity::Model);
-
-#[Object]
-impl Identity {
-    async fn provider(&self) -> &str {
-        &self.0.provider
-    }
-
-    /// The email as the provider last asserted it.
-    async fn email(&self) -> Option<&str> {
-        self.0.email.as_deref()
-    }
-
-    async fn email_verified(&self) -> bool {
-        self.0.email_verified
-    }
-
-    /// The provider's picture of the person, if it shared one.
-    async fn picture_url(&self) -> Option<&str> {
-        self.0.picture_url.as_deref()
-    }
-
-    async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
-    }
-
-    async fn last_used_at(&self) -> DateTime<Utc> {
-        self.0.last_used_at
-    }
 }
 
 #[derive(InputObject)]
