@@ -107,7 +107,8 @@ impl Application {
         let listener = TcpListener::bind(addr)
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
-        let auth = Arc::new(Auth::new(db.clone(), &config)?);
+        let hooks = Arc::new(hooks);
+        let auth = Arc::new(Auth::new(db.clone(), &config)?.with_hooks(hooks.clone()));
         spawn_auth_sweeper(auth.clone());
         let storage = crate::files::storage::from_config(&config.files, &config.data_dir)
             .map_err(|e| anyhow::anyhow!("file storage: {e}"))?;
@@ -179,7 +180,7 @@ impl Application {
                 files: files.clone(),
                 backups,
                 webhooks,
-                hooks: Arc::new(hooks),
+                hooks,
             },
         );
         if config.metrics.enabled {

@@ -9,7 +9,7 @@
 //!   sensitive ones ([`Auth::live_session`]) check the session in the
 //!   database, so a revoked session's token stops working there at once.
 
-use std::{net::IpAddr, path::Path};
+use std::{net::IpAddr, path::Path, sync::Arc};
 
 use chrono::{DateTime, Utc};
 use entity::{
@@ -38,6 +38,7 @@ use crate::{
     db::Db,
     error::{AppError, AppResult},
     events::{self, Event},
+    hooks::Hooks,
     mail::{Email, Mailer},
 };
 
@@ -58,6 +59,9 @@ pub struct Auth {
     pub link_base_url: Option<String>,
     /// The configured sign-in providers.
     pub social: super::social::Providers,
+    /// An application's before-hooks: accounts made by providers and email
+    /// codes pass the same `Change::Account` check as sign-ups.
+    pub(crate) hooks: Arc<Hooks>,
 }
 
 /// The device a session belongs to.
@@ -116,7 +120,14 @@ impl Auth {
                 &config.auth.social.providers,
                 config.auth.social.provider_timeout,
             )?,
+            hooks: Arc::new(Hooks::default()),
         })
+    }
+
+    /// The application's before-hooks, for the accounts this makes.
+    pub(crate) fn with_hooks(mut self, hooks: Arc<Hooks>) -> Self {
+        self.hooks = hooks;
+        self
     }
 
     /// Creates an account. Without email confirmation this device is signed

@@ -974,3 +974,72 @@ async fn email_codes_sign_in_existing_accounts_and_expire() {
     let body = with_code(&app, "ann@example.com", &sent).await;
     assert_eq!(code(&body), "EMAIL_CODE_INVALID", "expired: {body}");
 }
+
+/// An application's before-hooks see the accounts providers and email codes
+/// would make, as they see sign-ups, and can refuse them.
+#[tokio::test]
+async fn before_hooks_can_refuse_accounts_made_by_providers_and_codes() {
+    use api::{
+        extend::Hearth,
+        hooks::{Change, Refusal},
+        testing::TestHearth,
+    };
+    let op = start_provider().await;
+    let mut smtp = SmtpServer::start().await;
+    let hearth = Hearth::new().before(|change: &Change<'_>| match change {
+        Change::Account { email, .. } if email.ends_with("@blocked.example") => Err(Refusal::new(
+            "DOMAIN_CLOSED",
+            "sign-ups from this domain are closed",
+        )),
+        _ => Ok(()),
+    });
+    let with_social = social(&op, |_| {});
+    let smtp_url = smtp.url();
+    let app = TestHearth::spawn_with(hearth, move |c| {
+        with_social(c);
+        c.mail.smtp_url = Some(smtp_url);
+    })
+    .await;
+    let now = chrono::Utc::now().timestamp();
+    let token = |email: &str| {
+        op.sign(
+            "native",
+            "RS256",
+            json!({
+                "iss": op.native_issuer(), "aud": CLIENT_ID, "sub": email, "iat": now,
+                "exp": now + 600, "email": email, "email_verified": true, "nonce": "n",
+            }),
+        )
+    };
+    for (email, expected) in [
+        ("zed@blocked.example", Some("DOMAIN_CLOSED")),
+        ("zed@open.example", None),
+    ] {
+        let outcome = app
+            .graphql(ID_TOKEN)
+            .variables(json!({ "input": {
+                "provider": "native", "idToken": token(email).await, "nonce": "n", "device": device(SECRET),
+            } }))
+            .await;
+        assert_eq!(
+            outcome.body["errors"][0]["extensions"]["code"].as_str(),
+            expected,
+            "{}",
+            outcome.body
+        );
+    }
+
+    app.graphql("mutation($e: String!) { requestEmailCode(email: $e) }")
+        .variables(json!({ "e": "amy@blocked.example" }))
+        .await;
+    let sent = code_in(&smtp.next().await.data);
+    let outcome = app
+        .graphql(EMAIL_CODE)
+        .variables(json!({ "input": { "email": "amy@blocked.example", "code": sent, "device": device(SECRET) } }))
+        .await;
+    assert_eq!(
+        outcome.body["errors"][0]["extensions"]["code"], "DOMAIN_CLOSED",
+        "{}",
+        outcome.body
+    );
+}

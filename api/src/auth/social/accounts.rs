@@ -23,6 +23,7 @@ use crate::{
         service::{Device, Tokens, check_email, find_by_login, set_password, unique_violation},
     },
     error::{AppError, AppResult},
+    hooks::Change,
 };
 
 /// `extensions.code` when an account already uses the asserted email but
@@ -44,17 +45,60 @@ impl Auth {
         device: &Device,
         display_name: Option<&str>,
     ) -> AppResult<Tokens> {
-        let display_name = display_name.map(str::to_owned);
-        let user = self
+        let found = asserted.clone();
+        let user = match self
             .db
-            .transaction(move |tx| {
-                Box::pin(async move { account_for(&tx, asserted, display_name.as_deref()).await })
-            })
-            .await?;
+            .transaction(move |tx| Box::pin(async move { existing_account(&tx, &found).await }))
+            .await?
+        {
+            Some(user) => user,
+            None => {
+                let name = display_name
+                    .or(asserted.name.as_deref())
+                    .map(str::trim)
+                    .filter(|n| !n.is_empty())
+                    .map(str::to_owned);
+                let email = asserted_email(&asserted)?;
+                let new = self
+                    .new_account(email, name, asserted.email_verified)
+                    .await?;
+                self.db
+                    .transaction(move |tx| {
+                        Box::pin(async move {
+                            let user = create_account(&tx, new).await?;
+                            link(&tx, user.id, &asserted).await?;
+                            Ok(user)
+                        })
+                    })
+                    .await?
+            }
+        };
         if user.disabled_at.is_some() {
             return Err(AppError::Unauthenticated("this account is disabled"));
         }
         self.start_session(user, device, None).await
+    }
+
+    /// An account about to be made for `email`, with a free username, once
+    /// the application's before-hooks accept it (as they do sign-ups).
+    pub(super) async fn new_account(
+        &self,
+        email: String,
+        display_name: Option<String>,
+        email_verified: bool,
+    ) -> AppResult<NewAccount> {
+        let username = free_username(&self.db, &email).await?;
+        let change = Change::Account {
+            email: &email,
+            username: &username,
+        };
+        self.hooks.check(&self.db, &change).await?;
+        Ok(NewAccount {
+            email,
+            username,
+            display_name,
+            email_verified,
+        })
     }
 
     /// Signs a device in with an ID token from a provider's native SDK.
@@ -207,12 +251,13 @@ impl Auth {
     }
 }
 
-/// The account `asserted` signs in to, linked or created as needed.
-async fn account_for(
+/// The account `asserted` signs in to: the one its identity is linked to,
+/// or one with the same email when both sides verified it (then linked);
+/// `None` when a new account is to be made.
+async fn existing_account(
     db: &impl ConnectionTrait,
-    asserted: Asserted,
-    display_name: Option<&str>,
-) -> AppResult<user::Model> {
+    asserted: &Asserted,
+) -> AppResult<Option<user::Model>> {
     let linked = identity::Entity::find()
         .filter(identity::Column::Provider.eq(&asserted.provider))
         .filter(identity::Column::Subject.eq(&asserted.subject))
@@ -220,10 +265,31 @@ async fn account_for(
         .one(db)
         .await?;
     if let Some((found, Some(user))) = linked {
-        touch(db, found, &asserted).await?;
-        return Ok(user);
+        touch(db, found, asserted).await?;
+        return Ok(Some(user));
     }
-    let email = asserted
+    let email = asserted_email(asserted)?;
+    let Some(user) = find_by_login(db, &email).await? else {
+        return Ok(None);
+    };
+    let reason = match (asserted.email_verified, user.email_verified_at.is_some()) {
+        (true, true) => {
+            link(db, user.id, asserted).await?;
+            return Ok(Some(user));
+        }
+        (false, _) => "provider_email_unverified",
+        (true, false) => "account_email_unverified",
+    };
+    Err(AppError::Denied {
+        code: ACCOUNT_EXISTS,
+        reason,
+        message: "an account already uses this email: sign in to it, then link this provider with linkIdentity".to_owned(),
+    })
+}
+
+/// The email the provider asserted, if it is one an account can have.
+fn asserted_email(asserted: &Asserted) -> AppResult<String> {
+    asserted
         .email
         .as_deref()
         .and_then(|e| check_email(e).ok())
@@ -233,51 +299,40 @@ async fn account_for(
             message:
                 "the provider did not share an email address; allow it, or sign in another way"
                     .to_owned(),
-        })?;
-    if let Some(user) = find_by_login(db, &email).await? {
-        let reason = match (asserted.email_verified, user.email_verified_at.is_some()) {
-            (true, true) => {
-                link(db, user.id, &asserted).await?;
-                return Ok(user);
-            }
-            (false, _) => "provider_email_unverified",
-            (true, false) => "account_email_unverified",
-        };
-        return Err(AppError::Denied {
-            code: ACCOUNT_EXISTS,
-            reason,
-            message: "an account already uses this email: sign in to it, then link this provider with linkIdentity".to_owned(),
-        });
-    }
-    let name = display_name
-        .or(asserted.name.as_deref())
-        .map(str::trim)
-        .filter(|n| !n.is_empty());
-    let user = create_account(db, &email, name, asserted.email_verified).await?;
-    link(db, user.id, &asserted).await?;
-    Ok(user)
+        })
 }
 
-/// A new account without a password, its username made from the email.
+/// An account to make: checked by the hooks, not yet stored.
+pub(super) struct NewAccount {
+    email: String,
+    username: String,
+    display_name: Option<String>,
+    email_verified: bool,
+}
+
+/// Stores a new account without a password.
 pub(super) async fn create_account(
     db: &impl ConnectionTrait,
-    email: &str,
-    display_name: Option<&str>,
-    email_verified: bool,
+    new: NewAccount,
 ) -> AppResult<user::Model> {
-    let username = free_username(db, email).await?;
-    let display_name: String = display_name.unwrap_or(&username).chars().take(64).collect();
+    let display_name: String = new
+        .display_name
+        .as_deref()
+        .unwrap_or(&new.username)
+        .chars()
+        .take(64)
+        .collect();
     let now = crate::db::now();
     let row = user::ActiveModel {
         id: Set(Uuid::now_v7()),
-        email: Set(email.to_owned()),
-        username: Set(username),
+        email: Set(new.email),
+        username: Set(new.username),
         display_name: Set(display_name),
         bio: Set(String::new()),
         avatar_file_id: Set(None),
         role: Set(UserRole::User),
         password_hash: Set(String::new()),
-        email_verified_at: Set(email_verified.then_some(now)),
+        email_verified_at: Set(new.email_verified.then_some(now)),
         disabled_at: Set(None),
         created_at: Set(now),
         updated_at: Set(now),

@@ -178,6 +178,11 @@ impl Auth {
                 .await?;
             return Err(invalid());
         }
+        // A new address becomes an account: the hooks see it first.
+        let new = match find_by_login(&self.db, &email).await? {
+            Some(_) => None,
+            None => Some(self.new_account(email.clone(), None, true).await?),
+        };
         let user = self
             .db
             .transaction(move |tx| {
@@ -200,7 +205,11 @@ impl Auth {
                             Ok(active.update(&tx).await?)
                         }
                         Some(user) => Ok(user),
-                        None => create_account(&tx, &email, None, true).await,
+                        None => match new {
+                            Some(new) => create_account(&tx, new).await,
+                            // Deleted between the two reads.
+                            None => Err(invalid()),
+                        },
                     }
                 })
             })
