@@ -19,6 +19,8 @@ pub struct Model {
     pub nonce: String,
     /// The PKCE verifier, sent with the code; it never leaves the server.
     pub code_verifier: String,
+    /// The name Apple posted to the callback (it does so only once).
+    pub display_name: Option<String>,
     pub created_at: DateTimeUtc,
     pub expires_at: DateTimeUtc,
     pub used_at: Option<DateTimeUtc>,

@@ -7,6 +7,7 @@
 //! - `oauth_flows`: authorization-code flows between their start and their
 //!   completion, bound to the hash of the device secret that started them
 //!   and known by the hash of their `state`; single-use, short-lived.
+//!   `display_name` keeps the name Apple posts once, on the first sign-in.
 //! - `email_codes`: one-time sign-in codes mailed to an address (which may
 //!   have no account yet), kept as password hashes, with the wrong tries
 //!   counted.
@@ -82,6 +83,7 @@ impl MigrationTrait for Migration {
                     )
                     .col(ColumnDef::new(OauthFlows::Nonce).string().not_null())
                     .col(ColumnDef::new(OauthFlows::CodeVerifier).string().not_null())
+                    .col(ColumnDef::new(OauthFlows::DisplayName).string().null())
                     .col(timestamp(OauthFlows::CreatedAt.into_iden()))
                     .col(timestamp(OauthFlows::ExpiresAt.into_iden()))
                     .col(

@@ -357,6 +357,7 @@ pub(crate) enum OauthFlows {
     DeviceSecretHash,
     Nonce,
     CodeVerifier,
+    DisplayName,
     CreatedAt,
     ExpiresAt,
     UsedAt,

@@ -5,6 +5,7 @@ mod files;
 mod graphql;
 mod health;
 mod metrics;
+mod oauth;
 mod playground;
 mod request_id;
 mod state;
@@ -14,7 +15,7 @@ use axum::{
     Router,
     http::{HeaderName, HeaderValue, Method, StatusCode, header},
     response::Response,
-    routing::get,
+    routing::{get, post},
 };
 use tower::ServiceBuilder;
 use tower_http::{
@@ -47,6 +48,7 @@ pub(crate) fn router(state: AppState, extra: Option<Router>) -> Result<Router, S
     let mut routes = Router::new()
         .route("/graphql", get(graphql::get).post(graphql::post))
         .route("/files/{id}", get(files::download))
+        .route("/auth/apple/callback", post(oauth::apple_callback))
         .route("/health/live", get(health::live))
         .route("/health/ready", get(health::ready))
         .fallback(not_found)

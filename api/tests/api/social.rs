@@ -1043,3 +1043,125 @@ async fn before_hooks_can_refuse_accounts_made_by_providers_and_codes() {
         outcome.body
     );
 }
+
+/// Apple answers the web flow by POSTing to Hearth (the only way it sends
+/// the name); Hearth keeps the name and sends the browser on to the app.
+#[tokio::test]
+async fn apples_form_post_is_forwarded_to_the_app_with_the_name_kept() {
+    let op = start_provider().await;
+    let key = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/api/fixtures/apple-test-key.p8"
+    ))
+    .expect("key");
+    let apple = |callback_url: Option<&str>| ProviderKind::Apple {
+        // Discovery from the local provider; Apple's own in production.
+        issuer: op.issuer.clone(),
+        callback_url: callback_url.map(str::to_owned),
+        team_id: "TEAM123456".to_owned(),
+        key_id: "KEY1234567".to_owned(),
+        private_key_pem: key.clone(),
+    };
+    let callback = "https://api.example.com/auth/apple/callback";
+    let app = spawn_app_with(social(&op, |s| {
+        s.providers
+            .push(provider("apple", apple(Some(callback)), None));
+        s.providers.push(provider("apple2", apple(None), None));
+    }))
+    .await;
+    let app_uri = "com.example.app:/oauth";
+    let (_, body) = app
+        .graphql(
+            START,
+            json!({ "input": { "provider": "apple", "redirectUri": app_uri, "deviceSecret": SECRET } }),
+        )
+        .await;
+    let url = reqwest::Url::parse(
+        body["data"]["startOAuth"]["authorizationUrl"]
+            .as_str()
+            .expect("url"),
+    )
+    .expect("URL");
+    let state = body["data"]["startOAuth"]["state"].as_str().expect("state");
+    let param = |key: &str| {
+        url.query_pairs()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.into_owned())
+    };
+    assert_eq!(param("response_mode").as_deref(), Some("form_post"));
+    assert_eq!(param("redirect_uri").as_deref(), Some(callback));
+
+    let post = |form: Vec<(&'static str, String)>| {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client");
+        let url = app.url("/auth/apple/callback");
+        async move { client.post(url).form(&form).send().await.expect("callback") }
+    };
+    let user =
+        r#"{"name":{"firstName":"Ann","lastName":"Lee"},"email":"ann@privaterelay.appleid.com"}"#;
+    let answer = post(vec![
+        ("state", state.to_owned()),
+        ("code", "the-code".to_owned()),
+        ("user", user.to_owned()),
+    ])
+    .await;
+    assert_eq!(answer.status(), 303);
+    let location = answer.headers()["location"].to_str().expect("location");
+    let forwarded = reqwest::Url::parse(location).expect("location URL");
+    assert_eq!(forwarded.scheme(), "com.example.app");
+    let pairs: Vec<(String, String)> = forwarded.query_pairs().into_owned().collect();
+    assert_eq!(
+        pairs,
+        [
+            ("code".to_owned(), "the-code".to_owned()),
+            ("state".to_owned(), state.to_owned())
+        ]
+    );
+    let names = crate::helpers::query_strings(
+        &app.conn,
+        "SELECT display_name FROM oauth_flows",
+        &["display_name"],
+    )
+    .await;
+    assert_eq!(names, [vec!["Ann Lee".to_owned()]]);
+
+    // A cancelled sign-in reaches the app as an error; an unknown state is
+    // refused here.
+    let cancelled = post(vec![
+        ("state", state.to_owned()),
+        ("error", "user_cancelled_authorize".to_owned()),
+    ])
+    .await;
+    assert!(
+        cancelled.headers()["location"]
+            .to_str()
+            .expect("location")
+            .contains("error=user_cancelled_authorize"),
+        "{cancelled:?}"
+    );
+    let unknown = post(vec![
+        ("state", "made-up".to_owned()),
+        ("code", "c".to_owned()),
+    ])
+    .await;
+    assert_eq!(unknown.status(), 401);
+    let body: Value = unknown.json().await.expect("JSON");
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"],
+        "OAUTH_STATE_INVALID"
+    );
+
+    // Without a callback URL, Apple's web flow is not offered.
+    let (_, body) = app
+        .graphql(
+            START,
+            json!({ "input": { "provider": "apple2", "redirectUri": app_uri, "deviceSecret": SECRET } }),
+        )
+        .await;
+    assert_eq!(
+        body["errors"][0]["extensions"]["field"], "provider",
+        "{body}"
+    );
+}

@@ -89,6 +89,7 @@ impl Auth {
             device_secret_hash: Set(token_hash(device_secret)),
             nonce: Set(nonce),
             code_verifier: Set(verifier),
+            display_name: Set(None),
             created_at: Set(now),
             expires_at: Set(expires_at),
             used_at: Set(None),
@@ -163,6 +164,73 @@ impl Auth {
                 &flow.nonce,
             )
             .await?;
+        let display_name = display_name.or(flow.display_name.as_deref());
         self.sign_in_asserted(asserted, &device, display_name).await
     }
+
+    /// Apple's answer to a web sign-in, POSTed to Hearth: keeps the name it
+    /// carries (sent only the first time) with the flow, and returns where
+    /// to send the person on: the app's redirect URI with `code` (or
+    /// `error`) and `state`, as other providers send them.
+    pub async fn provider_callback(&self, answer: &ProviderAnswer) -> AppResult<String> {
+        let now = Utc::now();
+        let flow = oauth_flow::Entity::find()
+            .filter(oauth_flow::Column::StateHash.eq(token_hash(answer.state.trim())))
+            .filter(oauth_flow::Column::UsedAt.is_null())
+            .filter(oauth_flow::Column::ExpiresAt.gt(now))
+            .one(&self.db)
+            .await?
+            .ok_or_else(|| {
+                state_invalid("unknown", "this sign-in is unknown, completed or expired")
+            })?;
+        if let Some(name) = answer.user.as_deref().and_then(apple_name) {
+            let id = flow.id;
+            self.db
+                .statement(move |tx| {
+                    Box::pin(async move {
+                        oauth_flow::Entity::update_many()
+                            .col_expr(oauth_flow::Column::DisplayName, Expr::value(name))
+                            .filter(oauth_flow::Column::Id.eq(id))
+                            .exec(&tx)
+                            .await?;
+                        Ok(())
+                    })
+                })
+                .await?;
+        }
+        let mut url = url::Url::parse(&flow.redirect_uri)
+            .map_err(|e| AppError::Internal(anyhow::anyhow!("a stored redirect URI: {e}")))?;
+        {
+            let mut query = url.query_pairs_mut();
+            match (&answer.code, &answer.error) {
+                (Some(code), None) => query.append_pair("code", code),
+                (_, error) => query.append_pair("error", error.as_deref().unwrap_or("no_code")),
+            };
+            query.append_pair("state", &answer.state);
+        }
+        Ok(url.into())
+    }
+}
+
+/// What a provider POSTs back (`response_mode=form_post`).
+#[derive(Debug, serde::Deserialize)]
+pub struct ProviderAnswer {
+    pub state: String,
+    pub code: Option<String>,
+    pub error: Option<String>,
+    /// Apple's JSON with the person's name, on the first sign-in only.
+    pub user: Option<String>,
+}
+
+/// "Ann Lee" from Apple's `{"name":{"firstName":"Ann","lastName":"Lee"}}`.
+fn apple_name(user: &str) -> Option<String> {
+    let user: serde_json::Value = serde_json::from_str(user).ok()?;
+    let name = &user["name"];
+    let parts: Vec<&str> = ["firstName", "lastName"]
+        .iter()
+        .filter_map(|part| name[part].as_str())
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .collect();
+    (!parts.is_empty()).then(|| parts.join(" ").chars().take(64).collect())
 }

@@ -236,6 +236,7 @@ impl Provider {
             ProviderKind::GitHub { web_url, .. } => format!("{web_url}/login/oauth/authorize"),
             _ => self.metadata().await?.authorization_endpoint.clone(),
         };
+        let redirect_uri = self.provider_redirect_uri(redirect_uri)?;
         let mut url = url::Url::parse(&endpoint)
             .map_err(|e| unavailable(self.name(), "reading the authorization endpoint", e))?;
         {
@@ -243,16 +244,39 @@ impl Provider {
             query
                 .append_pair("response_type", "code")
                 .append_pair("client_id", &self.config.client_id)
-                .append_pair("redirect_uri", redirect_uri)
+                .append_pair("redirect_uri", &redirect_uri)
                 .append_pair("scope", &self.config.scopes)
                 .append_pair("state", state)
                 .append_pair("code_challenge", code_challenge)
                 .append_pair("code_challenge_method", "S256");
-            if !matches!(self.config.kind, ProviderKind::GitHub { .. }) {
-                query.append_pair("nonce", nonce);
+            match self.config.kind {
+                ProviderKind::GitHub { .. } => {}
+                // Apple sends the name and email only by POST.
+                ProviderKind::Apple { .. } => {
+                    query
+                        .append_pair("nonce", nonce)
+                        .append_pair("response_mode", "form_post");
+                }
+                ProviderKind::Oidc { .. } => {
+                    query.append_pair("nonce", nonce);
+                }
             }
         }
         Ok(url.into())
+    }
+
+    /// Where the provider sends the person: the app's redirect URI, or for
+    /// Apple, Hearth's callback (which sends them on to the app's).
+    fn provider_redirect_uri(&self, app_redirect_uri: &str) -> AppResult<String> {
+        match &self.config.kind {
+            ProviderKind::Apple { callback_url, .. } => callback_url.clone().ok_or_else(|| {
+                AppError::bad_input(
+                    "provider",
+                    "Apple's web sign-in needs AUTH_APPLE_CALLBACK_URL on the server; on iOS use signInWithIdToken",
+                )
+            }),
+            _ => Ok(app_redirect_uri.to_owned()),
+        }
     }
 
     /// Exchanges an authorization code and returns who signed in.
@@ -270,11 +294,13 @@ impl Provider {
             return self.github_person(api_url, &token).await;
         }
         let metadata = self.metadata().await?;
+        let redirect_uri = self.provider_redirect_uri(redirect_uri)?;
         let secret = match &self.config.kind {
             ProviderKind::Apple {
                 team_id,
                 key_id,
                 private_key_pem,
+                ..
             } => Some(apple_client_secret(
                 team_id,
                 key_id,
@@ -286,7 +312,7 @@ impl Provider {
         let mut form = vec![
             ("grant_type", "authorization_code"),
             ("code", code),
-            ("redirect_uri", redirect_uri),
+            ("redirect_uri", &redirect_uri),
             ("code_verifier", code_verifier),
         ];
         let mut request = self.http.post(&metadata.token_endpoint);

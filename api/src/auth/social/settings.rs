@@ -63,8 +63,13 @@ pub enum ProviderKind {
     /// OpenID Connect, found through `{issuer}/.well-known/openid-configuration`.
     Oidc { issuer: String },
     /// Sign in with Apple: OpenID Connect whose client secret is a JWT
-    /// signed with the team's key.
+    /// signed with the team's key, and which answers the web flow by
+    /// POSTing the code to `callback_url` (Hearth's own
+    /// `/auth/apple/callback`, as registered at Apple), from where Hearth
+    /// sends the person on to the app's redirect URI.
     Apple {
+        issuer: String,
+        callback_url: Option<String>,
         team_id: String,
         key_id: String,
         private_key_pem: Vec<u8>,
@@ -79,7 +84,7 @@ impl ProviderKind {
     pub fn issuer(&self) -> Option<&str> {
         match self {
             Self::Oidc { issuer } => Some(issuer),
-            Self::Apple { .. } => Some(APPLE_ISSUER),
+            Self::Apple { issuer, .. } => Some(issuer),
             Self::GitHub { .. } => None,
         }
     }
@@ -182,7 +187,17 @@ fn provider(env: &Env<'_>, name: &str) -> Result<ProviderConfig, SettingsError> 
                     format!("is not the .p8 key Apple gave you (an EC P-256 PEM): {e}"),
                 )
             })?;
+            let callback_url = get("CALLBACK_URL");
+            if let Some(url) = &callback_url {
+                check_http_url(url)
+                    .map_err(|problem| env.error(name_of(name, "CALLBACK_URL"), problem))?;
+            }
+            let issuer = get("ISSUER").unwrap_or_else(|| APPLE_ISSUER.to_owned());
+            check_http_url(&issuer)
+                .map_err(|problem| env.error(name_of(name, "ISSUER"), problem))?;
             let kind = ProviderKind::Apple {
+                issuer: issuer.trim_end_matches('/').to_owned(),
+                callback_url,
                 team_id: required("TEAM_ID")?,
                 key_id: required("KEY_ID")?,
                 private_key_pem,
