@@ -130,6 +130,20 @@ fn callback(redirect: &str) -> (String, String) {
     (get("code"), get("state"))
 }
 
+/// A flow started on the device with `SECRET` and authorized at the
+/// provider by `user`: its `state` and the `code` the provider sent back.
+async fn authorized(
+    app: &TestApp,
+    op: &OidcProvider,
+    provider: &str,
+    user: &ProviderUser,
+) -> (String, String) {
+    let (url, state) = start(app, provider, SECRET).await;
+    let (code, returned) = callback(&op.authorize(&url, user).await.expect("provider redirect"));
+    assert_eq!(returned, state);
+    (state, code)
+}
+
 async fn complete(app: &TestApp, state: &str, code: &str, secret: &str) -> Value {
     app.graphql(
         COMPLETE,
@@ -218,8 +232,7 @@ async fn the_code_flow_signs_the_device_in_and_the_same_identity_comes_back() {
     );
 
     // Signing in again finds the same account.
-    let (url, state) = start(&app, "acme", SECRET).await;
-    let (code_, _) = callback(&op.authorize(&url, &ann).await.expect("redirect"));
+    let (state, code_) = authorized(&app, &op, "acme", &ann).await;
     let again = complete(&app, &state, &code_, SECRET).await;
     assert_eq!(
         again["data"]["completeOAuth"]["user"]["id"], payload["user"]["id"],
@@ -238,8 +251,7 @@ async fn flows_are_single_use_bound_to_the_device_and_short_lived() {
     let ann = ProviderUser::new("ann@example.com");
 
     // Another device secret: refused, and the flow is spent.
-    let (url, state) = start(&app, "acme", SECRET).await;
-    let (code_, _) = callback(&op.authorize(&url, &ann).await.expect("redirect"));
+    let (state, code_) = authorized(&app, &op, "acme", &ann).await;
     let body = complete(&app, &state, &code_, OTHER_SECRET).await;
     assert_eq!(
         (code(&body), reason(&body)),
@@ -273,8 +285,7 @@ async fn flows_are_single_use_bound_to_the_device_and_short_lived() {
     assert_eq!(sessions(&app).await, 0);
 
     // A code used twice: the second time through a new flow.
-    let (url, state) = start(&app, "acme", SECRET).await;
-    let (code_, _) = callback(&op.authorize(&url, &ann).await.expect("redirect"));
+    let (state, code_) = authorized(&app, &op, "acme", &ann).await;
     let body = complete(&app, &state, &code_, SECRET).await;
     assert!(body["data"]["completeOAuth"].is_object(), "{body}");
     let (_, state_c) = start(&app, "acme", SECRET).await;
@@ -283,8 +294,7 @@ async fn flows_are_single_use_bound_to_the_device_and_short_lived() {
     assert_eq!(sessions(&app).await, 1);
 
     // A flow left too long.
-    let (url, state) = start(&app, "acme", SECRET).await;
-    let (code_, _) = callback(&op.authorize(&url, &ann).await.expect("redirect"));
+    let (state, code_) = authorized(&app, &op, "acme", &ann).await;
     tokio::time::sleep(Duration::from_millis(2100)).await;
     let body = complete(&app, &state, &code_, SECRET).await;
     assert_eq!(
@@ -353,8 +363,7 @@ async fn emails_join_existing_accounts_only_when_both_sides_verified_them() {
     let mut claimant = ProviderUser::new("ann@example.com");
     claimant.sub = "someone-else".to_owned();
     claimant.email_verified = false;
-    let (url, state) = start(&app, "acme", SECRET).await;
-    let (code_, _) = callback(&op.authorize(&url, &claimant).await.expect("redirect"));
+    let (state, code_) = authorized(&app, &op, "acme", &claimant).await;
     let body = complete(&app, &state, &code_, SECRET).await;
     assert_eq!(
         (code(&body), reason(&body)),
@@ -364,8 +373,7 @@ async fn emails_join_existing_accounts_only_when_both_sides_verified_them() {
 
     // Verified by the provider, but the account never confirmed its email.
     let verified = ProviderUser::new("ann@example.com");
-    let (url, state) = start(&app, "acme", SECRET).await;
-    let (code_, _) = callback(&op.authorize(&url, &verified).await.expect("redirect"));
+    let (state, code_) = authorized(&app, &op, "acme", &verified).await;
     let body = complete(&app, &state, &code_, SECRET).await;
     assert_eq!(
         (code(&body), reason(&body)),
@@ -380,8 +388,7 @@ async fn emails_join_existing_accounts_only_when_both_sides_verified_them() {
         "UPDATE users SET email_verified_at = created_at WHERE username = 'ann'",
     )
     .await;
-    let (url, state) = start(&app, "acme", SECRET).await;
-    let (code_, _) = callback(&op.authorize(&url, &verified).await.expect("redirect"));
+    let (state, code_) = authorized(&app, &op, "acme", &verified).await;
     let body = complete(&app, &state, &code_, SECRET).await;
     let user = &body["data"]["completeOAuth"]["user"];
     assert_eq!(user["hasPassword"], true, "{body}");
