@@ -75,9 +75,9 @@ bench-feed runs="200":
     for _ in $(seq 1 100); do curl -fs http://127.0.0.1:18090/health/ready >/dev/null && break; sleep 0.1; done
     python3 scripts/bench/feed_latency.py http://127.0.0.1:18090 {{runs}}
 
-# Load benchmark: Hearth vs PostGraphile 5 vs pgbench on a fresh bench-scale PostgreSQL database; ~15 min. `just bench --rounds 1 --duration 5` for a quick look.
+# Load benchmark: Hearth vs a bare Rust service (bench/bare), PostGraphile 5 and pgbench on a fresh bench-scale PostgreSQL database; ~17 min. `just bench --rounds 1 --duration 5` for a quick look.
 bench *args="":
-    cargo build --release -p api -p seed
+    cargo build --release -p api -p seed -p bare
     PG_ADMIN_URL={{pg_url}} python3 scripts/bench/bench.py {{args}}
 
 # Hearth on SQLite vs PocketBase (from PyPI, in ~/.cache/hearth-python), then 64 writers + 64 readers on Hearth alone; ~12 min. `just bench-sqlite --scale small --rounds 1 --duration 3 --soak-seconds 5` for a quick look.
@@ -90,8 +90,8 @@ client-proof:
     cargo build -p api -p seed
     bash scripts/realtime.sh proof
 
-# Event latency (one process, across two on PostgreSQL, to 1,000 subscribers), the replay of 10,000 missed events, and idle subscriptions' memory, on a release build.
-bench-realtime count="5000":
+# Event latency (one process, across two on PostgreSQL, to 1,000 subscribers, then to `count` signed-in subscribers of one process), the replay of 10,000 missed events, and `count` idle subscriptions' memory, on a release build.
+bench-realtime count="10000":
     cargo build --release -p api
     PG_ADMIN_URL={{pg_url}} bash scripts/realtime.sh bench {{count}}
 

@@ -13,7 +13,8 @@
 #     Measurements (`just bench-realtime`): event latency within one process
 #     and across two processes on one PostgreSQL database (PG_ADMIN_URL;
 #     a database is created and dropped), delivery to 1,000 subscribers and
-#     the replay of 10,000 missed events (realtime-events.mjs), and the
+#     the replay of 10,000 missed events, then delivery to `count` (10,000)
+#     signed-in subscribers of one process (realtime-events.mjs), and the
 #     API's memory with `count` idle subscriptions (realtime-capacity.mjs).
 #
 # API_BIN picks the binary (default: the debug build for proof, release for
@@ -62,7 +63,8 @@ start_api() {
   mkdir -p "$work/$port"
   env -i "PATH=$PATH" "HOME=$HOME" "DATABASE_URL=$1" "PORT=$port" "DATA_DIR=$work/$port" \
     "JWT_SECRET=realtime-check-secret-0123456789abcdef" "RUST_LOG=warn" \
-    "AUTH_RATE_LIMIT_PER_IP=1000000" "WS_MAX_ANONYMOUS_PER_ADDRESS=100000" "$api_bin" >"$work/api-$port.log" 2>&1 &
+    "AUTH_RATE_LIMIT_PER_IP=1000000" "WS_MAX_ANONYMOUS_PER_ADDRESS=100000" \
+    "WS_MAX_CONNECTIONS_PER_USER=100000" "$api_bin" >"$work/api-$port.log" 2>&1 &
   pid=$!
   pids+=("$pid")
   for _ in $(seq 1 100); do
@@ -97,8 +99,12 @@ echo "--- event latency, one process (release api, PostgreSQL)"
 node scripts/client-proof.mjs "http://127.0.0.1:$port_a/graphql" 200
 echo "--- event latency, across processes: subscribed to B, mutations through A"
 node scripts/client-proof.mjs "http://127.0.0.1:$port_b/graphql" 200 "http://127.0.0.1:$port_a/graphql"
+# Every socket is an open file, here and in the API (which raises its own
+# limit at start-up).
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 echo "--- 1,000 subscribers on B, mutations through A; then a replay of 10,000 missed events"
 node scripts/realtime-events.mjs "http://127.0.0.1:$port_b/graphql" 1000 200 10000 "http://127.0.0.1:$port_a/graphql"
+echo "--- $count signed-in subscribers on one process: 20 events, each to all of them"
+node scripts/realtime-events.mjs "http://127.0.0.1:$port_a/graphql" "$count" 20 0
 echo "--- idle subscriptions"
-ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 node scripts/realtime-capacity.mjs "http://127.0.0.1:$port_a/graphql" "$pid_a" "$count"

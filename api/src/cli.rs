@@ -237,6 +237,21 @@ async fn admin_create(
     }
 }
 
+/// Every WebSocket and every database connection is an open file, and the
+/// usual soft limit (1024) stops a server near a thousand live sockets:
+/// raise it to the hard limit the system allows (the kernel settings a
+/// deployment needs for more are in the deployment guide).
+fn raise_open_file_limit() {
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) if limit < 16_384 => tracing::warn!(
+            limit,
+            "this process may open only {limit} files (sockets included); raise the hard limit (ulimit -Hn, LimitNOFILE=) for more live connections"
+        ),
+        Ok(limit) => tracing::debug!(limit, "open file limit"),
+        Err(err) => tracing::warn!(error = %err, "could not raise the open file limit"),
+    }
+}
+
 async fn serve(hearth: Extensions) -> ExitCode {
     let config = match Config::from_env() {
         Ok(config) => config,
@@ -246,6 +261,7 @@ async fn serve(hearth: Extensions) -> ExitCode {
         }
     };
     telemetry::init(config.log_format);
+    raise_open_file_limit();
     let database = config.database_url_masked();
     let app = match Application::assemble(config, hearth).await {
         Ok(app) => app,

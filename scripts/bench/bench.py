@@ -344,6 +344,23 @@ class Hearth(Server):
             sys.exit(f"bench: signIn failed: {answer}")
         return answer["data"]["signIn"]["accessToken"]
 
+class Bare(Server):
+    """The ceiling: bench/bare, the same requests by hand-written SQL and
+    JSON on axum and sqlx, checking the same access tokens."""
+
+    def __init__(self, binary, url, work, jwt_secret):
+        self.binary, self.url, self.port = binary, url, free_port()
+        self.log_path = os.path.join(work, "bare.log")
+        self.env = {"PATH": os.environ.get("PATH", ""), "DATABASE_URL": url, "PORT": str(self.port),
+                    "JWT_SECRET": jwt_secret}
+        self.proc = None
+
+    def start(self):
+        self.proc = subprocess.Popen([self.binary], env=self.env, stdout=open(self.log_path, "a"),
+                                     stderr=subprocess.STDOUT)
+        self.wait_until(lambda: http_get(self.port, "/health/ready", timeout=1)[0] == 200, 30, 0.01, "bare")
+
+
 class PostGraphile(Server):
     def __init__(self, directory, url, work):
         self.directory, self.url, self.port = directory, url, free_port()
@@ -419,9 +436,9 @@ def measure_hearth(args, hearth, payload, ids=None, token=None, sampler=None, du
     return result
 
 
-def measure_pgl(args, pgl, payload, ids=None, label=""):
-    wrk(args, pgl.endpoint, payload, ids, duration=args.warmup, label=label + " warm-up")
-    return wrk(args, pgl.endpoint, payload, ids, label=label)
+def measure_pgl(args, pgl, payload, ids=None, label="", token=None):
+    wrk(args, pgl.endpoint, payload, ids, token, duration=args.warmup, label=label + " warm-up")
+    return wrk(args, pgl.endpoint, payload, ids, token, label=label)
 
 
 def median(results, key):
@@ -440,6 +457,7 @@ def main():
     p.add_argument("--concurrency", type=int, default=32)
     p.add_argument("--threads", type=int, default=2, help="wrk threads and pgbench jobs")
     p.add_argument("--no-postgraphile", action="store_true")
+    p.add_argument("--no-bare", action="store_true", help="leave out the bare Rust contender (bench/bare)")
     p.add_argument("--no-scaling", action="store_true")
     p.add_argument("--scale", default="bench", help="seed scale of the main database (small for a smoke test)")
     p.add_argument("--sslmode", default="disable",
@@ -458,9 +476,10 @@ def main():
     bin_dir = os.environ.get("HEARTH_BIN_DIR", os.path.join(target, "release"))
     api_bin = os.path.join(bin_dir, "api")
     seed_bin = os.path.join(bin_dir, "seed")
-    for binary in (api_bin, seed_bin):
-        if not os.access(binary, os.X_OK):
-            sys.exit(f"bench: {binary} is missing: cargo build --release -p api -p seed")
+    bare_bin = None if args.no_bare else os.path.join(bin_dir, "bare")
+    for binary in (api_bin, seed_bin, bare_bin):
+        if binary and not os.access(binary, os.X_OK):
+            sys.exit(f"bench: {binary} is missing: cargo build --release -p api -p seed -p bare")
     ensure_tools()
     pg_dir = None if args.no_postgraphile else setup_postgraphile()
 
@@ -489,6 +508,14 @@ def main():
         time.sleep(2)
         out["rss_idle_mib"] = proc_status(hearth.proc.pid, "VmRSS")
         log(f"start-up to ready: {[f'{s * 1000:.0f} ms' for s in startups]}; idle RSS {out['rss_idle_mib']:.1f} MiB")
+
+        bare = None
+        if bare_bin:
+            bare = Bare(bare_bin, url, args.work, hearth.env["JWT_SECRET"])
+            servers.append(bare)
+            bare.start()
+            time.sleep(1)
+            out["bare_rss_idle_mib"] = proc_status(bare.proc.pid, "VmRSS")
 
         pgl = None
         if pg_dir:
@@ -521,7 +548,7 @@ def main():
                 "sql": ("create_comment.sql", {"viewer": viewer, "posts": ids["Post"]["count"]}),
             },
         }
-        results = {op: {"hearth": [], "postgraphile": [], "pgbench": []} for op in ops}
+        results = {op: {"hearth": [], "bare": [], "postgraphile": [], "pgbench": []} for op in ops}
         results["signIn"] = {"hearth": []}
         pgl_rss_peak = 0.0
         for round_no in range(1, args.rounds + 1):
@@ -531,6 +558,11 @@ def main():
                                    label=f"hearth {op}")
                 results[op]["hearth"].append(h)
                 line = f"round {round_no} {op:14} hearth {h['rps']:8.0f} req/s p99 {h['p99_ms']:7.1f} ms"
+                if bare:
+                    b = measure_pgl(args, bare, spec["hearth"](token), spec["hearth_ids"], label=f"bare {op}",
+                                    token=token)
+                    results[op]["bare"].append(b)
+                    line += f" | bare {b['rps']:7.0f} req/s p99 {b['p99_ms']:7.1f} ms"
                 if pgl:
                     with RssSampler(pgl.proc.pid) as s:
                         g = measure_pgl(args, pgl, spec["pgl"], spec["pgl_ids"], label=f"postgraphile {op}")
@@ -621,6 +653,7 @@ TARGETS = {  # op: (x PostGraphile req/s, share of pgbench tps, p99 at most this
     "lookup": (5.0, 0.30, None),
     "createComment": (2.0, 0.50, None),
 }
+BARE_TARGETS = {"feed": 0.80, "lookup": 0.90, "createComment": 0.85}  # share of the bare service's req/s
 
 
 def fmt(value, spec=".0f"):
@@ -638,15 +671,19 @@ def report(out):
     lines.append(f"concurrency {s['concurrency']}, {s['rounds']} rounds of {s['duration']} s after {s['warmup']} s warm-up; "
                  f"medians over rounds")
     lines.append("")
-    lines.append("| operation | Hearth req/s | p50 ms | p99 ms | errors | SQL/req | PostGraphile req/s | p50 ms | p99 ms | errors "
-                 "| pgbench tps | p50 ms | p99 ms | vs PostGraphile (target) | vs raw SQL (target) | p99 vs PostGraphile (target) |")
-    lines.append("|---" * 16 + "|")
+    lines.append("| operation | Hearth req/s | p50 ms | p99 ms | errors | SQL/req | bare Rust req/s | p99 ms "
+                 "| PostGraphile req/s | p50 ms | p99 ms | errors "
+                 "| pgbench tps | p50 ms | p99 ms | vs bare Rust (target) | vs PostGraphile (target) | vs raw SQL (target) "
+                 "| p99 vs PostGraphile (target) |")
+    lines.append("|---" * 19 + "|")
     for op, r in out["rounds"].items():
         h = r["hearth"]
         g = r.get("postgraphile") or []
         q = r.get("pgbench") or []
         h_rps, g_rps, q_rps = median(h, "rps"), median(g, "rps"), median(q, "rps")
         # Ratios per round (same round, same conditions), then the median.
+        b_ = r.get("bare") or []
+        ratio_b = statistics.median([a["rps"] / b["rps"] for a, b in zip(h, b_)]) if b_ else None
         ratio_g = statistics.median([a["rps"] / b["rps"] for a, b in zip(h, g)]) if g else None
         ratio_q = statistics.median([a["rps"] / b["rps"] for a, b in zip(h, q)]) if q else None
         ratio_p99 = statistics.median([a["p99_ms"] / b["p99_ms"] for a, b in zip(h, g)]) if g else None
@@ -661,9 +698,11 @@ def report(out):
         errors = sum(x["errors"] for x in h)
         lines.append(
             f"| {op} | {fmt(h_rps)} | {fmt(median(h, 'p50_ms'), '.1f')} | {fmt(median(h, 'p99_ms'), '.1f')} | {errors} | "
-            f"{fmt(median(h, 'statements'), '.1f')} | {fmt(g_rps)} | {fmt(median(g, 'p50_ms'), '.1f')} | "
+            f"{fmt(median(h, 'statements'), '.1f')} | {fmt(median(b_, 'rps'))} | {fmt(median(b_, 'p99_ms'), '.1f')} | "
+            f"{fmt(g_rps)} | {fmt(median(g, 'p50_ms'), '.1f')} | "
             f"{fmt(median(g, 'p99_ms'), '.1f')} | {sum(x['errors'] for x in g) if g else '–'} | {fmt(q_rps)} | "
             f"{fmt(median(q, 'p50_ms'), '.1f')} | {fmt(median(q, 'p99_ms'), '.1f')} | "
+            f"{verdict(ratio_b, BARE_TARGETS.get(op))} | "
             f"{verdict(ratio_g, t[0] if t else None)} | {verdict(ratio_q, t[1] if t else None)} | "
             f"{verdict(ratio_p99, t[2] if t else None, at_most=True)} |")
     lines.append("")
@@ -674,6 +713,8 @@ def report(out):
                  f"(target ≤ 100); under signIn {fmt(out['rss_signin_peak_mib'], '.1f')} MiB "
                  f"(VmHWM at the end {fmt(out['rss_hwm_mib'], '.1f')}); "
                  f"start-up to ready {', '.join(f'{x:.0f}' for x in st)} ms, median {statistics.median(st):.0f} ms (target < 100)")
+    if "bare_rss_idle_mib" in out:
+        lines.append(f"bare Rust RSS: idle {fmt(out['bare_rss_idle_mib'], '.1f')} MiB")
     if "postgraphile_rss_idle_mib" in out:
         lines.append(f"PostGraphile RSS: idle {fmt(out['postgraphile_rss_idle_mib'], '.1f')} MiB, peak under load "
                      f"{fmt(out.get('postgraphile_rss_load_peak_mib'), '.1f')} MiB")

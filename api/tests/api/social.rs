@@ -1172,3 +1172,31 @@ async fn apples_form_post_is_forwarded_to_the_app_with_the_name_kept() {
         "{body}"
     );
 }
+
+/// Asking for codes and guessing them spend one budget per email address,
+/// whatever client address the guesses come from.
+#[tokio::test]
+async fn guessing_email_codes_spends_the_addresss_budget() {
+    let mut smtp = SmtpServer::start().await;
+    let app = spawn_app_with(|c| {
+        c.mail.smtp_url = Some(smtp.url());
+        c.auth.rate_limit.per_account = 3;
+    })
+    .await;
+    app.graphql(
+        "mutation($e: String!) { requestEmailCode(email: $e) }",
+        json!({ "e": "kim@example.com" }),
+    )
+    .await;
+    let sent = code_in(&smtp.next().await.data);
+    let wrong = if sent == "000000" { "000001" } else { "000000" };
+    for _ in 0..2 {
+        let body = with_code(&app, "kim@example.com", wrong).await;
+        assert_eq!(code(&body), "EMAIL_CODE_INVALID", "{body}");
+    }
+    let body = with_code(&app, "Kim@Example.com", &sent).await;
+    assert_eq!(code(&body), "RATE_LIMITED", "{body}");
+    // Another address has a budget of its own.
+    let body = with_code(&app, "lee@example.com", wrong).await;
+    assert_eq!(code(&body), "EMAIL_CODE_INVALID", "{body}");
+}

@@ -138,6 +138,9 @@ impl Auth {
         self.limits.check_ip(Action::EmailCode, ip).await?;
         check_device(&device)?;
         let email = check_email(email)?.to_lowercase();
+        // Guesses at one address share its budget with asking for codes,
+        // from however many client addresses they come.
+        self.limits.check_account(Action::EmailCode, &email).await?;
         let code = code.trim();
         if code.len() != 6 || !code.bytes().all(|b| b.is_ascii_digit()) {
             return Err(AppError::bad_input(
