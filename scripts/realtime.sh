@@ -105,6 +105,10 @@ ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 echo "--- 1,000 subscribers on B, mutations through A; then a replay of 10,000 missed events"
 node scripts/realtime-events.mjs "http://127.0.0.1:$port_b/graphql" 1000 200 10000 "http://127.0.0.1:$port_a/graphql"
 echo "--- $count signed-in subscribers on one process: 20 events, each to all of them"
-node scripts/realtime-events.mjs "http://127.0.0.1:$port_a/graphql" "$count" 20 0
+# A process of its own: the memory it keeps after the fan-out must not
+# count in the idle figure below.
+start_api "$url"
+node scripts/realtime-events.mjs "http://127.0.0.1:$port/graphql" "$count" 20 0
+echo "api RSS after delivering to $count subscribers: $(awk '/VmRSS/ { printf "%.1f MiB", $2 / 1024 }' "/proc/$pid/status"), peak $(awk '/VmHWM/ { printf "%.1f MiB", $2 / 1024 }' "/proc/$pid/status")"
 echo "--- idle subscriptions"
 node scripts/realtime-capacity.mjs "http://127.0.0.1:$port_a/graphql" "$pid_a" "$count"
