@@ -150,7 +150,7 @@ impl Session {
 /// exchange it with `refreshSession` before `accessTokenExpiresAt`.
 #[derive(SimpleObject)]
 pub struct AuthPayload {
-    pub(crate) access_token: String,
+    access_token: String,
     access_token_expires_at: DateTime<Utc>,
     refresh_token: String,
     user: Account,

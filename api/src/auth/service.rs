@@ -81,7 +81,7 @@ pub struct NewAccount {
 }
 
 /// A device session not yet stored: its row and first refresh token.
-pub(super) struct NewSession {
+struct NewSession {
     row: session::ActiveModel,
     refresh_token: String,
     now: DateTime<Utc>,
@@ -322,7 +322,7 @@ impl Auth {
     }
 
     /// A new device session for `user_id`, ready to insert.
-    pub(super) fn new_session(&self, user_id: Uuid, device: &Device) -> NewSession {
+    fn new_session(&self, user_id: Uuid, device: &Device) -> NewSession {
         let now = Utc::now();
         NewSession {
             row: session::ActiveModel {
@@ -340,7 +340,7 @@ impl Auth {
         }
     }
 
-    pub(super) fn tokens_for(
+    fn tokens_for(
         &self,
         user: user::Model,
         session_id: Uuid,
@@ -881,27 +881,24 @@ impl Auth {
                         .exec(&tx)
                         .await?;
                     let one_time = one_time_token::Entity::delete_many()
-                        .filter(
-                            Condition::any()
-                                .add(one_time_token::Column::UsedAt.is_not_null())
-                                .add(one_time_token::Column::ExpiresAt.lt(Utc::now())),
-                        )
+                        .filter(spent(
+                            one_time_token::Column::UsedAt,
+                            one_time_token::Column::ExpiresAt,
+                        ))
                         .exec(&tx)
                         .await?;
                     let flows = oauth_flow::Entity::delete_many()
-                        .filter(
-                            Condition::any()
-                                .add(oauth_flow::Column::UsedAt.is_not_null())
-                                .add(oauth_flow::Column::ExpiresAt.lt(Utc::now())),
-                        )
+                        .filter(spent(
+                            oauth_flow::Column::UsedAt,
+                            oauth_flow::Column::ExpiresAt,
+                        ))
                         .exec(&tx)
                         .await?;
                     let codes = email_code::Entity::delete_many()
-                        .filter(
-                            Condition::any()
-                                .add(email_code::Column::UsedAt.is_not_null())
-                                .add(email_code::Column::ExpiresAt.lt(Utc::now())),
-                        )
+                        .filter(spent(
+                            email_code::Column::UsedAt,
+                            email_code::Column::ExpiresAt,
+                        ))
                         .exec(&tx)
                         .await?;
                     Ok(sessions.rows_affected
@@ -913,6 +910,13 @@ impl Auth {
             })
             .await
     }
+}
+
+/// Single-use rows done with: used, or past their expiry.
+fn spent(used_at: impl ColumnTrait, expires_at: impl ColumnTrait) -> Condition {
+    Condition::any()
+        .add(used_at.is_not_null())
+        .add(expires_at.lt(Utc::now()))
 }
 
 /// Makes an existing account an admin, or creates one (the `api admin`
@@ -1118,13 +1122,18 @@ pub(super) fn check_device(device: &Device) -> AppResult<()> {
             "must be 1 to 128 characters",
         ));
     }
-    if !(16..=256).contains(&device.secret.len()) {
+    if !valid_device_secret(&device.secret) {
         return Err(AppError::bad_input(
             "device.secret",
             "must be 16 to 256 characters: a random value the app generates once and keeps",
         ));
     }
     Ok(())
+}
+
+/// A device secret's length: 16 to 256 characters.
+pub(super) fn valid_device_secret(secret: &str) -> bool {
+    (16..=256).contains(&secret.len())
 }
 
 fn taken(field: &str) -> AppError {

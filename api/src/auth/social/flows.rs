@@ -21,7 +21,7 @@ use crate::{
     auth::{
         Auth,
         rate_limit::Action,
-        service::{Device, Tokens, check_device},
+        service::{Device, Tokens, check_device, valid_device_secret},
         tokens::{random_token, token_hash},
     },
     error::{AppError, AppResult},
@@ -64,16 +64,12 @@ impl Auth {
                 "is not one of this server's redirect URIs (AUTH_REDIRECT_URIS lists them, compared exactly)",
             ));
         }
-        check_device(&Device {
-            name: "flow".to_owned(),
-            secret: device_secret.to_owned(),
-        })
-        .map_err(|_| {
-            AppError::bad_input(
+        if !valid_device_secret(device_secret) {
+            return Err(AppError::bad_input(
                 "deviceSecret",
                 "must be 16 to 256 characters: the same secret the app signs in with",
-            )
-        })?;
+            ));
+        }
         let (state, nonce, verifier) = (random_token(), random_token(), random_token());
         let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
         let authorization_url = provider
