@@ -10,6 +10,7 @@ use tokio::net::TcpListener;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 use crate::{
+    admin::Dashboard,
     auth::{Auth, rate_limit},
     config::Config,
     db,
@@ -83,6 +84,8 @@ pub struct Application {
     sockets: TaskTracker,
     /// After-commit hooks, which hand their place over at shutdown.
     background: TaskTracker,
+    /// The first admin's setup link, when there is no admin yet.
+    admin_setup: Option<String>,
 }
 
 impl Application {
@@ -186,6 +189,28 @@ impl Application {
         if config.metrics.enabled {
             metrics::spawn_upkeep(metrics::recorder()?, shutdown.clone());
         }
+        let (admin, admin_setup) = if config.admin.enabled {
+            let dashboard = Arc::new(Dashboard::new(
+                db.clone(),
+                auth.clone(),
+                config.admin.clone(),
+            ));
+            let token = dashboard
+                .issue_setup_token()
+                .await
+                .map_err(|e| anyhow::anyhow!("admin dashboard: {e:?}"))?;
+            let path = token.map(|token| format!("/admin/setup?token={token}"));
+            if let Some(path) = &path {
+                let addr = listener.local_addr()?;
+                tracing::warn!(
+                    "no account is an admin yet: open http://{addr}{path} (valid once, for {} minutes) to make the first one, or run `api admin create`",
+                    config.admin.setup_ttl.as_secs() / 60
+                );
+            }
+            (Some(dashboard), path)
+        } else {
+            (None, None)
+        };
         let state = AppState::new(
             db.clone(),
             schema,
@@ -194,6 +219,7 @@ impl Application {
             Arc::new(config),
             shutdown.clone(),
             history,
+            admin,
         );
         let sockets = state.sockets();
         let router = router(state, routes).map_err(|e| anyhow::anyhow!(e))?;
@@ -206,7 +232,14 @@ impl Application {
             statements,
             sockets,
             background,
+            admin_setup,
         })
+    }
+
+    /// The one-time link (path and query) that makes the first admin, when
+    /// the server started with none.
+    pub fn admin_setup_path(&self) -> Option<&str> {
+        self.admin_setup.as_deref()
     }
 
     /// How many SQL statements this application's pool has run so far.

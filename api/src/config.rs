@@ -20,9 +20,9 @@ use migration::{
 };
 
 use crate::{
-    auth::settings::AuthConfig, backup::settings::BackupConfig, events::settings::EventsConfig,
-    files::settings::FilesConfig, mail::MailConfig, metrics::MetricsConfig,
-    realtime::settings::RealtimeConfig, schema::limits::GraphqlLimits,
+    admin::settings::AdminConfig, auth::settings::AuthConfig, backup::settings::BackupConfig,
+    events::settings::EventsConfig, files::settings::FilesConfig, mail::MailConfig,
+    metrics::MetricsConfig, realtime::settings::RealtimeConfig, schema::limits::GraphqlLimits,
     webhooks::settings::WebhookConfig,
 };
 
@@ -64,6 +64,8 @@ pub struct Config {
     pub webhooks: WebhookConfig,
     pub files: FilesConfig,
     pub backup: BackupConfig,
+    /// The admin dashboard at `/admin`.
+    pub admin: AdminConfig,
 }
 
 impl Config {
@@ -117,6 +119,7 @@ impl Config {
             webhooks: WebhookConfig::from_env(&env)?,
             files: FilesConfig::from_env(&env)?,
             backup: BackupConfig::from_env(&env, &data_dir)?,
+            admin: AdminConfig::from_env(&env, production)?,
             data_dir,
         })
     }

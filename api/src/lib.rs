@@ -18,6 +18,7 @@
 //! drive the same code the binary runs. [`extend`] is Hearth as a library: an application adds its
 //! own routes, GraphQL fields, tables and [`hooks`] to the same server.
 
+pub mod admin;
 pub mod app;
 pub mod auth;
 pub(crate) mod backup;

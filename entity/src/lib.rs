@@ -10,6 +10,7 @@
 //! are UTC. The schema itself lives in the `migration` crate; these modules
 //! must match it column for column.
 
+pub mod audit_entry;
 pub mod comment;
 pub mod community;
 pub mod conversation;
@@ -39,6 +40,7 @@ pub mod webhook_endpoint;
 
 pub mod prelude {
     //! The entities under short names, for `use entity::prelude::*`.
+    pub use super::audit_entry::Entity as AuditEntry;
     pub use super::comment::Entity as Comment;
     pub use super::community::Entity as Community;
     pub use super::conversation::Entity as Conversation;

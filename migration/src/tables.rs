@@ -374,3 +374,17 @@ pub(crate) enum EmailCodes {
     ExpiresAt,
     UsedAt,
 }
+
+#[derive(DeriveIden, Clone, Copy)]
+pub(crate) enum AuditLog {
+    Table,
+    Id,
+    ActorId,
+    ActorName,
+    Action,
+    TargetType,
+    TargetId,
+    Detail,
+    Ip,
+    CreatedAt,
+}

@@ -254,8 +254,22 @@ impl Auth {
         device: Device,
         ip: IpAddr,
     ) -> AppResult<Tokens> {
-        self.limits.check_ip(Action::SignIn, ip).await?;
         check_device(&device)?;
+        let (user, rehash) = self.check_credentials(login, password, ip).await?;
+        self.start_session(user, &device, rehash).await
+    }
+
+    /// The account `login` and `password` name, under the sign-in rate
+    /// limits, with the same answers sign-in gives (the admin dashboard
+    /// checks the role before it starts a session). Also a new hash of the
+    /// password when the stored one uses older parameters.
+    pub(crate) async fn check_credentials(
+        &self,
+        login: &str,
+        password: &str,
+        ip: IpAddr,
+    ) -> AppResult<(user::Model, Option<String>)> {
+        self.limits.check_ip(Action::SignIn, ip).await?;
         if password.chars().count() > password::MAX_CHARS {
             return Err(AppError::bad_input(
                 "password",
@@ -288,18 +302,19 @@ impl Auth {
                 "confirm your email address first: follow the link we sent (signing up again sends a new one)",
             ));
         }
-        if password::needs_rehash(&user.password_hash) {
-            // Upgrade hashes made with older parameters while the password
-            // is at hand.
-            let rehash = Some(self.hasher.hash(password).await?);
-            return self.start_session(user, &device, rehash).await;
-        }
-        self.start_session(user, &device, None).await
+        // Upgrade hashes made with older parameters while the password is
+        // at hand.
+        let rehash = if password::needs_rehash(&user.password_hash) {
+            Some(self.hasher.hash(password).await?)
+        } else {
+            None
+        };
+        Ok((user, rehash))
     }
 
     /// Signs `user` in on `device` (and stores `rehash` as their password
     /// hash, in the same write).
-    pub(super) async fn start_session(
+    pub(crate) async fn start_session(
         &self,
         user: user::Model,
         device: &Device,
@@ -501,17 +516,7 @@ impl Auth {
 
     /// The caller's usable sessions, most recently used first.
     pub async fn sessions(&self, viewer: &AuthSession) -> AppResult<Vec<session::Model>> {
-        let now = Utc::now();
-        let idle_since = now - self.config.refresh_idle_ttl;
-        Ok(session::Entity::find()
-            .filter(session::Column::UserId.eq(viewer.user_id))
-            .filter(session::Column::RevokedAt.is_null())
-            .filter(session::Column::ExpiresAt.gt(now))
-            .filter(session::Column::LastUsedAt.gt(idle_since))
-            .order_by_desc(session::Column::LastUsedAt)
-            .order_by_desc(session::Column::Id)
-            .all(&self.db)
-            .await?)
+        self.sessions_of(viewer.user_id).await
     }
 
     /// Ends the caller's own session (this device).
@@ -857,6 +862,92 @@ impl Auth {
         Ok(user)
     }
 
+    /// Admin: makes an account an admin or a member again. Admins cannot
+    /// demote themselves, so an instance always keeps the admin acting.
+    pub async fn set_role(
+        &self,
+        admin: &AuthSession,
+        user_id: Uuid,
+        role: UserRole,
+    ) -> AppResult<user::Model> {
+        self.require_admin(admin).await?;
+        if role != UserRole::Admin && user_id == admin.user_id {
+            return Err(AppError::bad_input("id", "admins cannot demote themselves"));
+        }
+        self.db
+            .transaction(move |tx| {
+                Box::pin(async move {
+                    let Some(user) = user::Entity::find_by_id(user_id).one(&tx).await? else {
+                        return Err(AppError::NotFound("user"));
+                    };
+                    let mut active: user::ActiveModel = user.into();
+                    active.role = Set(role);
+                    active.updated_at = Set(Utc::now());
+                    Ok(active.update(&tx).await?)
+                })
+            })
+            .await
+    }
+
+    /// Admin: marks an account's email address as verified.
+    pub async fn set_email_verified(&self, admin: &AuthSession, user_id: Uuid) -> AppResult<()> {
+        self.require_admin(admin).await?;
+        let updated = self
+            .db
+            .statement(move |tx| {
+                Box::pin(async move {
+                    Ok(user::Entity::update_many()
+                        .col_expr(user::Column::EmailVerifiedAt, Expr::value(Utc::now()))
+                        .filter(user::Column::Id.eq(user_id))
+                        .filter(user::Column::EmailVerifiedAt.is_null())
+                        .exec(&tx)
+                        .await?
+                        .rows_affected)
+                })
+            })
+            .await?;
+        if updated == 0
+            && user::Entity::find_by_id(user_id)
+                .one(&self.db)
+                .await?
+                .is_none()
+        {
+            return Err(AppError::NotFound("user"));
+        }
+        Ok(())
+    }
+
+    /// Admin: ends one session of `user_id` (`Some`) or all of them.
+    /// Returns how many ended.
+    pub async fn revoke_sessions_of(
+        &self,
+        admin: &AuthSession,
+        user_id: Uuid,
+        session_id: Option<Uuid>,
+    ) -> AppResult<u64> {
+        self.require_admin(admin).await?;
+        let mut which = Condition::all();
+        if let Some(id) = session_id {
+            which = which.add(session::Column::Id.eq(id));
+        }
+        self.revoke(user_id, which, admin.user_id).await
+    }
+
+    /// An account's usable sessions, most recently used first.
+    pub async fn sessions_of(&self, user_id: Uuid) -> AppResult<Vec<session::Model>> {
+        let now = Utc::now();
+        let idle_since = now - self.config.refresh_idle_ttl;
+        Ok(session::Entity::find()
+            .filter(session::Column::UserId.eq(user_id))
+            .filter(session::Column::RevokedAt.is_null())
+            .filter(session::Column::ExpiresAt.gt(now))
+            .filter(session::Column::LastUsedAt.gt(idle_since))
+            .order_by_desc(session::Column::LastUsedAt)
+            .order_by_desc(session::Column::Id)
+            .all(&self.db)
+            .await?)
+    }
+
     /// Deletes what can no longer be used: sessions ended or expired for
     /// longer than the idle lifetime (their tokens go with them), rotated
     /// refresh tokens older than that (a replay that old is just refused,
@@ -968,7 +1059,7 @@ pub async fn ensure_admin(
 }
 
 /// An account by email or username, case-insensitively.
-pub(super) async fn find_by_login(
+pub(crate) async fn find_by_login(
     db: &impl ConnectionTrait,
     login: &str,
 ) -> AppResult<Option<user::Model>> {

@@ -22,18 +22,7 @@ pub(super) fn error_response(status: StatusCode, message: &str, code: &str) -> R
 /// application's own): the status its code implies, the same body.
 impl IntoResponse for crate::error::AppError {
     fn into_response(self) -> Response {
-        use crate::error::AppError as E;
-        let status = match &self {
-            E::Unauthenticated(_) | E::Denied { .. } => StatusCode::UNAUTHORIZED,
-            E::Forbidden | E::Refused(_) => StatusCode::FORBIDDEN,
-            E::NotFound(_) => StatusCode::NOT_FOUND,
-            E::BadUserInput { .. } => StatusCode::BAD_REQUEST,
-            E::Conflict { .. } | E::ResyncRequired => StatusCode::CONFLICT,
-            E::Rejected { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-            E::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            E::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            E::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        };
+        let status = status_of(&self);
         // Logged (and hidden) the way GraphQL errors are.
         let error = async_graphql::Error::from(self);
         let mut body = json!({ "message": error.message });
@@ -46,5 +35,21 @@ impl IntoResponse for crate::error::AppError {
             Json(json!({ "errors": [body] })),
         )
             .into_response()
+    }
+}
+
+/// The HTTP status an error's code implies.
+pub(super) fn status_of(err: &crate::error::AppError) -> StatusCode {
+    use crate::error::AppError as E;
+    match err {
+        E::Unauthenticated(_) | E::Denied { .. } => StatusCode::UNAUTHORIZED,
+        E::Forbidden | E::Refused(_) => StatusCode::FORBIDDEN,
+        E::NotFound(_) => StatusCode::NOT_FOUND,
+        E::BadUserInput { .. } => StatusCode::BAD_REQUEST,
+        E::Conflict { .. } | E::ResyncRequired => StatusCode::CONFLICT,
+        E::Rejected { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+        E::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+        E::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+        E::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }

@@ -19,7 +19,7 @@
 
 use std::{
     collections::HashMap,
-    net::{IpAddr, SocketAddr},
+    net::SocketAddr,
     sync::{
         Arc,
         atomic::{AtomicBool, Ordering},
@@ -129,26 +129,9 @@ fn request_info(
         .get(header::AUTHORIZATION)
         .map(|v| v.to_str().unwrap_or_default());
     let viewer = Viewer::from_authorization(authorization, &state.auth.tokens);
-    let peer_ip = peer.map_or(
-        IpAddr::from([0, 0, 0, 0]),
-        |Extension(ConnectInfo(addr))| addr.ip(),
-    );
-    // Behind a trusted proxy the right-most X-Forwarded-For entry is the
-    // address the proxy saw; anything left of it is client-supplied.
-    let forwarded = state
-        .config
-        .auth
-        .rate_limit
-        .trust_forwarded_for
-        .then(|| {
-            let last = headers.get_all("x-forwarded-for").iter().next_back()?;
-            let entry = last.to_str().ok()?.rsplit(',').next()?;
-            entry.trim().parse::<IpAddr>().ok()
-        })
-        .flatten();
     RequestInfo {
         viewer,
-        client_ip: forwarded.unwrap_or(peer_ip),
+        client_ip: state.client_ip(headers, peer.map(|Extension(ConnectInfo(addr))| addr)),
     }
 }
 

@@ -1,5 +1,6 @@
 //! The HTTP surface: routes and the middleware stack around them.
 
+mod admin;
 mod error;
 mod files;
 mod graphql;
@@ -45,6 +46,7 @@ pub(crate) fn router(state: AppState, extra: Option<Router>) -> Result<Router, S
         auth: state.auth.clone(),
     };
     let metrics_endpoint = metrics::endpoint(&config, state.db.reads());
+    let dashboard = state.admin.is_some().then(|| admin::routes(state.clone()));
     let mut routes = Router::new()
         .route("/graphql", get(graphql::get).post(graphql::post))
         .route("/files/{id}", get(files::download))
@@ -53,6 +55,9 @@ pub(crate) fn router(state: AppState, extra: Option<Router>) -> Result<Router, S
         .route("/health/ready", get(health::ready))
         .fallback(not_found)
         .with_state(state);
+    if let Some(dashboard) = dashboard {
+        routes = merge(routes, dashboard)?;
+    }
     if let Some(extra) = extra {
         routes = merge(routes, extra)?;
     }

@@ -12,6 +12,7 @@ use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use uuid::Uuid;
 
 use crate::{
+    admin::Dashboard,
     auth::Auth,
     config::Config,
     db::Db,
@@ -40,6 +41,8 @@ pub(crate) struct AppState {
     pub(super) sockets: TaskTracker,
     /// The migrations the schema should have, for readiness.
     pub(super) history: migration::History,
+    /// The admin dashboard, unless switched off.
+    pub(super) admin: Option<Arc<Dashboard>>,
 }
 
 impl AppState {
@@ -51,6 +54,7 @@ impl AppState {
         config: Arc<Config>,
         shutdown: CancellationToken,
         history: migration::History,
+        admin: Option<Arc<Dashboard>>,
     ) -> Self {
         let pipeline = Arc::new(Pipeline::new(&config.graphql, &schema.sdl()));
         Self {
@@ -64,6 +68,7 @@ impl AppState {
             connections: Connections::default(),
             sockets: TaskTracker::new(),
             history,
+            admin,
         }
     }
 
@@ -131,5 +136,30 @@ impl Drop for ConnectionSlot {
                 open.remove(&self.holder);
             }
         }
+    }
+}
+
+impl AppState {
+    /// The client's address, for rate limits and the audit log. Behind a
+    /// trusted proxy the right-most X-Forwarded-For entry is the address
+    /// the proxy saw; anything left of it is client-supplied.
+    pub(super) fn client_ip(
+        &self,
+        headers: &axum::http::HeaderMap,
+        peer: Option<std::net::SocketAddr>,
+    ) -> IpAddr {
+        let peer_ip = peer.map_or(IpAddr::from([0, 0, 0, 0]), |addr| addr.ip());
+        let forwarded = self
+            .config
+            .auth
+            .rate_limit
+            .trust_forwarded_for
+            .then(|| {
+                let last = headers.get_all("x-forwarded-for").iter().next_back()?;
+                let entry = last.to_str().ok()?.rsplit(',').next()?;
+                entry.trim().parse::<IpAddr>().ok()
+            })
+            .flatten();
+        forwarded.unwrap_or(peer_ip)
     }
 }

@@ -15,6 +15,7 @@
 //! own new PostgreSQL database when `TEST_DATABASE_URL=postgres://...` is set
 //! (see `helpers`).
 
+mod admin;
 mod auth;
 mod backup;
 mod communities;

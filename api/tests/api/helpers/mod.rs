@@ -10,8 +10,10 @@
 //! - `smtp`: a small real SMTP server that hands over what it receives;
 //! - `oidc`: a real OpenID provider (and a GitHub stand-in) under Node, for
 //!   social sign-in;
-//! - `walk`: a walker of the live schema, a document for every root field.
+//! - `walk`: a walker of the live schema, a document for every root field;
+//! - `browser`: a cookie-keeping client for the admin dashboard's pages.
 
+pub mod browser;
 pub mod oidc;
 pub mod replicas;
 pub mod smtp;
@@ -162,6 +164,8 @@ pub struct TestApp {
     /// The app's own database handle (its writes go through the app's
     /// writer), for services built beside the running app.
     pub app_db: api::db::Db,
+    /// The first admin's one-time setup link (path and query).
+    pub admin_setup: Option<String>,
     stop: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<std::io::Result<()>>>,
 }
@@ -180,6 +184,7 @@ pub async fn spawn_app_with(customize: impl FnOnce(&mut Config)) -> TestApp {
     let addr = app.local_addr().expect("bound address");
     let statements = app.statement_counter();
     let app_db = app.database();
+    let admin_setup = app.admin_setup_path().map(str::to_owned);
     let (stop, stopped) = oneshot::channel::<()>();
     let server = tokio::spawn(app.run_until_stopped(async {
         let _ = stopped.await;
@@ -203,6 +208,7 @@ pub async fn spawn_app_with(customize: impl FnOnce(&mut Config)) -> TestApp {
         db,
         statements,
         app_db,
+        admin_setup,
         stop: Some(stop),
         server: Some(server),
     }

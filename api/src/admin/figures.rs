@@ -1,0 +1,260 @@
+//! What the dashboard's pages show: the overview's counts and daily
+//! series, and the user search and user page.
+
+use chrono::{NaiveDate, TimeDelta, Utc};
+use entity::{audit_entry, comment, enums::UserRole, file, identity, message, post, session, user};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect, Statement,
+    sea_query::{Expr, ExprTrait, Func, LikeExpr},
+};
+use uuid::Uuid;
+
+use super::audit::next_page;
+use crate::{db::Db, error::AppResult};
+
+/// How many days the overview's charts cover, today included.
+pub(crate) const DAYS: usize = 14;
+
+pub(crate) struct Overview {
+    pub(crate) accounts: u64,
+    pub(crate) admins: u64,
+    pub(crate) banned: u64,
+    pub(crate) active_sessions: u64,
+    pub(crate) posts: u64,
+    pub(crate) comments: u64,
+    pub(crate) messages: u64,
+    pub(crate) files: u64,
+    pub(crate) file_bytes: i64,
+    /// The database's size on disk, as the database reports it.
+    pub(crate) database_bytes: Option<i64>,
+    pub(crate) backend: &'static str,
+    /// Oldest day first, [`DAYS`] of them.
+    pub(crate) days: Vec<Day>,
+}
+
+/// One day's new rows.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Day {
+    pub(crate) date: Option<NaiveDate>,
+    pub(crate) sign_ups: i64,
+    pub(crate) posts: i64,
+    pub(crate) comments: i64,
+    pub(crate) messages: i64,
+}
+
+pub(crate) async fn overview(db: &Db) -> AppResult<Overview> {
+    let now = Utc::now();
+    let accounts = user::Entity::find().count(db).await?;
+    let admins = user::Entity::find()
+        .filter(user::Column::Role.eq(UserRole::Admin))
+        .count(db)
+        .await?;
+    let banned = user::Entity::find()
+        .filter(user::Column::DisabledAt.is_not_null())
+        .count(db)
+        .await?;
+    let active_sessions = session::Entity::find()
+        .filter(session::Column::RevokedAt.is_null())
+        .filter(session::Column::ExpiresAt.gt(now))
+        .count(db)
+        .await?;
+    let backend = db.get_database_backend();
+    let size_sql = match backend {
+        DbBackend::Postgres => "SELECT pg_database_size(current_database())::bigint AS n",
+        _ => "SELECT (page_count * page_size) AS n FROM pragma_page_count(), pragma_page_size()",
+    };
+    let database_bytes = db
+        .query_one_raw(Statement::from_string(backend, size_sql))
+        .await?
+        .and_then(|row| row.try_get::<i64>("", "n").ok());
+    let files_sql = match backend {
+        DbBackend::Postgres => {
+            "SELECT COUNT(*) AS n, COALESCE(SUM(size_bytes), 0)::bigint AS bytes FROM files"
+        }
+        _ => "SELECT COUNT(*) AS n, COALESCE(SUM(size_bytes), 0) AS bytes FROM files",
+    };
+    let (files, file_bytes) = db
+        .query_one_raw(Statement::from_string(backend, files_sql))
+        .await?
+        .and_then(|row| {
+            Some((
+                row.try_get::<i64>("", "n").ok()?,
+                row.try_get::<i64>("", "bytes").ok()?,
+            ))
+        })
+        .unwrap_or_default();
+    let today = now.date_naive();
+    let first = today - TimeDelta::days(DAYS as i64 - 1);
+    let mut days: Vec<Day> = (0..DAYS)
+        .map(|i| Day {
+            date: Some(first + TimeDelta::days(i as i64)),
+            ..Day::default()
+        })
+        .collect();
+    for (table, slot) in [
+        ("users", 0usize),
+        ("posts", 1),
+        ("comments", 2),
+        ("messages", 3),
+    ] {
+        for (date, n) in per_day(db, table, first).await? {
+            let Some(day) = days.iter_mut().find(|d| d.date == Some(date)) else {
+                continue;
+            };
+            match slot {
+                0 => day.sign_ups = n,
+                1 => day.posts = n,
+                2 => day.comments = n,
+                _ => day.messages = n,
+            }
+        }
+    }
+    Ok(Overview {
+        accounts,
+        admins,
+        banned,
+        active_sessions,
+        posts: post::Entity::find().count(db).await?,
+        comments: comment::Entity::find().count(db).await?,
+        messages: message::Entity::find().count(db).await?,
+        files: u64::try_from(files).unwrap_or_default(),
+        file_bytes,
+        database_bytes,
+        backend: match backend {
+            DbBackend::Postgres => "PostgreSQL",
+            _ => "SQLite",
+        },
+        days,
+    })
+}
+
+/// Rows of `table` created per UTC day since `first`. `table` is one of
+/// ours, never input.
+async fn per_day(
+    db: &Db,
+    table: &'static str,
+    first: NaiveDate,
+) -> AppResult<Vec<(NaiveDate, i64)>> {
+    let backend = db.get_database_backend();
+    let since = first.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc();
+    let sql = match backend {
+        DbBackend::Postgres => format!(
+            "SELECT to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS day, COUNT(*) AS n \
+             FROM {table} WHERE created_at >= $1 GROUP BY 1"
+        ),
+        // Timestamps are stored as ISO text, UTC, so the day is its prefix.
+        _ => format!(
+            "SELECT substr(created_at, 1, 10) AS day, COUNT(*) AS n \
+             FROM {table} WHERE created_at >= ? GROUP BY 1"
+        ),
+    };
+    let rows = db
+        .query_all_raw(Statement::from_sql_and_values(backend, sql, [since.into()]))
+        .await?;
+    Ok(rows
+        .iter()
+        .filter_map(|row| {
+            let day: String = row.try_get("", "day").ok()?;
+            let n: i64 = row.try_get("", "n").ok()?;
+            Some((day.parse().ok()?, n))
+        })
+        .collect())
+}
+
+/// Accounts matching `query` (an id, or part of an email or username),
+/// newest first, `limit` per page after the account `after`.
+pub(crate) async fn search_users(
+    db: &Db,
+    query: &str,
+    after: Option<Uuid>,
+    limit: u64,
+) -> AppResult<(Vec<user::Model>, Option<Uuid>)> {
+    let query = query.trim().to_lowercase();
+    let mut which = Condition::all();
+    if let Ok(id) = query.parse::<Uuid>() {
+        which = which.add(user::Column::Id.eq(id));
+    } else if !query.is_empty() {
+        let escaped: String = query
+            .chars()
+            .flat_map(|c| match c {
+                '%' | '_' | '\\' => vec!['\\', c],
+                c => vec![c],
+            })
+            .collect();
+        let pattern = || LikeExpr::new(format!("%{escaped}%")).escape('\\');
+        let lower = |column: user::Column| Expr::expr(Func::lower(Expr::col(column)));
+        which = which.add(
+            Condition::any()
+                .add(lower(user::Column::Email).like(pattern()))
+                .add(lower(user::Column::Username).like(pattern())),
+        );
+    }
+    if let Some(after) = after {
+        which = which.add(user::Column::Id.lt(after));
+    }
+    let mut rows = user::Entity::find()
+        .filter(which)
+        .order_by_desc(user::Column::Id)
+        .limit(limit + 1)
+        .all(db)
+        .await?;
+    let next = next_page(&mut rows, limit, |u| u.id);
+    Ok((rows, next))
+}
+
+/// Everything the user page shows besides sessions.
+pub(crate) struct UserPage {
+    pub(crate) user: user::Model,
+    pub(crate) identities: Vec<identity::Model>,
+    pub(crate) files: Vec<file::Model>,
+    pub(crate) file_count: u64,
+    pub(crate) posts: Vec<post::Model>,
+    pub(crate) comments: Vec<comment::Model>,
+    pub(crate) audit: Vec<audit_entry::Model>,
+}
+
+/// How many recent rows of each kind the user page lists.
+const RECENT: u64 = 10;
+
+pub(crate) async fn user_page(db: &Db, id: Uuid) -> AppResult<Option<UserPage>> {
+    let Some(user) = user::Entity::find_by_id(id).one(db).await? else {
+        return Ok(None);
+    };
+    Ok(Some(UserPage {
+        identities: identity::Entity::find()
+            .filter(identity::Column::UserId.eq(id))
+            .order_by_asc(identity::Column::Provider)
+            .all(db)
+            .await?,
+        files: file::Entity::find()
+            .filter(file::Column::OwnerId.eq(id))
+            .order_by_desc(file::Column::Id)
+            .limit(RECENT)
+            .all(db)
+            .await?,
+        file_count: file::Entity::find()
+            .filter(file::Column::OwnerId.eq(id))
+            .count(db)
+            .await?,
+        posts: post::Entity::find()
+            .filter(post::Column::AuthorId.eq(id))
+            .order_by_desc(post::Column::Id)
+            .limit(RECENT)
+            .all(db)
+            .await?,
+        comments: comment::Entity::find()
+            .filter(comment::Column::AuthorId.eq(id))
+            .order_by_desc(comment::Column::Id)
+            .limit(RECENT)
+            .all(db)
+            .await?,
+        audit: audit_entry::Entity::find()
+            .filter(audit_entry::Column::TargetId.eq(id.to_string()))
+            .order_by_desc(audit_entry::Column::Id)
+            .limit(RECENT)
+            .all(db)
+            .await?,
+        user,
+    }))
+}

@@ -1,0 +1,613 @@
+//! `/admin`: the dashboard's routes. Pages are rendered on the server
+//! (`views`); the rules live in `crate::admin`.
+//!
+//! Security, route by route: every page but sign-in and setup needs a
+//! dashboard session (the `Signed` extractor: a session cookie that is
+//! HttpOnly, SameSite=Strict, Secure in production); every form that
+//! changes something carries the session's CSRF token, and sign-in and
+//! setup a double-submit token, and cross-site posts are refused before
+//! either is looked at; every response carries a Content-Security-Policy
+//! without `unsafe-inline` and `frame-ancestors 'none'`.
+
+mod views;
+
+use std::{net::SocketAddr, sync::Arc};
+
+use axum::{
+    Extension, Form, Router,
+    extract::{ConnectInfo, FromRequestParts, Path, Query, State},
+    http::{HeaderMap, HeaderValue, Method, StatusCode, header, request::Parts},
+    response::{Html, IntoResponse, Redirect, Response},
+    routing::{get, post},
+};
+use entity::enums::UserRole;
+use maud::Markup;
+use serde::Deserialize;
+use uuid::Uuid;
+
+use self::views::Running;
+use super::{error::status_of, state::AppState};
+use crate::{
+    admin::{Admin, Dashboard, audit, figures},
+    auth::tokens::random_token,
+    error::AppError,
+};
+
+const SESSION_COOKIE: &str = "hearth_admin";
+/// Sign-in and setup forms' double-submit token, before any session.
+const FORM_COOKIE: &str = "hearth_admin_form";
+const PAGE_SIZE: u64 = 50;
+
+const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+                   form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+pub(super) fn routes(state: AppState) -> Router {
+    Router::new()
+        .route("/admin", get(overview))
+        .route("/admin/sign-in", get(sign_in_page).post(sign_in))
+        .route("/admin/sign-out", post(sign_out))
+        .route("/admin/setup", get(setup_page).post(setup))
+        .route("/admin/users", get(users))
+        .route("/admin/users/{id}", get(user))
+        .route("/admin/users/{id}/{action}", post(user_action))
+        .route("/admin/audit", get(audit_log))
+        .route("/admin/assets/{name}", get(asset))
+        .layer(axum::middleware::map_response(headers))
+        .with_state(state)
+}
+
+/// What every dashboard response carries.
+async fn headers(mut response: Response) -> Response {
+    let h = response.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
+    h.insert(
+        "cross-origin-opener-policy",
+        HeaderValue::from_static("same-origin"),
+    );
+    h.entry(header::CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static("no-store"));
+    response
+}
+
+fn dashboard(state: &AppState) -> &Arc<Dashboard> {
+    state
+        .admin
+        .as_ref()
+        .expect("dashboard routes exist only with a dashboard")
+}
+
+fn client_ip(state: &AppState, parts: &Parts) -> std::net::IpAddr {
+    let peer = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| *addr);
+    state.client_ip(&parts.headers, peer)
+}
+
+/// A request from a signed-in admin. Anyone else is sent to the sign-in
+/// page (or, signed in but no longer an admin, refused), never shown data.
+struct Signed(Admin);
+
+impl FromRequestParts<AppState> for Signed {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        if parts.method != Method::GET && cross_site(&parts.headers) {
+            return Err(refused(
+                None,
+                StatusCode::FORBIDDEN,
+                "cross-site requests are refused",
+            ));
+        }
+        let ip = client_ip(state, parts);
+        let next = parts.uri.path_and_query().map_or("/admin", |p| p.as_str());
+        let to_sign_in = || {
+            let next = if parts.method == Method::GET {
+                next
+            } else {
+                "/admin"
+            };
+            let query: String = url::form_urlencoded::Serializer::new(String::new())
+                .append_pair("next", next)
+                .finish();
+            let mut response = Redirect::to(&format!("/admin/sign-in?{query}")).into_response();
+            if cookie(&parts.headers, SESSION_COOKIE).is_some() {
+                set_cookie(&mut response, state, SESSION_COOKIE, "", Some(0));
+            }
+            response
+        };
+        let Some(value) = cookie(&parts.headers, SESSION_COOKIE) else {
+            return Err(to_sign_in());
+        };
+        match dashboard(state).authenticate(value, ip).await {
+            Ok(admin) => Ok(Signed(admin)),
+            Err(AppError::Unauthenticated(_)) => Err(to_sign_in()),
+            Err(AppError::Forbidden) => Err(refused(
+                None,
+                StatusCode::FORBIDDEN,
+                "this account is not an admin",
+            )),
+            Err(err) => Err(error_page(None, err)),
+        }
+    }
+}
+
+/// A post another site's page made: browsers say so in `Sec-Fetch-Site`,
+/// older ones through an `Origin` that is not this host.
+fn cross_site(headers: &HeaderMap) -> bool {
+    let value = |name| {
+        headers
+            .get(name)
+            .and_then(|v: &HeaderValue| v.to_str().ok())
+    };
+    if let Some(site) = value("sec-fetch-site") {
+        return !matches!(site, "same-origin" | "none");
+    }
+    match (value("origin"), value("host")) {
+        (Some(origin), Some(host)) => {
+            let origin_host = origin.split_once("://").map_or(origin, |(_, rest)| rest);
+            origin_host != host
+        }
+        (Some(_), None) => true,
+        _ => false,
+    }
+}
+
+fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(key, _)| *key == name)
+        .map(|(_, value)| value)
+        .filter(|value| !value.is_empty())
+}
+
+/// Sets a dashboard cookie: HttpOnly, SameSite=Strict, only under
+/// `/admin`, Secure in production. `max_age` 0 deletes it; `None` makes it
+/// last as long as the browser session (the server enforces the idle
+/// timeout).
+fn set_cookie(
+    response: &mut Response,
+    state: &AppState,
+    name: &str,
+    value: &str,
+    max_age: Option<u64>,
+) {
+    let mut cookie = format!("{name}={value}; Path=/admin; HttpOnly; SameSite=Strict");
+    if dashboard(state).config.secure_cookies {
+        cookie.push_str("; Secure");
+    }
+    if let Some(age) = max_age {
+        cookie.push_str(&format!("; Max-Age={age}"));
+    }
+    if let Ok(value) = HeaderValue::from_str(&cookie) {
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
+}
+
+fn html(status: StatusCode, markup: Markup) -> Response {
+    (status, Html(markup.into_string())).into_response()
+}
+
+fn refused(admin: Option<&Admin>, status: StatusCode, text: &str) -> Response {
+    html(status, views::message("Not allowed", admin, text))
+}
+
+/// An error as a page: the status its code implies and the message the API
+/// would give (internal errors are logged, never shown).
+fn error_page(admin: Option<&Admin>, err: AppError) -> Response {
+    let status = status_of(&err);
+    let message = async_graphql::Error::from(err).message;
+    html(
+        status,
+        views::message("Something went wrong", admin, &message),
+    )
+}
+
+/// The form cookie's token (a new one when the browser has none) and the
+/// response headers that keep it.
+fn form_token(state: &AppState, headers: &HeaderMap) -> (String, Option<Response>) {
+    match cookie(headers, FORM_COOKIE) {
+        Some(token) => (token.to_owned(), None),
+        None => {
+            let token = random_token();
+            let mut carrier = ().into_response();
+            set_cookie(&mut carrier, state, FORM_COOKIE, &token, None);
+            (token, Some(carrier))
+        }
+    }
+}
+
+fn with_cookies_of(mut response: Response, carrier: Option<Response>) -> Response {
+    if let Some(carrier) = carrier {
+        for value in carrier.headers().get_all(header::SET_COOKIE) {
+            response
+                .headers_mut()
+                .append(header::SET_COOKIE, value.clone());
+        }
+    }
+    response
+}
+
+/// Sign-in and setup posts: same-site, with the form cookie's token.
+fn check_form(headers: &HeaderMap, sent: &str) -> bool {
+    !cross_site(headers)
+        && cookie(headers, FORM_COOKIE).is_some_and(|kept| crate::admin::service::same(kept, sent))
+}
+
+/// Where to go after signing in: a dashboard path, never another site.
+fn local_next(next: &str) -> &str {
+    let local = next.starts_with("/admin") && !next.contains("//") && !next.contains('\\');
+    if local { next } else { "/admin" }
+}
+
+#[derive(Deserialize)]
+struct NextQuery {
+    #[serde(default)]
+    next: String,
+}
+
+async fn sign_in_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<NextQuery>,
+) -> Response {
+    let (token, carrier) = form_token(&state, &headers);
+    let page = views::sign_in(&token, local_next(&q.next), "", None);
+    with_cookies_of(html(StatusCode::OK, page), carrier)
+}
+
+#[derive(Deserialize)]
+struct SignInForm {
+    login: String,
+    password: String,
+    form_token: String,
+    #[serde(default)]
+    next: String,
+}
+
+async fn sign_in(
+    State(state): State<AppState>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    headers: HeaderMap,
+    Form(form): Form<SignInForm>,
+) -> Response {
+    let next = local_next(&form.next);
+    let (token, carrier) = form_token(&state, &headers);
+    let again = |status: StatusCode, error: &str| {
+        with_cookies_of(
+            html(
+                status,
+                views::sign_in(&token, next, &form.login, Some(error)),
+            ),
+            None,
+        )
+    };
+    if !check_form(&headers, &form.form_token) {
+        let page = again(StatusCode::FORBIDDEN, "the form expired; try again");
+        return with_cookies_of(page, carrier);
+    }
+    let ip = state.client_ip(&headers, peer.map(|Extension(ConnectInfo(a))| a));
+    match dashboard(&state)
+        .sign_in(&form.login, &form.password, ip)
+        .await
+    {
+        Ok(value) => {
+            let mut response = Redirect::to(next).into_response();
+            set_cookie(&mut response, &state, SESSION_COOKIE, &value, None);
+            response
+        }
+        Err(AppError::Forbidden) => again(StatusCode::FORBIDDEN, "this account is not an admin"),
+        Err(err) => {
+            let status = status_of(&err);
+            let message = async_graphql::Error::from(err).message;
+            again(status, &message)
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct CsrfForm {
+    csrf: String,
+}
+
+async fn sign_out(
+    State(state): State<AppState>,
+    Signed(admin): Signed,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    if admin.check_csrf(&form.csrf).is_err() {
+        return refused(
+            Some(&admin),
+            StatusCode::FORBIDDEN,
+            "the form expired; reload the page",
+        );
+    }
+    if let Err(err) = state.auth.sign_out(&admin.session).await {
+        return error_page(Some(&admin), err);
+    }
+    let mut response = Redirect::to("/admin/sign-in").into_response();
+    set_cookie(&mut response, &state, SESSION_COOKIE, "", Some(0));
+    response
+}
+
+#[derive(Deserialize)]
+struct SetupQuery {
+    #[serde(default)]
+    token: String,
+}
+
+async fn setup_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<SetupQuery>,
+) -> Response {
+    if !dashboard(&state).setup_token_valid(&q.token) {
+        return refused(
+            None,
+            StatusCode::NOT_FOUND,
+            "this setup link is used or expired; restart the server for a new one, or run `api admin create`",
+        );
+    }
+    let (token, carrier) = form_token(&state, &headers);
+    with_cookies_of(
+        html(StatusCode::OK, views::setup(&q.token, &token, None)),
+        carrier,
+    )
+}
+
+#[derive(Deserialize)]
+struct SetupForm {
+    token: String,
+    form_token: String,
+    email: String,
+    username: String,
+    password: String,
+}
+
+async fn setup(
+    State(state): State<AppState>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    headers: HeaderMap,
+    Form(form): Form<SetupForm>,
+) -> Response {
+    if !check_form(&headers, &form.form_token) {
+        return refused(
+            None,
+            StatusCode::FORBIDDEN,
+            "the form expired; open the setup link again",
+        );
+    }
+    let ip = state.client_ip(&headers, peer.map(|Extension(ConnectInfo(a))| a));
+    match dashboard(&state)
+        .complete_setup(&form.token, &form.email, &form.username, &form.password, ip)
+        .await
+    {
+        Ok(value) => {
+            let mut response = Redirect::to("/admin").into_response();
+            set_cookie(&mut response, &state, SESSION_COOKIE, &value, None);
+            response
+        }
+        Err(err) => error_page(None, err),
+    }
+}
+
+async fn overview(State(state): State<AppState>, Signed(admin): Signed) -> Response {
+    let dashboard = dashboard(&state);
+    match figures::overview(&state.db).await {
+        Ok(o) => {
+            let running = Running {
+                version: env!("CARGO_PKG_VERSION"),
+                uptime_secs: dashboard.started.elapsed().as_secs(),
+            };
+            html(StatusCode::OK, views::overview(&admin, &o, &running))
+        }
+        Err(err) => error_page(Some(&admin), err),
+    }
+}
+
+#[derive(Deserialize)]
+struct UsersQuery {
+    #[serde(default)]
+    q: String,
+    after: Option<Uuid>,
+}
+
+async fn users(
+    State(state): State<AppState>,
+    Signed(admin): Signed,
+    Query(q): Query<UsersQuery>,
+) -> Response {
+    match figures::search_users(&state.db, &q.q, q.after, PAGE_SIZE).await {
+        Ok((rows, next)) => html(StatusCode::OK, views::users(&admin, &q.q, &rows, next)),
+        Err(err) => error_page(Some(&admin), err),
+    }
+}
+
+#[derive(Deserialize)]
+struct DoneQuery {
+    done: Option<String>,
+}
+
+/// What a finished action says on the page it returns to. Only these
+/// fixed sentences, so a link cannot put words on the page.
+fn done_text(done: &str) -> Option<&'static str> {
+    Some(match done {
+        "ban" => "Banned: every session of the account has ended.",
+        "unban" => "Unbanned: the account can sign in again.",
+        "promote" => "The account is now an admin.",
+        "demote" => "The account is no longer an admin.",
+        "verify-email" => "The email address is marked verified.",
+        "send-reset" => "A password reset email is on its way.",
+        "sign-out-everywhere" => "Every session of the account has ended.",
+        "revoke-session" => "The session has ended.",
+        _ => return None,
+    })
+}
+
+async fn user(
+    State(state): State<AppState>,
+    Signed(admin): Signed,
+    Path(id): Path<Uuid>,
+    Query(q): Query<DoneQuery>,
+) -> Response {
+    let page = match figures::user_page(&state.db, id).await {
+        Ok(Some(page)) => page,
+        Ok(None) => {
+            return refused(
+                Some(&admin),
+                StatusCode::NOT_FOUND,
+                "no account has this id",
+            );
+        }
+        Err(err) => return error_page(Some(&admin), err),
+    };
+    let sessions = match state.auth.sessions_of(id).await {
+        Ok(sessions) => sessions,
+        Err(err) => return error_page(Some(&admin), err),
+    };
+    let done = q.done.as_deref().and_then(done_text).map(Ok);
+    html(StatusCode::OK, views::user(&admin, &page, &sessions, done))
+}
+
+#[derive(Deserialize)]
+struct ActionForm {
+    csrf: String,
+    session: Option<Uuid>,
+}
+
+async fn user_action(
+    State(state): State<AppState>,
+    Signed(admin): Signed,
+    Path((id, action)): Path<(Uuid, String)>,
+    Form(form): Form<ActionForm>,
+) -> Response {
+    if admin.check_csrf(&form.csrf).is_err() {
+        return refused(
+            Some(&admin),
+            StatusCode::FORBIDDEN,
+            "the form expired; reload the page",
+        );
+    }
+    let auth = &state.auth;
+    let Ok(Some(target)) = crate::users::service::find_by_id(&state.db, id).await else {
+        return refused(
+            Some(&admin),
+            StatusCode::NOT_FOUND,
+            "no account has this id",
+        );
+    };
+    let name = target.username.clone();
+    let done = match action.as_str() {
+        "ban" => auth
+            .set_disabled(&admin.session, id, true)
+            .await
+            .map(|_| ("user.ban", format!("banned {name}"))),
+        "unban" => auth
+            .set_disabled(&admin.session, id, false)
+            .await
+            .map(|_| ("user.unban", format!("unbanned {name}"))),
+        "promote" => auth
+            .set_role(&admin.session, id, UserRole::Admin)
+            .await
+            .map(|_| ("user.promote", format!("made {name} an admin"))),
+        "demote" => auth
+            .set_role(&admin.session, id, UserRole::User)
+            .await
+            .map(|_| ("user.demote", format!("took admin rights from {name}"))),
+        "verify-email" => auth.set_email_verified(&admin.session, id).await.map(|()| {
+            (
+                "user.verify_email",
+                format!("marked {name}'s email verified"),
+            )
+        }),
+        "send-reset" => auth
+            .request_password_reset(&target.email, admin.ip)
+            .await
+            .map(|()| {
+                (
+                    "user.send_reset",
+                    format!("sent {name} a password reset email"),
+                )
+            }),
+        "sign-out-everywhere" => auth
+            .revoke_sessions_of(&admin.session, id, None)
+            .await
+            .map(|n| {
+                (
+                    "user.sign_out_everywhere",
+                    format!("ended {n} sessions of {name}"),
+                )
+            }),
+        "revoke-session" => match form.session {
+            None => Err(AppError::bad_input("session", "which session?")),
+            Some(session) => match auth
+                .revoke_sessions_of(&admin.session, id, Some(session))
+                .await
+            {
+                Ok(0) => Err(AppError::NotFound("session")),
+                Ok(_) => Ok((
+                    "session.revoke",
+                    format!("ended {name}'s session {session}"),
+                )),
+                Err(err) => Err(err),
+            },
+        },
+        _ => return refused(Some(&admin), StatusCode::NOT_FOUND, "no such action"),
+    };
+    let (what, detail) = match done {
+        Ok(done) => done,
+        Err(err) => return error_page(Some(&admin), err),
+    };
+    if let Err(err) = admin
+        .audit(&state.db, what, Some(("user", id.to_string())), detail)
+        .await
+    {
+        return error_page(Some(&admin), err);
+    }
+    // Signing oneself out everywhere ends this dashboard session too.
+    Redirect::to(&format!("/admin/users/{id}?done={action}")).into_response()
+}
+
+async fn audit_log(
+    State(state): State<AppState>,
+    Signed(admin): Signed,
+    Query(filter): Query<audit::Filter>,
+) -> Response {
+    match audit::list(&state.db, &filter, PAGE_SIZE).await {
+        Ok((rows, next)) => html(StatusCode::OK, views::audit(&admin, &filter, &rows, next)),
+        Err(err) => error_page(Some(&admin), err),
+    }
+}
+
+/// The stylesheet and script, from the binary; cached for a day.
+async fn asset(Path(name): Path<String>) -> Response {
+    let (body, kind) = match name.as_str() {
+        "admin.css" => (include_str!("admin.css"), "text/css; charset=utf-8"),
+        "admin.js" => (include_str!("admin.js"), "text/javascript; charset=utf-8"),
+        _ => return StatusCode::NOT_FOUND.into_response(),
+    };
+    (
+        [
+            (header::CONTENT_TYPE, kind),
+            (header::CACHE_CONTROL, "public, max-age=86400"),
+        ],
+        body,
+    )
+        .into_response()
+}

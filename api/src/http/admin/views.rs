@@ -1,0 +1,478 @@
+//! The dashboard's pages, as HTML built at compile time (maud escapes
+//! every value). No inline scripts or styles: the Content-Security-Policy
+//! allows only `/admin/assets`.
+
+use chrono::{DateTime, Utc};
+use entity::{audit_entry, enums::UserRole, session, user};
+use maud::{DOCTYPE, Markup, html};
+use uuid::Uuid;
+
+use crate::admin::{
+    Admin,
+    audit::Filter,
+    figures::{Day, Overview, UserPage},
+};
+
+/// The panes, in the navigation's order.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Pane {
+    Overview,
+    Users,
+    Audit,
+}
+
+const PANES: [(Pane, &str, &str); 3] = [
+    (Pane::Overview, "/admin", "Overview"),
+    (Pane::Users, "/admin/users", "Users"),
+    (Pane::Audit, "/admin/audit", "Audit log"),
+];
+
+/// The frame around every page.
+pub(super) fn page(
+    title: &str,
+    admin: Option<&Admin>,
+    pane: Option<Pane>,
+    body: &Markup,
+) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                meta name="color-scheme" content="light dark";
+                title { (title) " · Hearth admin" }
+                link rel="stylesheet" href="/admin/assets/admin.css";
+                script src="/admin/assets/admin.js" defer {}
+            }
+            body {
+                a.skip href="#main" { "Skip to content" }
+                header.top {
+                    a.brand href="/admin" { "Hearth" span.muted { " admin" } }
+                    @if let Some(admin) = admin {
+                        nav aria-label="Dashboard" {
+                            ul {
+                                @for (this, href, label) in PANES {
+                                    li {
+                                        a href=(href) aria-current=[(pane == Some(this)).then_some("page")] { (label) }
+                                    }
+                                }
+                            }
+                        }
+                        form.signout method="post" action="/admin/sign-out" {
+                            input type="hidden" name="csrf" value=(admin.csrf);
+                            span.muted { (admin.user.username) }
+                            " "
+                            button type="submit" { "Sign out" }
+                        }
+                    }
+                }
+                main #main tabindex="-1" {
+                    h1 { (title) }
+                    (body)
+                }
+            }
+        }
+    }
+}
+
+/// A notice above a page's content: `Ok` for done, `Err` for refused.
+pub(super) fn notice(message: Option<Result<&str, &str>>) -> Markup {
+    html! {
+        @match message {
+            Some(Ok(text)) => p.notice.ok role="status" { (text) },
+            Some(Err(text)) => p.notice.error role="alert" { (text) },
+            None => {},
+        }
+    }
+}
+
+pub(super) fn sign_in(form_token: &str, next: &str, login: &str, error: Option<&str>) -> Markup {
+    page(
+        "Sign in",
+        None,
+        None,
+        &html! {
+            (notice(error.map(Err)))
+            form.card method="post" action="/admin/sign-in" {
+                input type="hidden" name="form_token" value=(form_token);
+                input type="hidden" name="next" value=(next);
+                label for="login" { "Email or username" }
+                input #login name="login" type="text" autocomplete="username" required autofocus value=(login);
+                label for="password" { "Password" }
+                input #password name="password" type="password" autocomplete="current-password" required;
+                button type="submit" { "Sign in" }
+            }
+            p.muted { "Only admins can sign in here. Make one with " code { "api admin create" } "." }
+        },
+    )
+}
+
+pub(super) fn setup(token: &str, form_token: &str, error: Option<&str>) -> Markup {
+    page(
+        "Create the first admin",
+        None,
+        None,
+        &html! {
+            (notice(error.map(Err)))
+            p { "No account is an admin yet. This link works once: the account made here becomes the first admin." }
+            form.card method="post" action="/admin/setup" {
+                input type="hidden" name="token" value=(token);
+                input type="hidden" name="form_token" value=(form_token);
+                label for="email" { "Email" }
+                input #email name="email" type="email" autocomplete="email" required;
+                label for="username" { "Username" }
+                input #username name="username" type="text" autocomplete="username" required;
+                label for="password" { "Password" }
+                input #password name="password" type="password" autocomplete="new-password" required minlength="8";
+                button type="submit" { "Create admin and sign in" }
+            }
+        },
+    )
+}
+
+/// A page that only says something (refusals, errors, unknown rows).
+pub(super) fn message(title: &str, admin: Option<&Admin>, text: &str) -> Markup {
+    page(
+        title,
+        admin,
+        None,
+        &html! { p { (text) } p { a href="/admin" { "Back to the overview" } } },
+    )
+}
+
+pub(super) struct Running {
+    pub(super) version: &'static str,
+    pub(super) uptime_secs: u64,
+}
+
+pub(super) fn overview(admin: &Admin, o: &Overview, running: &Running) -> Markup {
+    let figures: [(&str, String); 10] = [
+        ("Accounts", o.accounts.to_string()),
+        ("Admins", o.admins.to_string()),
+        ("Banned", o.banned.to_string()),
+        ("Active sessions", o.active_sessions.to_string()),
+        ("Posts", o.posts.to_string()),
+        ("Comments", o.comments.to_string()),
+        ("Messages", o.messages.to_string()),
+        ("Files", format!("{} ({})", o.files, bytes(o.file_bytes))),
+        (
+            "Database",
+            o.database_bytes.map_or_else(|| "unknown".to_owned(), bytes),
+        ),
+        ("Backend", o.backend.to_owned()),
+    ];
+    page(
+        "Overview",
+        Some(admin),
+        Some(Pane::Overview),
+        &html! {
+            dl.figures {
+                @for (label, value) in &figures {
+                    div { dt { (label) } dd { (value) } }
+                }
+            }
+            p.muted { "Hearth " (running.version) ", up " (duration(running.uptime_secs)) "." }
+            h2 #signups { "Sign-ups per day" }
+            (bar_chart(&o.days, "signups"))
+            h2 { "New content per day" }
+            div.scroll {
+                table {
+                    thead { tr { th scope="col" { "Day (UTC)" } th scope="col" { "Sign-ups" } th scope="col" { "Posts" } th scope="col" { "Comments" } th scope="col" { "Messages" } } }
+                    tbody {
+                        @for day in o.days.iter().rev() {
+                            tr {
+                                th scope="row" { (day.date.map(|d| d.to_string()).unwrap_or_default()) }
+                                td { (day.sign_ups) } td { (day.posts) } td { (day.comments) } td { (day.messages) }
+                            }
+                        }
+                    }
+                }
+            }
+        },
+    )
+}
+
+/// Sign-ups per day as SVG bars, labelled for screen readers by the
+/// heading `labelled_by` and each bar's title.
+fn bar_chart(days: &[Day], labelled_by: &str) -> Markup {
+    const WIDTH: usize = 700;
+    const HEIGHT: i64 = 160;
+    let most = days.iter().map(|d| d.sign_ups).max().unwrap_or(0).max(1);
+    let slot = WIDTH / days.len().max(1);
+    html! {
+        svg.chart viewBox=(format!("0 0 {WIDTH} {}", HEIGHT + 24)) role="img" aria-labelledby=(labelled_by) preserveAspectRatio="none" {
+            @for (i, day) in days.iter().enumerate() {
+                @let height = (day.sign_ups * HEIGHT / most).max(if day.sign_ups > 0 { 2 } else { 0 });
+                @let date = day.date.map(|d| d.format("%b %-d").to_string()).unwrap_or_default();
+                g {
+                    title { (date) ": " (day.sign_ups) }
+                    rect.bar x=(i * slot + 4) y=(HEIGHT - height) width=(slot - 8) height=(height) {}
+                    text.label x=(i * slot + slot / 2) y=(HEIGHT + 16) text-anchor="middle" { (date) }
+                }
+            }
+            line.axis x1="0" y1=(HEIGHT) x2=(WIDTH) y2=(HEIGHT) {}
+        }
+    }
+}
+
+pub(super) fn users(
+    admin: &Admin,
+    query: &str,
+    rows: &[user::Model],
+    next: Option<Uuid>,
+) -> Markup {
+    page(
+        "Users",
+        Some(admin),
+        Some(Pane::Users),
+        &html! {
+            form.search method="get" action="/admin/users" role="search" {
+                label for="q" { "Email, username or id" }
+                input #q name="q" type="search" value=(query);
+                button type="submit" { "Search" }
+            }
+            @if rows.is_empty() {
+                p { "No account matches." }
+            } @else {
+                div.scroll {
+                    table {
+                        thead { tr { th scope="col" { "Username" } th scope="col" { "Email" } th scope="col" { "Role" } th scope="col" { "Status" } th scope="col" { "Joined" } } }
+                        tbody {
+                            @for user in rows {
+                                tr {
+                                    td { a href=(format!("/admin/users/{}", user.id)) { (user.username) } }
+                                    td { (user.email) }
+                                    td { (role(user.role)) }
+                                    td { (status(user)) }
+                                    td { (when(user.created_at)) }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            @if let Some(next) = next {
+                p { a rel="next" href=(format!("/admin/users?q={}&after={next}", url::form_urlencoded::byte_serialize(query.as_bytes()).collect::<String>())) { "Next page" } }
+            }
+        },
+    )
+}
+
+pub(super) fn user(
+    admin: &Admin,
+    page_data: &UserPage,
+    sessions: &[session::Model],
+    done: Option<Result<&str, &str>>,
+) -> Markup {
+    let u = &page_data.user;
+    let base = format!("/admin/users/{}", u.id);
+    let action = |name: &str, label: &str, confirm: Option<&str>| {
+        html! {
+            form.inline method="post" action=(format!("{base}/{name}")) data-confirm=[confirm] {
+                input type="hidden" name="csrf" value=(admin.csrf);
+                button type="submit" { (label) }
+            }
+        }
+    };
+    page(
+        &format!("User {}", u.username),
+        Some(admin),
+        Some(Pane::Users),
+        &html! {
+            (notice(done))
+            dl.fields {
+                div { dt { "Id" } dd { code { (u.id) } } }
+                div { dt { "Email" } dd { (u.email) " " span.muted { @if u.email_verified_at.is_some() { "(verified)" } @else { "(not verified)" } } } }
+                div { dt { "Display name" } dd { (u.display_name) } }
+                div { dt { "Role" } dd { (role(u.role)) } }
+                div { dt { "Status" } dd { (status(u)) } }
+                div { dt { "Password" } dd { @if u.password_hash.is_empty() { "none (signs in with a provider or an email code)" } @else { "set" } } }
+                div { dt { "Joined" } dd { (when(u.created_at)) } }
+                div { dt { "Bio" } dd { (u.bio) } }
+            }
+            h2 { "Actions" }
+            div.actions {
+                @if u.email_verified_at.is_none() { (action("verify-email", "Mark email verified", None)) }
+                (action("send-reset", "Send password reset", None))
+                (action("sign-out-everywhere", "Sign out everywhere", Some("End every session of this account?")))
+                @if u.disabled_at.is_some() {
+                    (action("unban", "Unban", None))
+                } @else if u.id != admin.user.id {
+                    (action("ban", "Ban", Some("Ban this account? Its sessions end at once and its content is hidden.")))
+                }
+                @if u.role == UserRole::Admin {
+                    @if u.id != admin.user.id { (action("demote", "Demote to user", Some("Take admin rights away from this account?"))) }
+                } @else {
+                    (action("promote", "Make admin", Some("Give this account admin rights?")))
+                }
+            }
+            h2 { "Sessions" }
+            @if sessions.is_empty() {
+                p { "No live sessions." }
+            } @else {
+                div.scroll {
+                    table {
+                        thead { tr { th scope="col" { "Device" } th scope="col" { "Signed in" } th scope="col" { "Last used" } th scope="col" { span.sr { "Actions" } } } }
+                        tbody {
+                            @for s in sessions {
+                                tr {
+                                    td { (s.device_name) }
+                                    td { (when(s.created_at)) }
+                                    td { (when(s.last_used_at)) }
+                                    td {
+                                        form.inline method="post" action=(format!("{base}/revoke-session")) {
+                                            input type="hidden" name="csrf" value=(admin.csrf);
+                                            input type="hidden" name="session" value=(s.id);
+                                            button type="submit" aria-label=(format!("Revoke the session on {}", s.device_name)) { "Revoke" }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            h2 { "Sign-in identities" }
+            @if page_data.identities.is_empty() { p { "None." } } @else {
+                ul { @for i in &page_data.identities { li { (i.provider) ": " (i.email.as_deref().unwrap_or("no email")) " · last used " (when(i.last_used_at)) } } }
+            }
+            h2 { "Files (" (page_data.file_count) ")" }
+            @if page_data.files.is_empty() { p { "None." } } @else {
+                ul { @for f in &page_data.files { li { code { (f.id) } " " (f.content_type) ", " (bytes(f.size_bytes)) " · " (when(f.created_at)) } } }
+            }
+            h2 { "Recent posts" }
+            @if page_data.posts.is_empty() { p { "None." } } @else {
+                ul.recent { @for p in &page_data.posts { li { (when(p.created_at)) ": " (excerpt(&p.body)) } } }
+            }
+            h2 { "Recent comments" }
+            @if page_data.comments.is_empty() { p { "None." } } @else {
+                ul.recent { @for c in &page_data.comments { li { (when(c.created_at)) ": " (excerpt(&c.body)) } } }
+            }
+            h2 { "Admin actions on this account" }
+            (audit_table(&page_data.audit))
+        },
+    )
+}
+
+pub(super) fn audit(
+    admin: &Admin,
+    filter: &Filter,
+    rows: &[audit_entry::Model],
+    next: Option<Uuid>,
+) -> Markup {
+    let next_href = next.map(|next| {
+        let query: String = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("action", &filter.action)
+            .append_pair("actor", &filter.actor)
+            .append_pair("target", &filter.target)
+            .append_pair("after", &next.to_string())
+            .finish();
+        format!("/admin/audit?{query}")
+    });
+    page(
+        "Audit log",
+        Some(admin),
+        Some(Pane::Audit),
+        &html! {
+            form.search method="get" action="/admin/audit" {
+                label for="action" { "Action" }
+                input #action name="action" type="text" value=(filter.action) placeholder="user.ban";
+                label for="actor" { "Admin" }
+                input #actor name="actor" type="text" value=(filter.actor) placeholder="username";
+                label for="target" { "Target id" }
+                input #target name="target" type="text" value=(filter.target);
+                button type="submit" { "Filter" }
+            }
+            (audit_table(rows))
+            @if let Some(href) = next_href { p { a rel="next" href=(href) { "Older entries" } } }
+        },
+    )
+}
+
+fn audit_table(rows: &[audit_entry::Model]) -> Markup {
+    html! {
+        @if rows.is_empty() {
+            p { "No entries." }
+        } @else {
+            div.scroll {
+                table {
+                    thead { tr { th scope="col" { "When" } th scope="col" { "Admin" } th scope="col" { "Action" } th scope="col" { "Target" } th scope="col" { "What" } th scope="col" { "From" } } }
+                    tbody {
+                        @for e in rows {
+                            tr {
+                                td { (when(e.created_at)) }
+                                td { (e.actor_name) }
+                                td { code { (e.action) } }
+                                td {
+                                    @match (e.target_type.as_deref(), e.target_id.as_deref()) {
+                                        (Some("user"), Some(id)) => a href=(format!("/admin/users/{id}")) { "user " (short(id)) },
+                                        (Some(kind), Some(id)) => { (kind) " " (short(id)) },
+                                        _ => {},
+                                    }
+                                }
+                                td { (e.detail) }
+                                td { (e.ip.as_deref().unwrap_or("")) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn role(role: UserRole) -> &'static str {
+    match role {
+        UserRole::Admin => "admin",
+        UserRole::User => "user",
+    }
+}
+
+fn status(user: &user::Model) -> Markup {
+    html! {
+        @if user.disabled_at.is_some() { span.badge.danger { "banned" } } @else { "active" }
+    }
+}
+
+fn when(at: DateTime<Utc>) -> Markup {
+    html! { time datetime=(at.to_rfc3339()) { (at.format("%Y-%m-%d %H:%M")) } }
+}
+
+fn short(id: &str) -> &str {
+    id.get(..8).unwrap_or(id)
+}
+
+fn excerpt(body: &str) -> String {
+    let mut text: String = body.chars().take(120).collect();
+    if body.chars().count() > 120 {
+        text.push('…');
+    }
+    text
+}
+
+fn bytes(n: i64) -> String {
+    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
+    if n < 1024 {
+        return format!("{n} B");
+    }
+    let mut value = n as f64;
+    let mut unit = "B";
+    for next in UNITS {
+        if value < 1024.0 {
+            break;
+        }
+        value /= 1024.0;
+        unit = next;
+    }
+    format!("{value:.1} {unit}")
+}
+
+fn duration(secs: u64) -> String {
+    match secs {
+        s if s < 120 => format!("{s} s"),
+        s if s < 7200 => format!("{} min", s / 60),
+        s if s < 172_800 => format!("{} h", s / 3600),
+        s => format!("{} days", s / 86_400),
+    }
+}

@@ -1,0 +1,417 @@
+//! The admin dashboard at `/admin`: who gets in (anonymous, members,
+//! banned and demoted admins, admins), its cookies and headers, CSRF
+//! refusals, the first-admin setup link, and actions that reach the API
+//! and land in the audit log. Pages in a real browser are tested by the
+//! Playwright suite under `api/tests/browser`.
+
+use std::time::Duration;
+
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::helpers::{
+    TestApp,
+    browser::Browser,
+    count_rows, spawn_app, spawn_app_with,
+    user::{TestUser, code},
+};
+
+const PASSWORD: &str = "correct horse battery";
+
+/// The account row id behind a profile's global id.
+fn row_id(user: &TestUser) -> Uuid {
+    api::graphql::id::from_global_id(&user.id.clone().into())
+        .expect("a global id")
+        .1
+}
+
+/// `name` as a new admin (an account made by `api admin create`).
+async fn make_admin(app: &TestApp, name: &str) -> TestUser {
+    let user = TestUser::sign_up(app, name).await;
+    api::auth::service::ensure_admin(&app.app_db, &format!("{name}@example.com"), None, None)
+        .await
+        .expect("promoted");
+    user
+}
+
+async fn is_banned(app: &TestApp, username: &str) -> bool {
+    let rows = crate::helpers::query_strings(
+        &app.conn,
+        &format!(
+            "SELECT CASE WHEN disabled_at IS NULL THEN 'no' ELSE 'yes' END AS banned FROM users WHERE username = '{username}'"
+        ),
+        &["banned"],
+    )
+    .await;
+    rows[0][0] == "yes"
+}
+
+#[tokio::test]
+async fn anonymous_visitors_and_members_get_the_sign_in_page_never_data() {
+    let app = spawn_app().await;
+    let bob = TestUser::sign_up(&app, "bob").await;
+    let mut anonymous = Browser::new(&app);
+    for path in [
+        "/admin",
+        "/admin/users?q=bob",
+        &format!("/admin/users/{}", row_id(&bob)),
+        "/admin/audit",
+    ] {
+        let page = anonymous.get(path).await;
+        assert_eq!(page.status, 303, "{path}");
+        assert!(
+            page.location().starts_with("/admin/sign-in?next="),
+            "{path}: {}",
+            page.location()
+        );
+        assert!(!page.body.contains("bob@example.com"), "{path}");
+    }
+    let ban = anonymous
+        .post(
+            &format!("/admin/users/{}/ban", row_id(&bob)),
+            &[("csrf", "x")],
+        )
+        .await;
+    assert_eq!(ban.status, 303);
+    assert!(!is_banned(&app, "bob").await);
+
+    // A member with the right password is refused, and gets no session.
+    let sessions_before = count_rows(&app.conn, "sessions").await;
+    let mut member = Browser::new(&app);
+    let page = member.sign_in("bob", PASSWORD).await;
+    assert_eq!(page.status, 403, "{}", page.body);
+    assert!(page.body.contains("not an admin"), "{}", page.body);
+    assert!(!member.cookies.contains_key("hearth_admin"));
+    assert_eq!(count_rows(&app.conn, "sessions").await, sessions_before);
+    assert_eq!(member.get("/admin").await.status, 303);
+
+    // A wrong password is the API's answer, on the form.
+    let page = Browser::new(&app).sign_in("bob", "wrong password!!").await;
+    assert_eq!(page.status, 401);
+    assert!(
+        page.body.contains("invalid email, username or password"),
+        "{}",
+        page.body
+    );
+}
+
+#[tokio::test]
+async fn admins_get_strict_cookies_and_locked_down_pages() {
+    let app = spawn_app().await;
+    make_admin(&app, "ann").await;
+    let mut ann = Browser::new(&app);
+    let form = ann.get("/admin/sign-in").await;
+    let form_cookie = form.set_cookies().join("\n");
+    assert!(form_cookie.contains("hearth_admin_form="), "{form_cookie}");
+    let page = ann
+        .post(
+            "/admin/sign-in",
+            &[
+                ("login", "ANN@example.com"),
+                ("password", PASSWORD),
+                ("form_token", &form.hidden("form_token")),
+                ("next", "/admin/audit"),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, 303, "{}", page.body);
+    assert_eq!(page.location(), "/admin/audit");
+    let cookie = page
+        .set_cookies()
+        .into_iter()
+        .find(|c| c.starts_with("hearth_admin="))
+        .expect("a session cookie");
+    for flag in ["HttpOnly", "SameSite=Strict", "Path=/admin"] {
+        assert!(cookie.contains(flag), "{flag} missing: {cookie}");
+    }
+    assert!(
+        !cookie.contains("Secure"),
+        "plain HTTP in development: {cookie}"
+    );
+
+    for path in ["/admin", "/admin/users", "/admin/audit", "/admin/sign-in"] {
+        let page = ann.get(path).await;
+        assert!(
+            page.status == 200 || page.status == 303,
+            "{path}: {}",
+            page.status
+        );
+        let csp = page.headers["content-security-policy"].to_str().unwrap();
+        assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+        assert!(csp.contains("script-src 'self'"), "{csp}");
+        assert!(!csp.contains("unsafe-inline"), "{csp}");
+        assert_eq!(page.headers["x-frame-options"], "DENY");
+        assert_eq!(page.headers["x-content-type-options"], "nosniff");
+        assert_eq!(page.headers["cache-control"], "no-store", "{path}");
+    }
+    let overview = ann.get("/admin").await;
+    assert!(overview.body.contains("Accounts"), "{}", overview.body);
+    assert!(overview.body.contains("<svg"), "the sign-ups chart");
+    // No inline script or style for the policy to have to allow.
+    assert!(!overview.body.contains("<script>") && !overview.body.contains("style="));
+    let log = ann.get("/admin/audit").await;
+    assert!(log.body.contains("admin.sign_in"), "{}", log.body);
+
+    // A redirect after sign-in never leaves the dashboard.
+    let mut other = Browser::new(&app);
+    let form = other.get("/admin/sign-in?next=https://evil.example").await;
+    assert!(
+        form.body.contains("name=\"next\" value=\"/admin\""),
+        "{}",
+        form.body
+    );
+
+    // Production marks the cookie Secure.
+    let secure = spawn_app_with(|c| c.admin.secure_cookies = true).await;
+    make_admin(&secure, "sue").await;
+    let page = Browser::new(&secure).sign_in("sue", PASSWORD).await;
+    assert!(
+        page.set_cookies()
+            .iter()
+            .any(|c| c.starts_with("hearth_admin=") && c.contains("; Secure")),
+        "{:?}",
+        page.set_cookies()
+    );
+}
+
+#[tokio::test]
+async fn every_change_needs_the_sessions_csrf_token_and_the_same_site() {
+    let app = spawn_app().await;
+    make_admin(&app, "ann").await;
+    let bob = TestUser::sign_up(&app, "bob").await;
+    let ban = format!("/admin/users/{}/ban", row_id(&bob));
+    let mut ann = Browser::new(&app);
+    assert_eq!(ann.sign_in("ann", PASSWORD).await.status, 303);
+    let csrf = ann
+        .get(&format!("/admin/users/{}", row_id(&bob)))
+        .await
+        .hidden("csrf");
+
+    assert_eq!(
+        ann.post(&ban, &[]).await.status,
+        422,
+        "no token: the form is rejected"
+    );
+    assert_eq!(ann.post(&ban, &[("csrf", "forged")]).await.status, 403);
+    let cross = ann
+        .post_with(
+            &ban,
+            &[("csrf", &csrf)],
+            &[("sec-fetch-site", "cross-site")],
+        )
+        .await;
+    assert_eq!(cross.status, 403);
+    let other_origin = ann
+        .post_with(
+            &ban,
+            &[("csrf", &csrf)],
+            &[("origin", "https://evil.example")],
+        )
+        .await;
+    assert_eq!(other_origin.status, 403);
+    assert!(!is_banned(&app, "bob").await, "nothing changed");
+
+    // Another admin's token is not this session's.
+    make_admin(&app, "cat").await;
+    let mut cat = Browser::new(&app);
+    cat.sign_in("cat", PASSWORD).await;
+    let cats = cat
+        .get(&format!("/admin/users/{}", row_id(&bob)))
+        .await
+        .hidden("csrf");
+    assert_ne!(cats, csrf);
+    assert_eq!(ann.post(&ban, &[("csrf", &cats)]).await.status, 403);
+    assert!(!is_banned(&app, "bob").await);
+
+    // Sign-in without the form cookie's token is refused too.
+    let page = Browser::new(&app)
+        .post(
+            "/admin/sign-in",
+            &[
+                ("login", "ann"),
+                ("password", PASSWORD),
+                ("form_token", "guess"),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, 403);
+
+    assert_eq!(ann.post(&ban, &[("csrf", &csrf)]).await.status, 303);
+    assert!(is_banned(&app, "bob").await);
+}
+
+#[tokio::test]
+async fn a_ban_from_the_dashboard_locks_the_api_out_and_is_audited() {
+    let app = spawn_app().await;
+    make_admin(&app, "ann").await;
+    let bob = TestUser::sign_up(&app, "bob").await;
+    let (_, body) = app
+        .graphql_as(&bob.token, "{ me { profile { username } } }", json!({}))
+        .await;
+    assert_eq!(body["data"]["me"]["profile"]["username"], "bob", "{body}");
+
+    let mut ann = Browser::new(&app);
+    ann.sign_in("ann", PASSWORD).await;
+    let found = ann.get("/admin/users?q=BOB@exa").await;
+    assert!(found.body.contains("bob@example.com"), "{}", found.body);
+    assert!(!found.body.contains("ann@example.com"), "search narrows");
+    let by_id = ann.get(&format!("/admin/users?q={}", row_id(&bob))).await;
+    assert!(by_id.body.contains("bob@example.com"));
+
+    let user_page = format!("/admin/users/{}", row_id(&bob));
+    let csrf = ann.get(&user_page).await.hidden("csrf");
+    let done = ann
+        .post(&format!("{user_page}/ban"), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(done.status, 303);
+    assert_eq!(done.location(), format!("{user_page}?done=ban"));
+    let page = ann.get(done.location()).await;
+    assert!(page.body.contains("Banned: every session"), "{}", page.body);
+    assert!(page.body.contains("banned"));
+
+    let (_, body) = app
+        .graphql_as(&bob.token, "{ me { profile { username } } }", json!({}))
+        .await;
+    assert_eq!(
+        code(&body),
+        "UNAUTHENTICATED",
+        "the ban ended bob's session: {body}"
+    );
+
+    let log = ann.get("/admin/audit?action=user.ban").await;
+    assert!(log.body.contains("banned bob"), "{}", log.body);
+    assert!(log.body.contains("127.0.0.1"), "from where");
+    assert!(log.body.contains(">ann<"), "who");
+    let other = ann.get("/admin/audit?action=user.unban").await;
+    assert!(!other.body.contains("banned bob"), "the filter narrows");
+
+    let unban = ann
+        .post(&format!("{user_page}/unban"), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(unban.status, 303);
+    assert!(!is_banned(&app, "bob").await);
+    let rows = crate::helpers::query_strings(
+        &app.conn,
+        "SELECT action FROM audit_log ORDER BY id",
+        &["action"],
+    )
+    .await;
+    let actions: Vec<&str> = rows.iter().map(|r| r[0].as_str()).collect();
+    assert_eq!(actions, ["admin.sign_in", "user.ban", "user.unban"]);
+    // The log has no way to change it: no route takes a post.
+    let post = ann.post("/admin/audit", &[("csrf", &csrf)]).await;
+    assert_eq!(post.status, 405);
+}
+
+#[tokio::test]
+async fn banned_demoted_and_idle_admins_lose_the_dashboard() {
+    let app = spawn_app_with(|c| c.admin.idle_timeout = Duration::from_secs(2)).await;
+    let ann_user = make_admin(&app, "ann").await;
+    let bea = make_admin(&app, "bea").await;
+    let cat = make_admin(&app, "cat").await;
+    let mut ann = Browser::new(&app);
+    let mut bea_browser = Browser::new(&app);
+    let mut cat_browser = Browser::new(&app);
+    ann.sign_in("ann", PASSWORD).await;
+    bea_browser.sign_in("bea", PASSWORD).await;
+    cat_browser.sign_in("cat", PASSWORD).await;
+    assert_eq!(bea_browser.get("/admin").await.status, 200);
+    assert_eq!(cat_browser.get("/admin").await.status, 200);
+
+    let csrf = ann.get("/admin/users").await.hidden("csrf");
+    ann.post(
+        &format!("/admin/users/{}/ban", row_id(&bea)),
+        &[("csrf", &csrf)],
+    )
+    .await;
+    let page = bea_browser.get("/admin").await;
+    assert_eq!(page.status, 303, "a banned admin's session ended");
+    assert_eq!(bea_browser.sign_in("bea", PASSWORD).await.status, 401);
+
+    ann.post(
+        &format!("/admin/users/{}/demote", row_id(&cat)),
+        &[("csrf", &csrf)],
+    )
+    .await;
+    let page = cat_browser.get("/admin").await;
+    assert_eq!(page.status, 403, "a demoted admin is refused");
+    assert!(!page.body.contains("Accounts"));
+
+    // Admins cannot ban or demote themselves.
+    for action in ["ban", "demote"] {
+        let page = ann
+            .post(
+                &format!("/admin/users/{}/{action}", row_id(&ann_user)),
+                &[("csrf", &csrf)],
+            )
+            .await;
+        assert_eq!(page.status, 400, "{action}: {}", page.body);
+    }
+    assert_eq!(ann.get("/admin").await.status, 200);
+    let admins = crate::helpers::query_strings(
+        &app.conn,
+        "SELECT username FROM users WHERE role = 'admin' AND disabled_at IS NULL",
+        &["username"],
+    )
+    .await;
+    assert_eq!(admins, [["ann"]]);
+
+    // Idle longer than the timeout: signed out.
+    tokio::time::sleep(Duration::from_millis(2200)).await;
+    assert_eq!(ann.get("/admin").await.status, 303);
+}
+
+#[tokio::test]
+async fn the_setup_link_makes_the_first_admin_once() {
+    let app = spawn_app().await;
+    let link = app.admin_setup.clone().expect("no admin yet: a setup link");
+    let token = link.split("token=").nth(1).expect("a token").to_owned();
+
+    assert_eq!(
+        Browser::new(&app)
+            .get("/admin/setup?token=wrong")
+            .await
+            .status,
+        404
+    );
+    let mut browser = Browser::new(&app);
+    let form = browser.get(&link).await;
+    assert_eq!(form.status, 200, "{}", form.body);
+    let form_token = form.hidden("form_token");
+    let fields = |username: &'static str| {
+        [
+            ("token", token.clone()),
+            ("form_token", form_token.clone()),
+            ("email", format!("{username}@example.com")),
+            ("username", username.to_owned()),
+            ("password", PASSWORD.to_owned()),
+        ]
+    };
+    let as_pairs =
+        |f: &[(&'static str, String)]| f.iter().map(|(k, v)| (*k, v.clone())).collect::<Vec<_>>();
+    let first = as_pairs(&fields("root"));
+    let first: Vec<(&str, &str)> = first.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let done = browser.post("/admin/setup", &first).await;
+    assert_eq!(done.status, 303, "{}", done.body);
+    assert_eq!(
+        browser.get("/admin").await.status,
+        200,
+        "signed in as the new admin"
+    );
+    let admins = crate::helpers::query_strings(
+        &app.conn,
+        "SELECT username FROM users WHERE role = 'admin'",
+        &["username"],
+    )
+    .await;
+    assert_eq!(admins, [["root"]]);
+
+    let again = as_pairs(&fields("mallory"));
+    let again: Vec<(&str, &str)> = again.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let refused = browser.post("/admin/setup", &again).await;
+    assert_eq!(refused.status, 403, "{}", refused.body);
+    assert_eq!(browser.get(&link).await.status, 404);
+    assert_eq!(count_rows(&app.conn, "users").await, 1, "no second account");
+    let log = browser.get("/admin/audit").await;
+    assert!(log.body.contains("admin.setup"), "{}", log.body);
+}
