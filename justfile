@@ -4,6 +4,9 @@ set dotenv-load := false
 
 pg_url := env_var_or_default("TEST_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
 image_name := env_var_or_default("HEARTH_IMAGE", "hearth:local")
+# Recipes build and their scripts run the same binaries: the scripts'
+# own default is CI's shared directory, not this checkout's `target`.
+export CARGO_TARGET_DIR := env_var_or_default("CARGO_TARGET_DIR", justfile_directory() / "target")
 
 # List the recipes.
 default:
@@ -89,6 +92,11 @@ bench-sqlite *args="":
 client-proof:
     cargo build -p api -p seed
     bash scripts/realtime.sh proof
+
+# The admin dashboard in Debian's chromium (Playwright, axe-core) against a seeded debug API; screenshots of every pane under target/dashboard.
+dashboard:
+    cargo build -p api -p seed
+    bash scripts/dashboard.sh
 
 # Event latency (one process, across two on PostgreSQL, to 1,000 subscribers, then to `count` signed-in subscribers of one process), the replay of 10,000 missed events, and `count` idle subscriptions' memory, on a release build.
 bench-realtime count="10000":

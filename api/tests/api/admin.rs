@@ -415,3 +415,30 @@ async fn the_setup_link_makes_the_first_admin_once() {
     let log = browser.get("/admin/audit").await;
     assert!(log.body.contains("admin.setup"), "{}", log.body);
 }
+
+#[tokio::test]
+async fn dashboard_sign_in_spends_the_apis_sign_in_budget() {
+    let app = spawn_app_with(|c| {
+        c.auth.rate_limit.per_ip = 100;
+        c.auth.rate_limit.per_account = 3;
+    })
+    .await;
+    make_admin(&app, "ann").await;
+    for _ in 0..3 {
+        assert_eq!(
+            Browser::new(&app)
+                .sign_in("ann", "not the password")
+                .await
+                .status,
+            401
+        );
+    }
+    let page = Browser::new(&app).sign_in("ann", PASSWORD).await;
+    assert_eq!(page.status, 429, "{}", page.body);
+    assert!(page.body.contains("too many requests"), "{}", page.body);
+    assert_eq!(
+        count_rows(&app.conn, "audit_log").await,
+        0,
+        "nobody signed in"
+    );
+}

@@ -176,7 +176,7 @@ pub(super) fn overview(admin: &Admin, o: &Overview, running: &Running) -> Markup
             h2 #signups { "Sign-ups per day" }
             (bar_chart(&o.days, "signups"))
             h2 { "New content per day" }
-            div.scroll {
+            div.scroll tabindex="0" role="region" aria-label="New content per day" {
                 table {
                     thead { tr { th scope="col" { "Day (UTC)" } th scope="col" { "Sign-ups" } th scope="col" { "Posts" } th scope="col" { "Comments" } th scope="col" { "Messages" } } }
                     tbody {
@@ -235,7 +235,7 @@ pub(super) fn users(
             @if rows.is_empty() {
                 p { "No account matches." }
             } @else {
-                div.scroll {
+                div.scroll tabindex="0" role="region" aria-label="Accounts" {
                     table {
                         thead { tr { th scope="col" { "Username" } th scope="col" { "Email" } th scope="col" { "Role" } th scope="col" { "Status" } th scope="col" { "Joined" } } }
                         tbody {
@@ -311,7 +311,7 @@ pub(super) fn user(
             @if sessions.is_empty() {
                 p { "No live sessions." }
             } @else {
-                div.scroll {
+                div.scroll tabindex="0" role="region" aria-label="Sessions" {
                     table {
                         thead { tr { th scope="col" { "Device" } th scope="col" { "Signed in" } th scope="col" { "Last used" } th scope="col" { span.sr { "Actions" } } } }
                         tbody {
@@ -395,7 +395,7 @@ fn audit_table(rows: &[audit_entry::Model]) -> Markup {
         @if rows.is_empty() {
             p { "No entries." }
         } @else {
-            div.scroll {
+            div.scroll tabindex="0" role="region" aria-label="Audit entries" {
                 table {
                     thead { tr { th scope="col" { "When" } th scope="col" { "Admin" } th scope="col" { "Action" } th scope="col" { "Target" } th scope="col" { "What" } th scope="col" { "From" } } }
                     tbody {

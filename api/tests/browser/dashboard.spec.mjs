@@ -1,0 +1,151 @@
+// The admin dashboard as an admin meets it, in Debian's chromium: the
+// one-time setup link, sign-in, searching a user and banning them (and the
+// API refusing their token), the audit log, keyboard use, and every pane
+// at desktop and phone width, light and dark, checked by axe-core (no
+// serious or critical violations). Screenshots go to
+// target/dashboard/screenshots.
+import { test, expect } from "@playwright/test";
+import AxeBuilder from "@axe-core/playwright";
+
+const ADMIN = { email: "owner@example.com", username: "owner", password: "owner-password-123" };
+const DEMO = { login: "demo@hearth.dev", password: "hearth-demo" };
+const shots = process.env.DASHBOARD_SCREENSHOTS ?? "../../../target/dashboard/screenshots";
+const setupLink = process.env.ADMIN_SETUP_LINK;
+
+test.describe.configure({ mode: "serial" });
+
+async function graphql(request, query, variables = {}, token) {
+  const response = await request.post("/graphql", {
+    data: { query, variables },
+    headers: token ? { authorization: `Bearer ${token}` } : {},
+  });
+  return response.json();
+}
+
+async function signIn(page) {
+  await page.goto("/admin/sign-in");
+  await page.getByLabel("Email or username").fill(ADMIN.username);
+  await page.getByLabel("Password").fill(ADMIN.password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page.getByRole("heading", { level: 1, name: "Overview" })).toBeVisible();
+}
+
+/// No serious or critical accessibility violations on the page as it is.
+async function accessible(page, what) {
+  const results = await new AxeBuilder({ page }).analyze();
+  const bad = results.violations.filter((v) => v.impact === "serious" || v.impact === "critical");
+  expect(bad.map((v) => `${what}: ${v.id} (${v.impact}) ${v.nodes.map((n) => n.target).join(", ")}`)).toEqual([]);
+}
+
+test("the setup link makes the first admin, once", async ({ page }) => {
+  expect(setupLink, "the server logged a setup link").toBeTruthy();
+  await page.goto(setupLink);
+  await expect(page.getByRole("heading", { name: "Create the first admin" })).toBeVisible();
+  await accessible(page, "setup");
+  await page.getByLabel("Email").fill(ADMIN.email);
+  await page.getByLabel("Username").fill(ADMIN.username);
+  await page.getByLabel("Password").fill(ADMIN.password);
+  await page.getByRole("button", { name: "Create admin and sign in" }).click();
+  await expect(page.getByRole("heading", { level: 1, name: "Overview" })).toBeVisible();
+
+  const again = await page.goto(setupLink);
+  expect(again.status()).toBe(404);
+  await expect(page.getByText("this setup link is used or expired")).toBeVisible();
+});
+
+test("an admin signs in, finds a user and bans them; the API refuses their token", async ({ page, request }) => {
+  const signedIn = await graphql(
+    request,
+    "mutation($input: SignInInput!) { signIn(input: $input) { accessToken } }",
+    { input: { ...DEMO, device: { name: "phone", secret: "browser-test-device-secret" } } },
+  );
+  const token = signedIn.data.signIn.accessToken;
+  const me = "{ me { profile { username } } }";
+  expect((await graphql(request, me, {}, token)).data.me.profile.username).toBe("demo");
+
+  await page.goto("/admin");
+  await expect(page).toHaveURL(/\/admin\/sign-in\?next=/);
+  await accessible(page, "sign-in");
+  await signIn(page);
+
+  await page.getByRole("link", { name: "Users" }).click();
+  await page.getByLabel("Email, username or id").fill("demo@hearth");
+  await page.getByRole("button", { name: "Search" }).click();
+  await page.getByRole("link", { name: "demo", exact: true }).click();
+  await expect(page.getByRole("heading", { level: 1, name: "User demo" })).toBeVisible();
+  await expect(page.getByRole("cell", { name: "phone", exact: true })).toBeVisible();
+
+  page.once("dialog", (dialog) => dialog.accept());
+  await page.getByRole("button", { name: "Ban", exact: true }).click();
+  await expect(page.getByRole("status")).toContainText("Banned");
+  await expect(page.getByRole("button", { name: "Unban" })).toBeVisible();
+
+  const refused = await graphql(request, me, {}, token);
+  expect(refused.errors?.[0]?.extensions?.code).toBe("UNAUTHENTICATED");
+
+  await page.getByRole("link", { name: "Audit log" }).click();
+  const log = page.getByRole("table");
+  await expect(log).toContainText("user.ban");
+  await expect(log).toContainText("banned demo");
+  await expect(log).toContainText("admin.sign_in");
+  await expect(log).toContainText("admin.setup");
+
+  // Undo, so the demo account works for the rest of the run.
+  await page.goto("/admin/users?q=demo%40hearth.dev");
+  await page.getByRole("link", { name: "demo", exact: true }).click();
+  await page.getByRole("button", { name: "Unban" }).click();
+  await expect(page.getByRole("status")).toContainText("Unbanned");
+});
+
+test("a cancelled confirmation changes nothing", async ({ page }) => {
+  await signIn(page);
+  await page.goto("/admin/users?q=demo%40hearth.dev");
+  await page.getByRole("link", { name: "demo", exact: true }).click();
+  page.once("dialog", (dialog) => dialog.dismiss());
+  await page.getByRole("button", { name: "Ban", exact: true }).click();
+  await expect(page.getByRole("button", { name: "Ban", exact: true })).toBeVisible();
+  await expect(page.getByRole("status")).toHaveCount(0);
+});
+
+test("keyboard only: skip link, navigation, search", async ({ page }) => {
+  await signIn(page);
+  await page.keyboard.press("Tab");
+  await expect(page.getByRole("link", { name: "Skip to content" })).toBeFocused();
+  await page.keyboard.press("Enter");
+  await page.goto("/admin");
+  await page.keyboard.press("Tab");
+  await page.keyboard.press("Tab");
+  await page.keyboard.press("Tab");
+  await page.keyboard.press("Tab");
+  await expect(page.getByRole("link", { name: "Users" })).toBeFocused();
+  await page.keyboard.press("Enter");
+  await expect(page.getByRole("heading", { level: 1, name: "Users" })).toBeVisible();
+  await page.getByLabel("Email, username or id").focus();
+  await page.keyboard.type("demo");
+  await page.keyboard.press("Enter");
+  await expect(page).toHaveURL(/q=demo/);
+});
+
+for (const [name, width, height] of [["desktop", 1280, 900], ["phone", 390, 844]]) {
+  for (const scheme of ["light", "dark"]) {
+    test(`every pane at ${name} width (${width} px), ${scheme}: screenshots and axe`, async ({ page }) => {
+      await page.setViewportSize({ width, height });
+      await page.emulateMedia({ colorScheme: scheme });
+      await page.goto("/admin/sign-in");
+      await page.screenshot({ path: `${shots}/sign-in-${width}-${scheme}.png`, fullPage: true });
+      await signIn(page);
+      const demo = await page.goto("/admin/users?q=demo%40hearth.dev");
+      expect(demo.status()).toBe(200);
+      const userHref = await page.getByRole("link", { name: "demo", exact: true }).getAttribute("href");
+      for (const [pane, path] of [["overview", "/admin"], ["users", "/admin/users"], ["user", userHref], ["audit", "/admin/audit"]]) {
+        const response = await page.goto(path);
+        expect(response.status(), pane).toBe(200);
+        // Nothing wider than the screen but the tables' own scrollers.
+        const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+        expect(overflow, `${pane} fits ${width} px`).toBeLessThanOrEqual(0);
+        await page.screenshot({ path: `${shots}/${pane}-${width}-${scheme}.png`, fullPage: true });
+        await accessible(page, `${pane} at ${width} px, ${scheme}`);
+      }
+    });
+  }
+}
