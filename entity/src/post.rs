@@ -14,6 +14,8 @@ pub struct Model {
     pub body: String,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    /// Removed by a moderator: hidden from every read, kept for a restore.
+    pub removed_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

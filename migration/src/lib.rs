@@ -33,7 +33,7 @@ mod m20261206_000012_rate_limits;
 mod m20261206_000013_hooks;
 mod m20261206_000014_event_wakeups;
 mod m20261206_000015_social_sign_in;
-mod m20261206_000016_audit_log;
+mod m20261206_000016_admin_dashboard;
 pub mod settings;
 mod tables;
 
@@ -58,7 +58,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000013_hooks::Migration),
             Box::new(m20261206_000014_event_wakeups::Migration),
             Box::new(m20261206_000015_social_sign_in::Migration),
-            Box::new(m20261206_000016_audit_log::Migration),
+            Box::new(m20261206_000016_admin_dashboard::Migration),
         ]
     }
 }

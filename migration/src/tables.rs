@@ -101,6 +101,7 @@ pub(crate) enum Posts {
     Body,
     CreatedAt,
     UpdatedAt,
+    RemovedAt,
 }
 
 #[derive(DeriveIden, Clone, Copy)]
@@ -113,6 +114,7 @@ pub(crate) enum Comments {
     Body,
     CreatedAt,
     UpdatedAt,
+    RemovedAt,
 }
 
 #[derive(DeriveIden, Clone, Copy)]

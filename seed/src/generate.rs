@@ -435,6 +435,7 @@ impl Generator {
                         body,
                         created_at: at(created),
                         updated_at: at(updated),
+                        removed_at: None,
                     },
                     private_community,
                 }
@@ -474,6 +475,7 @@ impl Generator {
                     body,
                     created_at: at(created),
                     updated_at: at(created),
+                    removed_at: None,
                 });
             }
             thread

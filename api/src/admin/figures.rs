@@ -174,20 +174,12 @@ pub(crate) async fn search_users(
     let mut which = Condition::all();
     if let Ok(id) = query.parse::<Uuid>() {
         which = which.add(user::Column::Id.eq(id));
-    } else if !query.is_empty() {
-        let escaped: String = query
-            .chars()
-            .flat_map(|c| match c {
-                '%' | '_' | '\\' => vec!['\\', c],
-                c => vec![c],
-            })
-            .collect();
-        let pattern = || LikeExpr::new(format!("%{escaped}%")).escape('\\');
+    } else if let Some(pattern) = contains(&query) {
         let lower = |column: user::Column| Expr::expr(Func::lower(Expr::col(column)));
         which = which.add(
             Condition::any()
-                .add(lower(user::Column::Email).like(pattern()))
-                .add(lower(user::Column::Username).like(pattern())),
+                .add(lower(user::Column::Email).like(pattern.clone()))
+                .add(lower(user::Column::Username).like(pattern)),
         );
     }
     if let Some(after) = after {
@@ -257,4 +249,130 @@ pub(crate) async fn user_page(db: &Db, id: Uuid) -> AppResult<Option<UserPage>> 
             .await?,
         user,
     }))
+}
+
+/// What the content pane lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum Kind {
+    #[default]
+    Posts,
+    Comments,
+}
+
+impl Kind {
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Self::Posts => "posts",
+            Self::Comments => "comments",
+        }
+    }
+}
+
+/// One post or comment as the content pane shows it.
+pub(crate) struct ContentRow {
+    pub(crate) id: Uuid,
+    pub(crate) author_id: Uuid,
+    pub(crate) author: String,
+    pub(crate) body: String,
+    pub(crate) created_at: chrono::DateTime<Utc>,
+    pub(crate) removed_at: Option<chrono::DateTime<Utc>>,
+}
+
+/// Posts or comments whose text contains `query` (any case), removed ones
+/// included, newest first, `limit` per page after `after`.
+pub(crate) async fn content(
+    db: &Db,
+    kind: Kind,
+    query: &str,
+    after: Option<Uuid>,
+    limit: u64,
+) -> AppResult<(Vec<ContentRow>, Option<Uuid>)> {
+    let pattern = contains(query);
+    let mut rows: Vec<ContentRow> = match kind {
+        Kind::Posts => {
+            let mut which = Condition::all();
+            if let Some(pattern) = pattern {
+                which =
+                    which.add(Expr::expr(Func::lower(Expr::col(post::Column::Body))).like(pattern));
+            }
+            if let Some(after) = after {
+                which = which.add(post::Column::Id.lt(after));
+            }
+            post::Entity::find()
+                .filter(which)
+                .order_by_desc(post::Column::Id)
+                .limit(limit + 1)
+                .all(db)
+                .await?
+                .into_iter()
+                .map(|p| ContentRow {
+                    id: p.id,
+                    author_id: p.author_id,
+                    author: String::new(),
+                    body: p.body,
+                    created_at: p.created_at,
+                    removed_at: p.removed_at,
+                })
+                .collect()
+        }
+        Kind::Comments => {
+            let mut which = Condition::all();
+            if let Some(pattern) = pattern {
+                which = which
+                    .add(Expr::expr(Func::lower(Expr::col(comment::Column::Body))).like(pattern));
+            }
+            if let Some(after) = after {
+                which = which.add(comment::Column::Id.lt(after));
+            }
+            comment::Entity::find()
+                .filter(which)
+                .order_by_desc(comment::Column::Id)
+                .limit(limit + 1)
+                .all(db)
+                .await?
+                .into_iter()
+                .map(|c| ContentRow {
+                    id: c.id,
+                    author_id: c.author_id,
+                    author: String::new(),
+                    body: c.body,
+                    created_at: c.created_at,
+                    removed_at: c.removed_at,
+                })
+                .collect()
+        }
+    };
+    let next = next_page(&mut rows, limit, |r| r.id);
+    let authors: std::collections::HashMap<Uuid, String> = user::Entity::find()
+        .select_only()
+        .column(user::Column::Id)
+        .column(user::Column::Username)
+        .filter(user::Column::Id.is_in(rows.iter().map(|r| r.author_id)))
+        .into_tuple::<(Uuid, String)>()
+        .all(db)
+        .await?
+        .into_iter()
+        .collect();
+    for row in &mut rows {
+        row.author = authors.get(&row.author_id).cloned().unwrap_or_default();
+    }
+    Ok((rows, next))
+}
+
+/// A LIKE pattern matching text that contains `query` in any case, with
+/// LIKE's own wildcards in it taken literally; `None` for an empty query.
+fn contains(query: &str) -> Option<LikeExpr> {
+    let query = query.trim().to_lowercase();
+    if query.is_empty() {
+        return None;
+    }
+    let escaped: String = query
+        .chars()
+        .flat_map(|c| match c {
+            '%' | '_' | '\\' => vec!['\\', c],
+            c => vec![c],
+        })
+        .collect();
+    Some(LikeExpr::new(format!("%{escaped}%")).escape('\\'))
 }

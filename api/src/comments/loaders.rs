@@ -10,8 +10,8 @@ use crate::graphql::loader::{DbLoader, LoadResult, by_id};
 use entity::comment;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Order};
 
-use super::service::Thread;
-use crate::{graphql::loader::counts, users::service::disabled_user_ids};
+use super::service::{Thread, shown};
+use crate::graphql::loader::counts;
 
 by_id!(CommentKey, comment);
 
@@ -24,8 +24,7 @@ impl Loader<CommentCountKey> for DbLoader {
     type Error = async_graphql::Error;
 
     async fn load(&self, keys: &[CommentCountKey]) -> LoadResult<CommentCountKey, u64> {
-        let select = comment::Entity::find()
-            .filter(comment::Column::AuthorId.not_in_subquery(disabled_user_ids()));
+        let select = comment::Entity::find().filter(shown());
         let column = comment::Column::PostId;
         let rows = self
             .count_by(select, column, keys.iter().map(|k| k.0))
@@ -76,8 +75,7 @@ impl Loader<FirstCommentsKey> for DbLoader {
             } else {
                 comment::Column::ParentId
             };
-            let mut filter = sea_orm::Condition::all()
-                .add(comment::Column::AuthorId.not_in_subquery(disabled_user_ids()));
+            let mut filter = shown();
             if top_level {
                 filter = filter.add(comment::Column::ParentId.is_null());
             }

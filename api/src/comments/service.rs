@@ -1,11 +1,11 @@
-//! Comments: readable where their post is readable (and their author is
-//! not banned); written by anyone who can read the post; deleted by their
+//! Comments: readable where their post is readable (unless an admin
+//! removed them or their author is banned); written by anyone who can read the post; deleted by their
 //! author, by the post's community's owner and moderators, or by an admin.
 
 use entity::{comment, post, user};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter,
-    QuerySelect,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, FromQueryResult,
+    QueryFilter, QuerySelect, Set,
     sea_query::{Expr, Query},
 };
 use uuid::Uuid;
@@ -24,6 +24,28 @@ use crate::{
 
 pub(crate) const MAX_BODY: usize = 5_000;
 
+/// Admin: removes a comment from every read (the row stays, so it can be
+/// restored) or restores it.
+pub(crate) async fn set_removed(
+    db: &Db,
+    viewer: &AuthSession,
+    id: Uuid,
+    removed: bool,
+) -> AppResult<comment::Model> {
+    users::require_admin(db, viewer).await?;
+    db.transaction(move |tx| {
+        Box::pin(async move {
+            let Some(comment) = comment::Entity::find_by_id(id).one(&tx).await? else {
+                return Err(AppError::NotFound("comment"));
+            };
+            let mut active: comment::ActiveModel = comment.into();
+            active.removed_at = Set(removed.then(now));
+            Ok(active.update(&tx).await?)
+        })
+    })
+    .await
+}
+
 /// The comments `viewer` may read.
 fn readable(viewer: Option<Uuid>) -> Condition {
     let readable_posts = Query::select()
@@ -33,6 +55,15 @@ fn readable(viewer: Option<Uuid>) -> Condition {
         .to_owned();
     Condition::all()
         .add(comment::Column::PostId.in_subquery(readable_posts))
+        .add(shown())
+}
+
+/// The comments anyone may see where their post is readable: not removed
+/// by a moderator, and not by a disabled (banned) author while the ban
+/// lasts.
+pub(crate) fn shown() -> Condition {
+    Condition::all()
+        .add(comment::Column::RemovedAt.is_null())
         .add(comment::Column::AuthorId.not_in_subquery(users::disabled_user_ids()))
 }
 
@@ -55,8 +86,8 @@ pub enum Thread {
     Replies(Uuid),
 }
 
-/// The comments visible to everyone who can see the thread's post: only a
-/// banned author's are held back.
+/// The comments visible to everyone who can see the thread's post: only
+/// removed ones and a banned author's are held back.
 pub(crate) fn thread_condition(thread: Thread) -> Condition {
     let place = match thread {
         Thread::Post(post_id) => Condition::all()
@@ -64,7 +95,7 @@ pub(crate) fn thread_condition(thread: Thread) -> Condition {
             .add(comment::Column::ParentId.is_null()),
         Thread::Replies(parent_id) => Condition::all().add(comment::Column::ParentId.eq(parent_id)),
     };
-    place.add(comment::Column::AuthorId.not_in_subquery(users::disabled_user_ids()))
+    place.add(shown())
 }
 
 /// One page of a thread, oldest first, after checking the viewer may read

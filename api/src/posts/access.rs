@@ -11,8 +11,8 @@ use crate::{communities::service as communities, users::service as users};
 
 /// The posts `viewer` may read: a post on a profile or in a public
 /// community is public; a post in a private community is for its members;
-/// a disabled (banned) author's posts are hidden from everyone while the
-/// ban lasts.
+/// a post a moderator removed, and a disabled (banned) author's posts
+/// while the ban lasts, are hidden from everyone.
 pub(crate) fn readable(viewer: Option<Uuid>) -> Condition {
     let mut place = Condition::any()
         .add(post::Column::CommunityId.is_null())
@@ -23,5 +23,6 @@ pub(crate) fn readable(viewer: Option<Uuid>) -> Condition {
     }
     Condition::all()
         .add(place)
+        .add(post::Column::RemovedAt.is_null())
         .add(post::Column::AuthorId.not_in_subquery(users::disabled_user_ids()))
 }

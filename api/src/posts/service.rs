@@ -3,8 +3,9 @@
 //!
 //! Reading rules, applied to every list, the feed and single lookups:
 //! a post on a profile or in a public community is public; a post in a
-//! private community is for its members; a disabled (banned) author's posts
-//! are hidden from everyone while the ban lasts. Writing needs an active
+//! private community is for its members; posts an admin removed, and a
+//! disabled (banned) author's posts while the ban lasts, are hidden from
+//! everyone. Writing needs an active
 //! account; editing is the author's alone; deleting is the author's, the
 //! community's owner's and moderators' (in that community only), or an
 //! instance admin's.
@@ -35,6 +36,28 @@ use crate::{
 };
 
 pub(crate) const MAX_BODY: usize = 10_000;
+
+/// Admin: removes a post from every read (the row stays, so it can be
+/// restored) or restores it.
+pub(crate) async fn set_removed(
+    db: &Db,
+    viewer: &AuthSession,
+    id: Uuid,
+    removed: bool,
+) -> AppResult<post::Model> {
+    users::require_admin(db, viewer).await?;
+    db.transaction(move |tx| {
+        Box::pin(async move {
+            let Some(post) = post::Entity::find_by_id(id).one(&tx).await? else {
+                return Err(AppError::NotFound("post"));
+            };
+            let mut active: post::ActiveModel = post.into();
+            active.removed_at = Set(removed.then(now));
+            Ok(active.update(&tx).await?)
+        })
+    })
+    .await
+}
 
 /// A post if it exists and the viewer may read it.
 pub(crate) async fn find_readable(
@@ -178,6 +201,7 @@ pub(crate) async fn create(
         body: Set(body),
         created_at: Set(at),
         updated_at: Set(at),
+        removed_at: Set(None),
     };
     let attachments = input.attachment_ids;
     let done = idempotency::write_once(db, key, id, move |tx| {

@@ -111,6 +111,17 @@ pub(crate) fn is_admin(user: &user::Model) -> bool {
     user.role == UserRole::Admin
 }
 
+/// The viewer's account if it is an enabled admin now (in the database,
+/// not as the token says).
+pub(crate) async fn require_admin(db: &Db, viewer: &AuthSession) -> AppResult<user::Model> {
+    let user = active_user(db, viewer).await?;
+    if is_admin(&user) {
+        Ok(user)
+    } else {
+        Err(AppError::Forbidden)
+    }
+}
+
 /// What `updateProfile` may change; `None` leaves a field as it is.
 #[derive(Debug, Default)]
 pub(crate) struct ProfileChanges {

@@ -442,3 +442,137 @@ async fn dashboard_sign_in_spends_the_apis_sign_in_budget() {
         "nobody signed in"
     );
 }
+
+#[tokio::test]
+async fn removed_posts_and_comments_leave_every_read_until_restored() {
+    let app = spawn_app().await;
+    make_admin(&app, "ann").await;
+    let bob = TestUser::sign_up(&app, "bob").await;
+    let post_id = crate::helpers::user::post(&app, &bob, "a post to moderate", None).await;
+    let reply = crate::helpers::user::ask(
+        &app,
+        Some(&bob),
+        "mutation($p: ID!) { createComment(input: { postId: $p, body: \"a comment to moderate\" }) { id } }",
+        json!({ "p": post_id }),
+    )
+    .await;
+    let comment_id = crate::helpers::user::ok(&reply, "createComment")["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let reads = "query($p: ID!, $c: ID!) {
+        post(id: $p) { id commentCount comments(first: 10) { edges { node { id } } } }
+        comment: node(id: $c) { id }
+        posts(first: 10) { edges { node { id } } }
+    }";
+    let seen = |body: &serde_json::Value| {
+        (
+            body["data"]["post"]["id"].is_string(),
+            body["data"]["comment"]["id"].is_string(),
+            body["data"]["posts"]["edges"]
+                .as_array()
+                .map_or(0, Vec::len),
+        )
+    };
+    let vars = json!({ "p": post_id, "c": comment_id });
+    let before = crate::helpers::user::ask(&app, Some(&bob), reads, vars.clone()).await;
+    assert_eq!(seen(&before), (true, true, 1), "{before}");
+    assert_eq!(before["data"]["post"]["commentCount"], 1);
+
+    let mut ann = Browser::new(&app);
+    ann.sign_in("ann", PASSWORD).await;
+    let list = ann
+        .get("/admin/content?kind=comments&q=TO%20MODERATE")
+        .await;
+    assert!(list.body.contains("a comment to moderate"), "{}", list.body);
+    let csrf = list.hidden("csrf");
+    let comment_row = api::graphql::id::from_global_id(&comment_id.clone().into())
+        .unwrap()
+        .1;
+    let post_row = api::graphql::id::from_global_id(&post_id.clone().into())
+        .unwrap()
+        .1;
+
+    let done = ann
+        .post(
+            &format!("/admin/content/comments/{comment_row}/remove"),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(done.status, 303, "{}", done.body);
+    let after = crate::helpers::user::ask(&app, Some(&bob), reads, vars.clone()).await;
+    assert_eq!(seen(&after), (true, false, 1), "{after}");
+    assert_eq!(after["data"]["post"]["commentCount"], 0);
+    assert_eq!(after["data"]["post"]["comments"]["edges"], json!([]));
+
+    assert_eq!(
+        ann.post(
+            &format!("/admin/content/posts/{post_row}/remove"),
+            &[("csrf", &csrf)]
+        )
+        .await
+        .status,
+        303
+    );
+    let gone = crate::helpers::user::ask(&app, Some(&bob), reads, vars.clone()).await;
+    assert_eq!(
+        seen(&gone),
+        (false, false, 0),
+        "not even its author sees it: {gone}"
+    );
+    let refused = crate::helpers::user::ask(
+        &app,
+        Some(&bob),
+        "mutation($p: ID!) { createComment(input: { postId: $p, body: \"late\" }) { id } }",
+        json!({ "p": post_id }),
+    )
+    .await;
+    assert_eq!(
+        code(&refused),
+        "BAD_USER_INPUT",
+        "no such post, as for one never written: {refused}"
+    );
+    let listed = ann.get("/admin/content?kind=posts").await;
+    assert!(listed.body.contains("removed"), "the pane still lists it");
+
+    // Without the token, nothing is restored.
+    assert_eq!(
+        ann.post(
+            &format!("/admin/content/posts/{post_row}/restore"),
+            &[("csrf", "nope")]
+        )
+        .await
+        .status,
+        403
+    );
+    assert!(!seen(&crate::helpers::user::ask(&app, Some(&bob), reads, vars.clone()).await).0);
+
+    ann.post(
+        &format!("/admin/content/posts/{post_row}/restore"),
+        &[("csrf", &csrf)],
+    )
+    .await;
+    ann.post(
+        &format!("/admin/content/comments/{comment_row}/restore"),
+        &[("csrf", &csrf)],
+    )
+    .await;
+    let back = crate::helpers::user::ask(&app, Some(&bob), reads, vars).await;
+    assert_eq!(seen(&back), (true, true, 1), "{back}");
+    let rows = crate::helpers::query_strings(
+        &app.conn,
+        "SELECT action FROM audit_log WHERE action <> 'admin.sign_in' ORDER BY id",
+        &["action"],
+    )
+    .await;
+    let actions: Vec<&str> = rows.iter().map(|r| r[0].as_str()).collect();
+    assert_eq!(
+        actions,
+        [
+            "comment.remove",
+            "post.remove",
+            "post.restore",
+            "comment.restore"
+        ]
+    );
+}

@@ -174,6 +174,7 @@ async fn constraints_enforce_the_domain_rules() {
         body: Set("hello".into()),
         created_at: Set(now),
         updated_at: Set(now),
+        removed_at: Set(None),
     }
     .insert(&db)
     .await
@@ -199,6 +200,7 @@ async fn constraints_enforce_the_domain_rules() {
         body: Set("profile post".into()),
         created_at: Set(now),
         updated_at: Set(now),
+        removed_at: Set(None),
     }
     .insert(&db)
     .await
@@ -211,6 +213,7 @@ async fn constraints_enforce_the_domain_rules() {
         body: Set("hi".into()),
         created_at: Set(now),
         updated_at: Set(now),
+        removed_at: Set(None),
     };
     let top = comment(post.id, None).insert(&db).await.expect("comment");
     comment(post.id, Some(top.id))

@@ -1,6 +1,7 @@
 // The admin dashboard as an admin meets it, in Debian's chromium: the
 // one-time setup link, sign-in, searching a user and banning them (and the
-// API refusing their token), the audit log, keyboard use, and every pane
+// API refusing their token), removing a post (and the API losing it), the
+// audit log, keyboard use, and every pane
 // at desktop and phone width, light and dark, checked by axe-core (no
 // serious or critical violations). Screenshots go to
 // target/dashboard/screenshots.
@@ -97,6 +98,31 @@ test("an admin signs in, finds a user and bans them; the API refuses their token
   await expect(page.getByRole("status")).toContainText("Unbanned");
 });
 
+test("an admin removes a post; the API no longer has it", async ({ page, request }) => {
+  const signedIn = await graphql(
+    request,
+    "mutation($input: SignInInput!) { signIn(input: $input) { accessToken } }",
+    { input: { ...DEMO, device: { name: "laptop", secret: "browser-test-device-secret-2" } } },
+  );
+  const token = signedIn.data.signIn.accessToken;
+  const made = await graphql(request, 'mutation { createPost(input: { body: "spam to be removed by the browser test" }) { id } }', {}, token);
+  const id = made.data.createPost.id;
+  const read = "query($id: ID!) { post(id: $id) { id } }";
+  expect((await graphql(request, read, { id }, token)).data.post.id).toBe(id);
+
+  await signIn(page);
+  await page.getByRole("link", { name: "Content", exact: true }).click();
+  await page.getByLabel("Text contains").fill("spam to be removed");
+  await page.getByRole("button", { name: "Search" }).click();
+  await page.getByRole("button", { name: /^Remove the post by demo/ }).click();
+  await expect(page.getByRole("status")).toContainText("Removed");
+  await expect(page.getByRole("cell", { name: "removed", exact: true })).toBeVisible();
+  expect((await graphql(request, read, { id }, token)).data.post).toBeNull();
+
+  await page.getByRole("link", { name: "Audit log" }).click();
+  await expect(page.getByRole("table")).toContainText("post.remove");
+});
+
 test("a cancelled confirmation changes nothing", async ({ page }) => {
   await signIn(page);
   await page.goto("/admin/users?q=demo%40hearth.dev");
@@ -137,7 +163,7 @@ for (const [name, width, height] of [["desktop", 1280, 900], ["phone", 390, 844]
       const demo = await page.goto("/admin/users?q=demo%40hearth.dev");
       expect(demo.status()).toBe(200);
       const userHref = await page.getByRole("link", { name: "demo", exact: true }).getAttribute("href");
-      for (const [pane, path] of [["overview", "/admin"], ["users", "/admin/users"], ["user", userHref], ["audit", "/admin/audit"]]) {
+      for (const [pane, path] of [["overview", "/admin"], ["users", "/admin/users"], ["user", userHref], ["content", "/admin/content"], ["comments", "/admin/content?kind=comments"], ["audit", "/admin/audit"]]) {
         const response = await page.goto(path);
         expect(response.status(), pane).toBe(200);
         // Nothing wider than the screen but the tables' own scrollers.

@@ -50,6 +50,8 @@ pub(super) fn routes(state: AppState) -> Router {
         .route("/admin/users", get(users))
         .route("/admin/users/{id}", get(user))
         .route("/admin/users/{id}/{action}", post(user_action))
+        .route("/admin/content", get(content))
+        .route("/admin/content/{kind}/{id}/{action}", post(content_action))
         .route("/admin/audit", get(audit_log))
         .route("/admin/assets/{name}", get(asset))
         .layer(axum::middleware::map_response(headers))
@@ -582,6 +584,107 @@ async fn user_action(
     }
     // Signing oneself out everywhere ends this dashboard session too.
     Redirect::to(&format!("/admin/users/{id}?done={action}")).into_response()
+}
+
+#[derive(Deserialize)]
+struct ContentQuery {
+    #[serde(default)]
+    kind: figures::Kind,
+    #[serde(default)]
+    q: String,
+    after: Option<Uuid>,
+    done: Option<String>,
+}
+
+async fn content(
+    State(state): State<AppState>,
+    Signed(admin): Signed,
+    Query(q): Query<ContentQuery>,
+) -> Response {
+    match figures::content(&state.db, q.kind, &q.q, q.after, PAGE_SIZE).await {
+        Ok((rows, next)) => {
+            let done = match q.done.as_deref() {
+                Some("remove") => Some(Ok(
+                    "Removed: it is gone from every API read, and can be restored.",
+                )),
+                Some("restore") => Some(Ok("Restored: it is back where it was.")),
+                _ => None,
+            };
+            let list = views::ContentList {
+                kind: q.kind,
+                query: &q.q,
+                rows: &rows,
+                next,
+                done,
+            };
+            html(StatusCode::OK, views::content(&admin, &list))
+        }
+        Err(err) => error_page(Some(&admin), err),
+    }
+}
+
+#[derive(Deserialize)]
+struct ContentForm {
+    csrf: String,
+    #[serde(default)]
+    q: String,
+}
+
+async fn content_action(
+    State(state): State<AppState>,
+    Signed(admin): Signed,
+    Path((kind, id, action)): Path<(String, Uuid, String)>,
+    Form(form): Form<ContentForm>,
+) -> Response {
+    if admin.check_csrf(&form.csrf).is_err() {
+        return refused(
+            Some(&admin),
+            StatusCode::FORBIDDEN,
+            "the form expired; reload the page",
+        );
+    }
+    let removed = match action.as_str() {
+        "remove" => true,
+        "restore" => false,
+        _ => return refused(Some(&admin), StatusCode::NOT_FOUND, "no such action"),
+    };
+    let db = &state.db;
+    let done = match kind.as_str() {
+        "posts" => crate::posts::service::set_removed(db, &admin.session, id, removed)
+            .await
+            .map(|p| ("post", p.author_id, p.body)),
+        "comments" => crate::comments::service::set_removed(db, &admin.session, id, removed)
+            .await
+            .map(|c| ("comment", c.author_id, c.body)),
+        _ => {
+            return refused(
+                Some(&admin),
+                StatusCode::NOT_FOUND,
+                "no such kind of content",
+            );
+        }
+    };
+    let (what, author, body) = match done {
+        Ok(done) => done,
+        Err(err) => return error_page(Some(&admin), err),
+    };
+    let verb = if removed { "removed" } else { "restored" };
+    let excerpt: String = body.chars().take(60).collect();
+    let detail = format!("{verb} a {what} by {author}: \"{excerpt}\"");
+    let audit_action = match (what, removed) {
+        ("post", true) => "post.remove",
+        ("post", false) => "post.restore",
+        (_, true) => "comment.remove",
+        (_, false) => "comment.restore",
+    };
+    if let Err(err) = admin
+        .audit(db, audit_action, Some((what, id.to_string())), detail)
+        .await
+    {
+        return error_page(Some(&admin), err);
+    }
+    let q: String = url::form_urlencoded::byte_serialize(form.q.as_bytes()).collect();
+    Redirect::to(&format!("/admin/content?kind={kind}&q={q}&done={action}")).into_response()
 }
 
 async fn audit_log(

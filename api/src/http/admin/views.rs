@@ -10,7 +10,7 @@ use uuid::Uuid;
 use crate::admin::{
     Admin,
     audit::Filter,
-    figures::{Day, Overview, UserPage},
+    figures::{ContentRow, Day, Kind, Overview, UserPage},
 };
 
 /// The panes, in the navigation's order.
@@ -18,12 +18,14 @@ use crate::admin::{
 pub(super) enum Pane {
     Overview,
     Users,
+    Content,
     Audit,
 }
 
-const PANES: [(Pane, &str, &str); 3] = [
+const PANES: [(Pane, &str, &str); 4] = [
     (Pane::Overview, "/admin", "Overview"),
     (Pane::Users, "/admin/users", "Users"),
+    (Pane::Content, "/admin/content", "Content"),
     (Pane::Audit, "/admin/audit", "Audit log"),
 ];
 
@@ -351,6 +353,72 @@ pub(super) fn user(
             }
             h2 { "Admin actions on this account" }
             (audit_table(&page_data.audit))
+        },
+    )
+}
+
+pub(super) struct ContentList<'a> {
+    pub(super) kind: Kind,
+    pub(super) query: &'a str,
+    pub(super) rows: &'a [ContentRow],
+    pub(super) next: Option<Uuid>,
+    pub(super) done: Option<Result<&'a str, &'a str>>,
+}
+
+pub(super) fn content(admin: &Admin, list: &ContentList<'_>) -> Markup {
+    let kind = list.kind.name();
+    let encoded =
+        |text: &str| url::form_urlencoded::byte_serialize(text.as_bytes()).collect::<String>();
+    let q = encoded(list.query);
+    page(
+        "Content",
+        Some(admin),
+        Some(Pane::Content),
+        &html! {
+            (notice(list.done))
+            nav.tabs aria-label="Kind of content" {
+                @for other in [Kind::Posts, Kind::Comments] {
+                    a href=(format!("/admin/content?kind={}&q={q}", other.name())) aria-current=[(other == list.kind).then_some("page")] {
+                        @if other == Kind::Posts { "Posts" } @else { "Comments" }
+                    }
+                }
+            }
+            form.search method="get" action="/admin/content" role="search" {
+                input type="hidden" name="kind" value=(kind);
+                label for="q" { "Text contains" }
+                input #q name="q" type="search" value=(list.query);
+                button type="submit" { "Search" }
+            }
+            @if list.rows.is_empty() {
+                p { "Nothing matches." }
+            } @else {
+                div.scroll tabindex="0" role="region" aria-label=(format!("The {kind}")) {
+                    table {
+                        thead { tr { th scope="col" { "Written" } th scope="col" { "Author" } th scope="col" { "Text" } th scope="col" { "Status" } th scope="col" { span.sr { "Actions" } } } }
+                        tbody {
+                            @for row in list.rows {
+                                @let (action, label) = if row.removed_at.is_some() { ("restore", "Restore") } else { ("remove", "Remove") };
+                                tr {
+                                    td { (when(row.created_at)) }
+                                    td { a href=(format!("/admin/users/{}", row.author_id)) { (row.author) } }
+                                    td.text { (excerpt(&row.body)) }
+                                    td { @if row.removed_at.is_some() { span.badge.danger { "removed" } } @else { "shown" } }
+                                    td {
+                                        form.inline method="post" action=(format!("/admin/content/{kind}/{}/{action}", row.id)) {
+                                            input type="hidden" name="csrf" value=(admin.csrf);
+                                            input type="hidden" name="q" value=(list.query);
+                                            button type="submit" aria-label=(format!("{label} the {} by {} written {}", &kind[..kind.len() - 1], row.author, row.created_at.format("%Y-%m-%d %H:%M"))) { (label) }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            @if let Some(next) = list.next {
+                p { a rel="next" href=(format!("/admin/content?kind={kind}&q={q}&after={next}")) { "Older" } }
+            }
         },
     )
 }
