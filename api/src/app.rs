@@ -174,6 +174,7 @@ impl Application {
         );
         events::sweeper::spawn(db.clone(), config.events.clone(), shutdown.clone());
         crate::idempotency::spawn_sweeper(db.clone(), shutdown.clone());
+        let dashboard_backups = backups.clone();
         let schema = roots.schema(
             &config.graphql,
             Services {
@@ -194,6 +195,7 @@ impl Application {
                 db.clone(),
                 auth.clone(),
                 config.admin.clone(),
+                dashboard_backups,
             ));
             let token = dashboard
                 .issue_setup_token()

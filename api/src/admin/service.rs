@@ -27,6 +27,7 @@ use crate::{
         service::Device,
         tokens::{random_token, token_hash},
     },
+    backup::service::Backups,
     db::Db,
     error::{AppError, AppResult},
 };
@@ -44,6 +45,8 @@ pub(crate) struct Dashboard {
     pub(crate) db: Db,
     pub(crate) auth: Arc<Auth>,
     pub(crate) config: AdminConfig,
+    /// SQLite snapshots, the same the `createBackup` mutation takes.
+    pub(crate) backups: Arc<Backups>,
     /// The first-admin link's token hash and expiry, while it is unspent.
     setup: Mutex<Option<(String, Instant)>>,
     pub(crate) started: Instant,
@@ -91,11 +94,12 @@ impl Admin {
 }
 
 impl Dashboard {
-    pub(crate) fn new(db: Db, auth: Arc<Auth>, config: AdminConfig) -> Self {
+    pub(crate) fn new(db: Db, auth: Arc<Auth>, config: AdminConfig, backups: Arc<Backups>) -> Self {
         Self {
             db,
             auth,
             config,
+            backups,
             setup: Mutex::new(None),
             started: Instant::now(),
         }

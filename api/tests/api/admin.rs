@@ -576,3 +576,67 @@ async fn removed_posts_and_comments_leave_every_read_until_restored() {
         ]
     );
 }
+
+#[tokio::test]
+async fn backups_are_taken_and_downloaded_from_the_dashboard_on_sqlite_only() {
+    let app = spawn_app().await;
+    make_admin(&app, "ann").await;
+    let mut ann = Browser::new(&app);
+    ann.sign_in("ann", PASSWORD).await;
+    let pane = ann.get("/admin/backups").await;
+    assert_eq!(pane.status, 200);
+    if app.db.backend == migration::database::Backend::Postgres {
+        assert!(pane.body.contains("pg_dump"), "{}", pane.body);
+        let csrf = ann.get("/admin").await.hidden("csrf");
+        assert_eq!(
+            ann.post("/admin/backups", &[("csrf", &csrf)]).await.status,
+            400
+        );
+        return;
+    }
+    let csrf = pane.hidden("csrf");
+    assert_eq!(
+        ann.post("/admin/backups", &[("csrf", "forged")])
+            .await
+            .status,
+        403
+    );
+    let done = ann.post("/admin/backups", &[("csrf", &csrf)]).await;
+    assert_eq!(done.status, 303, "{}", done.body);
+    let pane = ann.get(done.location()).await;
+    assert!(pane.body.contains("Backup taken."), "{}", pane.body);
+    let start = pane
+        .body
+        .find("/admin/backups/hearth-")
+        .expect("a listed backup");
+    let end = pane.body[start..].find('"').unwrap() + start;
+    let href = pane.body[start..end].to_owned();
+
+    let file = ann.get(&href).await;
+    assert_eq!(file.status, 200);
+    assert!(
+        file.headers["content-disposition"]
+            .to_str()
+            .unwrap()
+            .starts_with("attachment")
+    );
+    assert!(
+        file.body.starts_with("SQLite format 3"),
+        "a SQLite database"
+    );
+    for path in ["/admin/backups/..%2Fhearth.db", "/admin/backups/nope.db"] {
+        assert_eq!(ann.get(path).await.status, 404, "{path}");
+    }
+    assert_eq!(
+        Browser::new(&app).get(&href).await.status,
+        303,
+        "admins only"
+    );
+    let rows = crate::helpers::query_strings(
+        &app.conn,
+        "SELECT action FROM audit_log WHERE action LIKE 'backup.%' ORDER BY id",
+        &["action"],
+    )
+    .await;
+    assert_eq!(rows, [["backup.create"], ["backup.download"]]);
+}

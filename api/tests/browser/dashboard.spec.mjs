@@ -1,7 +1,7 @@
 // The admin dashboard as an admin meets it, in Debian's chromium: the
 // one-time setup link, sign-in, searching a user and banning them (and the
-// API refusing their token), removing a post (and the API losing it), the
-// audit log, keyboard use, and every pane
+// API refusing their token), removing a post (and the API losing it), taking and
+// downloading a backup, the audit log, keyboard use, and every pane
 // at desktop and phone width, light and dark, checked by axe-core (no
 // serious or critical violations). Screenshots go to
 // target/dashboard/screenshots.
@@ -123,6 +123,21 @@ test("an admin removes a post; the API no longer has it", async ({ page, request
   await expect(page.getByRole("table")).toContainText("post.remove");
 });
 
+test("an admin takes a backup and it is listed for download", async ({ page }) => {
+  await signIn(page);
+  await page.getByRole("link", { name: "Backups" }).click();
+  await page.getByRole("button", { name: "Create a backup now" }).click();
+  await expect(page.getByRole("status")).toContainText("Backup taken");
+  const link = page.getByRole("link", { name: /^hearth-.*\.db$/ }).first();
+  await expect(link).toBeVisible();
+  const download = page.waitForEvent("download");
+  await link.click();
+  expect((await download).suggestedFilename()).toMatch(/^hearth-.*\.db$/);
+  await page.getByRole("link", { name: "Audit log" }).click();
+  await expect(page.getByRole("table")).toContainText("backup.create");
+  await expect(page.getByRole("table")).toContainText("backup.download");
+});
+
 test("a cancelled confirmation changes nothing", async ({ page }) => {
   await signIn(page);
   await page.goto("/admin/users?q=demo%40hearth.dev");
@@ -163,7 +178,7 @@ for (const [name, width, height] of [["desktop", 1280, 900], ["phone", 390, 844]
       const demo = await page.goto("/admin/users?q=demo%40hearth.dev");
       expect(demo.status()).toBe(200);
       const userHref = await page.getByRole("link", { name: "demo", exact: true }).getAttribute("href");
-      for (const [pane, path] of [["overview", "/admin"], ["users", "/admin/users"], ["user", userHref], ["content", "/admin/content"], ["comments", "/admin/content?kind=comments"], ["audit", "/admin/audit"]]) {
+      for (const [pane, path] of [["overview", "/admin"], ["users", "/admin/users"], ["user", userHref], ["content", "/admin/content"], ["comments", "/admin/content?kind=comments"], ["backups", "/admin/backups"], ["audit", "/admin/audit"]]) {
         const response = await page.goto(path);
         expect(response.status(), pane).toBe(200);
         // Nothing wider than the screen but the tables' own scrollers.

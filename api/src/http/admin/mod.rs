@@ -52,6 +52,8 @@ pub(super) fn routes(state: AppState) -> Router {
         .route("/admin/users/{id}/{action}", post(user_action))
         .route("/admin/content", get(content))
         .route("/admin/content/{kind}/{id}/{action}", post(content_action))
+        .route("/admin/backups", get(backups).post(create_backup))
+        .route("/admin/backups/{name}", get(download_backup))
         .route("/admin/audit", get(audit_log))
         .route("/admin/assets/{name}", get(asset))
         .layer(axum::middleware::map_response(headers))
@@ -685,6 +687,113 @@ async fn content_action(
     }
     let q: String = url::form_urlencoded::byte_serialize(form.q.as_bytes()).collect();
     Redirect::to(&format!("/admin/content?kind={kind}&q={q}&done={action}")).into_response()
+}
+
+async fn backups(
+    State(state): State<AppState>,
+    Signed(admin): Signed,
+    Query(q): Query<DoneQuery>,
+) -> Response {
+    let done = match q.done.as_deref() {
+        Some("created") => Some(Ok("Backup taken.")),
+        _ => None,
+    };
+    match dashboard(&state).backups.list().await {
+        Ok(list) => html(StatusCode::OK, views::backups(&admin, Ok(&list), done)),
+        Err(crate::backup::service::BackupError::Unsupported) => {
+            let advice = crate::backup::service::POSTGRES_ADVICE;
+            html(StatusCode::OK, views::backups(&admin, Err(advice), done))
+        }
+        Err(err) => backup_failed(&admin, &err),
+    }
+}
+
+fn backup_failed(admin: &Admin, err: &crate::backup::service::BackupError) -> Response {
+    tracing::error!(error = %err, "dashboard: backup failed");
+    html(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        views::message("Backup failed", Some(admin), &err.to_string()),
+    )
+}
+
+async fn create_backup(
+    State(state): State<AppState>,
+    Signed(admin): Signed,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    if admin.check_csrf(&form.csrf).is_err() {
+        return refused(
+            Some(&admin),
+            StatusCode::FORBIDDEN,
+            "the form expired; reload the page",
+        );
+    }
+    let backup = match dashboard(&state).backups.create().await {
+        Ok(backup) => backup,
+        Err(crate::backup::service::BackupError::Unsupported) => {
+            return refused(
+                Some(&admin),
+                StatusCode::BAD_REQUEST,
+                crate::backup::service::POSTGRES_ADVICE,
+            );
+        }
+        Err(err) => return backup_failed(&admin, &err),
+    };
+    let detail = format!("took backup {} ({} bytes)", backup.name, backup.size_bytes);
+    if let Err(err) = admin
+        .audit(
+            &state.db,
+            "backup.create",
+            Some(("backup", backup.name)),
+            detail,
+        )
+        .await
+    {
+        return error_page(Some(&admin), err);
+    }
+    Redirect::to("/admin/backups?done=created").into_response()
+}
+
+/// A listed backup's file, as an attachment. Only names the list has are
+/// served, so no path can reach outside the backup directory.
+async fn download_backup(
+    State(state): State<AppState>,
+    Signed(admin): Signed,
+    Path(name): Path<String>,
+) -> Response {
+    let list = match dashboard(&state).backups.list().await {
+        Ok(list) => list,
+        Err(_) => return refused(Some(&admin), StatusCode::NOT_FOUND, "no such backup"),
+    };
+    let Some(backup) = list.into_iter().find(|b| b.name == name) else {
+        return refused(Some(&admin), StatusCode::NOT_FOUND, "no such backup");
+    };
+    let file = match tokio::fs::File::open(&backup.path).await {
+        Ok(file) => file,
+        Err(_) => return refused(Some(&admin), StatusCode::NOT_FOUND, "no such backup"),
+    };
+    let detail = format!("downloaded backup {}", backup.name);
+    if let Err(err) = admin
+        .audit(
+            &state.db,
+            "backup.download",
+            Some(("backup", backup.name.clone())),
+            detail,
+        )
+        .await
+    {
+        return error_page(Some(&admin), err);
+    }
+    let disposition = format!("attachment; filename=\"{}\"", backup.name);
+    (
+        [
+            (header::CONTENT_TYPE, "application/vnd.sqlite3".to_owned()),
+            (header::CONTENT_LENGTH, backup.size_bytes.to_string()),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
+        axum::body::Body::from_stream(tokio_util::io::ReaderStream::new(file)),
+    )
+        .into_response()
 }
 
 async fn audit_log(

@@ -19,13 +19,15 @@ pub(super) enum Pane {
     Overview,
     Users,
     Content,
+    Backups,
     Audit,
 }
 
-const PANES: [(Pane, &str, &str); 4] = [
+const PANES: [(Pane, &str, &str); 5] = [
     (Pane::Overview, "/admin", "Overview"),
     (Pane::Users, "/admin/users", "Users"),
     (Pane::Content, "/admin/content", "Content"),
+    (Pane::Backups, "/admin/backups", "Backups"),
     (Pane::Audit, "/admin/audit", "Audit log"),
 ];
 
@@ -418,6 +420,59 @@ pub(super) fn content(admin: &Admin, list: &ContentList<'_>) -> Markup {
             }
             @if let Some(next) = list.next {
                 p { a rel="next" href=(format!("/admin/content?kind={kind}&q={q}&after={next}")) { "Older" } }
+            }
+        },
+    )
+}
+
+/// The backups pane: SQLite's snapshots (`Ok`), or on PostgreSQL what to
+/// use instead (`Err`).
+pub(super) fn backups(
+    admin: &Admin,
+    list: Result<&[crate::backup::service::Backup], &str>,
+    done: Option<Result<&str, &str>>,
+) -> Markup {
+    page(
+        "Backups",
+        Some(admin),
+        Some(Pane::Backups),
+        &html! {
+            (notice(done))
+            @match list {
+                Err(advice) => {
+                    p { (advice) }
+                    pre tabindex="0" { code { "pg_dump -Fc -d \"$DATABASE_URL\" -f hearth.dump                      # a consistent dump, while the API runs\npg_restore --clean --if-exists --no-owner -d \"$DATABASE_URL\" hearth.dump   # API stopped" } }
+                }
+                Ok(list) => {
+                    form method="post" action="/admin/backups" {
+                        input type="hidden" name="csrf" value=(admin.csrf);
+                        button type="submit" { "Create a backup now" }
+                    }
+                    p.muted { "An online snapshot of the SQLite database: the API keeps serving while it is taken." }
+                    @if list.is_empty() {
+                        p { "No backups yet." }
+                    } @else {
+                        div.scroll tabindex="0" role="region" aria-label="Backups" {
+                            table {
+                                thead { tr { th scope="col" { "File" } th scope="col" { "Taken" } th scope="col" { "Size" } th scope="col" { "Off-site copy" } } }
+                                tbody {
+                                    @for backup in list {
+                                        tr {
+                                            td { a href=(format!("/admin/backups/{}", backup.name)) download { (backup.name) } }
+                                            td { (when(backup.created_at)) }
+                                            td { (bytes(i64::try_from(backup.size_bytes).unwrap_or(i64::MAX))) }
+                                            td { (backup.object_key.as_deref().unwrap_or("none")) }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    h2 { "Restoring one" }
+                    p { "Stop the API, then restore the file (it is checked first, and the current database is kept beside it):" }
+                    pre tabindex="0" { code { "cargo run -p api -- restore data/backups/<file>" } }
+                    p { "Then start the API again. The backups page of the manual (docs/backups.md) has the container and by-hand steps." }
+                }
             }
         },
     )
