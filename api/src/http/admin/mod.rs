@@ -761,16 +761,14 @@ async fn download_backup(
     Signed(admin): Signed,
     Path(name): Path<String>,
 ) -> Response {
-    let list = match dashboard(&state).backups.list().await {
-        Ok(list) => list,
-        Err(_) => return refused(Some(&admin), StatusCode::NOT_FOUND, "no such backup"),
+    let Ok(list) = dashboard(&state).backups.list().await else {
+        return refused(Some(&admin), StatusCode::NOT_FOUND, "no such backup");
     };
     let Some(backup) = list.into_iter().find(|b| b.name == name) else {
         return refused(Some(&admin), StatusCode::NOT_FOUND, "no such backup");
     };
-    let file = match tokio::fs::File::open(&backup.path).await {
-        Ok(file) => file,
-        Err(_) => return refused(Some(&admin), StatusCode::NOT_FOUND, "no such backup"),
+    let Ok(file) = tokio::fs::File::open(&backup.path).await else {
+        return refused(Some(&admin), StatusCode::NOT_FOUND, "no such backup");
     };
     let detail = format!("downloaded backup {}", backup.name);
     if let Err(err) = admin
