@@ -344,16 +344,7 @@ pub(crate) async fn content(
         }
     };
     let next = next_page(&mut rows, limit, |r| r.id);
-    let authors: std::collections::HashMap<Uuid, String> = user::Entity::find()
-        .select_only()
-        .column(user::Column::Id)
-        .column(user::Column::Username)
-        .filter(user::Column::Id.is_in(rows.iter().map(|r| r.author_id)))
-        .into_tuple::<(Uuid, String)>()
-        .all(db)
-        .await?
-        .into_iter()
-        .collect();
+    let authors = usernames(db, rows.iter().map(|r| r.author_id)).await?;
     for row in &mut rows {
         row.author = authors.get(&row.author_id).cloned().unwrap_or_default();
     }
@@ -375,4 +366,51 @@ fn contains(query: &str) -> Option<LikeExpr> {
         })
         .collect();
     Some(LikeExpr::new(format!("%{escaped}%")).escape('\\'))
+}
+
+/// Uploads, newest first, `limit` per page after `after`, each with its
+/// owner's username.
+pub(crate) async fn files(
+    db: &Db,
+    after: Option<Uuid>,
+    limit: u64,
+) -> AppResult<(Vec<(file::Model, String)>, Option<Uuid>)> {
+    let mut which = Condition::all();
+    if let Some(after) = after {
+        which = which.add(file::Column::Id.lt(after));
+    }
+    let mut rows = file::Entity::find()
+        .filter(which)
+        .order_by_desc(file::Column::Id)
+        .limit(limit + 1)
+        .all(db)
+        .await?;
+    let next = next_page(&mut rows, limit, |f| f.id);
+    let owners = usernames(db, rows.iter().map(|f| f.owner_id)).await?;
+    Ok((
+        rows.into_iter()
+            .map(|f| {
+                let owner = owners.get(&f.owner_id).cloned().unwrap_or_default();
+                (f, owner)
+            })
+            .collect(),
+        next,
+    ))
+}
+
+/// Usernames by account id, in one statement.
+async fn usernames(
+    db: &Db,
+    ids: impl Iterator<Item = Uuid>,
+) -> AppResult<std::collections::HashMap<Uuid, String>> {
+    Ok(user::Entity::find()
+        .select_only()
+        .column(user::Column::Id)
+        .column(user::Column::Username)
+        .filter(user::Column::Id.is_in(ids))
+        .into_tuple::<(Uuid, String)>()
+        .all(db)
+        .await?
+        .into_iter()
+        .collect())
 }

@@ -348,6 +348,35 @@ impl Files {
         }
     }
 
+    /// Admin: deletes a file, whatever it is attached to (a post loses the
+    /// attachment, a profile its avatar), then its stored bytes.
+    pub async fn delete_as_admin(&self, viewer: &AuthSession, id: Uuid) -> AppResult<file::Model> {
+        crate::users::service::require_admin(&self.db, viewer).await?;
+        let deleted = self
+            .db
+            .statement(move |tx| {
+                Box::pin(async move {
+                    Ok(file::Entity::delete_many()
+                        .filter(file::Column::Id.eq(id))
+                        .exec_with_returning(&tx)
+                        .await?)
+                })
+            })
+            .await?;
+        let file = deleted
+            .into_iter()
+            .next()
+            .ok_or(AppError::NotFound("file"))?;
+        self.discard(vec![file.storage_key.clone()]).await;
+        Ok(file)
+    }
+
+    /// A download path for the dashboard's previews: always on this host
+    /// (the dashboard's policy allows images from itself only), signed.
+    pub fn preview_path(&self, id: Uuid) -> String {
+        format!("/files/{id}?token={}", self.link_token(id))
+    }
+
     /// Removes uploads created before `cutoff` that were never attached to
     /// a post or profile, and stored objects under `uploads/` older than
     /// `cutoff` that no row points to (left by a failed delete or a crash).

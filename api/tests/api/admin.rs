@@ -640,3 +640,119 @@ async fn backups_are_taken_and_downloaded_from_the_dashboard_on_sqlite_only() {
     .await;
     assert_eq!(rows, [["backup.create"], ["backup.download"]]);
 }
+
+#[tokio::test]
+async fn files_are_listed_with_previews_deleted_and_swept_from_the_dashboard() {
+    let app = spawn_app_with(|c| c.files.orphan_grace = Duration::ZERO).await;
+    make_admin(&app, "ann").await;
+    let bob = TestUser::sign_up(&app, "bob").await;
+    let upload = |query: &'static str, name: &'static str| {
+        let form = reqwest::multipart::Form::new()
+            .text(
+                "operations",
+                json!({ "query": query, "variables": { "f": null } }).to_string(),
+            )
+            .text("map", json!({ "0": ["variables.f"] }).to_string())
+            .part(
+                "0",
+                reqwest::multipart::Part::bytes(crate::helpers::png(3, 2)).file_name(name),
+            );
+        app.client
+            .post(app.url("/graphql"))
+            .bearer_auth(&bob.token)
+            .header("apollo-require-preflight", "true")
+            .multipart(form)
+            .send()
+    };
+    let avatar: serde_json::Value = upload(
+        "mutation($f: Upload) { setAvatar(file: $f) { avatar { id url } } }",
+        "kept.png",
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let kept_id = avatar["data"]["setAvatar"]["avatar"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{avatar}"))
+        .to_owned();
+    let url = avatar["data"]["setAvatar"]["avatar"]["url"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    upload(
+        "mutation($f: Upload!) { uploadFile(file: $f) { id } }",
+        "orphan.png",
+    )
+    .await
+    .unwrap();
+
+    let mut ann = Browser::new(&app);
+    ann.sign_in("ann", PASSWORD).await;
+    let pane = ann.get("/admin/files").await;
+    assert!(
+        pane.body.contains("kept.png") && pane.body.contains("orphan.png"),
+        "{}",
+        pane.body
+    );
+    assert!(pane.body.contains("image/png") && pane.body.contains("3×2"));
+    let start = pane.body.find("src=\"/files/").expect("a preview") + 5;
+    let preview = &pane.body[start..start + pane.body[start..].find('"').unwrap()];
+    let image = app
+        .client
+        .get(app.url(&preview.replace("&amp;", "&")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(image.status(), 200, "the preview loads from this host");
+
+    let csrf = pane.hidden("csrf");
+    let swept = ann.post("/admin/files/sweep", &[("csrf", &csrf)]).await;
+    assert_eq!(
+        swept.location(),
+        "/admin/files?done=swept&removed=1",
+        "only the unattached upload"
+    );
+    let pane = ann.get("/admin/files").await;
+    assert!(
+        pane.body.contains("kept.png") && !pane.body.contains("orphan.png"),
+        "{}",
+        pane.body
+    );
+
+    let row = api::graphql::id::from_global_id(&kept_id.clone().into())
+        .unwrap()
+        .1;
+    assert_eq!(
+        ann.post(&format!("/admin/files/{row}/delete"), &[("csrf", "forged")])
+            .await
+            .status,
+        403
+    );
+    let deleted = ann
+        .post(&format!("/admin/files/{row}/delete"), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(deleted.status, 303, "{}", deleted.body);
+    assert_eq!(count_rows(&app.conn, "files").await, 0);
+    let gone = app.client.get(app.url(&url)).send().await.unwrap();
+    assert_eq!(gone.status(), 404, "its bytes are gone: {url}");
+    let (_, body) = app
+        .graphql_as(
+            &bob.token,
+            "{ me { profile { avatar { id } } } }",
+            json!({}),
+        )
+        .await;
+    assert!(
+        body["data"]["me"]["profile"]["avatar"].is_null(),
+        "the avatar is unset: {body}"
+    );
+    let rows = crate::helpers::query_strings(
+        &app.conn,
+        "SELECT action FROM audit_log WHERE action LIKE 'file.%' ORDER BY id",
+        &["action"],
+    )
+    .await;
+    assert_eq!(rows, [["file.sweep"], ["file.delete"]]);
+}

@@ -20,22 +20,12 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::helpers::{
-    TestApp, count_rows, query_strings, spawn_app, spawn_app_with, test_config,
+    TestApp, count_rows, png, query_strings, spawn_app, spawn_app_with, test_config,
     user::{TestUser, ask, code},
 };
 
 const UPLOAD: &str = "mutation($file: Upload!) { uploadFile(file: $file) {
     id contentType sizeBytes width height originalName checksum url } }";
-
-/// A PNG header that sniffers and `imagesize` read as `width` x `height`.
-fn png(width: u32, height: u32) -> Vec<u8> {
-    let mut bytes = b"\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR".to_vec();
-    bytes.extend_from_slice(&width.to_be_bytes());
-    bytes.extend_from_slice(&height.to_be_bytes());
-    bytes.extend_from_slice(&[8, 6, 0, 0, 0, 0x12, 0x34, 0x56, 0x78]);
-    bytes.extend((0..200u32).map(|i| (i * 7 % 251) as u8));
-    bytes
-}
 
 /// A GraphQL multipart request (one operation, files mapped in order to
 /// `paths`), with or without the CSRF preflight header.

@@ -52,6 +52,9 @@ pub(super) fn routes(state: AppState) -> Router {
         .route("/admin/users/{id}/{action}", post(user_action))
         .route("/admin/content", get(content))
         .route("/admin/content/{kind}/{id}/{action}", post(content_action))
+        .route("/admin/files", get(files))
+        .route("/admin/files/sweep", post(sweep_files))
+        .route("/admin/files/{id}/delete", post(delete_file))
         .route("/admin/backups", get(backups).post(create_backup))
         .route("/admin/backups/{name}", get(download_backup))
         .route("/admin/audit", get(audit_log))
@@ -687,6 +690,110 @@ async fn content_action(
     }
     let q: String = url::form_urlencoded::byte_serialize(form.q.as_bytes()).collect();
     Redirect::to(&format!("/admin/content?kind={kind}&q={q}&done={action}")).into_response()
+}
+
+#[derive(Deserialize)]
+struct FilesQuery {
+    after: Option<Uuid>,
+    done: Option<String>,
+    removed: Option<u64>,
+}
+
+async fn files(
+    State(state): State<AppState>,
+    Signed(admin): Signed,
+    Query(q): Query<FilesQuery>,
+) -> Response {
+    let (rows, next) = match figures::files(&state.db, q.after, PAGE_SIZE).await {
+        Ok(found) => found,
+        Err(err) => return error_page(Some(&admin), err),
+    };
+    let rows: Vec<views::FileRow> = rows
+        .into_iter()
+        .map(|(file, owner)| views::FileRow {
+            preview: file
+                .content_type
+                .starts_with("image/")
+                .then(|| state.files.preview_path(file.id)),
+            file,
+            owner,
+        })
+        .collect();
+    let swept;
+    let done = match q.done.as_deref() {
+        Some("deleted") => Some(Ok("The file is deleted.")),
+        Some("swept") => {
+            swept = format!("Removed {} unused uploads.", q.removed.unwrap_or_default());
+            Some(Ok(swept.as_str()))
+        }
+        _ => None,
+    };
+    html(StatusCode::OK, views::files(&admin, &rows, next, done))
+}
+
+async fn delete_file(
+    State(state): State<AppState>,
+    Signed(admin): Signed,
+    Path(id): Path<Uuid>,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    if admin.check_csrf(&form.csrf).is_err() {
+        return refused(
+            Some(&admin),
+            StatusCode::FORBIDDEN,
+            "the form expired; reload the page",
+        );
+    }
+    let file = match state.files.delete_as_admin(&admin.session, id).await {
+        Ok(file) => file,
+        Err(err) => return error_page(Some(&admin), err),
+    };
+    let detail = format!(
+        "deleted {} ({}, {} bytes) of account {}",
+        file.original_name.as_deref().unwrap_or("a file"),
+        file.content_type,
+        file.size_bytes,
+        file.owner_id
+    );
+    if let Err(err) = admin
+        .audit(
+            &state.db,
+            "file.delete",
+            Some(("file", id.to_string())),
+            detail,
+        )
+        .await
+    {
+        return error_page(Some(&admin), err);
+    }
+    Redirect::to("/admin/files?done=deleted").into_response()
+}
+
+async fn sweep_files(
+    State(state): State<AppState>,
+    Signed(admin): Signed,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    if admin.check_csrf(&form.csrf).is_err() {
+        return refused(
+            Some(&admin),
+            StatusCode::FORBIDDEN,
+            "the form expired; reload the page",
+        );
+    }
+    let cutoff = chrono::Utc::now() - state.files.config().orphan_grace;
+    let report = match state.files.sweep(cutoff).await {
+        Ok(report) => report,
+        Err(err) => return error_page(Some(&admin), err),
+    };
+    let detail = format!(
+        "removed {} unused uploads and {} stray stored objects",
+        report.rows, report.objects
+    );
+    if let Err(err) = admin.audit(&state.db, "file.sweep", None, detail).await {
+        return error_page(Some(&admin), err);
+    }
+    Redirect::to(&format!("/admin/files?done=swept&removed={}", report.rows)).into_response()
 }
 
 async fn backups(

@@ -19,14 +19,16 @@ pub(super) enum Pane {
     Overview,
     Users,
     Content,
+    Files,
     Backups,
     Audit,
 }
 
-const PANES: [(Pane, &str, &str); 5] = [
+const PANES: [(Pane, &str, &str); 6] = [
     (Pane::Overview, "/admin", "Overview"),
     (Pane::Users, "/admin/users", "Users"),
     (Pane::Content, "/admin/content", "Content"),
+    (Pane::Files, "/admin/files", "Files"),
     (Pane::Backups, "/admin/backups", "Backups"),
     (Pane::Audit, "/admin/audit", "Audit log"),
 ];
@@ -420,6 +422,66 @@ pub(super) fn content(admin: &Admin, list: &ContentList<'_>) -> Markup {
             }
             @if let Some(next) = list.next {
                 p { a rel="next" href=(format!("/admin/content?kind={kind}&q={q}&after={next}")) { "Older" } }
+            }
+        },
+    )
+}
+
+/// One listed upload and, for images, where its preview loads from.
+pub(super) struct FileRow {
+    pub(super) file: entity::file::Model,
+    pub(super) owner: String,
+    pub(super) preview: Option<String>,
+}
+
+pub(super) fn files(
+    admin: &Admin,
+    rows: &[FileRow],
+    next: Option<Uuid>,
+    done: Option<Result<&str, &str>>,
+) -> Markup {
+    page(
+        "Files",
+        Some(admin),
+        Some(Pane::Files),
+        &html! {
+            (notice(done))
+            form method="post" action="/admin/files/sweep" {
+                input type="hidden" name="csrf" value=(admin.csrf);
+                button type="submit" { "Remove unused uploads now" }
+            }
+            p.muted { "Uploads never attached to a post or profile are removed after the grace period (UPLOAD_ORPHAN_GRACE_SECS); this runs the hourly sweep now." }
+            @if rows.is_empty() {
+                p { "No files." }
+            } @else {
+                div.scroll tabindex="0" role="region" aria-label="Files" {
+                    table {
+                        thead { tr { th scope="col" { "Preview" } th scope="col" { "Name" } th scope="col" { "Owner" } th scope="col" { "Type" } th scope="col" { "Size" } th scope="col" { "Uploaded" } th scope="col" { span.sr { "Actions" } } } }
+                        tbody {
+                            @for row in rows {
+                                @let f = &row.file;
+                                @let name = f.original_name.clone().unwrap_or_else(|| f.id.to_string());
+                                tr {
+                                    td { @if let Some(src) = &row.preview { img.thumb src=(src) alt=(format!("Preview of {name}")) width="64" height="64" loading="lazy"; } }
+                                    td.text { (name) }
+                                    td { a href=(format!("/admin/users/{}", f.owner_id)) { (row.owner) } }
+                                    td { (f.content_type) @if let (Some(w), Some(h)) = (f.width, f.height) { " " span.muted { (w) "×" (h) } } }
+                                    td { (bytes(f.size_bytes)) }
+                                    td { (when(f.created_at)) }
+                                    td {
+                                        form.inline method="post" action=(format!("/admin/files/{}/delete", f.id)) data-confirm="Delete this file? Posts lose it as an attachment and profiles as an avatar." {
+                                            input type="hidden" name="csrf" value=(admin.csrf);
+                                            button type="submit" aria-label=(format!("Delete {name}")) { "Delete" }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            @if let Some(next) = next {
+                p { a rel="next" href=(format!("/admin/files?after={next}")) { "Older" } }
             }
         },
     )

@@ -440,3 +440,13 @@ pub async fn test_s3_bucket() -> Option<(String, String)> {
     );
     Some((endpoint, bucket))
 }
+
+/// A PNG header that sniffers and `imagesize` read as `width` x `height`.
+pub fn png(width: u32, height: u32) -> Vec<u8> {
+    let mut bytes = b"\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR".to_vec();
+    bytes.extend_from_slice(&width.to_be_bytes());
+    bytes.extend_from_slice(&height.to_be_bytes());
+    bytes.extend_from_slice(&[8, 6, 0, 0, 0, 0x12, 0x34, 0x56, 0x78]);
+    bytes.extend((0..200u32).map(|i| (i * 7 % 251) as u8));
+    bytes
+}
