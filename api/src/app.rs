@@ -174,7 +174,7 @@ impl Application {
         );
         events::sweeper::spawn(db.clone(), config.events.clone(), shutdown.clone());
         crate::idempotency::spawn_sweeper(db.clone(), shutdown.clone());
-        let dashboard_backups = backups.clone();
+        let (dashboard_backups, dashboard_webhooks) = (backups.clone(), webhooks.clone());
         let schema = roots.schema(
             &config.graphql,
             Services {
@@ -196,6 +196,7 @@ impl Application {
                 auth.clone(),
                 config.admin.clone(),
                 dashboard_backups,
+                dashboard_webhooks,
             ));
             let token = dashboard
                 .issue_setup_token()

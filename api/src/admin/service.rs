@@ -30,6 +30,7 @@ use crate::{
     backup::service::Backups,
     db::Db,
     error::{AppError, AppResult},
+    webhooks::Webhooks,
 };
 
 /// The name dashboard sessions carry in an account's list of devices.
@@ -47,6 +48,8 @@ pub(crate) struct Dashboard {
     pub(crate) config: AdminConfig,
     /// SQLite snapshots, the same the `createBackup` mutation takes.
     pub(crate) backups: Arc<Backups>,
+    /// Told when a delivery is queued again, so it is sent now.
+    pub(crate) webhooks: Arc<Webhooks>,
     /// The first-admin link's token hash and expiry, while it is unspent.
     setup: Mutex<Option<(String, Instant)>>,
     pub(crate) started: Instant,
@@ -94,12 +97,19 @@ impl Admin {
 }
 
 impl Dashboard {
-    pub(crate) fn new(db: Db, auth: Arc<Auth>, config: AdminConfig, backups: Arc<Backups>) -> Self {
+    pub(crate) fn new(
+        db: Db,
+        auth: Arc<Auth>,
+        config: AdminConfig,
+        backups: Arc<Backups>,
+        webhooks: Arc<Webhooks>,
+    ) -> Self {
         Self {
             db,
             auth,
             config,
             backups,
+            webhooks,
             setup: Mutex::new(None),
             started: Instant::now(),
         }

@@ -104,6 +104,23 @@ pub(crate) async fn update(
         .await
 }
 
+/// Gives an endpoint a new signing secret (returned, shown this once);
+/// deliveries signed from now on use it. The receiver must switch to it.
+pub(crate) async fn rotate_secret(
+    db: &Db,
+    id: Uuid,
+) -> AppResult<(webhook_endpoint::Model, String)> {
+    let endpoint = get(db, id).await?;
+    let secret = signature::new_secret();
+    let mut active: webhook_endpoint::ActiveModel = endpoint.into();
+    active.secret = Set(secret.clone());
+    active.updated_at = Set(now());
+    let endpoint = db
+        .statement(move |tx| Box::pin(async move { Ok(active.update(&tx).await?) }))
+        .await?;
+    Ok((endpoint, secret))
+}
+
 /// Deletes an endpoint with its deliveries and their log.
 pub(crate) async fn delete(db: &Db, id: Uuid) -> AppResult<Uuid> {
     let deleted = db

@@ -756,3 +756,108 @@ async fn files_are_listed_with_previews_deleted_and_swept_from_the_dashboard() {
     .await;
     assert_eq!(rows, [["file.sweep"], ["file.delete"]]);
 }
+
+#[tokio::test]
+async fn webhooks_show_their_deliveries_and_are_redelivered_and_rotated() {
+    let app = spawn_app_with(|c| c.webhooks.allow_private_addresses = true).await;
+    make_admin(&app, "ann").await;
+    // A fresh sign-in carries the admin role in the token.
+    let (_, body) = app
+        .graphql(
+            "mutation { signIn(input: { login: \"ann\", password: \"correct horse battery\", device: { name: \"t\", secret: \"device-secret-0123456789abcdef\" } }) { accessToken } }",
+            json!({}),
+        )
+        .await;
+    let admin_token = body["data"]["signIn"]["accessToken"]
+        .as_str()
+        .expect("signed in")
+        .to_owned();
+    // Nothing listens on port 9: every attempt fails, and stays visible.
+    let (_, body) = app
+        .graphql_as(
+            &admin_token,
+            "mutation { createWebhook(input: { url: \"http://127.0.0.1:9/hook\", events: [\"post.created\"] }) { secret webhook { id } } }",
+            json!({}),
+        )
+        .await;
+    let first_secret = body["data"]["createWebhook"]["secret"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{body}"))
+        .to_owned();
+    let bob = TestUser::sign_up(&app, "bob").await;
+    crate::helpers::user::post(&app, &bob, "an event for the hook", None).await;
+
+    let mut ann = Browser::new(&app);
+    ann.sign_in("ann", PASSWORD).await;
+    let mut pane = ann.get("/admin/webhooks").await;
+    for _ in 0..50 {
+        if pane.body.contains("post.created") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        pane = ann.get("/admin/webhooks").await;
+    }
+    assert!(
+        pane.body.contains("http://127.0.0.1:9/hook"),
+        "{}",
+        pane.body
+    );
+    assert!(
+        pane.body.contains("post.created"),
+        "the delivery is listed: {}",
+        pane.body
+    );
+    let csrf = pane.hidden("csrf");
+    let start = pane
+        .body
+        .find("/admin/webhooks/deliveries/")
+        .expect("a redeliver form");
+    let action = &pane.body[start..start + pane.body[start..].find('"').unwrap()];
+    let done = ann.post(action, &[("csrf", &csrf)]).await;
+    assert_eq!(
+        done.location(),
+        "/admin/webhooks?done=redeliver",
+        "{}",
+        done.body
+    );
+
+    let start = pane.body.find("/admin/webhooks/").expect("a rotate form");
+    let rotate = &pane.body[start..start + pane.body[start..].find('"').unwrap()];
+    assert!(rotate.ends_with("/rotate"), "{rotate}");
+    assert_eq!(ann.post(rotate, &[("csrf", "forged")]).await.status, 403);
+    let rotated = ann.post(rotate, &[("csrf", &csrf)]).await;
+    assert_eq!(rotated.status, 200);
+    let stored = crate::helpers::query_strings(
+        &app.conn,
+        "SELECT secret FROM webhook_endpoints",
+        &["secret"],
+    )
+    .await;
+    let new_secret = &stored[0][0];
+    assert_ne!(new_secret, &first_secret);
+    assert!(
+        rotated.body.contains(new_secret.as_str()),
+        "shown once, on the answer"
+    );
+    assert!(
+        !ann.get("/admin/webhooks")
+            .await
+            .body
+            .contains(new_secret.as_str()),
+        "and never again"
+    );
+    let audit = crate::helpers::query_strings(
+        &app.conn,
+        "SELECT action, detail FROM audit_log WHERE action LIKE 'webhook.%' ORDER BY id",
+        &["action", "detail"],
+    )
+    .await;
+    assert_eq!(
+        audit.iter().map(|r| r[0].as_str()).collect::<Vec<_>>(),
+        ["webhook.redeliver", "webhook.rotate_secret"]
+    );
+    assert!(
+        audit.iter().all(|r| !r[1].contains(new_secret.as_str())),
+        "no secret in the log"
+    );
+}

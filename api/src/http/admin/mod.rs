@@ -57,6 +57,9 @@ pub(super) fn routes(state: AppState) -> Router {
         .route("/admin/files/{id}/delete", post(delete_file))
         .route("/admin/backups", get(backups).post(create_backup))
         .route("/admin/backups/{name}", get(download_backup))
+        .route("/admin/webhooks", get(webhooks))
+        .route("/admin/webhooks/{id}/rotate", post(rotate_webhook_secret))
+        .route("/admin/webhooks/deliveries/{id}/redeliver", post(redeliver))
         .route("/admin/audit", get(audit_log))
         .route("/admin/assets/{name}", get(asset))
         .layer(axum::middleware::map_response(headers))
@@ -899,6 +902,119 @@ async fn download_backup(
         axum::body::Body::from_stream(tokio_util::io::ReaderStream::new(file)),
     )
         .into_response()
+}
+
+/// How many of each endpoint's latest deliveries the pane shows.
+const DELIVERIES_SHOWN: i32 = 10;
+
+/// Every endpoint with its latest deliveries.
+async fn endpoints(state: &AppState) -> Result<Vec<views::Endpoint>, AppError> {
+    let page = crate::paging::PageRequest::new(crate::paging::PageArgs {
+        first: Some(DELIVERIES_SHOWN),
+        after: None,
+        last: None,
+        before: None,
+    })?;
+    let mut out = Vec::new();
+    for endpoint in crate::webhooks::service::list(&state.db).await? {
+        let deliveries = crate::webhooks::service::deliveries(&state.db, endpoint.id, None, &page)
+            .await?
+            .items;
+        out.push(views::Endpoint {
+            endpoint,
+            deliveries,
+        });
+    }
+    Ok(out)
+}
+
+async fn webhooks(
+    State(state): State<AppState>,
+    Signed(admin): Signed,
+    Query(q): Query<DoneQuery>,
+) -> Response {
+    let done = match q.done.as_deref() {
+        Some("redeliver") => Some(Ok(
+            "Queued again: it is being sent now, with a fresh set of retries.",
+        )),
+        _ => None,
+    };
+    match endpoints(&state).await {
+        Ok(list) => html(StatusCode::OK, views::webhooks(&admin, &list, done, None)),
+        Err(err) => error_page(Some(&admin), err),
+    }
+}
+
+async fn rotate_webhook_secret(
+    State(state): State<AppState>,
+    Signed(admin): Signed,
+    Path(id): Path<Uuid>,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    if admin.check_csrf(&form.csrf).is_err() {
+        return refused(
+            Some(&admin),
+            StatusCode::FORBIDDEN,
+            "the form expired; reload the page",
+        );
+    }
+    let (endpoint, secret) = match crate::webhooks::service::rotate_secret(&state.db, id).await {
+        Ok(rotated) => rotated,
+        Err(err) => return error_page(Some(&admin), err),
+    };
+    let detail = format!("rotated the signing secret of {}", endpoint.url);
+    if let Err(err) = admin
+        .audit(
+            &state.db,
+            "webhook.rotate_secret",
+            Some(("webhook", id.to_string())),
+            detail,
+        )
+        .await
+    {
+        return error_page(Some(&admin), err);
+    }
+    // Shown in this answer only: never in a URL, a log or the audit entry.
+    match endpoints(&state).await {
+        Ok(list) => html(
+            StatusCode::OK,
+            views::webhooks(&admin, &list, None, Some(&secret)),
+        ),
+        Err(err) => error_page(Some(&admin), err),
+    }
+}
+
+async fn redeliver(
+    State(state): State<AppState>,
+    Signed(admin): Signed,
+    Path(id): Path<Uuid>,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    if admin.check_csrf(&form.csrf).is_err() {
+        return refused(
+            Some(&admin),
+            StatusCode::FORBIDDEN,
+            "the form expired; reload the page",
+        );
+    }
+    let delivery = match crate::webhooks::service::redeliver(&state.db, id).await {
+        Ok(delivery) => delivery,
+        Err(err) => return error_page(Some(&admin), err),
+    };
+    dashboard(&state).webhooks.poke();
+    let detail = format!("queued the {} delivery again", delivery.kind);
+    if let Err(err) = admin
+        .audit(
+            &state.db,
+            "webhook.redeliver",
+            Some(("delivery", id.to_string())),
+            detail,
+        )
+        .await
+    {
+        return error_page(Some(&admin), err);
+    }
+    Redirect::to("/admin/webhooks?done=redeliver").into_response()
 }
 
 async fn audit_log(

@@ -21,15 +21,17 @@ pub(super) enum Pane {
     Content,
     Files,
     Backups,
+    Webhooks,
     Audit,
 }
 
-const PANES: [(Pane, &str, &str); 6] = [
+const PANES: [(Pane, &str, &str); 7] = [
     (Pane::Overview, "/admin", "Overview"),
     (Pane::Users, "/admin/users", "Users"),
     (Pane::Content, "/admin/content", "Content"),
     (Pane::Files, "/admin/files", "Files"),
     (Pane::Backups, "/admin/backups", "Backups"),
+    (Pane::Webhooks, "/admin/webhooks", "Webhooks"),
     (Pane::Audit, "/admin/audit", "Audit log"),
 ];
 
@@ -482,6 +484,83 @@ pub(super) fn files(
             }
             @if let Some(next) = next {
                 p { a rel="next" href=(format!("/admin/files?after={next}")) { "Older" } }
+            }
+        },
+    )
+}
+
+/// One endpoint and its latest deliveries.
+pub(super) struct Endpoint {
+    pub(super) endpoint: entity::webhook_endpoint::Model,
+    pub(super) deliveries: Vec<entity::webhook_delivery::Model>,
+}
+
+pub(super) fn webhooks(
+    admin: &Admin,
+    endpoints: &[Endpoint],
+    done: Option<Result<&str, &str>>,
+    new_secret: Option<&str>,
+) -> Markup {
+    page(
+        "Webhooks",
+        Some(admin),
+        Some(Pane::Webhooks),
+        &html! {
+            (notice(done))
+            @if let Some(secret) = new_secret {
+                div.card role="status" {
+                    p { "The new signing secret, shown this once: give it to the receiver now. Deliveries from now on are signed with it." }
+                    pre tabindex="0" { code { (secret) } }
+                }
+            }
+            @if endpoints.is_empty() {
+                p { "No webhooks. Register one with the " code { "createWebhook" } " mutation (see the webhooks page of the manual)." }
+            }
+            @for e in endpoints {
+                @let ep = &e.endpoint;
+                section.endpoint aria-labelledby=(format!("wh-{}", ep.id)) {
+                    h2 #(format!("wh-{}", ep.id)) { (ep.url) }
+                    p.muted {
+                        @if ep.enabled { "enabled" } @else { "disabled" }
+                        " · events: " (ep.kinds.as_array().map(|k| k.iter().filter_map(|v| v.as_str()).collect::<Vec<_>>().join(", ")).unwrap_or_default())
+                        @if !ep.description.is_empty() { " · " (ep.description) }
+                        " · since " (when(ep.created_at))
+                    }
+                    form.inline method="post" action=(format!("/admin/webhooks/{}/rotate", ep.id)) data-confirm="Rotate this webhook's secret? Its receiver must switch to the new one." {
+                        input type="hidden" name="csrf" value=(admin.csrf);
+                        button type="submit" aria-label=(format!("Rotate the secret of {}", ep.url)) { "Rotate secret" }
+                    }
+                    @if e.deliveries.is_empty() {
+                        p { "No deliveries yet." }
+                    } @else {
+                        div.scroll tabindex="0" role="region" aria-label=(format!("Deliveries to {}", ep.url)) {
+                            table {
+                                thead { tr { th scope="col" { "Queued" } th scope="col" { "Event" } th scope="col" { "Status" } th scope="col" { "Attempts" } th scope="col" { "Last answer" } th scope="col" { "Latency" } th scope="col" { span.sr { "Actions" } } } }
+                                tbody {
+                                    @for d in &e.deliveries {
+                                        tr {
+                                            td { (when(d.created_at)) }
+                                            td { code { (d.kind) } }
+                                            td { (d.status) }
+                                            td { (d.attempts) }
+                                            td {
+                                                @if let Some(code) = d.last_status_code { (code) }
+                                                @if let Some(error) = &d.last_error { " " span.muted { (excerpt(error)) } }
+                                            }
+                                            td { @if let Some(ms) = d.last_latency_ms { (ms) " ms" } }
+                                            td {
+                                                form.inline method="post" action=(format!("/admin/webhooks/deliveries/{}/redeliver", d.id)) {
+                                                    input type="hidden" name="csrf" value=(admin.csrf);
+                                                    button type="submit" aria-label=(format!("Redeliver the {} event queued {}", d.kind, d.created_at.format("%Y-%m-%d %H:%M:%S"))) { "Redeliver" }
+                                                }
+                                            }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
             }
         },
     )
