@@ -414,3 +414,130 @@ async fn usernames(
         .into_iter()
         .collect())
 }
+
+/// One setting as the settings pane shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Setting {
+    pub(crate) name: String,
+    /// What the environment sets, masked where secret; `None` when unset
+    /// (the default applies).
+    pub(crate) value: Option<String>,
+    pub(crate) default: String,
+    pub(crate) meaning: String,
+}
+
+/// The manual's table of settings (the configuration test keeps it equal
+/// to what the server reads), with each one's value from `lookup`.
+const SETTINGS_TABLE: &str = include_str!("../../../docs/configuration.md");
+
+/// Every setting the server reads, what it is set to (secrets masked) and
+/// what it does. `AUTH_<NAME>_*` rows appear once per configured provider.
+pub(crate) fn settings(lookup: impl Fn(&str) -> Option<String>) -> Vec<Setting> {
+    let providers: Vec<String> = lookup("AUTH_PROVIDERS")
+        .unwrap_or_default()
+        .split(',')
+        .map(|p| p.trim().to_uppercase())
+        .filter(|p| !p.is_empty())
+        .collect();
+    let mut out = Vec::new();
+    for line in SETTINGS_TABLE.lines().filter(|l| l.starts_with("| `")) {
+        let cells: Vec<&str> = line.trim_matches('|').split(" | ").map(str::trim).collect();
+        let [names, default, meaning] = cells[..] else {
+            continue;
+        };
+        for name in names.split(", ").map(|n| n.trim_matches('`')) {
+            let names: Vec<String> = if name.contains("<NAME>") {
+                providers
+                    .iter()
+                    .map(|p| name.replace("<NAME>", p))
+                    .collect()
+            } else {
+                vec![name.to_owned()]
+            };
+            for name in names {
+                let value = lookup(&name).map(|v| masked(&name, &v));
+                out.push(Setting {
+                    name,
+                    value,
+                    default: plain(default),
+                    meaning: plain(meaning),
+                });
+            }
+        }
+    }
+    out
+}
+
+/// A value fit to show: secrets hidden, passwords in URLs replaced.
+fn masked(name: &str, value: &str) -> String {
+    let secret = ["SECRET", "PASSWORD", "TOKEN"]
+        .iter()
+        .any(|s| name.contains(s));
+    if value.is_empty() {
+        String::new()
+    } else if secret {
+        "set (hidden)".to_owned()
+    } else if value.contains("://") {
+        migration::database::mask_password(value)
+    } else {
+        value.to_owned()
+    }
+}
+
+/// Markdown's code spans and links as plain text.
+fn plain(markdown: &str) -> String {
+    let mut text = markdown.replace('`', "");
+    while let (Some(open), Some(mid)) = (text.find('['), text.find("](")) {
+        let Some(close) = text[mid..].find(')').map(|c| c + mid) else {
+            break;
+        };
+        if open > mid {
+            break;
+        }
+        text = format!(
+            "{}{}{}",
+            &text[..open],
+            &text[open + 1..mid],
+            &text[close + 1..]
+        );
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_mask_secrets_and_expand_providers() {
+        let env = |name: &str| match name {
+            "JWT_SECRET" => Some("a-very-secret-value-0123456789".to_owned()),
+            "DATABASE_URL" => Some("postgres://hearth:pw@db/hearth".to_owned()),
+            "AUTH_PROVIDERS" => Some("google".to_owned()),
+            "AUTH_GOOGLE_CLIENT_SECRET" => Some("shh".to_owned()),
+            "PORT" => Some("9000".to_owned()),
+            _ => None,
+        };
+        let all = settings(env);
+        let get = |n: &str| {
+            all.iter()
+                .find(|s| s.name == n)
+                .unwrap_or_else(|| panic!("{n}"))
+        };
+        assert_eq!(get("JWT_SECRET").value.as_deref(), Some("set (hidden)"));
+        assert_eq!(
+            get("AUTH_GOOGLE_CLIENT_SECRET").value.as_deref(),
+            Some("set (hidden)")
+        );
+        let url = get("DATABASE_URL").value.clone().unwrap();
+        assert!(!url.contains("pw"), "{url}");
+        assert_eq!(get("PORT").value.as_deref(), Some("9000"));
+        assert_eq!(get("HOST").value, None);
+        assert!(
+            !get("METRICS_ENABLED").meaning.contains("]("),
+            "links become text"
+        );
+        assert!(all.iter().all(|s| !s.name.contains('<')));
+        assert!(all.len() > 60, "{}", all.len());
+    }
+}

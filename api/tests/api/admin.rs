@@ -861,3 +861,26 @@ async fn webhooks_show_their_deliveries_and_are_redelivered_and_rotated() {
         "no secret in the log"
     );
 }
+
+#[tokio::test]
+async fn the_settings_pane_lists_every_variable_and_hides_secrets() {
+    let app = spawn_app().await;
+    make_admin(&app, "ann").await;
+    let mut ann = Browser::new(&app);
+    ann.sign_in("ann", PASSWORD).await;
+    let page = ann.get("/admin/settings").await;
+    assert_eq!(page.status, 200);
+    for name in [
+        "DATABASE_URL",
+        "JWT_SECRET",
+        "ADMIN_SESSION_IDLE_SECS",
+        "WEBHOOK_TIMEOUT_SECS",
+    ] {
+        assert!(
+            page.body.contains(&format!("<code>{name}</code>")),
+            "{name}"
+        );
+    }
+    assert!(!page.body.contains(api::testing::TEST_JWT_SECRET));
+    assert_eq!(Browser::new(&app).get("/admin/settings").await.status, 303);
+}

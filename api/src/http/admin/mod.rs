@@ -61,6 +61,7 @@ pub(super) fn routes(state: AppState) -> Router {
         .route("/admin/webhooks/{id}/rotate", post(rotate_webhook_secret))
         .route("/admin/webhooks/deliveries/{id}/redeliver", post(redeliver))
         .route("/admin/audit", get(audit_log))
+        .route("/admin/settings", get(settings))
         .route("/admin/assets/{name}", get(asset))
         .layer(axum::middleware::map_response(headers))
         .with_state(state)
@@ -1015,6 +1016,11 @@ async fn redeliver(
         return error_page(Some(&admin), err);
     }
     Redirect::to("/admin/webhooks?done=redeliver").into_response()
+}
+
+async fn settings(Signed(admin): Signed) -> Response {
+    let rows = figures::settings(migration::settings::process_env);
+    html(StatusCode::OK, views::settings(&admin, &rows))
 }
 
 async fn audit_log(

@@ -23,9 +23,10 @@ pub(super) enum Pane {
     Backups,
     Webhooks,
     Audit,
+    Settings,
 }
 
-const PANES: [(Pane, &str, &str); 7] = [
+const PANES: [(Pane, &str, &str); 8] = [
     (Pane::Overview, "/admin", "Overview"),
     (Pane::Users, "/admin/users", "Users"),
     (Pane::Content, "/admin/content", "Content"),
@@ -33,6 +34,7 @@ const PANES: [(Pane, &str, &str); 7] = [
     (Pane::Backups, "/admin/backups", "Backups"),
     (Pane::Webhooks, "/admin/webhooks", "Webhooks"),
     (Pane::Audit, "/admin/audit", "Audit log"),
+    (Pane::Settings, "/admin/settings", "Settings"),
 ];
 
 /// The frame around every page.
@@ -557,6 +559,32 @@ pub(super) fn webhooks(
                                         }
                                     }
                                 }
+                            }
+                        }
+                    }
+                }
+            }
+        },
+    )
+}
+
+pub(super) fn settings(admin: &Admin, rows: &[crate::admin::figures::Setting]) -> Markup {
+    page(
+        "Settings",
+        Some(admin),
+        Some(Pane::Settings),
+        &html! {
+            p { "What this server reads from its environment (and " code { ".env" } "), with secrets hidden. Change a setting by changing the variable and restarting; the configuration page of the manual has the same table." }
+            div.scroll tabindex="0" role="region" aria-label="Settings" {
+                table {
+                    thead { tr { th scope="col" { "Variable" } th scope="col" { "Set to" } th scope="col" { "Default" } th scope="col" { "What it does" } } }
+                    tbody {
+                        @for row in rows {
+                            tr {
+                                th scope="row" { code { (row.name) } }
+                                td { @match &row.value { Some(v) => code { (v) }, None => span.muted { "default" } } }
+                                td { (row.default) }
+                                td.text { (row.meaning) }
                             }
                         }
                     }
