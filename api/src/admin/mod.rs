@@ -5,6 +5,7 @@
 //! the API.
 
 pub(crate) mod audit;
+pub(crate) mod data;
 pub(crate) mod figures;
 pub(crate) mod service;
 pub mod settings;

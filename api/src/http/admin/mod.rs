@@ -60,6 +60,8 @@ pub(super) fn routes(state: AppState) -> Router {
         .route("/admin/webhooks", get(webhooks))
         .route("/admin/webhooks/{id}/rotate", post(rotate_webhook_secret))
         .route("/admin/webhooks/deliveries/{id}/redeliver", post(redeliver))
+        .route("/admin/data", get(data_tables))
+        .route("/admin/data/{table}", get(data_table))
         .route("/admin/audit", get(audit_log))
         .route("/admin/settings", get(settings))
         .route("/admin/assets/{name}", get(asset))
@@ -1021,6 +1023,37 @@ async fn redeliver(
 async fn settings(Signed(admin): Signed) -> Response {
     let rows = figures::settings(migration::settings::process_env);
     html(StatusCode::OK, views::settings(&admin, &rows))
+}
+
+async fn data_tables(State(state): State<AppState>, Signed(admin): Signed) -> Response {
+    match crate::admin::data::tables(&state.db).await {
+        Ok(names) => html(StatusCode::OK, views::tables(&admin, &names)),
+        Err(err) => error_page(Some(&admin), err),
+    }
+}
+
+async fn data_table(
+    State(state): State<AppState>,
+    Signed(admin): Signed,
+    Path(name): Path<String>,
+    Query(query): Query<crate::admin::data::Query>,
+) -> Response {
+    let table = match crate::admin::data::table(&state.db, &name).await {
+        Ok(table) => table,
+        Err(err) => return error_page(Some(&admin), err),
+    };
+    match crate::admin::data::rows(&state.db, &table, &query, PAGE_SIZE).await {
+        Ok((rows, next)) => {
+            let view = views::TablePage {
+                table: &table,
+                query: &query,
+                rows: &rows,
+                next,
+            };
+            html(StatusCode::OK, views::table(&admin, &view))
+        }
+        Err(err) => error_page(Some(&admin), err),
+    }
 }
 
 async fn audit_log(

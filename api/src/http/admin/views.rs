@@ -22,17 +22,19 @@ pub(super) enum Pane {
     Files,
     Backups,
     Webhooks,
+    Data,
     Audit,
     Settings,
 }
 
-const PANES: [(Pane, &str, &str); 8] = [
+const PANES: [(Pane, &str, &str); 9] = [
     (Pane::Overview, "/admin", "Overview"),
     (Pane::Users, "/admin/users", "Users"),
     (Pane::Content, "/admin/content", "Content"),
     (Pane::Files, "/admin/files", "Files"),
     (Pane::Backups, "/admin/backups", "Backups"),
     (Pane::Webhooks, "/admin/webhooks", "Webhooks"),
+    (Pane::Data, "/admin/data", "Data"),
     (Pane::Audit, "/admin/audit", "Audit log"),
     (Pane::Settings, "/admin/settings", "Settings"),
 ];
@@ -589,6 +591,87 @@ pub(super) fn settings(admin: &Admin, rows: &[crate::admin::figures::Setting]) -
                         }
                     }
                 }
+            }
+        },
+    )
+}
+
+pub(super) fn tables(admin: &Admin, names: &[String]) -> Markup {
+    page(
+        "Data",
+        Some(admin),
+        Some(Pane::Data),
+        &html! {
+            p { "Every table, read-only. Columns holding secrets (password and token hashes, signing secrets) show only " code { "(hidden)" } "." }
+            ul.tables { @for name in names { li { a href=(format!("/admin/data/{name}")) { code { (name) } } } } }
+        },
+    )
+}
+
+pub(super) struct TablePage<'a> {
+    pub(super) table: &'a crate::admin::data::Table,
+    pub(super) query: &'a crate::admin::data::Query,
+    pub(super) rows: &'a crate::admin::data::Rows,
+    pub(super) next: Option<String>,
+}
+
+pub(super) fn table(admin: &Admin, view: &TablePage<'_>) -> Markup {
+    let t = view.table;
+    let key_index = t.columns.iter().position(|c| c.name == t.key).unwrap_or(0);
+    let encoded =
+        |text: &str| url::form_urlencoded::byte_serialize(text.as_bytes()).collect::<String>();
+    page(
+        &format!("Table {}", t.name),
+        Some(admin),
+        Some(Pane::Data),
+        &html! {
+            p { a href="/admin/data" { "All tables" } }
+            form.search method="get" action=(format!("/admin/data/{}", t.name)) {
+                label for="column" { "Column" }
+                select #column name="column" {
+                    option value="" { "(no filter)" }
+                    @for c in t.columns.iter().filter(|c| !c.hidden) {
+                        option value=(c.name) selected[c.name == view.query.column] { (c.name) }
+                    }
+                }
+                label for="value" { "is exactly" }
+                input #value name="value" type="text" value=(view.query.value);
+                button type="submit" { "Filter" }
+            }
+            @if view.rows.is_empty() {
+                p { "No rows." }
+            } @else {
+                div.scroll tabindex="0" role="region" aria-label=(format!("Rows of {}", t.name)) {
+                    table.data {
+                        thead { tr { @for c in &t.columns { th scope="col" { (c.name) } } } }
+                        tbody {
+                            @for row in view.rows {
+                                tr {
+                                    @for (i, value) in row.iter().enumerate() {
+                                        td {
+                                            @match (i == key_index, value) {
+                                                (_, None) => span.muted { "null" },
+                                                (true, Some(v)) => a href=(format!("/admin/data/{}?column={}&value={}", t.name, encoded(&t.key), encoded(v))) { (v) },
+                                                (false, Some(v)) => (excerpt(v)),
+                                            }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+                @if view.rows.len() == 1 {
+                    h2 { "The row" }
+                    dl.fields {
+                        @for (c, value) in t.columns.iter().zip(&view.rows[0]) {
+                            div { dt { (c.name) } dd { @match value { Some(v) => (v), None => span.muted { "null" } } } }
+                        }
+                    }
+                }
+            }
+            @if let Some(next) = &view.next {
+                p { a rel="next" href=(format!("/admin/data/{}?column={}&value={}&after={}", t.name, encoded(&view.query.column), encoded(&view.query.value), encoded(next))) { "Next page" } }
             }
         },
     )
