@@ -232,6 +232,44 @@ fn error_page(admin: Option<&Admin>, err: AppError) -> Response {
     )
 }
 
+/// What a handler answers: its page, or a page saying why not.
+type Answer = Result<Response, Response>;
+
+/// A refusal unless `sent` is the session's CSRF token.
+// Both sides of a handler's answer are whole responses; boxing the refusal
+// would only add an allocation to the rare path.
+#[allow(clippy::result_large_err)]
+fn fresh(admin: &Admin, sent: &str) -> Result<(), Response> {
+    admin.check_csrf(sent).map_err(|_| {
+        refused(
+            Some(admin),
+            StatusCode::FORBIDDEN,
+            "the form expired; reload the page",
+        )
+    })
+}
+
+/// Turns a service's error into its page, for `?`.
+fn failed(admin: &Admin) -> impl FnOnce(AppError) -> Response + '_ {
+    move |err| error_page(Some(admin), err)
+}
+
+/// The end of every change: its entry in the audit log, then back to `to`.
+async fn done(
+    state: &AppState,
+    admin: &Admin,
+    action: &'static str,
+    target: Option<(&'static str, String)>,
+    detail: String,
+    to: &str,
+) -> Answer {
+    admin
+        .audit(&state.db, action, target, detail)
+        .await
+        .map_err(failed(admin))?;
+    Ok(Redirect::to(to).into_response())
+}
+
 /// The form cookie's token (a new one when the browser has none) and the
 /// response headers that keep it.
 fn form_token(state: &AppState, headers: &HeaderMap) -> (String, Option<Response>) {
@@ -343,20 +381,16 @@ async fn sign_out(
     State(state): State<AppState>,
     Signed(admin): Signed,
     Form(form): Form<CsrfForm>,
-) -> Response {
-    if admin.check_csrf(&form.csrf).is_err() {
-        return refused(
-            Some(&admin),
-            StatusCode::FORBIDDEN,
-            "the form expired; reload the page",
-        );
-    }
-    if let Err(err) = state.auth.sign_out(&admin.session).await {
-        return error_page(Some(&admin), err);
-    }
+) -> Answer {
+    fresh(&admin, &form.csrf)?;
+    state
+        .auth
+        .sign_out(&admin.session)
+        .await
+        .map_err(failed(&admin))?;
     let mut response = Redirect::to("/admin/sign-in").into_response();
     set_cookie(&mut response, &state, SESSION_COOKIE, "", Some(0));
-    response
+    Ok(response)
 }
 
 #[derive(Deserialize)]
@@ -420,18 +454,16 @@ async fn setup(
     }
 }
 
-async fn overview(State(state): State<AppState>, Signed(admin): Signed) -> Response {
+async fn overview(State(state): State<AppState>, Signed(admin): Signed) -> Answer {
     let dashboard = dashboard(&state);
-    match figures::overview(&state.db).await {
-        Ok(o) => {
-            let running = Running {
-                version: env!("CARGO_PKG_VERSION"),
-                uptime_secs: dashboard.started.elapsed().as_secs(),
-            };
-            html(StatusCode::OK, views::overview(&admin, &o, &running))
-        }
-        Err(err) => error_page(Some(&admin), err),
-    }
+    let o = figures::overview(&state.db).await.map_err(failed(&admin))?;
+    Ok({
+        let running = Running {
+            version: env!("CARGO_PKG_VERSION"),
+            uptime_secs: dashboard.started.elapsed().as_secs(),
+        };
+        html(StatusCode::OK, views::overview(&admin, &o, &running))
+    })
 }
 
 #[derive(Deserialize)]
@@ -445,11 +477,14 @@ async fn users(
     State(state): State<AppState>,
     Signed(admin): Signed,
     Query(q): Query<UsersQuery>,
-) -> Response {
-    match figures::search_users(&state.db, &q.q, q.after, PAGE_SIZE).await {
-        Ok((rows, next)) => html(StatusCode::OK, views::users(&admin, &q.q, &rows, next)),
-        Err(err) => error_page(Some(&admin), err),
-    }
+) -> Answer {
+    let (rows, next) = figures::search_users(&state.db, &q.q, q.after, PAGE_SIZE)
+        .await
+        .map_err(failed(&admin))?;
+    Ok(html(
+        StatusCode::OK,
+        views::users(&admin, &q.q, &rows, next),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -478,24 +513,24 @@ async fn user(
     Signed(admin): Signed,
     Path(id): Path<Uuid>,
     Query(q): Query<DoneQuery>,
-) -> Response {
+) -> Answer {
     let page = match figures::user_page(&state.db, id).await {
         Ok(Some(page)) => page,
         Ok(None) => {
-            return refused(
+            return Err(refused(
                 Some(&admin),
                 StatusCode::NOT_FOUND,
                 "no account has this id",
-            );
+            ));
         }
-        Err(err) => return error_page(Some(&admin), err),
+        Err(err) => return Err(error_page(Some(&admin), err)),
     };
-    let sessions = match state.auth.sessions_of(id).await {
-        Ok(sessions) => sessions,
-        Err(err) => return error_page(Some(&admin), err),
-    };
+    let sessions = state.auth.sessions_of(id).await.map_err(failed(&admin))?;
     let done = q.done.as_deref().and_then(done_text).map(Ok);
-    html(StatusCode::OK, views::user(&admin, &page, &sessions, done))
+    Ok(html(
+        StatusCode::OK,
+        views::user(&admin, &page, &sessions, done),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -509,21 +544,15 @@ async fn user_action(
     Signed(admin): Signed,
     Path((id, action)): Path<(Uuid, String)>,
     Form(form): Form<ActionForm>,
-) -> Response {
-    if admin.check_csrf(&form.csrf).is_err() {
-        return refused(
-            Some(&admin),
-            StatusCode::FORBIDDEN,
-            "the form expired; reload the page",
-        );
-    }
+) -> Answer {
+    fresh(&admin, &form.csrf)?;
     let auth = &state.auth;
     let Ok(Some(target)) = crate::users::service::find_by_id(&state.db, id).await else {
-        return refused(
+        return Err(refused(
             Some(&admin),
             StatusCode::NOT_FOUND,
             "no account has this id",
-        );
+        ));
     };
     let name = target.username.clone();
     let done = match action.as_str() {
@@ -581,20 +610,21 @@ async fn user_action(
                 Err(err) => Err(err),
             },
         },
-        _ => return refused(Some(&admin), StatusCode::NOT_FOUND, "no such action"),
+        _ => {
+            return Err(refused(
+                Some(&admin),
+                StatusCode::NOT_FOUND,
+                "no such action",
+            ));
+        }
     };
-    let (what, detail) = match done {
-        Ok(done) => done,
-        Err(err) => return error_page(Some(&admin), err),
-    };
-    if let Err(err) = admin
+    let (what, detail) = done.map_err(failed(&admin))?;
+    admin
         .audit(&state.db, what, Some(("user", id.to_string())), detail)
         .await
-    {
-        return error_page(Some(&admin), err);
-    }
+        .map_err(failed(&admin))?;
     // Signing oneself out everywhere ends this dashboard session too.
-    Redirect::to(&format!("/admin/users/{id}?done={action}")).into_response()
+    Ok(Redirect::to(&format!("/admin/users/{id}?done={action}")).into_response())
 }
 
 #[derive(Deserialize)]
@@ -611,27 +641,27 @@ async fn content(
     State(state): State<AppState>,
     Signed(admin): Signed,
     Query(q): Query<ContentQuery>,
-) -> Response {
-    match figures::content(&state.db, q.kind, &q.q, q.after, PAGE_SIZE).await {
-        Ok((rows, next)) => {
-            let done = match q.done.as_deref() {
-                Some("remove") => Some(Ok(
-                    "Removed: it is gone from every API read, and can be restored.",
-                )),
-                Some("restore") => Some(Ok("Restored: it is back where it was.")),
-                _ => None,
-            };
-            let list = views::ContentList {
-                kind: q.kind,
-                query: &q.q,
-                rows: &rows,
-                next,
-                done,
-            };
-            html(StatusCode::OK, views::content(&admin, &list))
-        }
-        Err(err) => error_page(Some(&admin), err),
-    }
+) -> Answer {
+    let (rows, next) = figures::content(&state.db, q.kind, &q.q, q.after, PAGE_SIZE)
+        .await
+        .map_err(failed(&admin))?;
+    Ok({
+        let done = match q.done.as_deref() {
+            Some("remove") => Some(Ok(
+                "Removed: it is gone from every API read, and can be restored.",
+            )),
+            Some("restore") => Some(Ok("Restored: it is back where it was.")),
+            _ => None,
+        };
+        let list = views::ContentList {
+            kind: q.kind,
+            query: &q.q,
+            rows: &rows,
+            next,
+            done,
+        };
+        html(StatusCode::OK, views::content(&admin, &list))
+    })
 }
 
 #[derive(Deserialize)]
@@ -646,18 +676,18 @@ async fn content_action(
     Signed(admin): Signed,
     Path((kind, id, action)): Path<(String, Uuid, String)>,
     Form(form): Form<ContentForm>,
-) -> Response {
-    if admin.check_csrf(&form.csrf).is_err() {
-        return refused(
-            Some(&admin),
-            StatusCode::FORBIDDEN,
-            "the form expired; reload the page",
-        );
-    }
+) -> Answer {
+    fresh(&admin, &form.csrf)?;
     let removed = match action.as_str() {
         "remove" => true,
         "restore" => false,
-        _ => return refused(Some(&admin), StatusCode::NOT_FOUND, "no such action"),
+        _ => {
+            return Err(refused(
+                Some(&admin),
+                StatusCode::NOT_FOUND,
+                "no such action",
+            ));
+        }
     };
     let db = &state.db;
     let done = match kind.as_str() {
@@ -668,17 +698,14 @@ async fn content_action(
             .await
             .map(|c| ("comment", c.author_id, c.body)),
         _ => {
-            return refused(
+            return Err(refused(
                 Some(&admin),
                 StatusCode::NOT_FOUND,
                 "no such kind of content",
-            );
+            ));
         }
     };
-    let (what, author, body) = match done {
-        Ok(done) => done,
-        Err(err) => return error_page(Some(&admin), err),
-    };
+    let (what, author, body) = done.map_err(failed(&admin))?;
     let verb = if removed { "removed" } else { "restored" };
     let excerpt: String = body.chars().take(60).collect();
     let detail = format!("{verb} a {what} by {author}: \"{excerpt}\"");
@@ -688,14 +715,12 @@ async fn content_action(
         (_, true) => "comment.remove",
         (_, false) => "comment.restore",
     };
-    if let Err(err) = admin
+    admin
         .audit(db, audit_action, Some((what, id.to_string())), detail)
         .await
-    {
-        return error_page(Some(&admin), err);
-    }
+        .map_err(failed(&admin))?;
     let q: String = url::form_urlencoded::byte_serialize(form.q.as_bytes()).collect();
-    Redirect::to(&format!("/admin/content?kind={kind}&q={q}&done={action}")).into_response()
+    Ok(Redirect::to(&format!("/admin/content?kind={kind}&q={q}&done={action}")).into_response())
 }
 
 #[derive(Deserialize)]
@@ -709,11 +734,10 @@ async fn files(
     State(state): State<AppState>,
     Signed(admin): Signed,
     Query(q): Query<FilesQuery>,
-) -> Response {
-    let (rows, next) = match figures::files(&state.db, q.after, PAGE_SIZE).await {
-        Ok(found) => found,
-        Err(err) => return error_page(Some(&admin), err),
-    };
+) -> Answer {
+    let (rows, next) = figures::files(&state.db, q.after, PAGE_SIZE)
+        .await
+        .map_err(failed(&admin))?;
     let rows: Vec<views::FileRow> = rows
         .into_iter()
         .map(|(file, owner)| views::FileRow {
@@ -734,7 +758,10 @@ async fn files(
         }
         _ => None,
     };
-    html(StatusCode::OK, views::files(&admin, &rows, next, done))
+    Ok(html(
+        StatusCode::OK,
+        views::files(&admin, &rows, next, done),
+    ))
 }
 
 async fn delete_file(
@@ -742,18 +769,13 @@ async fn delete_file(
     Signed(admin): Signed,
     Path(id): Path<Uuid>,
     Form(form): Form<CsrfForm>,
-) -> Response {
-    if admin.check_csrf(&form.csrf).is_err() {
-        return refused(
-            Some(&admin),
-            StatusCode::FORBIDDEN,
-            "the form expired; reload the page",
-        );
-    }
-    let file = match state.files.delete_as_admin(&admin.session, id).await {
-        Ok(file) => file,
-        Err(err) => return error_page(Some(&admin), err),
-    };
+) -> Answer {
+    fresh(&admin, &form.csrf)?;
+    let file = state
+        .files
+        .delete_as_admin(&admin.session, id)
+        .await
+        .map_err(failed(&admin))?;
     let detail = format!(
         "deleted {} ({}, {} bytes) of account {}",
         file.original_name.as_deref().unwrap_or("a file"),
@@ -761,45 +783,38 @@ async fn delete_file(
         file.size_bytes,
         file.owner_id
     );
-    if let Err(err) = admin
-        .audit(
-            &state.db,
-            "file.delete",
-            Some(("file", id.to_string())),
-            detail,
-        )
-        .await
-    {
-        return error_page(Some(&admin), err);
-    }
-    Redirect::to("/admin/files?done=deleted").into_response()
+    done(
+        &state,
+        &admin,
+        "file.delete",
+        Some(("file", id.to_string())),
+        detail,
+        "/admin/files?done=deleted",
+    )
+    .await
 }
 
 async fn sweep_files(
     State(state): State<AppState>,
     Signed(admin): Signed,
     Form(form): Form<CsrfForm>,
-) -> Response {
-    if admin.check_csrf(&form.csrf).is_err() {
-        return refused(
-            Some(&admin),
-            StatusCode::FORBIDDEN,
-            "the form expired; reload the page",
-        );
-    }
+) -> Answer {
+    fresh(&admin, &form.csrf)?;
     let cutoff = chrono::Utc::now() - state.files.config().orphan_grace;
-    let report = match state.files.sweep(cutoff).await {
-        Ok(report) => report,
-        Err(err) => return error_page(Some(&admin), err),
-    };
+    let report = state.files.sweep(cutoff).await.map_err(failed(&admin))?;
     let detail = format!(
         "removed {} unused uploads and {} stray stored objects",
         report.rows, report.objects
     );
-    if let Err(err) = admin.audit(&state.db, "file.sweep", None, detail).await {
-        return error_page(Some(&admin), err);
-    }
-    Redirect::to(&format!("/admin/files?done=swept&removed={}", report.rows)).into_response()
+    done(
+        &state,
+        &admin,
+        "file.sweep",
+        None,
+        detail,
+        &format!("/admin/files?done=swept&removed={}", report.rows),
+    )
+    .await
 }
 
 async fn backups(
@@ -833,38 +848,29 @@ async fn create_backup(
     State(state): State<AppState>,
     Signed(admin): Signed,
     Form(form): Form<CsrfForm>,
-) -> Response {
-    if admin.check_csrf(&form.csrf).is_err() {
-        return refused(
-            Some(&admin),
-            StatusCode::FORBIDDEN,
-            "the form expired; reload the page",
-        );
-    }
+) -> Answer {
+    fresh(&admin, &form.csrf)?;
     let backup = match dashboard(&state).backups.create().await {
         Ok(backup) => backup,
         Err(crate::backup::service::BackupError::Unsupported) => {
-            return refused(
+            return Err(refused(
                 Some(&admin),
                 StatusCode::BAD_REQUEST,
                 crate::backup::service::POSTGRES_ADVICE,
-            );
+            ));
         }
-        Err(err) => return backup_failed(&admin, &err),
+        Err(err) => return Err(backup_failed(&admin, &err)),
     };
     let detail = format!("took backup {} ({} bytes)", backup.name, backup.size_bytes);
-    if let Err(err) = admin
-        .audit(
-            &state.db,
-            "backup.create",
-            Some(("backup", backup.name)),
-            detail,
-        )
-        .await
-    {
-        return error_page(Some(&admin), err);
-    }
-    Redirect::to("/admin/backups?done=created").into_response()
+    done(
+        &state,
+        &admin,
+        "backup.create",
+        Some(("backup", backup.name)),
+        detail,
+        "/admin/backups?done=created",
+    )
+    .await
 }
 
 /// A listed backup's file, as an attachment. Only names the list has are
@@ -873,18 +879,30 @@ async fn download_backup(
     State(state): State<AppState>,
     Signed(admin): Signed,
     Path(name): Path<String>,
-) -> Response {
+) -> Answer {
     let Ok(list) = dashboard(&state).backups.list().await else {
-        return refused(Some(&admin), StatusCode::NOT_FOUND, "no such backup");
+        return Err(refused(
+            Some(&admin),
+            StatusCode::NOT_FOUND,
+            "no such backup",
+        ));
     };
     let Some(backup) = list.into_iter().find(|b| b.name == name) else {
-        return refused(Some(&admin), StatusCode::NOT_FOUND, "no such backup");
+        return Err(refused(
+            Some(&admin),
+            StatusCode::NOT_FOUND,
+            "no such backup",
+        ));
     };
     let Ok(file) = tokio::fs::File::open(&backup.path).await else {
-        return refused(Some(&admin), StatusCode::NOT_FOUND, "no such backup");
+        return Err(refused(
+            Some(&admin),
+            StatusCode::NOT_FOUND,
+            "no such backup",
+        ));
     };
     let detail = format!("downloaded backup {}", backup.name);
-    if let Err(err) = admin
+    admin
         .audit(
             &state.db,
             "backup.download",
@@ -892,11 +910,9 @@ async fn download_backup(
             detail,
         )
         .await
-    {
-        return error_page(Some(&admin), err);
-    }
+        .map_err(failed(&admin))?;
     let disposition = format!("attachment; filename=\"{}\"", backup.name);
-    (
+    Ok((
         [
             (header::CONTENT_TYPE, "application/vnd.sqlite3".to_owned()),
             (header::CONTENT_LENGTH, backup.size_bytes.to_string()),
@@ -904,7 +920,7 @@ async fn download_backup(
         ],
         axum::body::Body::from_stream(tokio_util::io::ReaderStream::new(file)),
     )
-        .into_response()
+        .into_response())
 }
 
 /// How many of each endpoint's latest deliveries the pane shows.
@@ -935,17 +951,18 @@ async fn webhooks(
     State(state): State<AppState>,
     Signed(admin): Signed,
     Query(q): Query<DoneQuery>,
-) -> Response {
+) -> Answer {
     let done = match q.done.as_deref() {
         Some("redeliver") => Some(Ok(
             "Queued again: it is being sent now, with a fresh set of retries.",
         )),
         _ => None,
     };
-    match endpoints(&state).await {
-        Ok(list) => html(StatusCode::OK, views::webhooks(&admin, &list, done, None)),
-        Err(err) => error_page(Some(&admin), err),
-    }
+    let list = endpoints(&state).await.map_err(failed(&admin))?;
+    Ok(html(
+        StatusCode::OK,
+        views::webhooks(&admin, &list, done, None),
+    ))
 }
 
 async fn rotate_webhook_secret(
@@ -953,20 +970,13 @@ async fn rotate_webhook_secret(
     Signed(admin): Signed,
     Path(id): Path<Uuid>,
     Form(form): Form<CsrfForm>,
-) -> Response {
-    if admin.check_csrf(&form.csrf).is_err() {
-        return refused(
-            Some(&admin),
-            StatusCode::FORBIDDEN,
-            "the form expired; reload the page",
-        );
-    }
-    let (endpoint, secret) = match crate::webhooks::service::rotate_secret(&state.db, id).await {
-        Ok(rotated) => rotated,
-        Err(err) => return error_page(Some(&admin), err),
-    };
+) -> Answer {
+    fresh(&admin, &form.csrf)?;
+    let (endpoint, secret) = crate::webhooks::service::rotate_secret(&state.db, id)
+        .await
+        .map_err(failed(&admin))?;
     let detail = format!("rotated the signing secret of {}", endpoint.url);
-    if let Err(err) = admin
+    admin
         .audit(
             &state.db,
             "webhook.rotate_secret",
@@ -974,17 +984,13 @@ async fn rotate_webhook_secret(
             detail,
         )
         .await
-    {
-        return error_page(Some(&admin), err);
-    }
+        .map_err(failed(&admin))?;
     // Shown in this answer only: never in a URL, a log or the audit entry.
-    match endpoints(&state).await {
-        Ok(list) => html(
-            StatusCode::OK,
-            views::webhooks(&admin, &list, None, Some(&secret)),
-        ),
-        Err(err) => error_page(Some(&admin), err),
-    }
+    let list = endpoints(&state).await.map_err(failed(&admin))?;
+    Ok(html(
+        StatusCode::OK,
+        views::webhooks(&admin, &list, None, Some(&secret)),
+    ))
 }
 
 async fn redeliver(
@@ -992,32 +998,22 @@ async fn redeliver(
     Signed(admin): Signed,
     Path(id): Path<Uuid>,
     Form(form): Form<CsrfForm>,
-) -> Response {
-    if admin.check_csrf(&form.csrf).is_err() {
-        return refused(
-            Some(&admin),
-            StatusCode::FORBIDDEN,
-            "the form expired; reload the page",
-        );
-    }
-    let delivery = match crate::webhooks::service::redeliver(&state.db, id).await {
-        Ok(delivery) => delivery,
-        Err(err) => return error_page(Some(&admin), err),
-    };
+) -> Answer {
+    fresh(&admin, &form.csrf)?;
+    let delivery = crate::webhooks::service::redeliver(&state.db, id)
+        .await
+        .map_err(failed(&admin))?;
     dashboard(&state).webhooks.poke();
     let detail = format!("queued the {} delivery again", delivery.kind);
-    if let Err(err) = admin
-        .audit(
-            &state.db,
-            "webhook.redeliver",
-            Some(("delivery", id.to_string())),
-            detail,
-        )
-        .await
-    {
-        return error_page(Some(&admin), err);
-    }
-    Redirect::to("/admin/webhooks?done=redeliver").into_response()
+    done(
+        &state,
+        &admin,
+        "webhook.redeliver",
+        Some(("delivery", id.to_string())),
+        detail,
+        "/admin/webhooks?done=redeliver",
+    )
+    .await
 }
 
 async fn settings(Signed(admin): Signed) -> Response {
@@ -1025,11 +1021,11 @@ async fn settings(Signed(admin): Signed) -> Response {
     html(StatusCode::OK, views::settings(&admin, &rows))
 }
 
-async fn data_tables(State(state): State<AppState>, Signed(admin): Signed) -> Response {
-    match crate::admin::data::tables(&state.db).await {
-        Ok(names) => html(StatusCode::OK, views::tables(&admin, &names)),
-        Err(err) => error_page(Some(&admin), err),
-    }
+async fn data_tables(State(state): State<AppState>, Signed(admin): Signed) -> Answer {
+    let names = crate::admin::data::tables(&state.db)
+        .await
+        .map_err(failed(&admin))?;
+    Ok(html(StatusCode::OK, views::tables(&admin, &names)))
 }
 
 async fn data_table(
@@ -1037,34 +1033,36 @@ async fn data_table(
     Signed(admin): Signed,
     Path(name): Path<String>,
     Query(query): Query<crate::admin::data::Query>,
-) -> Response {
-    let table = match crate::admin::data::table(&state.db, &name).await {
-        Ok(table) => table,
-        Err(err) => return error_page(Some(&admin), err),
-    };
-    match crate::admin::data::rows(&state.db, &table, &query, PAGE_SIZE).await {
-        Ok((rows, next)) => {
-            let view = views::TablePage {
-                table: &table,
-                query: &query,
-                rows: &rows,
-                next,
-            };
-            html(StatusCode::OK, views::table(&admin, &view))
-        }
-        Err(err) => error_page(Some(&admin), err),
-    }
+) -> Answer {
+    let table = crate::admin::data::table(&state.db, &name)
+        .await
+        .map_err(failed(&admin))?;
+    let (rows, next) = crate::admin::data::rows(&state.db, &table, &query, PAGE_SIZE)
+        .await
+        .map_err(failed(&admin))?;
+    Ok({
+        let view = views::TablePage {
+            table: &table,
+            query: &query,
+            rows: &rows,
+            next,
+        };
+        html(StatusCode::OK, views::table(&admin, &view))
+    })
 }
 
 async fn audit_log(
     State(state): State<AppState>,
     Signed(admin): Signed,
     Query(filter): Query<audit::Filter>,
-) -> Response {
-    match audit::list(&state.db, &filter, PAGE_SIZE).await {
-        Ok((rows, next)) => html(StatusCode::OK, views::audit(&admin, &filter, &rows, next)),
-        Err(err) => error_page(Some(&admin), err),
-    }
+) -> Answer {
+    let (rows, next) = audit::list(&state.db, &filter, PAGE_SIZE)
+        .await
+        .map_err(failed(&admin))?;
+    Ok(html(
+        StatusCode::OK,
+        views::audit(&admin, &filter, &rows, next),
+    ))
 }
 
 /// The stylesheet and script, from the binary; cached for a day.
