@@ -174,7 +174,7 @@ pub(crate) async fn search_users(
     let mut which = Condition::all();
     if let Ok(id) = query.parse::<Uuid>() {
         which = which.add(user::Column::Id.eq(id));
-    } else if let Some(pattern) = contains(&query) {
+    } else if let Some(pattern) = contains(&query)? {
         let lower = |column: user::Column| Expr::expr(Func::lower(Expr::col(column)));
         which = which.add(
             Condition::any()
@@ -288,7 +288,7 @@ pub(crate) async fn content(
     after: Option<Uuid>,
     limit: u64,
 ) -> AppResult<(Vec<ContentRow>, Option<Uuid>)> {
-    let pattern = contains(query);
+    let pattern = contains(query)?;
     let mut rows: Vec<ContentRow> = match kind {
         Kind::Posts => {
             let mut which = Condition::all();
@@ -352,20 +352,14 @@ pub(crate) async fn content(
 }
 
 /// A LIKE pattern matching text that contains `query` in any case, with
-/// LIKE's own wildcards in it taken literally; `None` for an empty query.
-fn contains(query: &str) -> Option<LikeExpr> {
-    let query = query.trim().to_lowercase();
-    if query.is_empty() {
-        return None;
+/// LIKE's own wildcards in it taken literally (the API's searches' rule);
+/// `None` for an empty query.
+fn contains(query: &str) -> AppResult<Option<LikeExpr>> {
+    if query.trim().is_empty() {
+        return Ok(None);
     }
-    let escaped: String = query
-        .chars()
-        .flat_map(|c| match c {
-            '%' | '_' | '\\' => vec!['\\', c],
-            c => vec![c],
-        })
-        .collect();
-    Some(LikeExpr::new(format!("%{escaped}%")).escape('\\'))
+    let pattern = crate::validate::like_pattern("q", query)?;
+    Ok(Some(LikeExpr::new(pattern).escape('\\')))
 }
 
 /// Uploads, newest first, `limit` per page after `after`, each with its

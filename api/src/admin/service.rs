@@ -25,7 +25,7 @@ use crate::{
     auth::{
         Auth, AuthSession,
         service::Device,
-        tokens::{random_token, token_hash},
+        tokens::{constant_time_eq, random_token, token_hash},
     },
     backup::service::Backups,
     db::Db,
@@ -300,9 +300,5 @@ fn csrf_token(secret: &str) -> String {
 /// Equal strings, compared in time that does not depend on where they
 /// differ.
 pub(crate) fn same(a: &str, b: &str) -> bool {
-    a.len() == b.len()
-        && a.bytes()
-            .zip(b.bytes())
-            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-            == 0
+    constant_time_eq(a.as_bytes(), b.as_bytes())
 }

@@ -180,6 +180,12 @@ pub fn random_token() -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
+/// Compares without an early exit, so timing does not reveal how much of a
+/// secret a guess got right.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
 /// How tokens are stored: SHA-256, hex. The tokens carry 256 bits of
 /// randomness, so a fast hash is enough (unlike passwords).
 pub fn token_hash(token: &str) -> String {
@@ -189,6 +195,14 @@ pub fn token_hash(token: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn constant_time_comparison() {
+        assert!(constant_time_eq(b"secret", b"secret"));
+        assert!(!constant_time_eq(b"secret", b"secreT"));
+        assert!(!constant_time_eq(b"secret", b"secret2"));
+        assert!(!constant_time_eq(b"", b"x"));
+    }
 
     #[test]
     fn random_tokens_are_long_and_distinct() {
