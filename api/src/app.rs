@@ -187,9 +187,13 @@ impl Application {
                 hooks,
             },
         );
-        if config.metrics.enabled {
-            metrics::spawn_upkeep(metrics::recorder()?, shutdown.clone());
-        }
+        let metrics_handle = if config.metrics.enabled {
+            let handle = metrics::recorder()?;
+            metrics::spawn_upkeep(handle.clone(), shutdown.clone());
+            Some(handle)
+        } else {
+            None
+        };
         let (admin, admin_setup) = if config.admin.enabled {
             let dashboard = Arc::new(Dashboard::new(
                 db.clone(),
@@ -197,6 +201,7 @@ impl Application {
                 config.admin.clone(),
                 dashboard_backups,
                 dashboard_webhooks,
+                metrics_handle,
             ));
             let token = dashboard
                 .issue_setup_token()

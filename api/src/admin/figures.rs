@@ -252,15 +252,21 @@ pub(crate) async fn user_page(db: &Db, id: Uuid) -> AppResult<Option<UserPage>> 
 }
 
 /// What the content pane lists.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, Default)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Kind {
-    #[default]
     Posts,
     Comments,
 }
 
 impl Kind {
+    pub(crate) fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "posts" => Some(Self::Posts),
+            "comments" => Some(Self::Comments),
+            _ => None,
+        }
+    }
+
     pub(crate) fn name(self) -> &'static str {
         match self {
             Self::Posts => "posts",
@@ -354,7 +360,7 @@ pub(crate) async fn content(
 /// A LIKE pattern matching text that contains `query` in any case, with
 /// LIKE's own wildcards in it taken literally (the API's searches' rule);
 /// `None` for an empty query.
-fn contains(query: &str) -> AppResult<Option<LikeExpr>> {
+pub(super) fn contains(query: &str) -> AppResult<Option<LikeExpr>> {
     if query.trim().is_empty() {
         return Ok(None);
     }
@@ -393,7 +399,7 @@ pub(crate) async fn files(
 }
 
 /// Usernames by account id, in one statement.
-async fn usernames(
+pub(super) async fn usernames(
     db: &Db,
     ids: impl Iterator<Item = Uuid>,
 ) -> AppResult<std::collections::HashMap<Uuid, String>> {

@@ -20,7 +20,7 @@ use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, sea_query::
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use super::{audit, settings::AdminConfig};
+use super::{audit, settings::AdminConfig, traffic::Traffic};
 use crate::{
     auth::{
         Auth, AuthSession,
@@ -53,6 +53,8 @@ pub(crate) struct Dashboard {
     /// The first-admin link's token hash and expiry, while it is unspent.
     setup: Mutex<Option<(String, Instant)>>,
     pub(crate) started: Instant,
+    /// Request and error rates, when metrics are on.
+    pub(crate) traffic: Traffic,
 }
 
 /// A signed-in admin, for one request.
@@ -103,7 +105,9 @@ impl Dashboard {
         config: AdminConfig,
         backups: Arc<Backups>,
         webhooks: Arc<Webhooks>,
+        metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
     ) -> Self {
+        let started = Instant::now();
         Self {
             db,
             auth,
@@ -111,7 +115,8 @@ impl Dashboard {
             backups,
             webhooks,
             setup: Mutex::new(None),
-            started: Instant::now(),
+            started,
+            traffic: Traffic::new(metrics, started),
         }
     }
 

@@ -647,21 +647,47 @@ impl Auth {
             .await?;
         self.check_current_password(&user, password, "password")
             .await?;
-        let user_id = user.id;
+        self.remove_account(user.id, user.id).await
+    }
+
+    /// Admin: deletes another account and everything it owns, as
+    /// [`Auth::delete_account`] does. Admins delete their own account with
+    /// their password, through `deleteAccount`.
+    pub async fn delete_account_as_admin(
+        &self,
+        admin: &AuthSession,
+        user_id: Uuid,
+    ) -> AppResult<Vec<String>> {
+        self.require_admin(admin).await?;
+        if user_id == admin.user_id {
+            return Err(AppError::bad_input(
+                "id",
+                "admins delete their own account with deleteAccount and their password",
+            ));
+        }
+        self.remove_account(user_id, admin.user_id).await
+    }
+
+    /// Deletes the account with what cascades from it and records the
+    /// event; returns its files' storage keys.
+    async fn remove_account(&self, user_id: Uuid, actor: Uuid) -> AppResult<Vec<String>> {
         let keys = self
             .db
             .transaction(move |tx| {
                 Box::pin(async move {
+                    if user::Entity::find_by_id(user_id).one(&tx).await?.is_none() {
+                        return Err(AppError::NotFound("user"));
+                    }
                     let keys = crate::files::service::owned_keys(&tx, user_id).await?;
                     user::Entity::delete_by_id(user_id).exec(&tx).await?;
                     let event = Event::AccountDeleted { user: user_id };
-                    events::record(&tx, Some(user_id), &event).await?;
+                    events::record(&tx, Some(actor), &event).await?;
                     Ok(keys)
                 })
             })
             .await?;
-        self.tokens.revocations().end(Ended::Account(user.id));
-        tracing::info!(user_id = %user.id, "account deleted");
+        self.tokens.revocations().end(Ended::Account(user_id));
+        tracing::info!(%user_id, by = %actor, "account deleted");
         Ok(keys)
     }
 

@@ -313,7 +313,7 @@ impl CommunitiesMutation {
     }
 
     /// Owners and moderators edit name and description; the owner alone
-    /// changes visibility.
+    /// changes visibility. Instance admins count as the owner.
     #[graphql(guard = "SignedIn")]
     async fn update_community(
         &self,
@@ -369,7 +369,7 @@ impl CommunitiesMutation {
     }
 
     /// Owners and moderators add a member (the way into a private
-    /// community).
+    /// community). Instance admins count as the owner.
     #[graphql(guard = "SignedIn")]
     async fn add_community_member(
         &self,
@@ -385,7 +385,7 @@ impl CommunitiesMutation {
     }
 
     /// Owners remove moderators and members; moderators remove members.
-    /// Returns the community.
+    /// Instance admins count as the owner. Returns the community.
     #[graphql(guard = "SignedIn")]
     async fn remove_community_member(
         &self,
@@ -403,7 +403,8 @@ impl CommunitiesMutation {
         Ok(Community(community))
     }
 
-    /// The owner makes a member a moderator, or a moderator a member again.
+    /// The owner (or an instance admin) makes a member a moderator, or a
+    /// moderator a member again.
     #[graphql(guard = "SignedIn")]
     async fn set_community_member_role(
         &self,

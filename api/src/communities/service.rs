@@ -245,7 +245,7 @@ pub(crate) struct CommunityChanges {
 }
 
 /// Owners and moderators edit the name and description; only the owner
-/// changes who can see the community.
+/// changes who can see the community. Instance admins count as owners.
 pub(crate) async fn update(
     db: &Db,
     viewer: &AuthSession,
@@ -253,7 +253,7 @@ pub(crate) async fn update(
     changes: CommunityChanges,
 ) -> AppResult<community::Model> {
     let community = get(db, id).await?;
-    let role = role_of(db, id, viewer.user_id).await?;
+    let role = authority(db, viewer, id).await?;
     if !matches!(
         role,
         Some(MembershipRole::Owner | MembershipRole::Moderator)
@@ -373,10 +373,29 @@ async fn require_manager(
     community_id: Uuid,
 ) -> AppResult<MembershipRole> {
     get(db, community_id).await?;
-    match role_of(db, community_id, viewer.user_id).await? {
+    match authority(db, viewer, community_id).await? {
         Some(role @ (MembershipRole::Owner | MembershipRole::Moderator)) => Ok(role),
         _ => Err(AppError::Forbidden),
     }
+}
+
+/// What the viewer may do in a community: their own role there, or the
+/// owner's for an instance admin, who moderates every community.
+async fn authority(
+    db: &Db,
+    viewer: &AuthSession,
+    community_id: Uuid,
+) -> AppResult<Option<MembershipRole>> {
+    let role = role_of(db, community_id, viewer.user_id).await?;
+    if role == Some(MembershipRole::Owner) {
+        return Ok(role);
+    }
+    let user = active_user(db, viewer).await?;
+    Ok(if crate::users::service::is_admin(&user) {
+        Some(MembershipRole::Owner)
+    } else {
+        role
+    })
 }
 
 /// Owners and moderators add members (the way into a private community).
@@ -422,7 +441,8 @@ pub(crate) async fn remove_member(
     delete_membership(db, community_id, user_id, viewer.user_id).await
 }
 
-/// The owner promotes members to moderator or demotes them back.
+/// The owner (or an instance admin) promotes members to moderator or
+/// demotes them back.
 pub(crate) async fn set_role(
     db: &Db,
     viewer: &AuthSession,

@@ -13,7 +13,7 @@ use crate::helpers::{
     TestApp,
     browser::Browser,
     count_rows, spawn_app, spawn_app_with,
-    user::{TestUser, code},
+    user::{TestUser, ask, code, community, join, ok, post},
 };
 
 const PASSWORD: &str = "correct horse battery";
@@ -1007,4 +1007,275 @@ async fn the_data_browser_pages_filters_and_never_shows_secrets() {
         303,
         "admins only"
     );
+}
+
+/// The audit log's actions, oldest first.
+async fn audit_actions(app: &TestApp) -> Vec<String> {
+    crate::helpers::query_strings(
+        &app.conn,
+        "SELECT action FROM audit_log ORDER BY id",
+        &["action"],
+    )
+    .await
+    .into_iter()
+    .map(|mut r| r.remove(0))
+    .collect()
+}
+
+#[tokio::test]
+async fn an_account_is_deleted_from_the_dashboard_once_its_username_is_typed() {
+    let app = spawn_app().await;
+    let ann = make_admin(&app, "ann").await;
+    let bob = TestUser::sign_up(&app, "bob").await;
+    post(&app, &bob, "bob was here", None).await;
+    let mut browser = Browser::new(&app);
+    browser.sign_in("ann", PASSWORD).await;
+
+    // Admins delete their own account with their password, not from here.
+    let own = format!("/admin/users/{}", row_id(&ann));
+    let page = browser.get(&own).await;
+    assert!(!page.body.contains("Delete account"), "{}", page.body);
+    let csrf = page.hidden("csrf");
+    let refused = browser
+        .post(
+            &format!("{own}/delete"),
+            &[("csrf", &csrf), ("confirm", "ann")],
+        )
+        .await;
+    assert_eq!(refused.status, 400, "{}", refused.body);
+    assert!(refused.body.contains("deleteAccount"), "{}", refused.body);
+
+    let user_page = format!("/admin/users/{}", row_id(&bob));
+    let page = browser.get(&user_page).await;
+    assert!(page.body.contains("Delete account"), "{}", page.body);
+    let mistyped = browser
+        .post(
+            &format!("{user_page}/delete"),
+            &[("csrf", &csrf), ("confirm", "bobby")],
+        )
+        .await;
+    assert_eq!(mistyped.status, 400, "{}", mistyped.body);
+    assert!(
+        mistyped.body.contains("type the account"),
+        "{}",
+        mistyped.body
+    );
+    assert_eq!(count_rows(&app.conn, "posts").await, 1, "nothing deleted");
+
+    let done = browser
+        .post(
+            &format!("{user_page}/delete"),
+            &[("csrf", &csrf), ("confirm", "bob")],
+        )
+        .await;
+    assert_eq!(done.status, 303, "{}", done.body);
+    assert_eq!(done.location(), "/admin/users?done=delete");
+    let list = browser.get(done.location()).await;
+    assert!(list.body.contains("Deleted: the account"), "{}", list.body);
+    assert!(!list.body.contains("bob@example.com"), "{}", list.body);
+    assert_eq!(browser.get(&user_page).await.status, 404);
+
+    let (_, body) = app
+        .graphql_as(&bob.token, "{ me { profile { username } } }", json!({}))
+        .await;
+    assert_eq!(code(&body), "UNAUTHENTICATED", "{body}");
+    assert_eq!(
+        count_rows(&app.conn, "posts").await,
+        0,
+        "its posts went too"
+    );
+    let (_, body) = app
+        .graphql("{ userByUsername(username: \"bob\") { id } }", json!({}))
+        .await;
+    assert!(body["data"]["userByUsername"].is_null(), "{body}");
+    assert_eq!(audit_actions(&app).await, ["admin.sign_in", "user.delete"]);
+    let log = browser.get("/admin/audit?action=user.delete").await;
+    assert!(
+        log.body.contains("deleted bob (bob@example.com)"),
+        "{}",
+        log.body
+    );
+}
+
+#[tokio::test]
+async fn communities_are_found_and_their_visibility_members_and_roles_managed() {
+    let app = spawn_app().await;
+    make_admin(&app, "ann").await;
+    let carl = TestUser::sign_up(&app, "carl").await;
+    let bob = TestUser::sign_up(&app, "bob").await;
+    let id = community(&app, &carl, "gardeners", "PUBLIC").await;
+    community(&app, &carl, "bakers", "PUBLIC").await;
+    join(&app, &bob, &id).await;
+    let row = api::graphql::id::from_global_id(&id.clone().into())
+        .expect("a global id")
+        .1;
+    let mut browser = Browser::new(&app);
+    browser.sign_in("ann", PASSWORD).await;
+
+    let list = browser
+        .get("/admin/content?kind=communities&q=GARDEN")
+        .await;
+    assert_eq!(list.status, 200);
+    assert!(list.body.contains("gardeners"), "{}", list.body);
+    assert!(!list.body.contains("bakers"), "the search narrows");
+    assert_eq!(browser.get("/admin/content?kind=nothing").await.status, 404);
+
+    let page_path = format!("/admin/communities/{row}");
+    let page = browser.get(&page_path).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(
+        page.body.contains("carl") && page.body.contains("bob"),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("the owner"), "{}", page.body);
+    let csrf = page.hidden("csrf");
+    let bob_row = row_id(&bob);
+    let members = "query($id: ID!) { community(id: $id) { visibility members(first: 10) { edges { node { role user { username } } } } } }";
+    let roles = async |app: &TestApp| {
+        let reply = ask(app, Some(&carl), members, json!({ "id": id })).await;
+        let c = ok(&reply, "community").clone();
+        let roles: Vec<String> = c["members"]["edges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                format!(
+                    "{}:{}",
+                    e["node"]["user"]["username"].as_str().unwrap(),
+                    e["node"]["role"].as_str().unwrap()
+                )
+            })
+            .collect();
+        (c["visibility"].as_str().unwrap().to_owned(), roles)
+    };
+
+    // An admin who is not a member acts as the owner would.
+    let done = browser
+        .post(
+            &format!("{page_path}/members/{bob_row}/moderator"),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(done.status, 303, "{}", done.body);
+    assert_eq!(done.location(), format!("{page_path}?done=moderator"));
+    assert_eq!(roles(&app).await.1, ["carl:OWNER", "bob:MODERATOR"]);
+    browser
+        .post(
+            &format!("{page_path}/members/{bob_row}/member"),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(roles(&app).await.1, ["carl:OWNER", "bob:MEMBER"]);
+    let carl_row = row_id(&carl);
+    let owner = browser
+        .post(
+            &format!("{page_path}/members/{carl_row}/remove"),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(
+        owner.status, 403,
+        "nobody removes the owner: {}",
+        owner.body
+    );
+    let done = browser
+        .post(
+            &format!("{page_path}/visibility"),
+            &[("csrf", &csrf), ("visibility", "private")],
+        )
+        .await;
+    assert_eq!(done.status, 303, "{}", done.body);
+    assert_eq!(roles(&app).await.0, "PRIVATE");
+    let odd = browser
+        .post(
+            &format!("{page_path}/visibility"),
+            &[("csrf", &csrf), ("visibility", "secret")],
+        )
+        .await;
+    assert_eq!(odd.status, 400, "{}", odd.body);
+    browser
+        .post(
+            &format!("{page_path}/members/{bob_row}/remove"),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(roles(&app).await.1, ["carl:OWNER"]);
+
+    let mistyped = browser
+        .post(
+            &format!("{page_path}/delete"),
+            &[("csrf", &csrf), ("confirm", "bakers")],
+        )
+        .await;
+    assert_eq!(mistyped.status, 400, "{}", mistyped.body);
+    let done = browser
+        .post(
+            &format!("{page_path}/delete"),
+            &[("csrf", &csrf), ("confirm", "gardeners")],
+        )
+        .await;
+    assert_eq!(done.status, 303, "{}", done.body);
+    let reply = ask(
+        &app,
+        Some(&carl),
+        "query($id: ID!) { community(id: $id) { id } }",
+        json!({ "id": id }),
+    )
+    .await;
+    assert!(reply["data"]["community"].is_null(), "{reply}");
+    assert_eq!(
+        audit_actions(&app).await,
+        [
+            "admin.sign_in",
+            "community.set_role",
+            "community.set_role",
+            "community.visibility",
+            "community.remove_member",
+            "community.delete",
+        ]
+    );
+    let log = browser.get(&format!("/admin/audit?target={row}")).await;
+    assert!(
+        log.body.contains("made bob a moderator of gardeners"),
+        "{}",
+        log.body
+    );
+}
+
+#[tokio::test]
+async fn the_overview_shows_request_and_error_rates_from_the_metrics() {
+    let off = spawn_app().await;
+    make_admin(&off, "ann").await;
+    let mut browser = Browser::new(&off);
+    browser.sign_in("ann", PASSWORD).await;
+    let page = browser.get("/admin").await;
+    assert!(
+        page.body.contains("set METRICS_ENABLED=true"),
+        "{}",
+        page.body
+    );
+
+    let app = spawn_app_with(|c| c.metrics.enabled = true).await;
+    make_admin(&app, "ann").await;
+    for _ in 0..3 {
+        app.graphql("{ users(first: 1) { totalCount } }", json!({}))
+            .await;
+        app.graphql("{ user(id: \"nope\") { id } }", json!({}))
+            .await;
+    }
+    let mut browser = Browser::new(&app);
+    browser.sign_in("ann", PASSWORD).await;
+    let page = browser.get("/admin").await;
+    assert!(page.body.contains("Requests per second"), "{}", page.body);
+    assert!(page.body.contains("Since start-up"), "{}", page.body);
+    // The recorder is shared by every app in this process, so only the
+    // shape is certain: a share of operations with errors, not "no requests".
+    let share = page
+        .body
+        .split("GraphQL operations with an error</dt><dd>")
+        .nth(1)
+        .and_then(|rest| rest.split('<').next())
+        .expect("the error share");
+    assert!(share.ends_with('%'), "{share}");
 }

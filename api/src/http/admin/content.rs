@@ -1,11 +1,12 @@
-//! The content pane: posts and comments, removed and restored.
+//! The content pane: posts and comments, removed and restored (its
+//! communities tab is `communities`).
 
 use super::*;
 
 #[derive(Deserialize)]
 pub(super) struct ContentQuery {
-    #[serde(default)]
-    kind: figures::Kind,
+    /// `posts` (the default), `comments` or `communities`.
+    kind: Option<String>,
     #[serde(default)]
     q: String,
     after: Option<Uuid>,
@@ -17,26 +18,42 @@ pub(super) async fn content(
     Signed(admin): Signed,
     Query(q): Query<ContentQuery>,
 ) -> Answer {
-    let (rows, next) = figures::content(&state.db, q.kind, &q.q, q.after, PAGE_SIZE)
+    let name = q.kind.as_deref().unwrap_or("posts");
+    if name == "communities" {
+        let (rows, next) = crate::admin::communities::list(&state.db, &q.q, q.after, PAGE_SIZE)
+            .await
+            .map_err(failed(&admin))?;
+        let done = (q.done.as_deref() == Some("delete")).then_some(Ok(
+            "Deleted: the community, its memberships and its posts are gone.",
+        ));
+        let page = views::communities::list(&admin, &q.q, &rows, next, done);
+        return Ok(html(StatusCode::OK, page));
+    }
+    let Some(kind) = figures::Kind::from_name(name) else {
+        return Err(refused(
+            Some(&admin),
+            StatusCode::NOT_FOUND,
+            "no such kind of content",
+        ));
+    };
+    let (rows, next) = figures::content(&state.db, kind, &q.q, q.after, PAGE_SIZE)
         .await
         .map_err(failed(&admin))?;
-    Ok({
-        let done = match q.done.as_deref() {
-            Some("remove") => Some(Ok(
-                "Removed: it is gone from every API read, and can be restored.",
-            )),
-            Some("restore") => Some(Ok("Restored: it is back where it was.")),
-            _ => None,
-        };
-        let list = views::ContentList {
-            kind: q.kind,
-            query: &q.q,
-            rows: &rows,
-            next,
-            done,
-        };
-        html(StatusCode::OK, views::content(&admin, &list))
-    })
+    let done = match q.done.as_deref() {
+        Some("remove") => Some(Ok(
+            "Removed: it is gone from every API read, and can be restored.",
+        )),
+        Some("restore") => Some(Ok("Restored: it is back where it was.")),
+        _ => None,
+    };
+    let list = views::ContentList {
+        kind,
+        query: &q.q,
+        rows: &rows,
+        next,
+        done,
+    };
+    Ok(html(StatusCode::OK, views::content(&admin, &list)))
 }
 
 #[derive(Deserialize)]

@@ -1,7 +1,7 @@
 //! `/admin`: the dashboard's routes. This file holds what every pane
 //! shares (the routes, the `Signed` extractor, cookies, CSRF, headers, the
 //! answers a handler gives); each pane's handlers have a file of their own
-//! (`users`, `content`, `files`, `backups`, `webhooks`, `records` for the
+//! (`users`, `content`, `communities`, `files`, `backups`, `webhooks`, `records` for the
 //! read-only panes, `session` for signing in and setup), which takes these
 //! shared parts with `use super::*`. Pages are rendered on the server
 //! (`views`); the rules live in `crate::admin`.
@@ -15,6 +15,7 @@
 //! without `unsafe-inline` and `frame-ancestors 'none'`.
 
 mod backups;
+mod communities;
 mod content;
 mod files;
 mod records;
@@ -74,6 +75,16 @@ pub(super) fn routes(state: AppState) -> Router {
             "/admin/content/{kind}/{id}/{action}",
             post(content::content_action),
         )
+        .route("/admin/communities/{id}", get(communities::community))
+        .route(
+            "/admin/communities/{id}/visibility",
+            post(communities::set_visibility),
+        )
+        .route(
+            "/admin/communities/{id}/members/{user}/{action}",
+            post(communities::member_action),
+        )
+        .route("/admin/communities/{id}/delete", post(communities::delete))
         .route("/admin/files", get(files::files))
         .route("/admin/files/sweep", post(files::sweep_files))
         .route("/admin/files/{id}/delete", post(files::delete_file))

@@ -10,6 +10,7 @@ pub(super) async fn overview(State(state): State<AppState>, Signed(admin): Signe
         let running = Running {
             version: env!("CARGO_PKG_VERSION"),
             uptime_secs: dashboard.started.elapsed().as_secs(),
+            rates: dashboard.traffic.rates(),
         };
         html(StatusCode::OK, views::overview(&admin, &o, &running))
     })

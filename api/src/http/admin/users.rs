@@ -7,6 +7,7 @@ pub(super) struct UsersQuery {
     #[serde(default)]
     q: String,
     after: Option<Uuid>,
+    done: Option<String>,
 }
 
 pub(super) async fn users(
@@ -17,9 +18,11 @@ pub(super) async fn users(
     let (rows, next) = figures::search_users(&state.db, &q.q, q.after, PAGE_SIZE)
         .await
         .map_err(failed(&admin))?;
+    let done = (q.done.as_deref() == Some("delete"))
+        .then_some(Ok("Deleted: the account and everything it owned are gone."));
     Ok(html(
         StatusCode::OK,
-        views::users(&admin, &q.q, &rows, next),
+        views::users(&admin, &q.q, &rows, next, done),
     ))
 }
 
@@ -68,6 +71,8 @@ pub(super) async fn user(
 pub(super) struct ActionForm {
     csrf: String,
     session: Option<Uuid>,
+    /// The username, typed again, to delete an account.
+    confirm: Option<String>,
 }
 
 pub(super) async fn user_action(
@@ -141,6 +146,19 @@ pub(super) async fn user_action(
                 Err(err) => Err(err),
             },
         },
+        "delete" if form.confirm.as_deref().map(str::trim) != Some(name.as_str()) => Err(
+            AppError::bad_input("confirm", "type the account's username to delete it"),
+        ),
+        "delete" => match auth.delete_account_as_admin(&admin.session, id).await {
+            Ok(keys) => {
+                state.files.discard(keys).await;
+                Ok((
+                    "user.delete",
+                    format!("deleted {name} ({}) and everything it owned", target.email),
+                ))
+            }
+            Err(err) => Err(err),
+        },
         _ => {
             return Err(refused(
                 Some(&admin),
@@ -154,6 +172,9 @@ pub(super) async fn user_action(
         .audit(&state.db, what, Some(("user", id.to_string())), detail)
         .await
         .map_err(failed(&admin))?;
+    if action == "delete" {
+        return Ok(Redirect::to("/admin/users?done=delete").into_response());
+    }
     // Signing oneself out everywhere ends this dashboard session too.
     Ok(Redirect::to(&format!("/admin/users/{id}?done={action}")).into_response())
 }

@@ -11,7 +11,10 @@ use crate::admin::{
     Admin,
     audit::Filter,
     figures::{ContentRow, Day, Kind, Overview, UserPage},
+    traffic::Rates,
 };
+
+pub(super) mod communities;
 
 /// The panes, in the navigation's order.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -156,6 +159,35 @@ pub(super) fn message(title: &str, admin: Option<&Admin>, text: &str) -> Markup 
 pub(super) struct Running {
     pub(super) version: &'static str,
     pub(super) uptime_secs: u64,
+    /// `None`: metrics are off.
+    pub(super) rates: Option<Rates>,
+}
+
+/// Request rate and error shares, or why there are none.
+fn traffic(rates: Option<&Rates>) -> Markup {
+    let percent = |share: Option<f64>| {
+        share.map_or_else(
+            || "no requests".to_owned(),
+            |s| format!("{:.1}%", s * 100.0),
+        )
+    };
+    html! {
+        h2 { "Traffic" }
+        @match rates {
+            None => p.muted { "Request and error rates come from the metrics, which are off: set METRICS_ENABLED=true." },
+            Some(r) => {
+                dl.figures {
+                    div { dt { "Requests per second" } dd { (format!("{:.2}", r.requests_per_sec)) } }
+                    div { dt { "Answered 5xx" } dd { (percent(r.server_error_share)) } }
+                    div { dt { "GraphQL operations with an error" } dd { (percent(r.operation_error_share)) } }
+                }
+                p.muted {
+                    @if r.since_start { "Since start-up (" (duration(r.over.as_secs())) "); reload for the rate of the last minutes." }
+                    @else { "Over the last " (duration(r.over.as_secs())) "." }
+                }
+            }
+        }
+    }
 }
 
 pub(super) fn overview(admin: &Admin, o: &Overview, running: &Running) -> Markup {
@@ -185,6 +217,7 @@ pub(super) fn overview(admin: &Admin, o: &Overview, running: &Running) -> Markup
                 }
             }
             p.muted { "Hearth " (running.version) ", up " (duration(running.uptime_secs)) "." }
+            (traffic(running.rates.as_ref()))
             h2 #signups { "Sign-ups per day" }
             (bar_chart(&o.days, "signups"))
             h2 { "New content per day" }
@@ -233,12 +266,14 @@ pub(super) fn users(
     query: &str,
     rows: &[user::Model],
     next: Option<Uuid>,
+    done: Option<Result<&str, &str>>,
 ) -> Markup {
     page(
         "Users",
         Some(admin),
         Some(Pane::Users),
         &html! {
+            (notice(done))
             form.search method="get" action="/admin/users" role="search" {
                 label for="q" { "Email, username or id" }
                 input #q name="q" type="search" value=(query);
@@ -363,6 +398,16 @@ pub(super) fn user(
             }
             h2 { "Admin actions on this account" }
             (audit_table(&page_data.audit))
+            @if u.id != admin.user.id {
+                h2 #delete { "Delete the account" }
+                form.danger method="post" action=(format!("{base}/delete")) data-confirm="Delete this account and everything it owns? This cannot be undone." {
+                    input type="hidden" name="csrf" value=(admin.csrf);
+                    p { "Deletes the account, its sessions, posts, comments, reactions, messages and files. This cannot be undone." }
+                    label for="confirm-username" { "Type the username, " strong { (u.username) } ", to confirm" }
+                    input #confirm-username type="text" name="confirm" autocomplete="off" required;
+                    button type="submit" { "Delete account" }
+                }
+            }
         },
     )
 }
@@ -386,13 +431,7 @@ pub(super) fn content(admin: &Admin, list: &ContentList<'_>) -> Markup {
         Some(Pane::Content),
         &html! {
             (notice(list.done))
-            nav.tabs aria-label="Kind of content" {
-                @for other in [Kind::Posts, Kind::Comments] {
-                    a href=(format!("/admin/content?kind={}&q={q}", other.name())) aria-current=[(other == list.kind).then_some("page")] {
-                        @if other == Kind::Posts { "Posts" } @else { "Comments" }
-                    }
-                }
-            }
+            (content_tabs(kind, &q))
             form.search method="get" action="/admin/content" role="search" {
                 input type="hidden" name="kind" value=(kind);
                 label for="q" { "Text contains" }
@@ -431,6 +470,17 @@ pub(super) fn content(admin: &Admin, list: &ContentList<'_>) -> Markup {
             }
         },
     )
+}
+
+/// The content pane's tabs; `q` is already URL-encoded.
+fn content_tabs(current: &str, q: &str) -> Markup {
+    html! {
+        nav.tabs aria-label="Kind of content" {
+            @for (name, label) in [("posts", "Posts"), ("comments", "Comments"), ("communities", "Communities")] {
+                a href=(format!("/admin/content?kind={name}&q={q}")) aria-current=[(name == current).then_some("page")] { (label) }
+            }
+        }
+    }
 }
 
 /// One listed upload and, for images, where its preview loads from.
