@@ -402,6 +402,14 @@ impl AuthMutation {
         let user = auth(ctx)?
             .set_disabled(&signed_in(ctx)?, user_id, disabled)
             .await?;
+        let (action, verb) = if disabled {
+            ("user.ban", "banned")
+        } else {
+            ("user.unban", "unbanned")
+        };
+        let detail = format!("{verb} {}", user.username);
+        crate::graphql::context::audit(ctx, action, Some(("user", user_id.to_string())), detail)
+            .await?;
         Ok(User::from(user))
     }
 }

@@ -92,6 +92,9 @@ impl BackupMutation {
     async fn create_backup(&self, ctx: &Context<'_>) -> async_graphql::Result<Backup> {
         require_admin(ctx).await?;
         let backup = backups(ctx)?.create().await.map_err(to_graphql)?;
+        let detail = format!("took backup {} ({} bytes)", backup.name, backup.size_bytes);
+        let target = Some(("backup", backup.name.clone()));
+        crate::graphql::context::audit(ctx, "backup.create", target, detail).await?;
         Ok(backup.into())
     }
 }

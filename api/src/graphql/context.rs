@@ -21,3 +21,28 @@ pub fn data<'a, T: std::any::Any + Send + Sync>(ctx: &Context<'a>) -> Result<&'a
 pub fn db<'a>(ctx: &Context<'a>) -> Result<&'a Db, AppError> {
     data(ctx)
 }
+
+/// Writes an admin's action through the API to the audit log, the same log
+/// the dashboard writes, so an action is there whichever way it was taken:
+/// who from the signed-in account, where from the request. Call it after
+/// the change has committed.
+pub(crate) async fn audit(
+    ctx: &Context<'_>,
+    action: &'static str,
+    target: Option<(&'static str, String)>,
+    detail: String,
+) -> Result<(), AppError> {
+    let info = crate::auth::viewer::request_info(ctx);
+    let session = crate::auth::viewer::signed_in(ctx)?;
+    let name = crate::users::service::find_by_id(db(ctx)?, session.user_id)
+        .await?
+        .map_or_else(String::new, |user| user.username);
+    let entry = crate::admin::audit::Entry {
+        actor: Some((session.user_id, name)),
+        action,
+        target,
+        detail,
+        ip: info.client_ip,
+    };
+    crate::admin::audit::record(db(ctx)?, entry).await
+}

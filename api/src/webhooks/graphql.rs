@@ -18,7 +18,7 @@ use crate::{
     auth::{AdminOnly, graphql::auth, viewer::signed_in},
     error::AppError,
     graphql::{
-        context,
+        context::{self, audit},
         id::{NodeType, expect_global_id, to_global_id},
         relay::{IntoConnection, page_complexity},
     },
@@ -294,6 +294,9 @@ impl WebhooksMutation {
         let (endpoint, secret) =
             service::create(context::db(ctx)?, endpoints.config(), admin, changes).await?;
         endpoints.poke();
+        let detail = format!("registered a webhook to {}", endpoint.url);
+        let target = Some(("webhook", endpoint.id.to_string()));
+        audit(ctx, "webhook.create", target, detail).await?;
         Ok(CreateWebhookPayload {
             webhook: Webhook(endpoint),
             secret,
@@ -319,6 +322,14 @@ impl WebhooksMutation {
         let endpoints = webhooks(ctx)?;
         let endpoint = service::update(context::db(ctx)?, endpoints.config(), id, changes).await?;
         endpoints.poke();
+        let detail = format!("changed the webhook to {}", endpoint.url);
+        audit(
+            ctx,
+            "webhook.update",
+            Some(("webhook", id.to_string())),
+            detail,
+        )
+        .await?;
         Ok(Webhook(endpoint))
     }
 
@@ -327,7 +338,17 @@ impl WebhooksMutation {
     async fn delete_webhook(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<ID> {
         require_admin(ctx).await?;
         let id = expect_global_id(&id, NodeType::Webhook, "id")?;
-        service::delete(context::db(ctx)?, id).await?;
+        let db = context::db(ctx)?;
+        let url = service::get(db, id).await?.url;
+        service::delete(db, id).await?;
+        let detail = format!("deleted the webhook to {url}");
+        audit(
+            ctx,
+            "webhook.delete",
+            Some(("webhook", id.to_string())),
+            detail,
+        )
+        .await?;
         Ok(to_global_id(NodeType::Webhook, id))
     }
 
@@ -342,6 +363,9 @@ impl WebhooksMutation {
         let id = expect_global_id(&delivery_id, NodeType::WebhookDelivery, "deliveryId")?;
         let delivery = service::redeliver(context::db(ctx)?, id).await?;
         webhooks(ctx)?.poke();
+        let detail = format!("queued the {} delivery again", delivery.kind);
+        let target = Some(("delivery", id.to_string()));
+        audit(ctx, "webhook.redeliver", target, detail).await?;
         Ok(WebhookDelivery(delivery))
     }
 }

@@ -1279,3 +1279,71 @@ async fn the_overview_shows_request_and_error_rates_from_the_metrics() {
         .expect("the error share");
     assert!(share.ends_with('%'), "{share}");
 }
+
+#[tokio::test]
+async fn admin_operations_over_graphql_land_in_the_same_audit_log() {
+    let app = spawn_app_with(|c| c.webhooks.allow_private_addresses = true).await;
+    make_admin(&app, "ann").await;
+    let bob = TestUser::sign_up(&app, "bob").await;
+    let (_, body) = app
+        .graphql(
+            "mutation($input: SignInInput!) { signIn(input: $input) { accessToken } }",
+            json!({ "input": {
+                "login": "ann", "password": PASSWORD,
+                "device": { "name": "script", "secret": "device-secret-0123456789abcdef" },
+            }}),
+        )
+        .await;
+    let token = body["data"]["signIn"]["accessToken"]
+        .as_str()
+        .expect("an admin token")
+        .to_owned();
+    let (_, body) = app
+        .graphql_as(
+            &token,
+            "mutation($id: ID!) { setUserDisabled(id: $id, disabled: true) { id } }",
+            json!({ "id": bob.id }),
+        )
+        .await;
+    assert!(body["errors"].is_null(), "{body}");
+    let (_, body) = app
+        .graphql_as(
+            &token,
+            "mutation { createWebhook(input: { url: \"http://127.0.0.1:9/hook\", events: [\"post.created\"] }) { webhook { id } } }",
+            json!({}),
+        )
+        .await;
+    assert!(body["errors"].is_null(), "{body}");
+    let webhook = body["data"]["createWebhook"]["webhook"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (_, body) = app
+        .graphql_as(
+            &token,
+            "mutation($id: ID!) { deleteWebhook(id: $id) }",
+            json!({ "id": webhook }),
+        )
+        .await;
+    assert!(body["errors"].is_null(), "{body}");
+    // A refused call changes nothing and records nothing.
+    let (_, body) = app
+        .graphql_as(&bob.token, "mutation { createBackup { name } }", json!({}))
+        .await;
+    assert!(!body["errors"].is_null(), "{body}");
+
+    assert_eq!(
+        audit_actions(&app).await,
+        ["user.ban", "webhook.create", "webhook.delete"]
+    );
+    let mut browser = Browser::new(&app);
+    browser.sign_in("ann", PASSWORD).await;
+    let log = browser.get("/admin/audit?actor=ann").await;
+    assert!(log.body.contains("banned bob"), "{}", log.body);
+    assert!(
+        log.body
+            .contains("registered a webhook to http://127.0.0.1:9/hook"),
+        "{}",
+        log.body
+    );
+}
