@@ -12,7 +12,9 @@ use api::{
 use serde_json::{Value, json};
 
 use crate::helpers::{
-    TestApp, count_rows, exec,
+    TestApp,
+    browser::Browser,
+    count_rows, exec,
     oidc::{Client, OidcProvider, ProviderUser},
     smtp::SmtpServer,
     spawn_app_with,
@@ -1199,4 +1201,132 @@ async fn guessing_email_codes_spends_the_addresss_budget() {
     // Another address has a budget of its own.
     let body = with_code(&app, "lee@example.com", wrong).await;
     assert_eq!(code(&body), "EMAIL_CODE_INVALID", "{body}");
+}
+
+/// The admin dashboard offers the configured providers once
+/// `AUTH_REDIRECT_URIS` names its callback: an admin whose account has the
+/// identity signs in; a member is refused, an unknown identity makes no
+/// account, and a code carried to another browser signs nobody in.
+#[tokio::test]
+async fn admins_sign_in_to_the_dashboard_with_a_provider() {
+    const DASHBOARD: &str = "https://hearth.example.com/admin/oauth/callback";
+    let op = OidcProvider::start(&[Client {
+        id: CLIENT_ID.to_owned(),
+        secret: CLIENT_SECRET.to_owned(),
+        redirect_uris: vec![REDIRECT.to_owned(), DASHBOARD.to_owned()],
+    }])
+    .await;
+    let without = spawn_app_with(social(&op, |_| {})).await;
+    let page = Browser::new(&without).get("/admin/sign-in").await;
+    assert!(!page.body.contains("Continue with"), "{}", page.body);
+
+    let app = spawn_app_with(social(&op, |s| s.redirect_uris.push(DASHBOARD.to_owned()))).await;
+    TestUser::sign_up(&app, "ann").await;
+    TestUser::sign_up(&app, "bob").await;
+    exec(
+        &app.conn,
+        "UPDATE users SET role = 'admin', email_verified_at = created_at WHERE username = 'ann'",
+    )
+    .await;
+    exec(
+        &app.conn,
+        "UPDATE users SET email_verified_at = created_at WHERE username = 'bob'",
+    )
+    .await;
+    let users_before = count_rows(&app.conn, "users").await;
+
+    // Starts a dashboard sign-in in `browser` and authorizes it at the
+    // provider as `who`: the callback path with code and state.
+    async fn authorize_dashboard(
+        browser: &mut Browser<'_>,
+        op: &OidcProvider,
+        who: &ProviderUser,
+    ) -> String {
+        let form = browser.get("/admin/sign-in").await;
+        assert!(form.body.contains("Continue with Acme"), "{}", form.body);
+        let started = browser
+            .post(
+                "/admin/sign-in/provider",
+                &[
+                    ("provider", "acme"),
+                    ("form_token", &form.hidden("form_token")),
+                ],
+            )
+            .await;
+        assert_eq!(started.status, 303, "{}", started.body);
+        let flow_cookie = started.set_cookies().join("\n");
+        assert!(flow_cookie.contains("SameSite=Lax"), "{flow_cookie}");
+        assert!(flow_cookie.contains("Path=/admin/oauth"), "{flow_cookie}");
+        let back = op
+            .authorize(started.location(), who)
+            .await
+            .expect("authorized");
+        let path = back
+            .strip_prefix("https://hearth.example.com")
+            .expect(&back);
+        assert!(path.starts_with("/admin/oauth/callback?"), "{path}");
+        path.to_owned()
+    }
+
+    // An admin's verified email joins the identity to the account.
+    let mut ann = Browser::new(&app);
+    let callback = authorize_dashboard(&mut ann, &op, &ProviderUser::new("ann@example.com")).await;
+    let page = ann.get(&callback).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(
+        page.body.contains("url=/admin"),
+        "moves on by itself: {}",
+        page.body
+    );
+    assert!(ann.cookies.contains_key("hearth_admin"));
+    assert!(
+        !ann.cookies.contains_key("hearth_admin_oauth"),
+        "the flow cookie is spent"
+    );
+    let overview = ann.get("/admin").await;
+    assert_eq!(overview.status, 200, "{}", overview.body);
+    let replay = ann.get(&callback).await;
+    assert_eq!(
+        replay.status, 401,
+        "coming back again signs nobody in: {}",
+        replay.body
+    );
+
+    // A member with the identity: refused, no dashboard session.
+    let mut bob = Browser::new(&app);
+    let callback = authorize_dashboard(&mut bob, &op, &ProviderUser::new("bob@example.com")).await;
+    let page = bob.get(&callback).await;
+    assert_eq!(page.status, 403, "{}", page.body);
+    assert!(page.body.contains("not an admin"), "{}", page.body);
+    assert!(!bob.cookies.contains_key("hearth_admin"));
+
+    // Someone with no account: refused, and no account is made.
+    let mut stranger = Browser::new(&app);
+    let callback =
+        authorize_dashboard(&mut stranger, &op, &ProviderUser::new("eve@example.com")).await;
+    let page = stranger.get(&callback).await;
+    assert_eq!(page.status, 401, "{}", page.body);
+    assert_eq!(count_rows(&app.conn, "users").await, users_before);
+
+    // An admin's code and state opened in another browser: nobody signs in.
+    let mut started_here = Browser::new(&app);
+    let callback = authorize_dashboard(
+        &mut started_here,
+        &op,
+        &ProviderUser::new("ann@example.com"),
+    )
+    .await;
+    let mut elsewhere = Browser::new(&app);
+    let page = elsewhere.get(&callback).await;
+    assert_eq!(page.status, 401, "{}", page.body);
+    assert!(page.body.contains("another browser"), "{}", page.body);
+    assert!(!elsewhere.cookies.contains_key("hearth_admin"));
+
+    let rows = crate::helpers::query_strings(
+        &app.conn,
+        "SELECT detail FROM audit_log WHERE action = 'admin.sign_in'",
+        &["detail"],
+    )
+    .await;
+    assert_eq!(rows, [["signed in to the dashboard with a provider"]]);
 }

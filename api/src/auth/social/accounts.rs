@@ -254,7 +254,7 @@ impl Auth {
 /// The account `asserted` signs in to: the one its identity is linked to,
 /// or one with the same email when both sides verified it (then linked);
 /// `None` when a new account is to be made.
-async fn existing_account(
+pub(super) async fn existing_account(
     db: &impl ConnectionTrait,
     asserted: &Asserted,
 ) -> AppResult<Option<user::Model>> {

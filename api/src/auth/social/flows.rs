@@ -10,13 +10,14 @@ use std::net::IpAddr;
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::{DateTime, Utc};
-use entity::oauth_flow;
+use entity::{oauth_flow, user};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr,
 };
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
+use super::{accounts::existing_account, providers::Asserted};
 use crate::{
     auth::{
         Auth,
@@ -109,8 +110,48 @@ impl Auth {
         display_name: Option<&str>,
         ip: IpAddr,
     ) -> AppResult<Tokens> {
-        self.limits.check_ip(Action::SignIn, ip).await?;
         check_device(&device)?;
+        let (asserted, flow_name) = self.finish_flow(state, code, &device.secret, ip).await?;
+        let display_name = display_name.or(flow_name.as_deref());
+        self.sign_in_asserted(asserted, &device, display_name).await
+    }
+
+    /// Completes a flow for someone who already has an account (the admin
+    /// dashboard's sign-in): the account the identity is linked to, or the
+    /// one it may join by verified email, as [`Auth::complete_oauth`] finds
+    /// them. Never makes an account and starts no session.
+    pub(crate) async fn complete_oauth_existing(
+        &self,
+        state: &str,
+        code: &str,
+        device_secret: &str,
+        ip: IpAddr,
+    ) -> AppResult<user::Model> {
+        let (asserted, _) = self.finish_flow(state, code, device_secret, ip).await?;
+        let user = self
+            .db
+            .transaction(move |tx| Box::pin(async move { existing_account(&tx, &asserted).await }))
+            .await?
+            .ok_or(AppError::Unauthenticated(
+                "no account signs in with this identity",
+            ))?;
+        if user.disabled_at.is_some() {
+            return Err(AppError::Unauthenticated("this account is disabled"));
+        }
+        Ok(user)
+    }
+
+    /// Claims the flow `state` names, checks that the device that started
+    /// it finishes it, and exchanges the code: who the provider says signed
+    /// in, and the name Apple sent with the flow.
+    async fn finish_flow(
+        &self,
+        state: &str,
+        code: &str,
+        device_secret: &str,
+        ip: IpAddr,
+    ) -> AppResult<(Asserted, Option<String>)> {
+        self.limits.check_ip(Action::SignIn, ip).await?;
         let flow = oauth_flow::Entity::find()
             .filter(oauth_flow::Column::StateHash.eq(token_hash(state.trim())))
             .one(&self.db)
@@ -144,7 +185,7 @@ impl Auth {
         if claimed != 1 {
             return Err(state_invalid("used", "this sign-in was already completed"));
         }
-        if token_hash(&device.secret) != flow.device_secret_hash {
+        if token_hash(device_secret) != flow.device_secret_hash {
             tracing::warn!(provider = %flow.provider, "a sign-in flow was completed by another device: refused");
             return Err(state_invalid(
                 "device",
@@ -160,8 +201,7 @@ impl Auth {
                 &flow.nonce,
             )
             .await?;
-        let display_name = display_name.or(flow.display_name.as_deref());
-        self.sign_in_asserted(asserted, &device, display_name).await
+        Ok((asserted, flow.display_name))
     }
 
     /// Apple's answer to a web sign-in, POSTed to Hearth: keeps the name it

@@ -63,6 +63,11 @@ pub(super) fn routes(state: AppState) -> Router {
             get(session::sign_in_page).post(session::sign_in),
         )
         .route("/admin/sign-out", post(session::sign_out))
+        .route("/admin/sign-in/provider", post(session::provider_sign_in))
+        .route(
+            crate::admin::service::OAUTH_CALLBACK_PATH,
+            get(session::provider_callback),
+        )
         .route(
             "/admin/setup",
             get(session::setup_page).post(session::setup),
@@ -243,7 +248,12 @@ fn set_cookie(
     value: &str,
     max_age: Option<u64>,
 ) {
-    let mut cookie = format!("{name}={value}; Path=/admin; HttpOnly; SameSite=Strict");
+    let cookie = format!("{name}={value}; Path=/admin; HttpOnly; SameSite=Strict");
+    add_cookie(response, state, cookie, max_age);
+}
+
+/// Appends `cookie` with `Secure` in production and its `Max-Age`.
+fn add_cookie(response: &mut Response, state: &AppState, mut cookie: String, max_age: Option<u64>) {
     if dashboard(state).config.secure_cookies {
         cookie.push_str("; Secure");
     }

@@ -51,7 +51,8 @@ pub(super) async fn sign_in_page(
     Query(q): Query<NextQuery>,
 ) -> Response {
     let (token, carrier) = form_token(&state, &headers);
-    let page = views::sign_in(&token, local_next(&q.next), "", None);
+    let providers = dashboard(&state).providers();
+    let page = views::sign_in(&token, local_next(&q.next), "", &providers, None);
     with_cookies_of(html(StatusCode::OK, page), carrier)
 }
 
@@ -72,11 +73,12 @@ pub(super) async fn sign_in(
 ) -> Response {
     let next = local_next(&form.next);
     let (token, carrier) = form_token(&state, &headers);
+    let providers = dashboard(&state).providers();
     let again = |status: StatusCode, error: &str| {
         with_cookies_of(
             html(
                 status,
-                views::sign_in(&token, next, &form.login, Some(error)),
+                views::sign_in(&token, next, &form.login, &providers, Some(error)),
             ),
             None,
         )
@@ -102,6 +104,112 @@ pub(super) async fn sign_in(
             again(status, &message)
         }
     }
+}
+
+/// Ties a provider sign-in to the browser that started it, until the
+/// provider sends it back. SameSite=Lax, unlike the others: the way back is
+/// a navigation from the provider's site, which Strict cookies miss.
+const OAUTH_COOKIE: &str = "hearth_admin_oauth";
+
+#[derive(Deserialize)]
+pub(super) struct ProviderForm {
+    provider: String,
+    form_token: String,
+}
+
+/// Starts a sign-in at a provider and sends the browser there.
+pub(super) async fn provider_sign_in(
+    State(state): State<AppState>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    headers: HeaderMap,
+    Form(form): Form<ProviderForm>,
+) -> Response {
+    let providers = dashboard(&state).providers();
+    let (token, carrier) = form_token(&state, &headers);
+    let again = |status: StatusCode, error: &str| {
+        let page = views::sign_in(&token, "/admin", "", &providers, Some(error));
+        with_cookies_of(html(status, page), None)
+    };
+    if !check_form(&headers, &form.form_token) {
+        let page = again(StatusCode::FORBIDDEN, "the form expired; try again");
+        return with_cookies_of(page, carrier);
+    }
+    let ip = state.client_ip(&headers, peer.map(|Extension(ConnectInfo(a))| a));
+    match dashboard(&state)
+        .start_provider_sign_in(&form.provider, ip)
+        .await
+    {
+        Ok((url, binding)) => {
+            let mut response = Redirect::to(&url).into_response();
+            let cookie =
+                format!("{OAUTH_COOKIE}={binding}; Path=/admin/oauth; HttpOnly; SameSite=Lax");
+            let ttl = state.auth.config.social.flow_ttl.as_secs();
+            add_cookie(&mut response, &state, cookie, Some(ttl));
+            response
+        }
+        Err(err) => {
+            let status = status_of(&err);
+            again(status, &async_graphql::Error::from(err).message)
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub(super) struct ProviderAnswer {
+    code: Option<String>,
+    #[serde(default)]
+    state: String,
+    error: Option<String>,
+}
+
+/// Where the provider sends the browser back: signs the admin in if this
+/// browser started the flow and the account is an admin. It answers with a
+/// page that moves on to the overview itself, because the session cookie
+/// (SameSite=Strict) is not sent on a redirect that continues the
+/// provider's cross-site navigation.
+pub(super) async fn provider_callback(
+    State(state): State<AppState>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    headers: HeaderMap,
+    Query(answer): Query<ProviderAnswer>,
+) -> Response {
+    let providers = dashboard(&state).providers();
+    let (token, carrier) = form_token(&state, &headers);
+    let again = |status: StatusCode, error: &str| {
+        let page = views::sign_in(&token, "/admin", "", &providers, Some(error));
+        let mut response = with_cookies_of(html(status, page), carrier);
+        forget_flow(&mut response, &state);
+        response
+    };
+    let Some(code) = answer.code.filter(|_| answer.error.is_none()) else {
+        return again(
+            StatusCode::UNAUTHORIZED,
+            "the provider did not sign you in; try again",
+        );
+    };
+    let binding = cookie(&headers, OAUTH_COOKIE).unwrap_or_default();
+    let ip = state.client_ip(&headers, peer.map(|Extension(ConnectInfo(a))| a));
+    match dashboard(&state)
+        .finish_provider_sign_in(binding, &answer.state, &code, ip)
+        .await
+    {
+        Ok(value) => {
+            let mut response = html(StatusCode::OK, views::signed_in());
+            set_cookie(&mut response, &state, SESSION_COOKIE, &value, None);
+            forget_flow(&mut response, &state);
+            response
+        }
+        Err(AppError::Forbidden) => again(StatusCode::FORBIDDEN, "this account is not an admin"),
+        Err(err) => {
+            let status = status_of(&err);
+            again(status, &async_graphql::Error::from(err).message)
+        }
+    }
+}
+
+fn forget_flow(response: &mut Response, state: &AppState) {
+    let cookie = format!("{OAUTH_COOKIE}=; Path=/admin/oauth; HttpOnly; SameSite=Lax");
+    add_cookie(response, state, cookie, Some(0));
 }
 
 pub(super) async fn sign_out(

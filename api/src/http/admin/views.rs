@@ -102,7 +102,13 @@ pub(super) fn notice(message: Option<Result<&str, &str>>) -> Markup {
     }
 }
 
-pub(super) fn sign_in(form_token: &str, next: &str, login: &str, error: Option<&str>) -> Markup {
+pub(super) fn sign_in(
+    form_token: &str,
+    next: &str,
+    login: &str,
+    providers: &[String],
+    error: Option<&str>,
+) -> Markup {
     page(
         "Sign in",
         None,
@@ -118,9 +124,48 @@ pub(super) fn sign_in(form_token: &str, next: &str, login: &str, error: Option<&
                 input #password name="password" type="password" autocomplete="current-password" required;
                 button type="submit" { "Sign in" }
             }
+            @if !providers.is_empty() {
+                form.card.providers method="post" action="/admin/sign-in/provider" {
+                    input type="hidden" name="form_token" value=(form_token);
+                    @for provider in providers {
+                        button type="submit" name="provider" value=(provider) { "Continue with " (provider_label(provider)) }
+                    }
+                }
+            }
             p.muted { "Only admins can sign in here. Make one with " code { "api admin create" } "." }
         },
     )
+}
+
+/// A provider's name as its button says it: `google` is "Google".
+fn provider_label(name: &str) -> String {
+    match name {
+        "github" => "GitHub".to_owned(),
+        _ => {
+            let mut chars = name.chars();
+            chars
+                .next()
+                .map(|first| first.to_uppercase().chain(chars).collect())
+                .unwrap_or_default()
+        }
+    }
+}
+
+/// After a provider sign-in: moves on to the overview by itself (a
+/// same-site navigation, which carries the new session cookie).
+pub(super) fn signed_in() -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta http-equiv="refresh" content="0;url=/admin";
+                title { "Signed in · Hearth admin" }
+                link rel="stylesheet" href="/admin/assets/admin.css";
+            }
+            body { main { p { "Signed in. " a href="/admin" { "Continue to the dashboard" } "." } } }
+        }
+    }
 }
 
 pub(super) fn setup(token: &str, form_token: &str, error: Option<&str>) -> Markup {
