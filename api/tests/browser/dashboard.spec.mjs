@@ -178,7 +178,9 @@ for (const [name, width, height] of [["desktop", 1280, 900], ["phone", 390, 844]
       const demo = await page.goto("/admin/users?q=demo%40hearth.dev");
       expect(demo.status()).toBe(200);
       const userHref = await page.getByRole("link", { name: "demo", exact: true }).getAttribute("href");
-      for (const [pane, path] of [["overview", "/admin"], ["users", "/admin/users"], ["user", userHref], ["content", "/admin/content"], ["comments", "/admin/content?kind=comments"], ["files", "/admin/files"], ["backups", "/admin/backups"], ["webhooks", "/admin/webhooks"], ["data", "/admin/data"], ["table", "/admin/data/users"], ["audit", "/admin/audit"], ["settings", "/admin/settings"]]) {
+      await page.goto("/admin/content?kind=communities");
+      const communityHref = await page.locator('table a[href^="/admin/communities/"]').first().getAttribute("href");
+      for (const [pane, path] of [["overview", "/admin"], ["users", "/admin/users"], ["user", userHref], ["content", "/admin/content"], ["comments", "/admin/content?kind=comments"], ["communities", "/admin/content?kind=communities"], ["community", communityHref], ["files", "/admin/files"], ["backups", "/admin/backups"], ["webhooks", "/admin/webhooks"], ["data", "/admin/data"], ["table", "/admin/data/users"], ["audit", "/admin/audit"], ["settings", "/admin/settings"]]) {
         const response = await page.goto(path);
         expect(response.status(), pane).toBe(200);
         // Nothing wider than the screen but the tables' own scrollers.
