@@ -55,7 +55,7 @@ env -i "PATH=$PATH" "HOME=$HOME" "DATABASE_URL=$database_url" "DATA_DIR=$work" \
   "$seed_bin" --scale small --seed 1 --reset >/dev/null
 env -i "PATH=$PATH" "HOME=$HOME" "DATABASE_URL=$database_url" "PORT=$port" "DATA_DIR=$work" \
   "JWT_SECRET=dashboard-check-secret-0123456789abcdef" "RUST_LOG=warn" "LOG_FORMAT=json" \
-  "AUTH_RATE_LIMIT_PER_IP=100000" "AUTH_RATE_LIMIT_PER_ACCOUNT=100000" \
+  "AUTH_RATE_LIMIT_PER_IP=100000" "AUTH_RATE_LIMIT_PER_ACCOUNT=100000" "METRICS_ENABLED=true" \
   "$api_bin" >"$work/api.log" 2>&1 &
 pid=$!
 for _ in $(seq 1 100); do

@@ -68,6 +68,8 @@ test("an admin signs in, finds a user and bans them; the API refuses their token
   await expect(page).toHaveURL(/\/admin\/sign-in\?next=/);
   await accessible(page, "sign-in");
   await signIn(page);
+  // The overview reads its traffic from the metrics the server keeps.
+  await expect(page.getByText("Requests per second")).toBeVisible();
 
   await page.getByRole("link", { name: "Users" }).click();
   await page.getByLabel("Email, username or id").fill("demo@hearth");
