@@ -867,7 +867,11 @@ async fn webhooks_show_their_deliveries_and_are_redelivered_and_rotated() {
     assert_eq!(
         audit.iter().map(|r| r[0].as_str()).collect::<Vec<_>>(),
         // Registered through the API, then handled in the dashboard.
-        ["webhook.create", "webhook.redeliver", "webhook.rotate_secret"]
+        [
+            "webhook.create",
+            "webhook.redeliver",
+            "webhook.rotate_secret"
+        ]
     );
     assert!(
         audit.iter().all(|r| !r[1].contains(new_secret.as_str())),

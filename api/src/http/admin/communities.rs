@@ -24,6 +24,23 @@ fn done_text(done: &str) -> Option<&'static str> {
     })
 }
 
+/// The community `id`, or the page saying there is none.
+async fn existing(
+    state: &AppState,
+    admin: &Admin,
+    id: Uuid,
+) -> Result<entity::community::Model, Response> {
+    match communities::find(&state.db, id).await {
+        Ok(Some(community)) => Ok(community),
+        Ok(None) => Err(refused(
+            Some(admin),
+            StatusCode::NOT_FOUND,
+            "no community has this id",
+        )),
+        Err(err) => Err(error_page(Some(admin), err)),
+    }
+}
+
 pub(super) async fn community(
     State(state): State<AppState>,
     Signed(admin): Signed,
@@ -95,13 +112,7 @@ pub(super) async fn member_action(
 ) -> Answer {
     fresh(&admin, &form.csrf)?;
     let db = &state.db;
-    let Some(community) = communities::find(db, id).await.map_err(failed(&admin))? else {
-        return Err(refused(
-            Some(&admin),
-            StatusCode::NOT_FOUND,
-            "no community has this id",
-        ));
-    };
+    let community = existing(&state, &admin, id).await?;
     let name = crate::users::service::find_by_id(db, user_id)
         .await
         .map_err(failed(&admin))?
@@ -165,13 +176,7 @@ pub(super) async fn delete(
 ) -> Answer {
     fresh(&admin, &form.csrf)?;
     let db = &state.db;
-    let Some(community) = communities::find(db, id).await.map_err(failed(&admin))? else {
-        return Err(refused(
-            Some(&admin),
-            StatusCode::NOT_FOUND,
-            "no community has this id",
-        ));
-    };
+    let community = existing(&state, &admin, id).await?;
     if form.confirm.trim() != community.slug {
         let err = AppError::bad_input("confirm", "type the community's slug to delete it");
         return Err(failed(&admin)(err));

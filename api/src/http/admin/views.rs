@@ -444,14 +444,13 @@ pub(super) fn user(
             h2 { "Admin actions on this account" }
             (audit_table(&page_data.audit))
             @if u.id != admin.user.id {
-                h2 #delete { "Delete the account" }
-                form.danger method="post" action=(format!("{base}/delete")) data-confirm="Delete this account and everything it owns? This cannot be undone." {
-                    input type="hidden" name="csrf" value=(admin.csrf);
-                    p { "Deletes the account, its sessions, posts, comments, reactions, messages and files. This cannot be undone." }
-                    label for="confirm-username" { "Type the username, " strong { (u.username) } ", to confirm" }
-                    input #confirm-username type="text" name="confirm" autocomplete="off" required;
-                    button type="submit" { "Delete account" }
-                }
+                (delete_form(admin, &Deletion {
+                    what: "account",
+                    action: format!("{base}/delete"),
+                    effect: "Deletes the account, its sessions, posts, comments, reactions, messages and files.",
+                    key: "username",
+                    value: &u.username,
+                }))
             }
         },
     )
@@ -515,6 +514,33 @@ pub(super) fn content(admin: &Admin, list: &ContentList<'_>) -> Markup {
             }
         },
     )
+}
+
+/// What a delete form deletes.
+struct Deletion<'a> {
+    /// "account", "community".
+    what: &'a str,
+    action: String,
+    effect: &'a str,
+    /// The field typed again to confirm, and its value.
+    key: &'a str,
+    value: &'a str,
+}
+
+/// A form that deletes for good: the name typed again confirms it (the
+/// server checks it; the script's question is only a second chance).
+fn delete_form(admin: &Admin, d: &Deletion<'_>) -> Markup {
+    let field = format!("confirm-{}", d.key);
+    html! {
+        h2 #delete { "Delete the " (d.what) }
+        form.danger method="post" action=(d.action) data-confirm=(format!("Delete this {}? This cannot be undone.", d.what)) {
+            input type="hidden" name="csrf" value=(admin.csrf);
+            p { (d.effect) " This cannot be undone." }
+            label for=(field) { "Type the " (d.key) ", " strong { (d.value) } ", to confirm" }
+            input id=(field) type="text" name="confirm" autocomplete="off" required;
+            button type="submit" { "Delete " (d.what) }
+        }
+    }
 }
 
 /// The content pane's tabs; `q` is already URL-encoded.

@@ -5,7 +5,7 @@ use entity::enums::{CommunityVisibility, MembershipRole};
 use maud::{Markup, html};
 use uuid::Uuid;
 
-use super::{Pane, content_tabs, notice, page, when};
+use super::{Deletion, Pane, content_tabs, delete_form, notice, page, when};
 use crate::admin::{
     Admin,
     communities::{CommunityPage, CommunityRow},
@@ -160,14 +160,13 @@ pub(in super::super) fn community(
             @if let Some(next) = data.next {
                 p { a rel="next" href=(format!("{base}?after={next}")) { "More members" } }
             }
-            h2 #delete { "Delete the community" }
-            form.danger method="post" action=(format!("{base}/delete")) data-confirm="Delete this community with all its posts? This cannot be undone." {
-                input type="hidden" name="csrf" value=(admin.csrf);
-                p { "Deletes the community, its memberships, and every post in it with their comments. This cannot be undone." }
-                label for="confirm-slug" { "Type the slug, " strong { (c.slug) } ", to confirm" }
-                input #confirm-slug type="text" name="confirm" autocomplete="off" required;
-                button type="submit" { "Delete community" }
-            }
+            (delete_form(admin, &Deletion {
+                what: "community",
+                action: format!("{base}/delete"),
+                effect: "Deletes the community, its memberships, and every post in it with their comments.",
+                key: "slug",
+                value: &c.slug,
+            }))
         },
     )
 }
