@@ -33,6 +33,7 @@ pub(crate) async fn set_removed(
     removed: bool,
 ) -> AppResult<comment::Model> {
     users::require_admin(db, viewer).await?;
+    let actor = viewer.user_id;
     db.transaction(move |tx| {
         Box::pin(async move {
             let Some(comment) = comment::Entity::find_by_id(id).one(&tx).await? else {
@@ -40,7 +41,14 @@ pub(crate) async fn set_removed(
             };
             let mut active: comment::ActiveModel = comment.into();
             active.removed_at = Set(removed.then(now));
-            Ok(active.update(&tx).await?)
+            let comment = active.update(&tx).await?;
+            let event = Event::CommentModerated {
+                comment: comment.id,
+                post: comment.post_id,
+                removed,
+            };
+            events::record(&tx, Some(actor), &event).await?;
+            Ok(comment)
         })
     })
     .await

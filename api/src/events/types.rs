@@ -21,11 +21,25 @@ pub enum Event {
     },
     #[serde(rename = "post.deleted")]
     PostDeleted { post: Uuid, community: Option<Uuid> },
+    /// An admin took a post out of every read (`removed`), or put it back.
+    #[serde(rename = "post.moderated")]
+    PostModerated {
+        post: Uuid,
+        community: Option<Uuid>,
+        removed: bool,
+    },
     #[serde(rename = "comment.created")]
     CommentCreated {
         comment: Uuid,
         post: Uuid,
         author: Uuid,
+    },
+    /// An admin took a comment out of every read (`removed`), or put it back.
+    #[serde(rename = "comment.moderated")]
+    CommentModerated {
+        comment: Uuid,
+        post: Uuid,
+        removed: bool,
     },
     /// `recipients` are the conversation's participants (at most 51),
     /// the sender included (their other devices show it too).
@@ -72,7 +86,9 @@ pub enum Event {
 pub(crate) mod kind {
     pub(crate) const POST_CREATED: &str = "post.created";
     pub(crate) const POST_DELETED: &str = "post.deleted";
+    pub(crate) const POST_MODERATED: &str = "post.moderated";
     pub(crate) const COMMENT_CREATED: &str = "comment.created";
+    pub(crate) const COMMENT_MODERATED: &str = "comment.moderated";
     pub(crate) const MESSAGE_SENT: &str = "message.sent";
     pub(crate) const REACTION_CHANGED: &str = "reaction.changed";
     pub(crate) const MEMBERSHIP_CHANGED: &str = "membership.changed";
@@ -81,10 +97,12 @@ pub(crate) mod kind {
     pub(crate) const ACCOUNT_DELETED: &str = "account.deleted";
 
     /// Every kind, for webhook registrations to check against.
-    pub(crate) const ALL: [&str; 9] = [
+    pub(crate) const ALL: [&str; 11] = [
         POST_CREATED,
         POST_DELETED,
+        POST_MODERATED,
         COMMENT_CREATED,
+        COMMENT_MODERATED,
         MESSAGE_SENT,
         REACTION_CHANGED,
         MEMBERSHIP_CHANGED,
@@ -109,7 +127,9 @@ impl Event {
             Self::App { kind, .. } => kind,
             Self::PostCreated { .. } => kind::POST_CREATED,
             Self::PostDeleted { .. } => kind::POST_DELETED,
+            Self::PostModerated { .. } => kind::POST_MODERATED,
             Self::CommentCreated { .. } => kind::COMMENT_CREATED,
+            Self::CommentModerated { .. } => kind::COMMENT_MODERATED,
             Self::MessageSent { .. } => kind::MESSAGE_SENT,
             Self::ReactionChanged { .. } => kind::REACTION_CHANGED,
             Self::MembershipChanged { .. } => kind::MEMBERSHIP_CHANGED,
@@ -135,12 +155,17 @@ impl Event {
             Self::PostCreated {
                 post, community, ..
             }
-            | Self::PostDeleted { post, community } => Routing {
+            | Self::PostDeleted { post, community }
+            | Self::PostModerated {
+                post, community, ..
+            } => Routing {
                 community,
                 post: Some(post),
                 ..Routing::default()
             },
-            Self::CommentCreated { post, .. } | Self::ReactionChanged { post, .. } => Routing {
+            Self::CommentCreated { post, .. }
+            | Self::CommentModerated { post, .. }
+            | Self::ReactionChanged { post, .. } => Routing {
                 post: Some(post),
                 ..Routing::default()
             },

@@ -46,6 +46,7 @@ pub(crate) async fn set_removed(
     removed: bool,
 ) -> AppResult<post::Model> {
     users::require_admin(db, viewer).await?;
+    let actor = viewer.user_id;
     db.transaction(move |tx| {
         Box::pin(async move {
             let Some(post) = post::Entity::find_by_id(id).one(&tx).await? else {
@@ -53,7 +54,14 @@ pub(crate) async fn set_removed(
             };
             let mut active: post::ActiveModel = post.into();
             active.removed_at = Set(removed.then(now));
-            Ok(active.update(&tx).await?)
+            let post = active.update(&tx).await?;
+            let event = Event::PostModerated {
+                post: post.id,
+                community: post.community_id,
+                removed,
+            };
+            events::record(&tx, Some(actor), &event).await?;
+            Ok(post)
         })
     })
     .await

@@ -214,9 +214,9 @@ pub(crate) struct CreateWebhookInput {
     /// `WEBHOOK_ALLOW_PRIVATE_ADDRESSES` is set.
     url: String,
     /// The event kinds to send: `post.created`, `post.deleted`,
-    /// `comment.created`, `message.sent`, `reaction.changed`,
-    /// `membership.changed`, `session.revoked`, `account.banned`,
-    /// `account.deleted`.
+    /// `post.moderated`, `comment.created`, `comment.moderated`,
+    /// `message.sent`, `reaction.changed`, `membership.changed`,
+    /// `session.revoked`, `account.banned`, `account.deleted`.
     events: Vec<String>,
     description: Option<String>,
 }

@@ -586,6 +586,29 @@ async fn removed_posts_and_comments_leave_every_read_until_restored() {
             "comment.restore"
         ]
     );
+    // Each one is an event too, for webhooks and after-commit hooks.
+    let events = crate::helpers::query_strings(
+        &app.conn,
+        "SELECT kind, CAST(data AS TEXT) AS data FROM events WHERE kind LIKE '%.moderated' ORDER BY position",
+        &["kind", "data"],
+    )
+    .await;
+    let seen: Vec<(String, bool)> = events
+        .iter()
+        .map(|r| {
+            let data: serde_json::Value = serde_json::from_str(&r[1]).expect("event data");
+            (r[0].clone(), data["removed"].as_bool().expect("removed"))
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("comment.moderated".to_owned(), true),
+            ("post.moderated".to_owned(), true),
+            ("post.moderated".to_owned(), false),
+            ("comment.moderated".to_owned(), false),
+        ]
+    );
 }
 
 #[tokio::test]

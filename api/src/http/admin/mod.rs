@@ -65,7 +65,7 @@ pub(super) fn routes(state: AppState) -> Router {
         .route("/admin/sign-out", post(session::sign_out))
         .route("/admin/sign-in/provider", post(session::provider_sign_in))
         .route(
-            crate::admin::service::OAUTH_CALLBACK_PATH,
+            crate::admin::provider::OAUTH_CALLBACK_PATH,
             get(session::provider_callback),
         )
         .route(
