@@ -29,8 +29,9 @@ pub(crate) struct Column {
 pub(crate) struct Table {
     pub(crate) name: String,
     pub(crate) columns: Vec<Column>,
-    /// The first primary-key column: the order pages follow.
-    pub(crate) key: String,
+    /// The primary key's columns in key order (the first column when there
+    /// is no key): pages follow them, newest first.
+    pub(crate) key: Vec<String>,
 }
 
 /// Rows as text, one `Option<String>` per column (`None` for NULL).
@@ -99,14 +100,14 @@ pub(crate) async fn table(db: &Db, name: &str) -> AppResult<Table> {
     let rows = db
         .query_all_raw(Statement::from_sql_and_values(backend, sql, values))
         .await?;
-    let mut key = (i32::MAX, String::new());
+    let mut key: Vec<(i32, String)> = Vec::new();
     let mut columns = Vec::new();
     for row in &rows {
         let column: String = row.try_get("", "name")?;
         let kind: String = row.try_get("", "kind")?;
         let pk: i32 = row.try_get("", "pk")?;
-        if pk > 0 && pk < key.0 {
-            key = (pk, column.clone());
+        if pk > 0 {
+            key.push((pk, column.clone()));
         }
         columns.push(Column {
             hidden: secret(&column),
@@ -114,11 +115,11 @@ pub(crate) async fn table(db: &Db, name: &str) -> AppResult<Table> {
             kind: kind.to_lowercase(),
         });
     }
-    let key = if key.1.is_empty() {
-        columns.first().map(|c| c.name.clone()).unwrap_or_default()
-    } else {
-        key.1
-    };
+    key.sort();
+    let mut key: Vec<String> = key.into_iter().map(|(_, column)| column).collect();
+    if key.is_empty() {
+        key.extend(columns.first().map(|c| c.name.clone()));
+    }
     Ok(Table {
         name: name.to_owned(),
         columns,
@@ -175,14 +176,14 @@ pub(crate) struct Query {
     /// ...shown as exactly this text.
     #[serde(default)]
     pub(crate) value: String,
-    /// Rows whose key comes before this one (the next page).
+    /// Rows whose key comes before this one (the next page): the key's
+    /// values as a JSON array of text, as [`rows`] gives it.
     pub(crate) after: Option<String>,
 }
 
 /// A page of `table`'s rows, newest key first, and the next page's cursor.
-/// A key of several columns pages by its first, so rows sharing that value
-/// across a page boundary show on the first page only; filter by it to see
-/// them all.
+/// A key of several columns pages by all of them (a row-value comparison),
+/// so no row is skipped where a page ends.
 pub(crate) async fn rows(
     db: &Db,
     table: &Table,
@@ -220,29 +221,42 @@ pub(crate) async fn rows(
             placeholder(values.len())
         ));
     }
-    let key = table
-        .columns
+    let key: Vec<&Column> = table
+        .key
         .iter()
-        .find(|c| c.name == table.key)
-        .ok_or(AppError::NotFound("table"))?;
+        .filter_map(|name| table.columns.iter().find(|c| &c.name == name))
+        .collect();
+    if key.is_empty() {
+        return Err(AppError::NotFound("table"));
+    }
     if let Some(after) = &query.after {
-        values.push(typed(key, after)?);
-        conditions.push(format!(
-            "{} < {}",
-            quote(&key.name),
-            placeholder(values.len())
-        ));
+        let bad = || AppError::bad_input("after", "is not a cursor of this table");
+        let parts: Vec<String> = serde_json::from_str(after).map_err(|_| bad())?;
+        if parts.len() != key.len() {
+            return Err(bad());
+        }
+        let mut marks = Vec::new();
+        for (column, raw) in key.iter().zip(&parts) {
+            values.push(typed(column, raw)?);
+            marks.push(placeholder(values.len()));
+        }
+        let names: Vec<String> = key.iter().map(|c| quote(&c.name)).collect();
+        conditions.push(format!("({}) < ({})", names.join(", "), marks.join(", ")));
     }
     let filter = if conditions.is_empty() {
         String::new()
     } else {
         format!(" WHERE {}", conditions.join(" AND "))
     };
+    let order: Vec<String> = key
+        .iter()
+        .map(|c| format!("{} DESC", quote(&c.name)))
+        .collect();
     let sql = format!(
-        "SELECT {} FROM {}{filter} ORDER BY {} DESC LIMIT {}",
+        "SELECT {} FROM {}{filter} ORDER BY {} LIMIT {}",
         select.join(", "),
         quote(&table.name),
-        quote(&key.name),
+        order.join(", "),
         limit + 1
     );
     let found = db
@@ -258,15 +272,21 @@ pub(crate) async fn rows(
                 .collect()
         })
         .collect();
-    let key_index = table
-        .columns
+    let key_at: Vec<usize> = key
         .iter()
-        .position(|c| c.name == table.key)
-        .unwrap_or(0);
+        .filter_map(|k| table.columns.iter().position(|c| c.name == k.name))
+        .collect();
     let limit = usize::try_from(limit).unwrap_or(usize::MAX);
     let next = if rows.len() > limit {
         rows.truncate(limit);
-        rows.last().and_then(|r| r[key_index].clone())
+        rows.last()
+            .and_then(|r| {
+                key_at
+                    .iter()
+                    .map(|&i| r[i].clone())
+                    .collect::<Option<Vec<_>>>()
+            })
+            .and_then(|parts| serde_json::to_string(&parts).ok())
     } else {
         None
     };

@@ -1021,8 +1021,58 @@ async fn the_data_browser_pages_filters_and_never_shows_secrets() {
         second.body
     );
 
+    // A key of two columns pages by both: 30 keys for each of two
+    // accounts, 60 rows, all seen once over two pages.
+    let (_, found) = app
+        .graphql("{ userByUsername(username: \"bob\") { id } }", json!({}))
+        .await;
+    let bob_global = found["data"]["userByUsername"]["id"]
+        .as_str()
+        .expect("bob")
+        .to_owned();
+    let bob_id = api::graphql::id::from_global_id(&bob_global.into())
+        .expect("a global id")
+        .1;
+    for account in [id, bob_id] {
+        for i in 0..30 {
+            use sea_orm::{ActiveModelTrait, Set};
+            entity::idempotency_key::ActiveModel {
+                account_id: Set(account),
+                key: Set(format!("k{i:03}")),
+                operation: Set("createPost".to_owned()),
+                fingerprint: Set("f".to_owned()),
+                result_id: Set(Uuid::now_v7()),
+                created_at: Set(chrono::Utc::now()),
+            }
+            .insert(&app.conn)
+            .await
+            .expect("a key row");
+        }
+    }
+    let mut seen = 0;
+    let mut path = "/admin/data/idempotency_keys".to_owned();
+    for pages in 1.. {
+        let page = browser.get(&path).await;
+        assert_eq!(page.status, 200, "{}", page.body);
+        seen += page.body.matches("<td>k0").count();
+        let Some(start) = page
+            .body
+            .find("/admin/data/idempotency_keys?column=&amp;value=&amp;after=")
+        else {
+            assert_eq!(pages, 2, "two pages");
+            break;
+        };
+        let end = start + page.body[start..].find('"').unwrap();
+        path = page.body[start..end].replace("&amp;", "&");
+    }
+    assert_eq!(seen, 60, "every row once");
+
     for (path, status) in [
         ("/admin/data/no_such_table", 404),
+        (
+            "/admin/data/idempotency_keys?after=%5B%22only-one%22%5D",
+            400,
+        ),
         ("/admin/data/users?column=password_hash&value=x", 400),
         ("/admin/data/users;drop%20table%20users", 404),
         ("/admin/data/events?after=not-a-number", 400),

@@ -738,7 +738,10 @@ pub(super) struct TablePage<'a> {
 
 pub(super) fn table(admin: &Admin, view: &TablePage<'_>) -> Markup {
     let t = view.table;
-    let key_index = t.columns.iter().position(|c| c.name == t.key).unwrap_or(0);
+    // The key's first column links to the rows that share its value (the
+    // row alone, for a key of one column).
+    let key = t.key.first().map_or("", String::as_str);
+    let key_index = t.columns.iter().position(|c| c.name == key).unwrap_or(0);
     let encoded =
         |text: &str| url::form_urlencoded::byte_serialize(text.as_bytes()).collect::<String>();
     page(
@@ -772,7 +775,7 @@ pub(super) fn table(admin: &Admin, view: &TablePage<'_>) -> Markup {
                                         td {
                                             @match (i == key_index, value) {
                                                 (_, None) => span.muted { "null" },
-                                                (true, Some(v)) => a href=(format!("/admin/data/{}?column={}&value={}", t.name, encoded(&t.key), encoded(v))) { (v) },
+                                                (true, Some(v)) => a href=(format!("/admin/data/{}?column={}&value={}", t.name, encoded(key), encoded(v))) { (v) },
                                                 (false, Some(v)) => (excerpt(v)),
                                             }
                                         }
