@@ -328,6 +328,8 @@ impl CommunitiesMutation {
             visibility: input.visibility.map(Into::into),
         };
         let community = service::update(context::db(ctx)?, &signed_in(ctx)?, id, changes).await?;
+        let detail = format!("changed the community {}", community.slug);
+        audit_if_admin(ctx, "community.update", id, detail).await?;
         Ok(Community(community))
     }
 
@@ -336,7 +338,11 @@ impl CommunitiesMutation {
     #[graphql(guard = "SignedIn")]
     async fn delete_community(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<ID> {
         let id = community_id(&id, "id")?;
-        let deleted = service::delete(context::db(ctx)?, &signed_in(ctx)?, id).await?;
+        let db = context::db(ctx)?;
+        let slug = service::find(db, id).await?.map(|c| c.slug);
+        let deleted = service::delete(db, &signed_in(ctx)?, id).await?;
+        let detail = format!("deleted the community {}", slug.unwrap_or_default());
+        audit_if_admin(ctx, "community.delete", id, detail).await?;
         Ok(to_global_id(NodeType::Community, deleted))
     }
 
@@ -381,6 +387,8 @@ impl CommunitiesMutation {
         let user = expect_global_id(&user_id, NodeType::User, "userId")?;
         let membership =
             service::add_member(context::db(ctx)?, &signed_in(ctx)?, community, user).await?;
+        let detail = format!("added {} to the community", username(ctx, user).await?);
+        audit_if_admin(ctx, "community.add_member", community, detail).await?;
         Ok(CommunityMember(membership))
     }
 
@@ -397,6 +405,8 @@ impl CommunitiesMutation {
         let user = expect_global_id(&user_id, NodeType::User, "userId")?;
         let db = context::db(ctx)?;
         service::remove_member(db, &signed_in(ctx)?, community, user).await?;
+        let detail = format!("removed {} from the community", username(ctx, user).await?);
+        audit_if_admin(ctx, "community.remove_member", community, detail).await?;
         let community = service::find(db, community)
             .await?
             .ok_or(crate::error::AppError::NotFound("community"))?;
@@ -421,6 +431,38 @@ impl CommunitiesMutation {
         };
         let membership =
             service::set_role(context::db(ctx)?, &signed_in(ctx)?, community, user, role).await?;
+        let detail = format!(
+            "made {} a {} of the community",
+            username(ctx, user).await?,
+            if role == entity::enums::MembershipRole::Moderator {
+                "moderator"
+            } else {
+                "member"
+            }
+        );
+        audit_if_admin(ctx, "community.set_role", community, detail).await?;
         Ok(CommunityMember(membership))
     }
+}
+
+/// Instance admins may manage any community, so what they do here goes to
+/// the audit log, as it does from the dashboard; members managing their
+/// own communities are not audited.
+async fn audit_if_admin(
+    ctx: &Context<'_>,
+    action: &'static str,
+    community: uuid::Uuid,
+    detail: String,
+) -> async_graphql::Result<()> {
+    if signed_in(ctx)?.role == entity::enums::UserRole::Admin {
+        let target = Some(("community", community.to_string()));
+        context::audit(ctx, action, target, detail).await?;
+    }
+    Ok(())
+}
+
+async fn username(ctx: &Context<'_>, id: uuid::Uuid) -> async_graphql::Result<String> {
+    Ok(crate::users::service::find_by_id(context::db(ctx)?, id)
+        .await?
+        .map_or_else(|| id.to_string(), |u| u.username))
 }

@@ -1410,9 +1410,40 @@ async fn admin_operations_over_graphql_land_in_the_same_audit_log() {
         .await;
     assert!(!body["errors"].is_null(), "{body}");
 
+    // An admin may manage any community: audited. Its owner: not.
+    let carl = TestUser::sign_up(&app, "carl").await;
+    let dan = TestUser::sign_up(&app, "dan").await;
+    let garden = community(&app, &carl, "gardeners", "PUBLIC").await;
+    join(&app, &dan, &garden).await;
+    let set_role = "mutation($c: ID!, $u: ID!, $r: AssignableRole!) { setCommunityMemberRole(communityId: $c, userId: $u, role: $r) { role } }";
+    let (_, body) = app
+        .graphql_as(
+            &token,
+            set_role,
+            json!({ "c": garden, "u": dan.id, "r": "MODERATOR" }),
+        )
+        .await;
+    assert_eq!(
+        body["data"]["setCommunityMemberRole"]["role"], "MODERATOR",
+        "{body}"
+    );
+    let reply = ask(
+        &app,
+        Some(&carl),
+        set_role,
+        json!({ "c": garden, "u": dan.id, "r": "MEMBER" }),
+    )
+    .await;
+    assert_eq!(ok(&reply, "setCommunityMemberRole")["role"], "MEMBER");
+
     assert_eq!(
         audit_actions(&app).await,
-        ["user.ban", "webhook.create", "webhook.delete"]
+        [
+            "user.ban",
+            "webhook.create",
+            "webhook.delete",
+            "community.set_role"
+        ]
     );
     let mut browser = Browser::new(&app);
     browser.sign_in("ann", PASSWORD).await;
