@@ -1,5 +1,6 @@
 // The admin dashboard as an admin meets it, in Debian's chromium: the
-// one-time setup link, sign-in, searching a user and banning them (and the
+// one-time setup link, sign-in (with a password, and with an OpenID
+// provider on another site), searching a user and banning them (and the
 // API refusing their token), removing a post (and the API losing it), taking and
 // downloading a backup, the audit log, keyboard use, and every pane
 // at desktop and phone width, light and dark, checked by axe-core (no
@@ -12,6 +13,8 @@ const ADMIN = { email: "owner@example.com", username: "owner", password: "owner-
 const DEMO = { login: "demo@hearth.dev", password: "hearth-demo" };
 const shots = process.env.DASHBOARD_SCREENSHOTS ?? "../../../target/dashboard/screenshots";
 const setupLink = process.env.ADMIN_SETUP_LINK;
+// The provider configured as "acme" (scripts/dashboard.sh starts it).
+const provider = process.env.PROVIDER_URL;
 
 test.describe.configure({ mode: "serial" });
 
@@ -194,3 +197,50 @@ for (const [name, width, height] of [["desktop", 1280, 900], ["phone", 390, 844]
     });
   }
 }
+
+// Needs only the admin from the first test; last, as a failure in a serial
+// run skips every test after it.
+test("an admin signs in with a provider in the browser", async ({ page, request }) => {
+  expect(provider, "the provider is running").toBeTruthy();
+  // Acme vouches for the admin's email; the account's is verified too (the
+  // setup link makes it so), so the identity joins the account.
+  const acme = { sub: "acme-owner", email: ADMIN.email, email_verified: true, name: "Owner", password: "acme-password-123" };
+  expect((await request.post(`${provider}/test/people`, { data: acme })).status()).toBe(200);
+
+  // What a Content-Security-Policy blocks shows only on the console.
+  const blocked = [];
+  page.on("console", (m) => { if (m.text().includes("Content Security Policy")) blocked.push(m.text()); });
+
+  // A fresh context: no dashboard cookie yet.
+  expect(await page.context().cookies()).toEqual([]);
+  await page.goto("/admin/sign-in");
+  const acmeButton = page.getByRole("button", { name: "Continue with Acme" });
+  await expect(acmeButton).toBeVisible();
+  await acmeButton.click();
+
+  const atProvider = (url) => url.origin === provider && url.pathname.startsWith("/interaction/");
+  await page.waitForURL(atProvider, { timeout: 10_000 }).catch(() => {});
+  expect(blocked, "nothing blocked on the way to the provider").toEqual([]);
+  await expect(page).toHaveURL(atProvider);
+  await page.getByLabel("Email").fill(acme.email);
+  await page.getByLabel("Password").fill(acme.password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page.getByRole("heading", { name: "Allow access" })).toBeVisible();
+  const callback = page.waitForResponse((r) => new URL(r.url()).pathname === "/admin/oauth/callback");
+  await page.getByRole("button", { name: "Allow" }).click();
+  // The callback answers a page that moves on by itself, so the Strict
+  // session cookie it sets goes with a same-site navigation.
+  expect((await callback).status()).toBe(200);
+
+  await expect(page.getByRole("heading", { level: 1, name: "Overview" })).toBeVisible();
+  await expect(page).toHaveURL(new URL("/admin", process.env.HEARTH_URL).href);
+  expect(blocked).toEqual([]);
+  await page.screenshot({ path: `${shots}/provider-signed-in.png`, fullPage: true });
+  const cookies = await page.context().cookies();
+  expect(cookies.find((c) => c.name === "hearth_admin")?.sameSite).toBe("Strict");
+  expect(cookies.find((c) => c.name === "hearth_admin_oauth"), "the flow cookie is spent").toBeUndefined();
+
+  await page.goto(`/admin/users?q=${encodeURIComponent(ADMIN.email)}`);
+  await page.getByRole("link", { name: ADMIN.username, exact: true }).click();
+  await expect(page.getByText(`acme: ${ADMIN.email}`)).toBeVisible();
+});

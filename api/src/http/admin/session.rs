@@ -140,7 +140,10 @@ pub(super) async fn provider_sign_in(
         .await
     {
         Ok((url, binding)) => {
-            let mut response = Redirect::to(&url).into_response();
+            // A page that moves on by itself, not a redirect: the CSP's
+            // `form-action 'self'` also covers where a form's answer
+            // redirects, and the provider is another origin.
+            let mut response = html(StatusCode::OK, views::moving_on(&url, "the provider"));
             let cookie =
                 format!("{OAUTH_COOKIE}={binding}; Path=/admin/oauth; HttpOnly; SameSite=Lax");
             let ttl = state.auth.config.social.flow_ttl.as_secs();
@@ -194,7 +197,7 @@ pub(super) async fn provider_callback(
         .await
     {
         Ok(value) => {
-            let mut response = html(StatusCode::OK, views::signed_in());
+            let mut response = html(StatusCode::OK, views::moving_on("/admin", "the dashboard"));
             set_cookie(&mut response, &state, SESSION_COOKIE, &value, None);
             forget_flow(&mut response, &state);
             response

@@ -151,19 +151,22 @@ fn provider_label(name: &str) -> String {
     }
 }
 
-/// After a provider sign-in: moves on to the overview by itself (a
-/// same-site navigation, which carries the new session cookie).
-pub(super) fn signed_in() -> Markup {
+/// A page that moves on to `to` by itself: after a provider sign-in (a
+/// same-site navigation, which carries the new Strict session cookie), and
+/// on the way to a provider (which a form's redirect may not reach under
+/// `form-action 'self'`). The link is there for browsers that do not
+/// follow a meta refresh.
+pub(super) fn moving_on(to: &str, name: &str) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
             head {
                 meta charset="utf-8";
-                meta http-equiv="refresh" content="0;url=/admin";
-                title { "Signed in · Hearth admin" }
+                meta http-equiv="refresh" content=(format!("0;url={to}"));
+                title { "Hearth admin" }
                 link rel="stylesheet" href="/admin/assets/admin.css";
             }
-            body { main { p { "Signed in. " a href="/admin" { "Continue to the dashboard" } "." } } }
+            body { main { p { a href=(to) { "Continue to " (name) } "." } } }
         }
     }
 }

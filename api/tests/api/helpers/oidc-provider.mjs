@@ -8,8 +8,15 @@
 //   and REST API (`/api/...`);
 // - `/test/...`: control endpoints, JSON in and out.
 //
+// Interactions (login, consent) are answered at once for `/test/authorize`;
+// a real browser gets HTML forms instead, signing in people registered with
+// `POST /test/people`.
+//
 // Usage: node oidc-provider.mjs '{"clients":[{"client_id":..,"client_secret":..,"redirect_uris":[..]}]}'
-// with OIDC_MODULES pointing at a node_modules holding oidc-provider. Prints
+// with OIDC_MODULES pointing at a node_modules holding oidc-provider. An
+// optional `"host"` names the issuer's host (default 127.0.0.1; `localhost`
+// puts the provider on another site than a server at 127.0.0.1, as a real
+// one is); it listens on 127.0.0.1 either way. Prints
 // `{"issuer":..,"port":..}` on one line when ready; exits when stdin closes.
 
 import crypto from 'node:crypto';
@@ -87,6 +94,8 @@ function sign({ keys, alg, claims, kid }) {
 const accounts = new Map();
 const flowUsers = new Map();
 let lastUser;
+// People a browser can sign in as on the login form, by email.
+const people = new Map(); // email -> { password, user }
 
 async function findAccount(_ctx, sub) {
   const user = accounts.get(sub);
@@ -167,6 +176,14 @@ async function control(req, res, path) {
       } finally {
         flowUsers.delete(flow);
       }
+    }
+    case 'POST /test/people': {
+      const { password, ...user } = await readJson(req);
+      if (!user.sub || !user.email || !password) {
+        return sendJson(res, 400, { error: 'sub, email and password are required' });
+      }
+      people.set(user.email.toLowerCase(), { password, user });
+      return sendJson(res, 200, {});
     }
     case 'POST /test/sign': {
       const body = await readJson(req);
@@ -256,13 +273,20 @@ async function browse(start, flow) {
   return { error: 'more than 20 redirects' };
 }
 
-// oidc-provider's interactions, answered without a page: login as the flow's
-// user, then consent to everything the client asked for.
+// oidc-provider's interactions. `browse` marks its requests with
+// `x-test-flow`; anything else is a browser, which gets pages.
 async function interaction(req, res) {
+  if (req.headers['x-test-flow'] === undefined) return interactionPage(req, res);
+  return interactionAnswered(req, res);
+}
+
+// Without a page: login as the flow's user, then consent to everything the
+// client asked for.
+async function interactionAnswered(req, res) {
   const details = await provider.interactionDetails(req, res);
   const user = flowUsers.get(req.headers['x-test-flow']) ?? lastUser;
   if (!user) return sendJson(res, 400, { error: 'no user registered for this authorization' });
-  const { prompt, params, session } = details;
+  const { prompt } = details;
   if (prompt.name === 'login') {
     accounts.set(user.sub, user);
     return provider.interactionFinished(req, res, { login: { accountId: user.sub } }, {
@@ -270,21 +294,90 @@ async function interaction(req, res) {
     });
   }
   if (prompt.name === 'consent') {
-    const grant = details.grantId
-      ? await provider.Grant.find(details.grantId)
-      : new provider.Grant({ accountId: session.accountId, clientId: params.client_id });
-    const missing = prompt.details;
-    if (missing.missingOIDCScope) grant.addOIDCScope(missing.missingOIDCScope.join(' '));
-    if (missing.missingOIDCClaims) grant.addOIDCClaims(missing.missingOIDCClaims);
-    for (const [indicator, scopes] of Object.entries(missing.missingResourceScopes ?? {})) {
-      grant.addResourceScope(indicator, scopes.join(' '));
-    }
-    const grantId = await grant.save();
+    const grantId = await grantMissing(details);
     return provider.interactionFinished(req, res, { consent: { grantId } }, {
       mergeWithLastSubmission: true,
     });
   }
   return sendJson(res, 400, { error: `unexpected prompt ${prompt.name}` });
+}
+
+// Grants everything the consent prompt says is missing.
+async function grantMissing(details) {
+  const { prompt, params, session } = details;
+  const grant = details.grantId
+    ? await provider.Grant.find(details.grantId)
+    : new provider.Grant({ accountId: session.accountId, clientId: params.client_id });
+  const missing = prompt.details;
+  if (missing.missingOIDCScope) grant.addOIDCScope(missing.missingOIDCScope.join(' '));
+  if (missing.missingOIDCClaims) grant.addOIDCClaims(missing.missingOIDCClaims);
+  for (const [indicator, scopes] of Object.entries(missing.missingResourceScopes ?? {})) {
+    grant.addResourceScope(indicator, scopes.join(' '));
+  }
+  return grant.save();
+}
+
+const escapeHtml = (text) => String(text).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
+function sendPage(res, status, title, body) {
+  const text = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(title)} · Test provider</title></head>
+<body><main><h1>${escapeHtml(title)}</h1>
+${body}
+</main></body></html>
+`;
+  res.writeHead(status, {
+    'content-type': 'text/html; charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+    'cache-control': 'no-store',
+  });
+  res.end(text);
+}
+
+function loginPage(res, uid, status, error, email = '') {
+  return sendPage(res, status, 'Sign in', `${error ? `<p role="alert">${escapeHtml(error)}</p>\n` : ''}<form method="post" action="/interaction/${escapeHtml(uid)}/login">
+<p><label>Email <input type="email" name="email" autocomplete="username" required value="${escapeHtml(email)}"></label></p>
+<p><label>Password <input type="password" name="password" autocomplete="current-password" required></label></p>
+<p><button type="submit">Sign in</button></p>
+</form>`);
+}
+
+// What a person sees: a login form, then a consent page; each posts back to
+// `/interaction/<uid>/<login|consent>`.
+async function interactionPage(req, res) {
+  const details = await provider.interactionDetails(req, res);
+  const { uid, prompt, params } = details;
+  const action = new URL(req.url, origin).pathname.split('/')[3];
+  if (req.method === 'GET' && action === undefined) {
+    if (prompt.name === 'login') return loginPage(res, uid, 200);
+    if (prompt.name === 'consent') {
+      const scopes = String(params.scope ?? '').split(' ').filter(Boolean);
+      return sendPage(res, 200, 'Allow access', `<p>${escapeHtml(params.client_id)} asks for: ${escapeHtml(scopes.join(', '))}.</p>
+<form method="post" action="/interaction/${escapeHtml(uid)}/consent">
+<p><button type="submit">Allow</button></p>
+</form>`);
+    }
+    return sendPage(res, 400, 'Cannot continue', `<p>unexpected prompt ${escapeHtml(prompt.name)}</p>`);
+  }
+  if (req.method === 'POST' && action === 'login' && prompt.name === 'login') {
+    const form = new URLSearchParams(await readBody(req));
+    const email = form.get('email') ?? '';
+    const person = people.get(email.trim().toLowerCase());
+    if (!person || person.password !== form.get('password')) {
+      return loginPage(res, uid, 401, 'Wrong email or password.', email);
+    }
+    accounts.set(person.user.sub, person.user);
+    return provider.interactionFinished(req, res, { login: { accountId: person.user.sub } }, {
+      mergeWithLastSubmission: false,
+    });
+  }
+  if (req.method === 'POST' && action === 'consent' && prompt.name === 'consent') {
+    const grantId = await grantMissing(details);
+    return provider.interactionFinished(req, res, { consent: { grantId } }, {
+      mergeWithLastSubmission: true,
+    });
+  }
+  return sendPage(res, 400, 'Cannot continue', `<p>${escapeHtml(req.method)} ${escapeHtml(action ?? '')} at the ${escapeHtml(prompt.name)} prompt</p>`);
 }
 
 // The native issuer
@@ -435,9 +528,11 @@ async function github(req, res, url) {
 
 // Start
 
+const host = config.host ?? '127.0.0.1';
+
 server.listen(0, '127.0.0.1', () => {
   const { port } = server.address();
-  origin = `http://127.0.0.1:${port}`;
+  origin = `http://${host}:${port}`;
   provider = new Provider(origin, {
     clients: clients.map((c) => ({
       client_id: c.client_id,
