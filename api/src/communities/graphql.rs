@@ -328,8 +328,11 @@ impl CommunitiesMutation {
             visibility: input.visibility.map(Into::into),
         };
         let community = service::update(context::db(ctx)?, &signed_in(ctx)?, id, changes).await?;
-        let detail = format!("changed the community {}", community.slug);
-        audit_if_admin(ctx, "community.update", id, detail).await?;
+        let slug = &community.slug;
+        audit_if_admin(ctx, "community.update", id, async || {
+            Ok(format!("changed the community {slug}"))
+        })
+        .await?;
         Ok(Community(community))
     }
 
@@ -338,12 +341,13 @@ impl CommunitiesMutation {
     #[graphql(guard = "SignedIn")]
     async fn delete_community(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<ID> {
         let id = community_id(&id, "id")?;
-        let db = context::db(ctx)?;
-        let slug = service::find(db, id).await?.map(|c| c.slug);
-        let deleted = service::delete(db, &signed_in(ctx)?, id).await?;
-        let detail = format!("deleted the community {}", slug.unwrap_or_default());
-        audit_if_admin(ctx, "community.delete", id, detail).await?;
-        Ok(to_global_id(NodeType::Community, deleted))
+        let deleted = service::delete(context::db(ctx)?, &signed_in(ctx)?, id).await?;
+        let slug = &deleted.slug;
+        audit_if_admin(ctx, "community.delete", id, async || {
+            Ok(format!("deleted the community {slug}"))
+        })
+        .await?;
+        Ok(to_global_id(NodeType::Community, deleted.id))
     }
 
     /// Joins a public community (`FORBIDDEN` for private ones: a moderator
@@ -387,8 +391,13 @@ impl CommunitiesMutation {
         let user = expect_global_id(&user_id, NodeType::User, "userId")?;
         let membership =
             service::add_member(context::db(ctx)?, &signed_in(ctx)?, community, user).await?;
-        let detail = format!("added {} to the community", username(ctx, user).await?);
-        audit_if_admin(ctx, "community.add_member", community, detail).await?;
+        audit_if_admin(ctx, "community.add_member", community, async || {
+            Ok(format!(
+                "added {} to the community",
+                username(ctx, user).await?
+            ))
+        })
+        .await?;
         Ok(CommunityMember(membership))
     }
 
@@ -405,8 +414,13 @@ impl CommunitiesMutation {
         let user = expect_global_id(&user_id, NodeType::User, "userId")?;
         let db = context::db(ctx)?;
         service::remove_member(db, &signed_in(ctx)?, community, user).await?;
-        let detail = format!("removed {} from the community", username(ctx, user).await?);
-        audit_if_admin(ctx, "community.remove_member", community, detail).await?;
+        audit_if_admin(ctx, "community.remove_member", community, async || {
+            Ok(format!(
+                "removed {} from the community",
+                username(ctx, user).await?
+            ))
+        })
+        .await?;
         let community = service::find(db, community)
             .await?
             .ok_or(crate::error::AppError::NotFound("community"))?;
@@ -431,32 +445,32 @@ impl CommunitiesMutation {
         };
         let membership =
             service::set_role(context::db(ctx)?, &signed_in(ctx)?, community, user, role).await?;
-        let detail = format!(
-            "made {} a {} of the community",
-            username(ctx, user).await?,
-            if role == entity::enums::MembershipRole::Moderator {
-                "moderator"
-            } else {
-                "member"
-            }
-        );
-        audit_if_admin(ctx, "community.set_role", community, detail).await?;
+        let title = if role == entity::enums::MembershipRole::Moderator {
+            "moderator"
+        } else {
+            "member"
+        };
+        audit_if_admin(ctx, "community.set_role", community, async || {
+            let name = username(ctx, user).await?;
+            Ok(format!("made {name} a {title} of the community"))
+        })
+        .await?;
         Ok(CommunityMember(membership))
     }
 }
 
 /// Instance admins may manage any community, so what they do here goes to
 /// the audit log, as it does from the dashboard; members managing their
-/// own communities are not audited.
+/// own communities are not audited (and `detail` is not even worked out).
 async fn audit_if_admin(
     ctx: &Context<'_>,
     action: &'static str,
     community: uuid::Uuid,
-    detail: String,
+    detail: impl AsyncFnOnce() -> async_graphql::Result<String>,
 ) -> async_graphql::Result<()> {
     if signed_in(ctx)?.role == entity::enums::UserRole::Admin {
         let target = Some(("community", community.to_string()));
-        context::audit(ctx, action, target, detail).await?;
+        context::audit(ctx, action, target, detail().await?).await?;
     }
     Ok(())
 }

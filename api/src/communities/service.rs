@@ -283,10 +283,10 @@ pub(crate) async fn update(
 }
 
 /// Deletes a community with its memberships, posts and their comments:
-/// its owner's or an instance admin's decision.
-pub(crate) async fn delete(db: &Db, viewer: &AuthSession, id: Uuid) -> AppResult<Uuid> {
+/// its owner's or an instance admin's decision. Returns it as it was.
+pub(crate) async fn delete(db: &Db, viewer: &AuthSession, id: Uuid) -> AppResult<community::Model> {
     let user = active_user(db, viewer).await?;
-    get(db, id).await?;
+    let community = get(db, id).await?;
     let owner = role_of(db, id, viewer.user_id).await? == Some(MembershipRole::Owner);
     if !owner && !crate::users::service::is_admin(&user) {
         return Err(AppError::Forbidden);
@@ -295,7 +295,7 @@ pub(crate) async fn delete(db: &Db, viewer: &AuthSession, id: Uuid) -> AppResult
         Box::pin(async move { Ok(community::Entity::delete_by_id(id).exec(&tx).await?) })
     })
     .await?;
-    Ok(id)
+    Ok(community)
 }
 
 /// Joins a public community. Private ones are invite-only (`FORBIDDEN`);
