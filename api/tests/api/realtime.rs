@@ -690,6 +690,10 @@ async fn a_session_signed_out_on_one_process_ends_on_the_others() {
     );
     call(addr_a, Some(&token), "mutation { signOut }", json!({})).await;
     let signed_out = Instant::now();
+    // The end travels through the event log, usually in milliseconds; the
+    // bound only has to tell it from the token's own expiry (minutes), with
+    // room for a CI machine running many tests on two cores.
+    let within = Duration::from_secs(3);
     let closed = tokio::spawn(async move { ws.closed().await });
     loop {
         let body = me(addr_b, token.clone()).await;
@@ -697,7 +701,7 @@ async fn a_session_signed_out_on_one_process_ends_on_the_others() {
             break;
         }
         assert!(
-            signed_out.elapsed() < Duration::from_secs(1),
+            signed_out.elapsed() < within,
             "still accepted after {:?}: {body}",
             signed_out.elapsed()
         );
@@ -706,10 +710,6 @@ async fn a_session_signed_out_on_one_process_ends_on_the_others() {
     let refused_after = signed_out.elapsed();
     let (code, _) = closed.await.unwrap();
     assert_eq!(code, 4403);
-    assert!(
-        signed_out.elapsed() < Duration::from_secs(1),
-        "{:?}",
-        signed_out.elapsed()
-    );
+    assert!(signed_out.elapsed() < within, "{:?}", signed_out.elapsed());
     println!("signed out on A: token refused on B after {refused_after:?}");
 }
