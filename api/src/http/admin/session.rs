@@ -97,10 +97,8 @@ pub(super) async fn sign_in(
             set_cookie(&mut response, &state, SESSION_COOKIE, &value, None);
             response
         }
-        Err(AppError::Forbidden) => again(StatusCode::FORBIDDEN, "this account is not an admin"),
         Err(err) => {
-            let status = status_of(&err);
-            let message = async_graphql::Error::from(err).message;
+            let (status, message) = sign_in_refusal(err);
             again(status, &message)
         }
     }
@@ -151,8 +149,8 @@ pub(super) async fn provider_sign_in(
             response
         }
         Err(err) => {
-            let status = status_of(&err);
-            again(status, &async_graphql::Error::from(err).message)
+            let (status, message) = sign_in_refusal(err);
+            again(status, &message)
         }
     }
 }
@@ -202,11 +200,22 @@ pub(super) async fn provider_callback(
             forget_flow(&mut response, &state);
             response
         }
-        Err(AppError::Forbidden) => again(StatusCode::FORBIDDEN, "this account is not an admin"),
         Err(err) => {
-            let status = status_of(&err);
-            again(status, &async_graphql::Error::from(err).message)
+            let (status, message) = sign_in_refusal(err);
+            again(status, &message)
         }
+    }
+}
+
+/// What the sign-in page says when a sign-in fails: the API's answer, or
+/// that the account is not an admin.
+fn sign_in_refusal(err: AppError) -> (StatusCode, String) {
+    match err {
+        AppError::Forbidden => (
+            StatusCode::FORBIDDEN,
+            "this account is not an admin".to_owned(),
+        ),
+        err => (status_of(&err), async_graphql::Error::from(err).message),
     }
 }
 
