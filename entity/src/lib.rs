@@ -11,8 +11,10 @@
 //! must match it column for column.
 
 pub mod audit_entry;
+pub mod block;
 pub mod comment;
 pub mod community;
+pub mod community_mute;
 pub mod conversation;
 pub mod conversation_participant;
 pub mod email_code;
@@ -34,6 +36,7 @@ pub mod reaction;
 pub mod refresh_token;
 pub mod session;
 pub mod user;
+pub mod user_mute;
 pub mod webhook_attempt;
 pub mod webhook_delivery;
 pub mod webhook_endpoint;
@@ -41,8 +44,10 @@ pub mod webhook_endpoint;
 pub mod prelude {
     //! The entities under short names, for `use entity::prelude::*`.
     pub use super::audit_entry::Entity as AuditEntry;
+    pub use super::block::Entity as Block;
     pub use super::comment::Entity as Comment;
     pub use super::community::Entity as Community;
+    pub use super::community_mute::Entity as CommunityMute;
     pub use super::conversation::Entity as Conversation;
     pub use super::conversation_participant::Entity as ConversationParticipant;
     pub use super::email_code::Entity as EmailCode;
@@ -63,6 +68,7 @@ pub mod prelude {
     pub use super::refresh_token::Entity as RefreshToken;
     pub use super::session::Entity as Session;
     pub use super::user::Entity as User;
+    pub use super::user_mute::Entity as UserMute;
     pub use super::webhook_attempt::Entity as WebhookAttempt;
     pub use super::webhook_delivery::Entity as WebhookDelivery;
     pub use super::webhook_endpoint::Entity as WebhookEndpoint;

@@ -34,6 +34,7 @@ mod m20261206_000013_hooks;
 mod m20261206_000014_event_wakeups;
 mod m20261206_000015_social_sign_in;
 mod m20261206_000016_admin_dashboard;
+mod m20261206_000017_blocks_and_mutes;
 pub mod settings;
 mod tables;
 
@@ -59,6 +60,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000014_event_wakeups::Migration),
             Box::new(m20261206_000015_social_sign_in::Migration),
             Box::new(m20261206_000016_admin_dashboard::Migration),
+            Box::new(m20261206_000017_blocks_and_mutes::Migration),
         ]
     }
 }

@@ -24,7 +24,8 @@ use crate::{
     paging::{KeysetCursor, Page, PageArgs, PageRequest},
     posts::graphql::Post,
     posts::loaders::PostKey,
-    users::graphql::{User, load_user},
+    safety::loaders::Relation,
+    users::graphql::{User, load_user, viewer_relation},
     users::loaders::UserKey,
 };
 
@@ -56,8 +57,9 @@ impl Comment {
             .ok_or_else(|| AppError::NotFound("post").into())
     }
 
-    /// The comment this one replies to; null for a top-level comment, and
-    /// while the parent's author is banned (their comments are hidden).
+    /// The comment this one replies to; null for a top-level comment,
+    /// while the parent's author is banned (their comments are hidden),
+    /// and when a block stands between the parent's author and the viewer.
     async fn parent(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Comment>> {
         let Some(parent_id) = self.0.parent_id else {
             return Ok(None);
@@ -66,9 +68,12 @@ impl Comment {
             return Ok(None);
         };
         let author = load_one(ctx, UserKey(parent.author_id)).await?;
-        Ok(author
-            .filter(|a| a.disabled_at.is_none())
-            .map(|_| Comment(parent)))
+        if author.is_none_or(|a| a.disabled_at.is_some())
+            || viewer_relation(ctx, Relation::Hidden, parent.author_id).await?
+        {
+            return Ok(None);
+        }
+        Ok(Some(Comment(parent)))
     }
 
     /// Direct replies, oldest first.
@@ -108,9 +113,13 @@ pub(crate) async fn comment_thread(
     let request = PageRequest::new(page)?;
     let page = match request.first_page_limit() {
         Some(limit) => {
-            let rows = load_one(ctx, FirstCommentsKey { thread, limit })
-                .await?
-                .unwrap_or_default();
+            let viewer = viewer_id(ctx)?;
+            let key = FirstCommentsKey {
+                viewer,
+                thread,
+                limit,
+            };
+            let rows = load_one(ctx, key).await?.unwrap_or_default();
             request.finish(rows)
         }
         None => service::list(context::db(ctx)?, viewer_id(ctx)?, thread, &request).await?,

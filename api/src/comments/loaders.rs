@@ -10,7 +10,7 @@ use crate::graphql::loader::{DbLoader, LoadResult, by_id};
 use entity::comment;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Order};
 
-use super::service::{Thread, shown};
+use super::service::{Thread, shown, shown_to};
 use crate::graphql::loader::counts;
 
 by_id!(CommentKey, comment);
@@ -33,11 +33,13 @@ impl Loader<CommentCountKey> for DbLoader {
     }
 }
 
-/// The first page of a thread (oldest first) for many threads at once: the
-/// feed's "first five comments of each post" in one statement. Holds up to
-/// `limit + 1` rows, so the caller can tell whether there are more.
+/// The first page of a thread (oldest first) as `viewer` sees it, for
+/// many threads at once: the feed's "first five comments of each post" in
+/// one statement. Holds up to `limit + 1` rows, so the caller can tell
+/// whether there are more.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct FirstCommentsKey {
+    pub viewer: Option<Uuid>,
     pub thread: Thread,
     pub limit: u64,
 }
@@ -47,23 +49,17 @@ impl Loader<FirstCommentsKey> for DbLoader {
     type Error = async_graphql::Error;
 
     async fn load(&self, keys: &[FirstCommentsKey]) -> LoadResult<FirstCommentsKey, Self::Value> {
+        // One statement per viewer and kind of thread (the shared loader
+        // may hold the threads of many concurrent requests).
+        let mut groups: HashMap<(Option<Uuid>, bool), Vec<&FirstCommentsKey>> = HashMap::new();
+        for key in keys {
+            let top_level = matches!(key.thread, Thread::Post(_));
+            groups.entry((key.viewer, top_level)).or_default().push(key);
+        }
         let mut pages = HashMap::new();
-        let (on_posts, replies): (Vec<&FirstCommentsKey>, Vec<&FirstCommentsKey>) = keys
-            .iter()
-            .partition(|k| matches!(k.thread, Thread::Post(_)));
-        for (group, top_level) in [(on_posts, true), (replies, false)] {
-            if group.is_empty() {
-                continue;
-            }
-            let limit = group
-                .iter()
-                .map(|k: &&FirstCommentsKey| k.limit)
-                .max()
-                .unwrap_or_default()
-                + 1;
-            // One statement for the whole batch (the shared loader may hold
-            // the threads of many concurrent requests): the same rows as
-            // `thread_condition` per thread.
+        for ((viewer, top_level), group) in groups {
+            let limit = group.iter().map(|k| k.limit).max().unwrap_or_default() + 1;
+            // The same rows as `thread_condition` per thread.
             let threads: Vec<Uuid> = group
                 .iter()
                 .map(|k| thread_id(k.thread))
@@ -75,7 +71,7 @@ impl Loader<FirstCommentsKey> for DbLoader {
             } else {
                 comment::Column::ParentId
             };
-            let mut filter = shown();
+            let mut filter = shown_to(viewer);
             if top_level {
                 filter = filter.add(comment::Column::ParentId.is_null());
             }

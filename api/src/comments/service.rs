@@ -1,5 +1,6 @@
 //! Comments: readable where their post is readable (unless an admin
-//! removed them or their author is banned); written by anyone who can read the post; deleted by their
+//! removed them, their author is banned, or a block stands between their
+//! author and the reader); written by anyone who can read the post; deleted by their
 //! author, by the post's community's owner and moderators, or by an admin.
 
 use entity::{comment, post, user};
@@ -18,6 +19,7 @@ use crate::{
     idempotency::{self, Done, IdempotencyKey},
     paging::{ListOrder, Page, PageRequest},
     posts::service as posts,
+    safety::service as safety,
     users::service::{self as users, active_user},
     validate,
 };
@@ -63,7 +65,13 @@ fn readable(viewer: Option<Uuid>) -> Condition {
         .to_owned();
     Condition::all()
         .add(comment::Column::PostId.in_subquery(readable_posts))
-        .add(shown())
+        .add(shown_to(viewer))
+}
+
+/// The comments `viewer` may see where their post is readable: [`shown`],
+/// and not by someone on either side of a block with the viewer.
+pub(crate) fn shown_to(viewer: Option<Uuid>) -> Condition {
+    shown().add(safety::visible_to(comment::Column::AuthorId, viewer))
 }
 
 /// The comments anyone may see where their post is readable: not removed
@@ -94,16 +102,17 @@ pub enum Thread {
     Replies(Uuid),
 }
 
-/// The comments visible to everyone who can see the thread's post: only
-/// removed ones and a banned author's are held back.
-pub(crate) fn thread_condition(thread: Thread) -> Condition {
+/// The comments of a thread `viewer` may see, once they may see its
+/// post: removed ones, a banned author's and those across a block are
+/// held back.
+pub(crate) fn thread_condition(thread: Thread, viewer: Option<Uuid>) -> Condition {
     let place = match thread {
         Thread::Post(post_id) => Condition::all()
             .add(comment::Column::PostId.eq(post_id))
             .add(comment::Column::ParentId.is_null()),
         Thread::Replies(parent_id) => Condition::all().add(comment::Column::ParentId.eq(parent_id)),
     };
-    place.add(shown())
+    place.add(shown_to(viewer))
 }
 
 /// One page of a thread, oldest first, after checking the viewer may read
@@ -126,7 +135,7 @@ pub(crate) async fn list(
     }
     let rows = page
         .apply(
-            comment::Entity::find().filter(thread_condition(thread)),
+            comment::Entity::find().filter(thread_condition(thread, viewer)),
             comment::Column::CreatedAt,
             comment::Column::Id,
             ListOrder::OldestFirst,
@@ -186,7 +195,8 @@ pub(crate) async fn create(
 
 /// Writes the comment in one statement, `INSERT … SELECT … WHERE`, that
 /// inserts only when the author is active, the post readable to them and
-/// the parent (if any) on that post: one round trip and one commit on the
+/// the parent (if any) on that post and visible to them (so nobody replies
+/// across a block): one round trip and one commit on the
 /// hot path instead of a query per check; its event is written with it.
 /// With an idempotency key it runs in a transaction with the key's claim.
 async fn insert_if_allowed(
@@ -225,6 +235,7 @@ async fn insert_if_allowed(
             .from(comment::Entity)
             .and_where(C::Id.eq(parent_id))
             .and_where(C::PostId.eq(input.post_id))
+            .cond_where(shown_to(Some(viewer.user_id)))
             .to_owned();
         row.and_where(Expr::exists(parent_on_post));
     }

@@ -23,7 +23,8 @@ use crate::{
     hooks::{self, Change},
     paging::{KeysetCursor, PageArgs, PageRequest},
     posts::graphql::{PostConnection, PostFilterInput, list_posts},
-    users::graphql::{User, load_user},
+    safety::loaders::Relation,
+    users::graphql::{User, load_user, viewer_relation},
     validate,
 };
 
@@ -98,8 +99,14 @@ impl Community {
         Ok(load_one(ctx, key).await?.map(Into::into))
     }
 
-    /// Members, oldest first. `FORBIDDEN` for non-members of a private
-    /// community.
+    /// Whether the signed-in viewer muted this community (false when
+    /// anonymous).
+    async fn viewer_has_muted(&self, ctx: &Context<'_>) -> async_graphql::Result<bool> {
+        viewer_relation(ctx, Relation::MutedCommunity, self.0.id).await
+    }
+
+    /// Members, oldest first, without anyone the viewer blocked or who
+    /// blocked them. `FORBIDDEN` for non-members of a private community.
     #[graphql(complexity = "page_complexity(first, last, child_complexity)")]
     async fn members(
         &self,

@@ -22,6 +22,7 @@ use crate::{
     error::{AppError, AppResult},
     events::{self, Event},
     paging::{ListOrder, Page, PageRequest},
+    safety::service as safety,
     users::service::active_user,
     validate,
 };
@@ -484,7 +485,8 @@ pub(crate) async fn set_role(
     .await
 }
 
-/// Members, oldest first; members only for a private community.
+/// Members, oldest first, without anyone on either side of a block with
+/// `viewer`; members only for a private community.
 pub(crate) async fn members(
     db: &Db,
     viewer: Option<Uuid>,
@@ -494,7 +496,9 @@ pub(crate) async fn members(
     require_readable(db, viewer, community_id).await?;
     let rows = page
         .apply(
-            membership::Entity::find().filter(membership::Column::CommunityId.eq(community_id)),
+            membership::Entity::find()
+                .filter(membership::Column::CommunityId.eq(community_id))
+                .filter(safety::visible_to(membership::Column::UserId, viewer)),
             membership::Column::CreatedAt,
             membership::Column::Id,
             ListOrder::OldestFirst,

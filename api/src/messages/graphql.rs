@@ -45,11 +45,14 @@ impl Conversation {
         self.0.last_message_at
     }
 
-    /// Everyone in the conversation, the viewer included.
+    /// Everyone in the conversation, the viewer included (but not anyone
+    /// on either side of a block with the viewer).
     async fn participants(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<User>> {
-        let ids = load_one(ctx, ParticipantsKey(self.0.id))
-            .await?
-            .unwrap_or_default();
+        let key = ParticipantsKey {
+            viewer: signed_in(ctx)?.user_id,
+            conversation: self.0.id,
+        };
+        let ids = load_one(ctx, key).await?.unwrap_or_default();
         let users = load_many(ctx, ids.iter().map(|id| UserKey(*id))).await?;
         Ok(ids
             .iter()
@@ -68,7 +71,11 @@ impl Conversation {
     }
 
     async fn last_message(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Message>> {
-        Ok(load_one(ctx, LastMessageKey(self.0.id)).await?.map(Message))
+        let key = LastMessageKey {
+            viewer: signed_in(ctx)?.user_id,
+            conversation: self.0.id,
+        };
+        Ok(load_one(ctx, key).await?.map(Message))
     }
 
     /// Messages, newest first; page back in time with `after`.

@@ -13,36 +13,48 @@ use sea_orm::{
     sea_query::{Expr, ExprTrait, Order, Query},
 };
 
-use crate::graphql::loader::by_viewer;
+use crate::{graphql::loader::by_viewer, safety::service as safety};
 
 by_id!(ConversationKey, conversation);
 
-/// Who takes part in a conversation, in the order they were added.
+/// Who takes part in a conversation, in the order they were added, as
+/// the viewer sees it: without anyone on either side of a block with them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct ParticipantsKey(pub Uuid);
+pub struct ParticipantsKey {
+    pub viewer: Uuid,
+    pub conversation: Uuid,
+}
 
 impl Loader<ParticipantsKey> for DbLoader {
     type Value = Vec<Uuid>;
     type Error = async_graphql::Error;
 
     async fn load(&self, keys: &[ParticipantsKey]) -> LoadResult<ParticipantsKey, Vec<Uuid>> {
-        let rows: Vec<(Uuid, Uuid)> = participant::Entity::find()
-            .select_only()
-            .column(participant::Column::ConversationId)
-            .column(participant::Column::UserId)
-            .filter(participant::Column::ConversationId.is_in(keys.iter().map(|k| k.0)))
-            .order_by_asc(participant::Column::CreatedAt)
-            .order_by_asc(participant::Column::Id)
-            .into_tuple()
-            .all(&self.db)
-            .await
-            .map_err(db_error)?;
         let mut people: HashMap<ParticipantsKey, Vec<Uuid>> = HashMap::new();
-        for (conversation, user) in rows {
-            people
-                .entry(ParticipantsKey(conversation))
-                .or_default()
-                .push(user);
+        let keys = keys.iter().map(|k| (k.viewer, k.conversation));
+        for (viewer, conversations) in by_viewer(keys) {
+            let rows: Vec<(Uuid, Uuid)> = participant::Entity::find()
+                .select_only()
+                .column(participant::Column::ConversationId)
+                .column(participant::Column::UserId)
+                .filter(participant::Column::ConversationId.is_in(conversations))
+                .filter(safety::visible_to(
+                    participant::Column::UserId,
+                    Some(viewer),
+                ))
+                .order_by_asc(participant::Column::CreatedAt)
+                .order_by_asc(participant::Column::Id)
+                .into_tuple()
+                .all(&self.db)
+                .await
+                .map_err(db_error)?;
+            for (conversation, user) in rows {
+                let key = ParticipantsKey {
+                    viewer,
+                    conversation,
+                };
+                people.entry(key).or_default().push(user);
+            }
         }
         Ok(people)
     }
@@ -86,6 +98,7 @@ impl Loader<UnreadCountKey> for DbLoader {
                         .is_in(conversations),
                 )
                 .and_where(Expr::col((message::Entity, message::Column::SenderId)).ne(viewer))
+                .cond_where(safety::visible_to(message::Column::SenderId, Some(viewer)))
                 .cond_where(unread)
                 .group_by_col((message::Entity, message::Column::ConversationId))
                 .to_owned();
@@ -104,27 +117,39 @@ impl Loader<UnreadCountKey> for DbLoader {
     }
 }
 
-/// A conversation's newest message.
+/// A conversation's newest message the viewer may see (not one from
+/// someone on either side of a block with them).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct LastMessageKey(pub Uuid);
+pub struct LastMessageKey {
+    pub viewer: Uuid,
+    pub conversation: Uuid,
+}
 
 impl Loader<LastMessageKey> for DbLoader {
     type Value = message::Model;
     type Error = async_graphql::Error;
 
     async fn load(&self, keys: &[LastMessageKey]) -> LoadResult<LastMessageKey, message::Model> {
-        let rows = self
-            .first_per_group::<message::Entity>(
-                keys.iter().map(|k| k.0).collect(),
-                sea_orm::Condition::all(),
-                message::Column::ConversationId,
-                Order::Desc,
-                1,
-            )
-            .await?;
-        Ok(rows
-            .into_iter()
-            .map(|m| (LastMessageKey(m.conversation_id), m))
-            .collect())
+        let mut found = HashMap::new();
+        let keys = keys.iter().map(|k| (k.viewer, k.conversation));
+        for (viewer, conversations) in by_viewer(keys) {
+            let rows = self
+                .first_per_group::<message::Entity>(
+                    conversations,
+                    safety::visible_to(message::Column::SenderId, Some(viewer)),
+                    message::Column::ConversationId,
+                    Order::Desc,
+                    1,
+                )
+                .await?;
+            found.extend(rows.into_iter().map(|m| {
+                let key = LastMessageKey {
+                    viewer,
+                    conversation: m.conversation_id,
+                };
+                (key, m)
+            }));
+        }
+        Ok(found)
     }
 }

@@ -1,13 +1,14 @@
 //! Conversations and messages. Only participants see a conversation or
 //! its messages; to everyone else it does not exist (`NOT_FOUND`), so ids
-//! reveal nothing.
+//! reveal nothing. A block hides a one-to-one conversation from both
+//! people, and in a group hides each one's messages from the other.
 
 use std::collections::BTreeSet;
 
 use entity::{conversation, conversation_participant as participant, message, user};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, PaginatorTrait,
-    QueryFilter, QuerySelect, Set, TryInsertResult,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, IntoActiveModel,
+    PaginatorTrait, QueryFilter, QuerySelect, Set, TryInsertResult,
     sea_query::{Expr, OnConflict, Query, SelectStatement},
 };
 use uuid::Uuid;
@@ -19,6 +20,7 @@ use crate::{
     events::{self, Event},
     idempotency::{self, Done, IdempotencyKey},
     paging::{ListOrder, Page, PageRequest},
+    safety::service as safety,
     validate,
 };
 
@@ -35,13 +37,39 @@ fn conversations_of(user_id: Uuid) -> SelectStatement {
         .to_owned()
 }
 
+/// The conversations `viewer` sees: theirs, but not a one-to-one
+/// conversation with someone on either side of a block with them (in a
+/// group, only that person's messages are hidden).
+fn visible_conversations(viewer: Uuid) -> Condition {
+    let across_a_block = Query::select()
+        .column(participant::Column::ConversationId)
+        .from(participant::Entity)
+        .cond_where(safety::visible_to(participant::Column::UserId, Some(viewer)).not())
+        .to_owned();
+    Condition::all()
+        .add(conversation::Column::Id.in_subquery(conversations_of(viewer)))
+        .add(
+            Condition::any()
+                .add(conversation::Column::DirectKey.is_null())
+                .add(conversation::Column::Id.not_in_subquery(across_a_block)),
+        )
+}
+
+/// The messages in `viewer`'s conversations that they see: not from
+/// someone on either side of a block with them.
+fn visible_messages(viewer: Uuid) -> Condition {
+    Condition::all()
+        .add(message::Column::ConversationId.in_subquery(conversations_of(viewer)))
+        .add(safety::visible_to(message::Column::SenderId, Some(viewer)))
+}
+
 pub(crate) async fn find_for(
     db: &Db,
     viewer: Uuid,
     id: Uuid,
 ) -> AppResult<Option<conversation::Model>> {
     Ok(conversation::Entity::find_by_id(id)
-        .filter(conversation::Column::Id.in_subquery(conversations_of(viewer)))
+        .filter(visible_conversations(viewer))
         .one(db)
         .await?)
 }
@@ -58,7 +86,7 @@ pub(crate) async fn find_message_for(
     id: Uuid,
 ) -> AppResult<Option<message::Model>> {
     Ok(message::Entity::find_by_id(id)
-        .filter(message::Column::ConversationId.in_subquery(conversations_of(viewer)))
+        .filter(visible_messages(viewer))
         .one(db)
         .await?)
 }
@@ -71,8 +99,7 @@ pub(crate) async fn list(
 ) -> AppResult<Page<conversation::Model>> {
     let rows = page
         .apply(
-            conversation::Entity::find()
-                .filter(conversation::Column::Id.in_subquery(conversations_of(viewer))),
+            conversation::Entity::find().filter(visible_conversations(viewer)),
             conversation::Column::LastMessageAt,
             conversation::Column::Id,
             ListOrder::NewestFirst,
@@ -93,7 +120,9 @@ pub(crate) async fn messages(
     get_for(db, viewer, conversation_id).await?;
     let rows = page
         .apply(
-            message::Entity::find().filter(message::Column::ConversationId.eq(conversation_id)),
+            message::Entity::find()
+                .filter(message::Column::ConversationId.eq(conversation_id))
+                .filter(visible_messages(viewer)),
             message::Column::CreatedAt,
             message::Column::Id,
             ListOrder::NewestFirst,
@@ -125,6 +154,7 @@ pub(crate) async fn start(
     let found = user::Entity::find()
         .filter(user::Column::Id.is_in(others.iter().copied()))
         .filter(user::Column::DisabledAt.is_null())
+        .filter(safety::visible_to(user::Column::Id, Some(viewer.user_id)))
         .count(db)
         .await?;
     if found != others.len() as u64 {

@@ -1,18 +1,21 @@
 //! Who may read which posts, as SQL: a condition every list, the feed and
 //! single lookups apply, and that other features reuse (a file attached to
-//! a post is readable where the post is). It depends on communities and
-//! users, never on what uses it.
+//! a post is readable where the post is). It depends on communities,
+//! users and blocks, never on what uses it.
 
 use entity::post;
 use sea_orm::{ColumnTrait, Condition};
 use uuid::Uuid;
 
-use crate::{communities::service as communities, users::service as users};
+use crate::{
+    communities::service as communities, safety::service as safety, users::service as users,
+};
 
 /// The posts `viewer` may read: a post on a profile or in a public
 /// community is public; a post in a private community is for its members;
 /// a post a moderator removed, and a disabled (banned) author's posts
-/// while the ban lasts, are hidden from everyone.
+/// while the ban lasts, are hidden from everyone; posts by someone on
+/// either side of a block with the viewer are hidden from the viewer.
 pub(crate) fn readable(viewer: Option<Uuid>) -> Condition {
     let mut place = Condition::any()
         .add(post::Column::CommunityId.is_null())
@@ -25,4 +28,5 @@ pub(crate) fn readable(viewer: Option<Uuid>) -> Condition {
         .add(place)
         .add(post::Column::RemovedAt.is_null())
         .add(post::Column::AuthorId.not_in_subquery(users::disabled_user_ids()))
+        .add(safety::visible_to(post::Column::AuthorId, viewer))
 }

@@ -5,7 +5,7 @@
 //! a post on a profile or in a public community is public; a post in a
 //! private community is for its members; posts an admin removed, and a
 //! disabled (banned) author's posts while the ban lasts, are hidden from
-//! everyone. Writing needs an active
+//! everyone; a block hides each side's posts from the other. Writing needs an active
 //! account; editing is the author's alone; deleting is the author's, the
 //! community's owner's and moderators' (in that community only), or an
 //! instance admin's.
@@ -31,6 +31,7 @@ use crate::{
     files::service as files,
     idempotency::{self, Done, IdempotencyKey},
     paging::{ListOrder, Page, PageRequest},
+    safety::service as safety,
     users::service::{self as users, active_user},
     validate,
 };
@@ -77,6 +78,21 @@ pub(crate) async fn find_readable(
         .filter(readable(viewer))
         .one(db)
         .await?)
+}
+
+/// A post whose reactions `reactor` changed, as `viewer` may see that
+/// change: `None` when the post is not readable to them or a block stands
+/// between them and whoever reacted.
+pub(crate) async fn find_reaction_change(
+    db: &Db,
+    viewer: Option<Uuid>,
+    post: Uuid,
+    reactor: Uuid,
+) -> AppResult<Option<post::Model>> {
+    if safety::is_hidden(db, viewer, reactor).await? {
+        return Ok(None);
+    }
+    find_readable(db, viewer, post).await
 }
 
 async fn get_readable(db: &Db, viewer: Option<Uuid>, id: Uuid) -> AppResult<post::Model> {
@@ -139,7 +155,8 @@ pub(crate) async fn list(
 }
 
 /// The viewer's home timeline, newest first: their own posts, posts by
-/// people they follow, and posts in communities they belong to.
+/// people they follow, and posts in communities they belong to; without
+/// posts by people they muted or in communities they muted.
 pub(crate) async fn feed(
     db: &Db,
     viewer: &AuthSession,
@@ -150,8 +167,16 @@ pub(crate) async fn feed(
         .add(post::Column::AuthorId.eq(me))
         .add(post::Column::AuthorId.in_subquery(users::followee_ids(me)))
         .add(post::Column::CommunityId.in_subquery(communities::member_community_ids(me)));
+    let muted = Condition::all()
+        .add(post::Column::AuthorId.not_in_subquery(safety::muted_user_ids(me)))
+        .add(
+            Condition::any()
+                .add(post::Column::CommunityId.is_null())
+                .add(post::Column::CommunityId.not_in_subquery(safety::muted_community_ids(me))),
+        );
     let select = post::Entity::find()
         .filter(sources)
+        .filter(muted)
         .filter(readable(Some(me)));
     let rows = page
         .apply(

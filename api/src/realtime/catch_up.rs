@@ -198,9 +198,11 @@ async fn load(db: &Db, viewer: Option<Uuid>, logged: Logged) -> AppResult<Option
             node.post = posts::find_readable(db, viewer, post).await?.map(Post);
             Ok(node.post.is_some().then_some(node))
         }
-        Event::ReactionChanged { post, .. } => {
+        Event::ReactionChanged { post, user, .. } => {
             node.kind = EventKind::ReactionChanged;
-            node.post = posts::find_readable(db, viewer, post).await?.map(Post);
+            node.post = posts::find_reaction_change(db, viewer, post, user)
+                .await?
+                .map(Post);
             Ok(node.post.is_some().then_some(node))
         }
         Event::CommentCreated { comment, .. } => {

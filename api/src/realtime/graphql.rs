@@ -170,7 +170,7 @@ impl Subscription {
     }
 
     /// A post you can read, each time someone reacts to it or takes a
-    /// reaction back; select `reactionCounts` to keep a counter live. With
+    /// reaction back (not someone on either side of a block with you); select `reactionCounts` to keep a counter live. With
     /// `after` (a `cursor` this subscription delivered), first the changes
     /// since then.
     async fn reaction_changed(
@@ -192,8 +192,10 @@ impl Subscription {
             after,
             move |db, event| async move {
                 match event {
-                    Event::ReactionChanged { post: p, .. } if p == post => {
-                        Ok(posts::find_readable(&db, viewer, post).await?.map(Post))
+                    Event::ReactionChanged { post: p, user, .. } if p == post => {
+                        Ok(posts::find_reaction_change(&db, viewer, post, user)
+                            .await?
+                            .map(Post))
                     }
                     _ => Ok(None),
                 }

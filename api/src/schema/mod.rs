@@ -36,6 +36,7 @@ use crate::{
     messages::graphql::{MessagesMutation, MessagesQuery},
     posts::graphql::{PostsMutation, PostsQuery},
     realtime::{Broker, catch_up::CatchUpQuery, graphql::Subscription as RealtimeSubscription},
+    safety::graphql::{SafetyMutation, SafetyQuery},
     users::graphql::{UsersMutation, UsersQuery},
     webhooks::{
         Webhooks,
@@ -54,6 +55,7 @@ pub(crate) struct Query<A: ObjectType = MergedObjectTail>(
     AuthQuery,
     SocialQuery,
     UsersQuery,
+    SafetyQuery,
     CommunitiesQuery,
     PostsQuery,
     MessagesQuery,
@@ -69,6 +71,7 @@ pub(crate) struct Mutation<A: ObjectType = MergedObjectTail>(
     AuthMutation,
     SocialMutation,
     UsersMutation,
+    SafetyMutation,
     CommunitiesMutation,
     PostsMutation,
     CommentsMutation,

@@ -49,7 +49,7 @@ impl NodeQuery {
         let db = context::db(ctx)?;
         let viewer = viewer_id(ctx)?;
         Ok(match node_type {
-            NodeType::User => users::service::find_profile(db, uuid)
+            NodeType::User => users::service::find_profile(db, viewer, uuid)
                 .await?
                 .map(|u| Node::User(User(u))),
             NodeType::Account

@@ -19,8 +19,12 @@ use crate::{
         loader::{load_many, load_one},
         relay::{IntoConnection, page_complexity},
     },
-    paging::{KeysetCursor, PageArgs, PageRequest},
+    paging::{KeysetCursor, Page, PageArgs, PageRequest},
     posts::graphql::{PostConnection, PostFilterInput, list_posts},
+    safety::{
+        loaders::{Relation, RelationKey},
+        service as safety,
+    },
 };
 
 /// A public profile. Private columns (email, password hash, role) are
@@ -92,7 +96,20 @@ impl User {
         Ok(load_one(ctx, key).await?.is_some())
     }
 
-    /// Who follows this user, newest first.
+    /// Whether the signed-in viewer blocked this user (false when
+    /// anonymous).
+    async fn viewer_has_blocked(&self, ctx: &Context<'_>) -> async_graphql::Result<bool> {
+        viewer_relation(ctx, Relation::Blocked, self.0.id).await
+    }
+
+    /// Whether the signed-in viewer muted this user (false when
+    /// anonymous).
+    async fn viewer_has_muted(&self, ctx: &Context<'_>) -> async_graphql::Result<bool> {
+        viewer_relation(ctx, Relation::MutedUser, self.0.id).await
+    }
+
+    /// Who follows this user, newest first (without anyone the viewer
+    /// blocked or who blocked them).
     #[graphql(complexity = "page_complexity(first, last, child_complexity)")]
     async fn followers(
         &self,
@@ -115,7 +132,8 @@ impl User {
         .await
     }
 
-    /// Whom this user follows, newest first.
+    /// Whom this user follows, newest first (without anyone the viewer
+    /// blocked or who blocked them).
     #[graphql(complexity = "page_complexity(first, last, child_complexity)")]
     async fn following(
         &self,
@@ -170,9 +188,13 @@ impl User {
 
 /// What a users connection's `totalCount` counts.
 #[derive(Debug, Clone, Copy)]
-enum UserTotal {
+pub(crate) enum UserTotal {
     Everyone,
     Of(FollowList),
+    /// Whom this viewer blocked.
+    BlockedBy(uuid::Uuid),
+    /// Whom this viewer muted.
+    MutedBy(uuid::Uuid),
 }
 
 /// Extra fields on users connections, computed only when asked for.
@@ -185,6 +207,12 @@ impl UserConnectionFields {
         match self.0 {
             UserTotal::Everyone => Ok(service::count(context::db(ctx)?).await?),
             UserTotal::Of(list) => Ok(load_one(ctx, FollowCountKey(list)).await?.unwrap_or(0)),
+            UserTotal::BlockedBy(viewer) => {
+                Ok(safety::count_blocked(context::db(ctx)?, viewer).await?)
+            }
+            UserTotal::MutedBy(viewer) => {
+                Ok(safety::count_muted_users(context::db(ctx)?, viewer).await?)
+            }
         }
     }
 }
@@ -198,26 +226,43 @@ async fn follow_connection(
     page: PageArgs,
 ) -> async_graphql::Result<UserConnection> {
     let request = PageRequest::new(page)?;
-    let page = service::follows(context::db(ctx)?, list, &request).await?;
-    let other = |f: &follow::Model| match list {
-        FollowList::Followers(_) => f.follower_id,
-        FollowList::Following(_) => f.followee_id,
-    };
-    let users = load_many(ctx, page.items.iter().map(|f| UserKey(other(f)))).await?;
-    // Pair each follow (its time is the cursor) with the user at the other
-    // end; one deleted meanwhile is left out.
-    let page = page.filter_map(|f| {
-        users
-            .get(&UserKey(other(&f)))
-            .cloned()
-            .map(|user| (f, user))
-    });
-    Ok(page.into_connection(
-        UserConnectionFields(UserTotal::Of(list)),
-        |(f, _)| KeysetCursor {
+    let page = service::follows(context::db(ctx)?, viewer_id(ctx)?, list, &request).await?;
+    people_connection(
+        ctx,
+        page,
+        UserTotal::Of(list),
+        |f: &follow::Model| match list {
+            FollowList::Followers(_) => f.follower_id,
+            FollowList::Following(_) => f.followee_id,
+        },
+        |f| KeysetCursor {
             created_at: f.created_at,
             id: f.id,
         },
+    )
+    .await
+}
+
+/// A page of rows that each name a person (a follow, a block), as a
+/// users connection: the row gives the cursor, the person is loaded in a
+/// batch, and one deleted meanwhile is left out.
+pub(crate) async fn people_connection<T>(
+    ctx: &Context<'_>,
+    page: Page<T>,
+    total: UserTotal,
+    person: impl Fn(&T) -> uuid::Uuid,
+    cursor: impl Fn(&T) -> KeysetCursor,
+) -> async_graphql::Result<UserConnection> {
+    let users = load_many(ctx, page.items.iter().map(|row| UserKey(person(row)))).await?;
+    let page = page.filter_map(|row| {
+        users
+            .get(&UserKey(person(&row)))
+            .cloned()
+            .map(|user| (row, user))
+    });
+    Ok(page.into_connection(
+        UserConnectionFields(total),
+        |(row, _)| cursor(row),
         |(_, user)| User(user),
     ))
 }
@@ -235,26 +280,33 @@ pub(crate) struct UsersQuery;
 
 #[Object]
 impl UsersQuery {
-    /// A user by global id; null if there is none.
+    /// A user by global id; null if there is none (or a block stands
+    /// between them and the viewer).
     async fn user(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<User>> {
         let id = expect_global_id(&id, NodeType::User, "id")?;
-        Ok(service::find_profile(context::db(ctx)?, id)
-            .await?
-            .map(User))
+        Ok(
+            service::find_profile(context::db(ctx)?, viewer_id(ctx)?, id)
+                .await?
+                .map(User),
+        )
     }
 
-    /// A user by username (case-insensitive); null if there is none.
+    /// A user by username (case-insensitive); null if there is none (or
+    /// a block stands between them and the viewer).
     async fn user_by_username(
         &self,
         ctx: &Context<'_>,
         username: String,
     ) -> async_graphql::Result<Option<User>> {
-        Ok(service::find_by_username(context::db(ctx)?, &username)
-            .await?
-            .map(User::from))
+        Ok(
+            service::find_visible_by_username(context::db(ctx)?, viewer_id(ctx)?, &username)
+                .await?
+                .map(User::from),
+        )
     }
 
-    /// Every user, oldest account first. Page with `first`/`after` or
+    /// Every user, oldest account first (without anyone the viewer
+    /// blocked or who blocked them). Page with `first`/`after` or
     /// `last`/`before` (at most 100 per page).
     #[graphql(complexity = "page_complexity(first, last, child_complexity)")]
     async fn users(
@@ -271,7 +323,7 @@ impl UsersQuery {
             last,
             before,
         })?;
-        let page = service::list(context::db(ctx)?, &request).await?;
+        let page = service::list(context::db(ctx)?, viewer_id(ctx)?, &request).await?;
         Ok(page.into_connection(
             UserConnectionFields(UserTotal::Everyone),
             |u| KeysetCursor {
@@ -319,6 +371,24 @@ impl UsersMutation {
         let user = service::unfollow(context::db(ctx)?, &signed_in(ctx)?, id).await?;
         Ok(User::from(user))
     }
+}
+
+/// Whether `relation` holds between the signed-in viewer and `other`
+/// (false when anonymous).
+pub(crate) async fn viewer_relation(
+    ctx: &Context<'_>,
+    relation: Relation,
+    other: uuid::Uuid,
+) -> async_graphql::Result<bool> {
+    let Some(viewer) = viewer_id(ctx)? else {
+        return Ok(false);
+    };
+    let key = RelationKey {
+        relation,
+        viewer,
+        other,
+    };
+    Ok(load_one(ctx, key).await?.is_some())
 }
 
 /// A user's profile row through the loader, for edges such as a post's

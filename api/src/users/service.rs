@@ -14,6 +14,7 @@ use crate::{
     db::{Db, now},
     error::{AppError, AppResult},
     paging::{ListOrder, Page, PageRequest},
+    safety::service as safety,
     validate,
 };
 
@@ -25,29 +26,46 @@ pub(crate) async fn find_by_id(db: &Db, id: Uuid) -> AppResult<Option<user::Mode
     Ok(user::Entity::find_by_id(id).one(db).await?)
 }
 
-/// A user's public columns only, for showing a profile.
-pub(crate) async fn find_profile(db: &Db, id: Uuid) -> AppResult<Option<user::Profile>> {
+/// A user's public columns only, for showing a profile; `None` when a
+/// block stands between them and `viewer`.
+pub(crate) async fn find_profile(
+    db: &Db,
+    viewer: Option<Uuid>,
+    id: Uuid,
+) -> AppResult<Option<user::Profile>> {
     Ok(user::Entity::find_by_id(id)
+        .filter(safety::visible_to(user::Column::Id, viewer))
         .into_partial_model::<user::Profile>()
         .one(db)
         .await?)
 }
 
-/// Usernames are unique case-insensitively, so lookups are too.
-pub(crate) async fn find_by_username(db: &Db, username: &str) -> AppResult<Option<user::Model>> {
+/// Usernames are unique case-insensitively, so lookups are too; `None`
+/// when a block stands between them and `viewer`.
+pub(crate) async fn find_visible_by_username(
+    db: &Db,
+    viewer: Option<Uuid>,
+    username: &str,
+) -> AppResult<Option<user::Model>> {
     Ok(user::Entity::find()
         .filter(
             Expr::expr(Func::lower(Expr::col(user::Column::Username))).eq(username.to_lowercase()),
         )
+        .filter(safety::visible_to(user::Column::Id, viewer))
         .one(db)
         .await?)
 }
 
-/// The user directory, oldest account first.
-pub(crate) async fn list(db: &Db, page: &PageRequest) -> AppResult<Page<user::Model>> {
+/// The user directory, oldest account first, without anyone on either
+/// side of a block with `viewer`.
+pub(crate) async fn list(
+    db: &Db,
+    viewer: Option<Uuid>,
+    page: &PageRequest,
+) -> AppResult<Page<user::Model>> {
     let rows = page
         .apply(
-            user::Entity::find(),
+            user::Entity::find().filter(safety::visible_to(user::Column::Id, viewer)),
             user::Column::CreatedAt,
             user::Column::Id,
             ListOrder::OldestFirst,
@@ -148,7 +166,8 @@ pub(crate) async fn update_profile(
         .await
 }
 
-/// The viewer follows `followee_id`. Following twice is `CONFLICT`.
+/// The viewer follows `followee_id`. Following twice is `CONFLICT`;
+/// following across a block is `NOT_FOUND`, as if the user did not exist.
 pub(crate) async fn follow(
     db: &Db,
     viewer: &AuthSession,
@@ -160,6 +179,9 @@ pub(crate) async fn follow(
     let followee = find_by_id(db, followee_id)
         .await?
         .ok_or(AppError::NotFound("user"))?;
+    if safety::is_hidden(db, Some(viewer.user_id), followee_id).await? {
+        return Err(AppError::NotFound("user"));
+    }
     let row = follow::ActiveModel {
         id: Set(Uuid::now_v7()),
         follower_id: Set(viewer.user_id),
@@ -215,20 +237,22 @@ pub enum FollowList {
     Following(Uuid),
 }
 
-/// One page of follows, newest first. The rows are follow edges (their
-/// time is the cursor); the users on the other end are loaded in a batch.
+/// One page of follows, newest first, without anyone on either side of a
+/// block with `viewer`. The rows are follow edges (their time is the
+/// cursor); the users on the other end are loaded in a batch.
 pub(crate) async fn follows(
     db: &Db,
+    viewer: Option<Uuid>,
     list: FollowList,
     page: &PageRequest,
 ) -> AppResult<Page<follow::Model>> {
     let select = match list {
-        FollowList::Followers(id) => {
-            follow::Entity::find().filter(follow::Column::FolloweeId.eq(id))
-        }
-        FollowList::Following(id) => {
-            follow::Entity::find().filter(follow::Column::FollowerId.eq(id))
-        }
+        FollowList::Followers(id) => follow::Entity::find()
+            .filter(follow::Column::FolloweeId.eq(id))
+            .filter(safety::visible_to(follow::Column::FollowerId, viewer)),
+        FollowList::Following(id) => follow::Entity::find()
+            .filter(follow::Column::FollowerId.eq(id))
+            .filter(safety::visible_to(follow::Column::FolloweeId, viewer)),
     };
     let rows = page
         .apply(
