@@ -42,6 +42,7 @@ pub(crate) mod metrics;
 pub(crate) mod paging;
 pub(crate) mod posts;
 pub mod realtime;
+pub(crate) mod reports;
 pub(crate) mod safety;
 pub(crate) mod schema;
 pub(crate) mod telemetry;

@@ -76,3 +76,65 @@ pub enum TokenPurpose {
     #[sea_orm(string_value = "password_reset")]
     PasswordReset,
 }
+
+/// What a report is about.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize,
+)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")]
+pub enum ReportTarget {
+    #[sea_orm(string_value = "post")]
+    Post,
+    #[sea_orm(string_value = "comment")]
+    Comment,
+    #[sea_orm(string_value = "message")]
+    Message,
+    #[sea_orm(string_value = "user")]
+    User,
+    #[sea_orm(string_value = "community")]
+    Community,
+}
+
+/// Why something was reported.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize,
+)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")]
+pub enum ReportReason {
+    #[sea_orm(string_value = "spam")]
+    Spam,
+    #[sea_orm(string_value = "harassment")]
+    Harassment,
+    #[sea_orm(string_value = "hate")]
+    Hate,
+    #[sea_orm(string_value = "violence")]
+    Violence,
+    #[sea_orm(string_value = "sexual")]
+    Sexual,
+    #[sea_orm(string_value = "self_harm")]
+    SelfHarm,
+    #[sea_orm(string_value = "illegal")]
+    Illegal,
+    #[sea_orm(string_value = "other")]
+    Other,
+}
+
+/// What a moderator did about a report. `None` while it is open.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize,
+)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(24))")]
+pub enum ReportAction {
+    /// Nothing was wrong.
+    #[sea_orm(string_value = "dismissed")]
+    Dismissed,
+    /// The post or comment was removed (restorably), or the message deleted.
+    #[sea_orm(string_value = "content_removed")]
+    ContentRemoved,
+    /// The author was removed from the community and may not come back.
+    #[sea_orm(string_value = "community_ban")]
+    CommunityBan,
+    /// The account was disabled.
+    #[sea_orm(string_value = "account_ban")]
+    AccountBan,
+}

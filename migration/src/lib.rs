@@ -35,6 +35,7 @@ mod m20261206_000014_event_wakeups;
 mod m20261206_000015_social_sign_in;
 mod m20261206_000016_admin_dashboard;
 mod m20261206_000017_blocks_and_mutes;
+mod m20261206_000018_reports;
 pub mod settings;
 mod tables;
 
@@ -61,6 +62,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000015_social_sign_in::Migration),
             Box::new(m20261206_000016_admin_dashboard::Migration),
             Box::new(m20261206_000017_blocks_and_mutes::Migration),
+            Box::new(m20261206_000018_reports::Migration),
         ]
     }
 }

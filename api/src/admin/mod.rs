@@ -10,6 +10,7 @@ pub(crate) mod communities;
 pub(crate) mod data;
 pub(crate) mod figures;
 pub(crate) mod provider;
+pub(crate) mod reports;
 pub(crate) mod service;
 pub mod settings;
 pub(crate) mod traffic;

@@ -13,6 +13,7 @@ use uuid::Uuid;
 
 use crate::{
     auth::AuthSession,
+    communities::bans,
     db::{Db, now},
     error::{AppError, AppResult},
     events::{self, Event},
@@ -26,15 +27,22 @@ use crate::{
 
 pub(crate) const MAX_BODY: usize = 5_000;
 
-/// Admin: removes a comment from every read (the row stays, so it can be
-/// restored) or restores it.
+/// Removes a comment from every read (the row stays, so it can be
+/// restored) or restores it: an instance admin anywhere, a community's
+/// owner and moderators in their community.
 pub(crate) async fn set_removed(
     db: &Db,
     viewer: &AuthSession,
     id: Uuid,
     removed: bool,
 ) -> AppResult<comment::Model> {
-    users::require_admin(db, viewer).await?;
+    let user = active_user(db, viewer).await?;
+    let Some(comment) = comment::Entity::find_by_id(id).one(db).await? else {
+        return Err(AppError::NotFound("comment"));
+    };
+    if !posts::can_moderate(db, &user, community_of(db, comment.post_id).await?).await? {
+        return Err(AppError::Forbidden);
+    }
     let actor = viewer.user_id;
     db.transaction(move |tx| {
         Box::pin(async move {
@@ -196,7 +204,7 @@ pub(crate) async fn create(
 /// Writes the comment in one statement, `INSERT … SELECT … WHERE`, that
 /// inserts only when the author is active, the post readable to them and
 /// the parent (if any) on that post and visible to them (so nobody replies
-/// across a block): one round trip and one commit on the
+/// across a block), and they are not banned from the post's community: one round trip and one commit on the
 /// hot path instead of a query per check; its event is written with it.
 /// With an idempotency key it runs in a transaction with the key's claim.
 async fn insert_if_allowed(
@@ -228,6 +236,14 @@ async fn insert_if_allowed(
     .from(post::Entity)
     .and_where(post::Column::Id.eq(input.post_id))
     .cond_where(posts::readable(Some(viewer.user_id)))
+    .cond_where(
+        Condition::any()
+            .add(post::Column::CommunityId.is_null())
+            .add(
+                post::Column::CommunityId
+                    .not_in_subquery(bans::banned_community_ids(viewer.user_id)),
+            ),
+    )
     .and_where(Expr::exists(active_author));
     if let Some(parent_id) = input.parent_id {
         let parent_on_post = Query::select()
@@ -284,13 +300,7 @@ pub(crate) async fn delete(db: &Db, viewer: &AuthSession, id: Uuid) -> AppResult
         .await?
         .ok_or(AppError::NotFound("comment"))?;
     if comment.author_id != user.id {
-        let community_id = post::Entity::find_by_id(comment.post_id)
-            .select_only()
-            .column(post::Column::CommunityId)
-            .into_tuple::<Option<Uuid>>()
-            .one(db)
-            .await?
-            .flatten();
+        let community_id = community_of(db, comment.post_id).await?;
         if !posts::can_moderate(db, &user, community_id).await? {
             return Err(AppError::Forbidden);
         }
@@ -301,4 +311,15 @@ pub(crate) async fn delete(db: &Db, viewer: &AuthSession, id: Uuid) -> AppResult
     })
     .await?;
     Ok(id)
+}
+
+/// The community a post is in; `None` for a profile post (or none at all).
+pub(crate) async fn community_of(db: &Db, post_id: Uuid) -> AppResult<Option<Uuid>> {
+    Ok(post::Entity::find_by_id(post_id)
+        .select_only()
+        .column(post::Column::CommunityId)
+        .into_tuple::<Option<Uuid>>()
+        .one(db)
+        .await?
+        .flatten())
 }

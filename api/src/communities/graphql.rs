@@ -434,6 +434,32 @@ impl CommunitiesMutation {
         Ok(Community(community))
     }
 
+    /// Bans someone from the community: their membership ends and they may
+    /// not join again or comment here. Owners and moderators ban members
+    /// (and people who are not members); only the owner bans a moderator;
+    /// nobody bans the owner. Returns the community.
+    #[graphql(guard = "SignedIn")]
+    async fn ban_from_community(
+        &self,
+        ctx: &Context<'_>,
+        community_id: ID,
+        user_id: ID,
+    ) -> async_graphql::Result<Community> {
+        self.set_banned(ctx, community_id, user_id, true).await
+    }
+
+    /// Lifts a ban (`NOT_FOUND` if there is none); they may join again.
+    /// Returns the community.
+    #[graphql(guard = "SignedIn")]
+    async fn unban_from_community(
+        &self,
+        ctx: &Context<'_>,
+        community_id: ID,
+        user_id: ID,
+    ) -> async_graphql::Result<Community> {
+        self.set_banned(ctx, community_id, user_id, false).await
+    }
+
     /// The owner (or an instance admin) makes a member a moderator, or a
     /// moderator a member again.
     #[graphql(guard = "SignedIn")]
@@ -480,6 +506,38 @@ async fn audit_if_admin(
         context::audit(ctx, action, target, detail().await?).await?;
     }
     Ok(())
+}
+
+impl CommunitiesMutation {
+    async fn set_banned(
+        &self,
+        ctx: &Context<'_>,
+        community_id: ID,
+        user_id: ID,
+        banned: bool,
+    ) -> async_graphql::Result<Community> {
+        let community = self::community_id(&community_id, "communityId")?;
+        let user = expect_global_id(&user_id, NodeType::User, "userId")?;
+        let (db, viewer) = (context::db(ctx)?, signed_in(ctx)?);
+        let (action, verb) = if banned {
+            service::ban(db, &viewer, community, user).await?;
+            ("community.ban", "banned")
+        } else {
+            service::unban(db, &viewer, community, user).await?;
+            ("community.unban", "lifted the ban on")
+        };
+        audit_if_admin(ctx, action, community, async || {
+            Ok(format!(
+                "{verb} {} in the community",
+                username(ctx, user).await?
+            ))
+        })
+        .await?;
+        let community = service::find(db, community)
+            .await?
+            .ok_or(crate::error::AppError::NotFound("community"))?;
+        Ok(Community(community))
+    }
 }
 
 async fn username(ctx: &Context<'_>, id: uuid::Uuid) -> async_graphql::Result<String> {

@@ -6,16 +6,17 @@
 //! members only, and joining it takes an owner or moderator adding you.
 
 use entity::{
-    community,
+    community, community_ban,
     enums::{CommunityVisibility, MembershipRole},
     membership,
 };
 use sea_orm::{
     ActiveEnum, ActiveModelTrait, ColumnTrait, Condition, EntityTrait, QueryFilter, Set,
-    sea_query::{Expr, ExprTrait, Func, Query, SelectStatement},
+    sea_query::{Expr, ExprTrait, Func, OnConflict, Query, SelectStatement},
 };
 use uuid::Uuid;
 
+use super::bans;
 use crate::{
     auth::AuthSession,
     db::{Db, now},
@@ -299,11 +300,13 @@ pub(crate) async fn delete(db: &Db, viewer: &AuthSession, id: Uuid) -> AppResult
     Ok(community)
 }
 
-/// Joins a public community. Private ones are invite-only (`FORBIDDEN`);
-/// joining twice is `CONFLICT`.
+/// Joins a public community. Private ones are invite-only, and people
+/// banned from it stay out (`FORBIDDEN`); joining twice is `CONFLICT`.
 pub(crate) async fn join(db: &Db, viewer: &AuthSession, id: Uuid) -> AppResult<community::Model> {
     let community = get(db, id).await?;
-    if community.visibility == CommunityVisibility::Private {
+    if community.visibility == CommunityVisibility::Private
+        || bans::is_banned(db, id, viewer.user_id).await?
+    {
         return Err(AppError::Forbidden);
     }
     let member = viewer.user_id;
@@ -345,25 +348,108 @@ async fn delete_membership(
     actor: Uuid,
 ) -> AppResult<()> {
     db.transaction(move |tx| {
+        Box::pin(async move { end_membership(&tx, community_id, user_id, actor).await })
+    })
+    .await
+}
+
+/// [`delete_membership`] inside a transaction already open.
+async fn end_membership(
+    tx: &impl sea_orm::ConnectionTrait,
+    community_id: Uuid,
+    user_id: Uuid,
+    actor: Uuid,
+) -> AppResult<()> {
+    let deleted = membership::Entity::delete_many()
+        .filter(membership::Column::CommunityId.eq(community_id))
+        .filter(membership::Column::UserId.eq(user_id))
+        .exec(tx)
+        .await?
+        .rows_affected;
+    if deleted > 0 {
+        let event = Event::MembershipChanged {
+            community: community_id,
+            user: user_id,
+            role: None,
+        };
+        events::record(tx, Some(actor), &event).await?;
+    }
+    Ok(())
+}
+
+/// Bans someone from a community: their membership ends, and they may not
+/// join again or comment there. Owners and moderators ban members (and
+/// anyone who is not a member); only the owner bans a moderator; nobody
+/// bans the owner. Banning twice changes nothing.
+pub(crate) async fn ban(
+    db: &Db,
+    viewer: &AuthSession,
+    community_id: Uuid,
+    user_id: Uuid,
+) -> AppResult<()> {
+    let my_role = require_manager(db, viewer, community_id).await?;
+    crate::users::service::find_by_id(db, user_id)
+        .await?
+        .ok_or(AppError::NotFound("user"))?;
+    let allowed = match role_of(db, community_id, user_id).await? {
+        Some(MembershipRole::Owner) => false,
+        Some(MembershipRole::Moderator) => my_role == MembershipRole::Owner,
+        Some(MembershipRole::Member) | None => true,
+    };
+    if !allowed || user_id == viewer.user_id {
+        return Err(AppError::Forbidden);
+    }
+    let actor = viewer.user_id;
+    let row = community_ban::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        community_id: Set(community_id),
+        user_id: Set(user_id),
+        banned_by_id: Set(Some(actor)),
+        created_at: Set(now()),
+    };
+    db.transaction(move |tx| {
         Box::pin(async move {
-            let deleted = membership::Entity::delete_many()
-                .filter(membership::Column::CommunityId.eq(community_id))
-                .filter(membership::Column::UserId.eq(user_id))
-                .exec(&tx)
-                .await?
-                .rows_affected;
-            if deleted > 0 {
-                let event = Event::MembershipChanged {
-                    community: community_id,
-                    user: user_id,
-                    role: None,
-                };
-                events::record(&tx, Some(actor), &event).await?;
-            }
-            Ok(())
+            community_ban::Entity::insert(row)
+                .on_conflict(
+                    OnConflict::columns([
+                        community_ban::Column::CommunityId,
+                        community_ban::Column::UserId,
+                    ])
+                    .do_nothing()
+                    .to_owned(),
+                )
+                .exec_without_returning(&tx)
+                .await?;
+            end_membership(&tx, community_id, user_id, actor).await
         })
     })
     .await
+}
+
+/// Lifts a ban (owners and moderators); they may join again. `NOT_FOUND`
+/// if there was none.
+pub(crate) async fn unban(
+    db: &Db,
+    viewer: &AuthSession,
+    community_id: Uuid,
+    user_id: Uuid,
+) -> AppResult<()> {
+    require_manager(db, viewer, community_id).await?;
+    let deleted = db
+        .statement(move |tx| {
+            Box::pin(async move {
+                Ok(community_ban::Entity::delete_many()
+                    .filter(community_ban::Column::CommunityId.eq(community_id))
+                    .filter(community_ban::Column::UserId.eq(user_id))
+                    .exec(&tx)
+                    .await?)
+            })
+        })
+        .await?;
+    if deleted.rows_affected == 0 {
+        return Err(AppError::NotFound("ban"));
+    }
+    Ok(())
 }
 
 /// `FORBIDDEN` unless the viewer owns or moderates the community; returns
@@ -410,6 +496,12 @@ pub(crate) async fn add_member(
     crate::users::service::find_by_id(db, user_id)
         .await?
         .ok_or(AppError::NotFound("user"))?;
+    if bans::is_banned(db, community_id, user_id).await? {
+        return Err(AppError::bad_input(
+            "userId",
+            "banned from this community; lift the ban first",
+        ));
+    }
     let actor = viewer.user_id;
     db.transaction(move |tx| {
         Box::pin(async move {

@@ -21,7 +21,8 @@ pub enum Event {
     },
     #[serde(rename = "post.deleted")]
     PostDeleted { post: Uuid, community: Option<Uuid> },
-    /// An admin took a post out of every read (`removed`), or put it back.
+    /// An admin or the community's moderator took a post out of every
+    /// read (`removed`), or put it back.
     #[serde(rename = "post.moderated")]
     PostModerated {
         post: Uuid,
@@ -34,7 +35,8 @@ pub enum Event {
         post: Uuid,
         author: Uuid,
     },
-    /// An admin took a comment out of every read (`removed`), or put it back.
+    /// An admin or the community's moderator took a comment out of every
+    /// read (`removed`), or put it back.
     #[serde(rename = "comment.moderated")]
     CommentModerated {
         comment: Uuid,
@@ -70,6 +72,22 @@ pub enum Event {
     SessionRevoked { user: Uuid, sessions: Vec<Uuid> },
     #[serde(rename = "account.banned")]
     AccountBanned { user: Uuid },
+    /// Someone reported a post, comment, message, user or community;
+    /// `community` is where its moderators see it.
+    #[serde(rename = "report.created")]
+    ReportCreated {
+        report: Uuid,
+        reporter: Uuid,
+        community: Option<Uuid>,
+    },
+    /// A moderator dealt with a report; `action` is what they did.
+    #[serde(rename = "report.resolved")]
+    ReportResolved {
+        report: Uuid,
+        reporter: Uuid,
+        community: Option<Uuid>,
+        action: String,
+    },
     #[serde(rename = "account.deleted")]
     AccountDeleted { user: Uuid },
     /// An application's own event ([`publish`]): a kind that is not one of
@@ -95,9 +113,11 @@ pub(crate) mod kind {
     pub(crate) const SESSION_REVOKED: &str = "session.revoked";
     pub(crate) const ACCOUNT_BANNED: &str = "account.banned";
     pub(crate) const ACCOUNT_DELETED: &str = "account.deleted";
+    pub(crate) const REPORT_CREATED: &str = "report.created";
+    pub(crate) const REPORT_RESOLVED: &str = "report.resolved";
 
     /// Every kind, for webhook registrations to check against.
-    pub(crate) const ALL: [&str; 11] = [
+    pub(crate) const ALL: [&str; 13] = [
         POST_CREATED,
         POST_DELETED,
         POST_MODERATED,
@@ -109,6 +129,8 @@ pub(crate) mod kind {
         SESSION_REVOKED,
         ACCOUNT_BANNED,
         ACCOUNT_DELETED,
+        REPORT_CREATED,
+        REPORT_RESOLVED,
     ];
 }
 
@@ -136,6 +158,8 @@ impl Event {
             Self::SessionRevoked { .. } => kind::SESSION_REVOKED,
             Self::AccountBanned { .. } => kind::ACCOUNT_BANNED,
             Self::AccountDeleted { .. } => kind::ACCOUNT_DELETED,
+            Self::ReportCreated { .. } => kind::REPORT_CREATED,
+            Self::ReportResolved { .. } => kind::REPORT_RESOLVED,
         }
     }
 
@@ -184,6 +208,20 @@ impl Event {
             | Self::AccountBanned { user }
             | Self::AccountDeleted { user } => Routing {
                 user: Some(user),
+                ..Routing::default()
+            },
+            Self::ReportCreated {
+                reporter,
+                community,
+                ..
+            }
+            | Self::ReportResolved {
+                reporter,
+                community,
+                ..
+            } => Routing {
+                community,
+                user: Some(reporter),
                 ..Routing::default()
             },
         }

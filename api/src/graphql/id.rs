@@ -36,10 +36,13 @@ pub enum NodeType {
     /// One event's delivery to a webhook (admins only; `node` never
     /// returns one).
     WebhookDelivery,
+    /// A report of content or a person (its reporter and moderators only;
+    /// `node` never returns one).
+    Report,
 }
 
 impl NodeType {
-    const ALL: [Self; 13] = [
+    const ALL: [Self; 14] = [
         Self::User,
         Self::Account,
         Self::Session,
@@ -53,6 +56,7 @@ impl NodeType {
         Self::Backup,
         Self::Webhook,
         Self::WebhookDelivery,
+        Self::Report,
     ];
 
     fn name(self) -> &'static str {
@@ -70,6 +74,7 @@ impl NodeType {
             Self::Backup => "Backup",
             Self::Webhook => "Webhook",
             Self::WebhookDelivery => "WebhookDelivery",
+            Self::Report => "Report",
         }
     }
 

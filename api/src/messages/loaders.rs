@@ -16,6 +16,7 @@ use sea_orm::{
 use crate::{graphql::loader::by_viewer, safety::service as safety};
 
 by_id!(ConversationKey, conversation);
+by_id!(MessageKey, message);
 
 /// Who takes part in a conversation, in the order they were added, as
 /// the viewer sees it: without anyone on either side of a block with them.

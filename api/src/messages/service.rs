@@ -357,3 +357,17 @@ pub(crate) async fn send(
         ))),
     }
 }
+
+/// Deletes a message for good (a moderator's action on a report; the
+/// caller checks who may). `NOT_FOUND` if it is gone already.
+pub(crate) async fn remove(db: &Db, id: Uuid) -> AppResult<()> {
+    let deleted = db
+        .statement(move |tx| {
+            Box::pin(async move { Ok(message::Entity::delete_by_id(id).exec(&tx).await?) })
+        })
+        .await?;
+    if deleted.rows_affected == 0 {
+        return Err(AppError::NotFound("message"));
+    }
+    Ok(())
+}

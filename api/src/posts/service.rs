@@ -38,15 +38,22 @@ use crate::{
 
 pub(crate) const MAX_BODY: usize = 10_000;
 
-/// Admin: removes a post from every read (the row stays, so it can be
-/// restored) or restores it.
+/// Removes a post from every read (the row stays, so it can be restored)
+/// or restores it: an instance admin anywhere, a community's owner and
+/// moderators in their community.
 pub(crate) async fn set_removed(
     db: &Db,
     viewer: &AuthSession,
     id: Uuid,
     removed: bool,
 ) -> AppResult<post::Model> {
-    users::require_admin(db, viewer).await?;
+    let user = active_user(db, viewer).await?;
+    let Some(post) = post::Entity::find_by_id(id).one(db).await? else {
+        return Err(AppError::NotFound("post"));
+    };
+    if !can_moderate(db, &user, post.community_id).await? {
+        return Err(AppError::Forbidden);
+    }
     let actor = viewer.user_id;
     db.transaction(move |tx| {
         Box::pin(async move {

@@ -36,6 +36,7 @@ use crate::{
     messages::graphql::{MessagesMutation, MessagesQuery},
     posts::graphql::{PostsMutation, PostsQuery},
     realtime::{Broker, catch_up::CatchUpQuery, graphql::Subscription as RealtimeSubscription},
+    reports::graphql::{ReportsMutation, ReportsQuery},
     safety::graphql::{SafetyMutation, SafetyQuery},
     users::graphql::{UsersMutation, UsersQuery},
     webhooks::{
@@ -56,6 +57,7 @@ pub(crate) struct Query<A: ObjectType = MergedObjectTail>(
     SocialQuery,
     UsersQuery,
     SafetyQuery,
+    ReportsQuery,
     CommunitiesQuery,
     PostsQuery,
     MessagesQuery,
@@ -72,6 +74,7 @@ pub(crate) struct Mutation<A: ObjectType = MergedObjectTail>(
     SocialMutation,
     UsersMutation,
     SafetyMutation,
+    ReportsMutation,
     CommunitiesMutation,
     PostsMutation,
     CommentsMutation,

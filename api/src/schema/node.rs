@@ -57,7 +57,8 @@ impl NodeQuery {
             | NodeType::CommunityMember
             | NodeType::Backup
             | NodeType::Webhook
-            | NodeType::WebhookDelivery => None,
+            | NodeType::WebhookDelivery
+            | NodeType::Report => None,
             NodeType::Community => communities::service::find(db, uuid)
                 .await?
                 .map(|c| Node::Community(Community(c))),

@@ -53,7 +53,8 @@ fn node_type(field: &str) -> Option<NodeType> {
         "community" => NodeType::Community,
         "conversation" => NodeType::Conversation,
         "message" => NodeType::Message,
-        "user" | "author" | "sender" | "recipients" => NodeType::User,
+        "user" | "author" | "sender" | "recipients" | "reporter" => NodeType::User,
+        "report" => NodeType::Report,
         "sessions" => NodeType::Session,
         _ => return None,
     })

@@ -1088,6 +1088,94 @@ async fn the_data_browser_pages_filters_and_never_shows_secrets() {
 }
 
 /// The audit log's actions, oldest first.
+#[tokio::test]
+async fn reports_are_worked_through_from_the_dashboard() {
+    let app = spawn_app().await;
+    make_admin(&app, "ann").await;
+    let bob = TestUser::sign_up(&app, "bob").await;
+    let cat = TestUser::sign_up(&app, "cat").await;
+    let post_id = crate::helpers::user::post(&app, &bob, "buy followers here", None).await;
+    let report = "mutation($t: ID!) { report(input: { targetId: $t, reason: SPAM, note: \"third time today\" }) { id } }";
+    let filed = crate::helpers::user::ask(&app, Some(&cat), report, json!({ "t": post_id })).await;
+    let report_id = crate::helpers::user::ok(&filed, "report")["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let row = api::graphql::id::from_global_id(&report_id.into())
+        .unwrap()
+        .1;
+
+    let mut ann = Browser::new(&app);
+    ann.sign_in("ann", PASSWORD).await;
+    let queue = ann.get("/admin/reports").await;
+    for shown in [
+        "buy followers here",
+        "bob",
+        "cat",
+        "spam",
+        "third time today",
+    ] {
+        assert!(queue.body.contains(shown), "{shown}: {}", queue.body);
+    }
+    let csrf = queue.hidden("csrf");
+    let resolve = format!("/admin/reports/{row}/resolve");
+    let refused = ann
+        .post(&resolve, &[("csrf", "nope"), ("action", "remove")])
+        .await;
+    assert_eq!(refused.status, 403);
+    let refused = ann
+        .post(&resolve, &[("csrf", &csrf), ("action", "explode")])
+        .await;
+    assert_eq!(refused.status, 400);
+    let done = ann
+        .post(
+            &resolve,
+            &[
+                ("csrf", &csrf),
+                ("action", "remove"),
+                ("note", "no selling"),
+            ],
+        )
+        .await;
+    assert_eq!(done.status, 303, "{}", done.body);
+
+    // Gone from the API, closed for its reporter, listed as resolved.
+    let read = "query($p: ID!) { post(id: $p) { id } }";
+    let gone = crate::helpers::user::ask(&app, Some(&cat), read, json!({ "p": post_id })).await;
+    assert!(gone["data"]["post"].is_null(), "{gone}");
+    let mine = "{ myReports(first: 5) { edges { node { action resolutionNote } } } }";
+    let mine = crate::helpers::user::ask(&app, Some(&cat), mine, json!({})).await;
+    assert_eq!(
+        mine["data"]["myReports"]["edges"][0]["node"]["action"],
+        "CONTENT_REMOVED"
+    );
+    assert_eq!(
+        mine["data"]["myReports"]["edges"][0]["node"]["resolutionNote"],
+        "no selling"
+    );
+    assert!(
+        ann.get("/admin/reports")
+            .await
+            .body
+            .contains("No open reports.")
+    );
+    let resolved = ann.get("/admin/reports?resolved=1").await;
+    assert!(
+        resolved.body.contains("by ann") && resolved.body.contains("no selling"),
+        "{}",
+        resolved.body
+    );
+    assert_eq!(
+        audit_actions(&app).await.last().map(String::as_str),
+        Some("report.resolve")
+    );
+    let again = ann
+        .post(&resolve, &[("csrf", &csrf), ("action", "dismiss")])
+        .await;
+    assert_eq!(again.status, 409, "{}", again.body);
+    app.stop().await;
+}
+
 async fn audit_actions(app: &TestApp) -> Vec<String> {
     crate::helpers::query_strings(
         &app.conn,

@@ -35,6 +35,7 @@ mod metrics;
 mod outage;
 mod posts;
 mod realtime;
+mod reports;
 mod safety;
 mod schema;
 mod seed;

@@ -47,6 +47,10 @@ const NOT_CONTENT: &[(&str, &str)] = &[
         "whom the viewer muted: a mute hides only the feed",
     ),
     ("mutedCommunities", "communities, not people"),
+    (
+        "reports",
+        "the moderation queue: moderators judge what is reported to them, whoever wrote it",
+    ),
 ];
 
 const TYPES: &str = "{ __schema { queryType { name } subscriptionType { name }
@@ -221,6 +225,8 @@ const READS: &[&str] = &[
     "query($town: ID!) { events(first: 100, communityId: $town) {
         edges { node { kind post { body author { bio } } } } } }",
     "{ events(first: 100) { edges { node { kind post { body } comment { body } message { body sender { bio } } } } } }",
+    "{ myReports(first: 10) { edges { node { id post { body } comment { body } message { body }
+        user { bio } community { id } subject { id } resolvedBy { id } } } nodes { id } } }",
 ];
 
 /// The subscriptions, each with what the other person does to set it off
@@ -489,9 +495,11 @@ async fn a_block_hides_each_side_from_the_other_on_every_field_that_shows_people
     let start = log_end(&app, &cat).await;
     let anns = Traces::leave(&app, &ann, &cat, "ANN-MARK", &scene).await;
     let bobs = Traces::leave(&app, &bob, &cat, "BOB-MARK", &scene).await;
-    for (who, mark) in [(&ann, "ANN-MARK"), (&bob, "BOB-MARK")] {
+    let report = "mutation($t: ID!) { report(input: { targetId: $t, reason: SPAM }) { id } }";
+    for (who, mark, theirs) in [(&ann, "ANN-MARK", &bobs), (&bob, "BOB-MARK", &anns)] {
         let vars = json!({ "c": scene.direct, "body": format!("{mark} direct") });
         id_of(&app, who, SEND, vars, "sendMessage").await;
+        id_of(&app, who, report, json!({ "t": theirs.post }), "report").await;
     }
     Traces::act(&app, &cat, "sentinel-a", "WOW", &scene).await;
     // Each side as the viewer, the other as the one to hide.

@@ -1,7 +1,8 @@
 // The admin dashboard as an admin meets it, in Debian's chromium: the
 // one-time setup link, sign-in (with a password, and with an OpenID
 // provider on another site), searching a user and banning them (and the
-// API refusing their token), removing a post (and the API losing it), taking and
+// API refusing their token), removing a post (and the API losing it), resolving
+// a report from the queue, taking and
 // downloading a backup, the audit log, keyboard use, and every pane
 // at desktop and phone width, light and dark, checked by axe-core (no
 // serious or critical violations). Screenshots go to
@@ -172,6 +173,43 @@ test("keyboard only: skip link, navigation, search", async ({ page }) => {
   await expect(page).toHaveURL(/q=demo/);
 });
 
+test("an admin works through the reports queue", async ({ page, request }) => {
+  // The demo account reports two posts by others.
+  const signedIn = await graphql(
+    request,
+    "mutation($input: SignInInput!) { signIn(input: $input) { accessToken } }",
+    { input: { ...DEMO, device: { name: "reporter", secret: "browser-test-reporter-secret" } } },
+  );
+  const token = signedIn.data.signIn.accessToken;
+  const listed = await graphql(request, "{ posts(first: 20) { edges { node { id body author { username } } } } }", {}, token);
+  const theirs = listed.data.posts.edges.map((e) => e.node).filter((p) => p.author.username !== "demo").slice(0, 2);
+  expect(theirs.length).toBe(2);
+  const report = "mutation($t: ID!) { report(input: { targetId: $t, reason: SPAM, note: \"looks automated\" }) { id } }";
+  for (const post of theirs) {
+    const filed = await graphql(request, report, { t: post.id }, token);
+    expect(filed.errors).toBeUndefined();
+  }
+
+  await signIn(page);
+  await page.getByRole("link", { name: "Reports" }).click();
+  await expect(page.getByRole("heading", { level: 1, name: "Reports" })).toBeVisible();
+  const row = page.getByRole("row").filter({ hasText: theirs[0].body.slice(0, 40) });
+  await row.getByLabel("Action").selectOption({ label: "Dismiss" });
+  await row.getByLabel("Note to the reporters").fill("not spam, just enthusiastic");
+  await row.getByRole("button", { name: "Resolve" }).click();
+  await expect(page.getByRole("status")).toContainText("Resolved");
+  // The other stays open for the screenshots below.
+  await expect(page.getByRole("row").filter({ hasText: theirs[1].body.slice(0, 40) })).toBeVisible();
+
+  await page.getByRole("link", { name: "Resolved" }).click();
+  const resolved = page.getByRole("table");
+  await expect(resolved).toContainText("Dismiss");
+  await expect(resolved).toContainText("by owner");
+  const mine = await graphql(request, "{ myReports(first: 5) { edges { node { action resolutionNote } } } }", {}, token);
+  const outcomes = mine.data.myReports.edges.map((e) => e.node.action);
+  expect(outcomes.sort()).toEqual(["DISMISSED", null].sort());
+});
+
 for (const [name, width, height] of [["desktop", 1280, 900], ["phone", 390, 844]]) {
   for (const scheme of ["light", "dark"]) {
     test(`every pane at ${name} width (${width} px), ${scheme}: screenshots and axe`, async ({ page }) => {
@@ -185,7 +223,7 @@ for (const [name, width, height] of [["desktop", 1280, 900], ["phone", 390, 844]
       const userHref = await page.getByRole("link", { name: "demo", exact: true }).getAttribute("href");
       await page.goto("/admin/content?kind=communities");
       const communityHref = await page.locator('table a[href^="/admin/communities/"]').first().getAttribute("href");
-      for (const [pane, path] of [["overview", "/admin"], ["users", "/admin/users"], ["user", userHref], ["content", "/admin/content"], ["comments", "/admin/content?kind=comments"], ["communities", "/admin/content?kind=communities"], ["community", communityHref], ["files", "/admin/files"], ["backups", "/admin/backups"], ["webhooks", "/admin/webhooks"], ["data", "/admin/data"], ["table", "/admin/data/users"], ["audit", "/admin/audit"], ["settings", "/admin/settings"]]) {
+      for (const [pane, path] of [["overview", "/admin"], ["users", "/admin/users"], ["user", userHref], ["content", "/admin/content"], ["comments", "/admin/content?kind=comments"], ["reports", "/admin/reports"], ["resolved", "/admin/reports?resolved=1"], ["communities", "/admin/content?kind=communities"], ["community", communityHref], ["files", "/admin/files"], ["backups", "/admin/backups"], ["webhooks", "/admin/webhooks"], ["data", "/admin/data"], ["table", "/admin/data/users"], ["audit", "/admin/audit"], ["settings", "/admin/settings"]]) {
         const response = await page.goto(path);
         expect(response.status(), pane).toBe(200);
         // Nothing wider than the screen but the tables' own scrollers.

@@ -1,7 +1,7 @@
 //! `/admin`: the dashboard's routes. This file holds what every pane
 //! shares (the routes, the `Signed` extractor, cookies, CSRF, headers, the
 //! answers a handler gives); each pane's handlers have a file of their own
-//! (`users`, `content`, `communities`, `files`, `backups`, `webhooks`, `records` for the
+//! (`users`, `content`, `communities`, `reports`, `files`, `backups`, `webhooks`, `records` for the
 //! read-only panes, `session` for signing in and setup), which takes these
 //! shared parts with `use super::*`. Pages are rendered on the server
 //! (`views`); the rules live in `crate::admin`.
@@ -19,6 +19,7 @@ mod communities;
 mod content;
 mod files;
 mod records;
+mod reports;
 mod session;
 mod users;
 mod views;
@@ -80,6 +81,8 @@ pub(super) fn routes(state: AppState) -> Router {
             "/admin/content/{kind}/{id}/{action}",
             post(content::content_action),
         )
+        .route("/admin/reports", get(reports::reports))
+        .route("/admin/reports/{id}/resolve", post(reports::resolve))
         .route("/admin/communities/{id}", get(communities::community))
         .route(
             "/admin/communities/{id}/visibility",

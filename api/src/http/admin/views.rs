@@ -15,6 +15,7 @@ use crate::admin::{
 };
 
 pub(super) mod communities;
+pub(super) mod reports;
 
 /// The panes, in the navigation's order.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -22,6 +23,7 @@ pub(super) enum Pane {
     Overview,
     Users,
     Content,
+    Reports,
     Files,
     Backups,
     Webhooks,
@@ -30,10 +32,11 @@ pub(super) enum Pane {
     Settings,
 }
 
-const PANES: [(Pane, &str, &str); 9] = [
+const PANES: [(Pane, &str, &str); 10] = [
     (Pane::Overview, "/admin", "Overview"),
     (Pane::Users, "/admin/users", "Users"),
     (Pane::Content, "/admin/content", "Content"),
+    (Pane::Reports, "/admin/reports", "Reports"),
     (Pane::Files, "/admin/files", "Files"),
     (Pane::Backups, "/admin/backups", "Backups"),
     (Pane::Webhooks, "/admin/webhooks", "Webhooks"),

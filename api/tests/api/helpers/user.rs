@@ -39,6 +39,33 @@ impl TestUser {
     }
 }
 
+impl TestUser {
+    /// Signs `name` up as [`TestUser::sign_up`] does, makes them an admin,
+    /// and signs in again so the access token carries the role.
+    pub async fn admin(app: &TestApp, name: &str) -> TestUser {
+        let person = TestUser::sign_up(app, name).await;
+        api::auth::service::ensure_admin(&app.app_db, &format!("{name}@example.com"), None, None)
+            .await
+            .expect("promoted");
+        let (_, body) = app
+            .graphql(
+                "mutation($input: SignInInput!) { signIn(input: $input) { accessToken } }",
+                json!({ "input": {
+                    "login": name, "password": "correct horse battery",
+                    "device": { "name": "test", "secret": "device-secret-0123456789abcdef" },
+                }}),
+            )
+            .await;
+        let token = body["data"]["signIn"]["accessToken"]
+            .as_str()
+            .unwrap_or_else(|| panic!("admin sign-in failed: {body}"));
+        TestUser {
+            token: token.to_owned(),
+            id: person.id,
+        }
+    }
+}
+
 /// Signs the seeded demo account in; its access token.
 pub async fn demo_token(app: &TestApp) -> String {
     let (_, body) = app
