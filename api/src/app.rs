@@ -148,9 +148,14 @@ impl Application {
             webhooks.clone(),
         ];
         let background = TaskTracker::new();
-        if !hooks.after.is_empty() {
+        {
+            // Hearth's own notifications follow the log as an
+            // application's hooks do.
+            let notifier: Arc<dyn crate::hooks::AfterHook> =
+                Arc::new(crate::notifications::worker::Notifier);
+            let own = (crate::notifications::worker::NAME.to_owned(), notifier);
             let wake = Arc::new(tokio::sync::Notify::new());
-            for (name, hook) in &hooks.after {
+            for (name, hook) in std::iter::once(&own).chain(&hooks.after) {
                 after::register(&db, name)
                     .await
                     .map_err(|e| anyhow::anyhow!("after-commit hook {name}: {e:?}"))?;

@@ -8,8 +8,8 @@
 //! service (`posts::service`: rules, authorization and SQL) -> the
 //! database. The features stand side by side: [`auth`], `users`,
 //! `communities`, `posts`, `comments`, `messages`, [`realtime`], [`files`],
-//! `backup`, [`webhooks`], and `safety` (blocks and mutes, whose read rules
-//! the others apply). Below them: the event log ([`events`]: every change others
+//! `backup`, [`webhooks`], `safety` (blocks and mutes, whose read rules
+//! the others apply), `reports` and `notifications`. Below them: the event log ([`events`]: every change others
 //! react to, written in the change's transaction), the GraphQL kit
 //! ([`graphql`]: ids, Relay connections, loaders), `paging`, `error`,
 //! [`db`] and [`config`].
@@ -39,6 +39,7 @@ pub(crate) mod idempotency;
 pub(crate) mod mail;
 pub(crate) mod messages;
 pub(crate) mod metrics;
+pub(crate) mod notifications;
 pub(crate) mod paging;
 pub(crate) mod posts;
 pub mod realtime;

@@ -138,3 +138,29 @@ pub enum ReportAction {
     #[sea_orm(string_value = "account_ban")]
     AccountBan,
 }
+
+/// What a notification is about.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize,
+)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")]
+pub enum NotificationKind {
+    /// A comment on your post, or a reply to your comment.
+    #[sea_orm(string_value = "reply")]
+    Reply,
+    /// `@you` in a post or comment.
+    #[sea_orm(string_value = "mention")]
+    Mention,
+    /// Reactions to your post, gathered while unread.
+    #[sea_orm(string_value = "reaction")]
+    Reaction,
+    /// New followers, gathered while unread.
+    #[sea_orm(string_value = "follow")]
+    Follow,
+    /// New messages in a conversation, gathered while unread.
+    #[sea_orm(string_value = "message")]
+    Message,
+    /// What came of a report you filed.
+    #[sea_orm(string_value = "moderation")]
+    Moderation,
+}

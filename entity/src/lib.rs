@@ -29,6 +29,8 @@ pub mod idempotency_key;
 pub mod identity;
 pub mod membership;
 pub mod message;
+pub mod notification;
+pub mod notification_preference;
 pub mod oauth_flow;
 pub mod one_time_token;
 pub mod post;
@@ -63,6 +65,8 @@ pub mod prelude {
     pub use super::identity::Entity as Identity;
     pub use super::membership::Entity as Membership;
     pub use super::message::Entity as Message;
+    pub use super::notification::Entity as Notification;
+    pub use super::notification_preference::Entity as NotificationPreference;
     pub use super::oauth_flow::Entity as OauthFlow;
     pub use super::one_time_token::Entity as OneTimeToken;
     pub use super::post::Entity as Post;

@@ -36,6 +36,7 @@ mod m20261206_000015_social_sign_in;
 mod m20261206_000016_admin_dashboard;
 mod m20261206_000017_blocks_and_mutes;
 mod m20261206_000018_reports;
+mod m20261206_000019_notifications;
 pub mod settings;
 mod tables;
 
@@ -63,6 +64,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000016_admin_dashboard::Migration),
             Box::new(m20261206_000017_blocks_and_mutes::Migration),
             Box::new(m20261206_000018_reports::Migration),
+            Box::new(m20261206_000019_notifications::Migration),
         ]
     }
 }

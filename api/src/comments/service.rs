@@ -65,7 +65,7 @@ pub(crate) async fn set_removed(
 }
 
 /// The comments `viewer` may read.
-fn readable(viewer: Option<Uuid>) -> Condition {
+pub(crate) fn readable(viewer: Option<Uuid>) -> Condition {
     let readable_posts = Query::select()
         .column(post::Column::Id)
         .from(post::Entity)

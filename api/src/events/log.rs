@@ -65,6 +65,8 @@ pub(crate) enum Scope {
     /// conversations, new posts in their communities, and comments and
     /// reactions on their posts.
     Viewer(Uuid),
+    /// Events of `kinds` addressed to one user (their notifications).
+    User(Uuid, &'static [&'static str]),
 }
 
 impl Scope {
@@ -86,6 +88,7 @@ impl Scope {
             Self::Community(community, k) => Condition::all()
                 .add(E::CommunityId.eq(community))
                 .add(kinds(k)),
+            Self::User(user, k) => Condition::all().add(E::UserId.eq(user)).add(kinds(k)),
             Self::Conversations(user) => Condition::all()
                 .add(E::Kind.eq(kind::MESSAGE_SENT))
                 .add(conversations(user)),

@@ -72,6 +72,13 @@ pub enum Event {
     SessionRevoked { user: Uuid, sessions: Vec<Uuid> },
     #[serde(rename = "account.banned")]
     AccountBanned { user: Uuid },
+    /// `follower` started following `followee`.
+    #[serde(rename = "user.followed")]
+    UserFollowed { follower: Uuid, followee: Uuid },
+    /// A notification for `user` was added to their inbox, or an unread
+    /// one gathered another actor ("Ann and 2 others").
+    #[serde(rename = "notification.created")]
+    NotificationCreated { notification: Uuid, user: Uuid },
     /// Someone reported a post, comment, message, user or community;
     /// `community` is where its moderators see it.
     #[serde(rename = "report.created")]
@@ -115,9 +122,11 @@ pub(crate) mod kind {
     pub(crate) const ACCOUNT_DELETED: &str = "account.deleted";
     pub(crate) const REPORT_CREATED: &str = "report.created";
     pub(crate) const REPORT_RESOLVED: &str = "report.resolved";
+    pub(crate) const USER_FOLLOWED: &str = "user.followed";
+    pub(crate) const NOTIFICATION_CREATED: &str = "notification.created";
 
     /// Every kind, for webhook registrations to check against.
-    pub(crate) const ALL: [&str; 13] = [
+    pub(crate) const ALL: [&str; 15] = [
         POST_CREATED,
         POST_DELETED,
         POST_MODERATED,
@@ -131,6 +140,8 @@ pub(crate) mod kind {
         ACCOUNT_DELETED,
         REPORT_CREATED,
         REPORT_RESOLVED,
+        USER_FOLLOWED,
+        NOTIFICATION_CREATED,
     ];
 }
 
@@ -159,6 +170,8 @@ impl Event {
             Self::AccountBanned { .. } => kind::ACCOUNT_BANNED,
             Self::AccountDeleted { .. } => kind::ACCOUNT_DELETED,
             Self::ReportCreated { .. } => kind::REPORT_CREATED,
+            Self::UserFollowed { .. } => kind::USER_FOLLOWED,
+            Self::NotificationCreated { .. } => kind::NOTIFICATION_CREATED,
             Self::ReportResolved { .. } => kind::REPORT_RESOLVED,
         }
     }
@@ -204,7 +217,9 @@ impl Event {
                 user: Some(user),
                 ..Routing::default()
             },
-            Self::SessionRevoked { user, .. }
+            Self::UserFollowed { followee: user, .. }
+            | Self::NotificationCreated { user, .. }
+            | Self::SessionRevoked { user, .. }
             | Self::AccountBanned { user }
             | Self::AccountDeleted { user } => Routing {
                 user: Some(user),

@@ -39,10 +39,13 @@ pub enum NodeType {
     /// A report of content or a person (its reporter and moderators only;
     /// `node` never returns one).
     Report,
+    /// One entry in a user's notifications (theirs only; `node` never
+    /// returns one).
+    Notification,
 }
 
 impl NodeType {
-    const ALL: [Self; 14] = [
+    const ALL: [Self; 15] = [
         Self::User,
         Self::Account,
         Self::Session,
@@ -57,6 +60,7 @@ impl NodeType {
         Self::Webhook,
         Self::WebhookDelivery,
         Self::Report,
+        Self::Notification,
     ];
 
     fn name(self) -> &'static str {
@@ -75,6 +79,7 @@ impl NodeType {
             Self::Webhook => "Webhook",
             Self::WebhookDelivery => "WebhookDelivery",
             Self::Report => "Report",
+            Self::Notification => "Notification",
         }
     }
 

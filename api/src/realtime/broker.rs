@@ -29,7 +29,7 @@ pub enum Topic {
     Post(Uuid),
     /// New posts in a community.
     Community(Uuid),
-    /// Messages to a user.
+    /// Messages and notifications to a user.
     User(Uuid),
 }
 
@@ -45,6 +45,7 @@ fn topics_of(event: &Event) -> Vec<Topic> {
         Event::MessageSent { recipients, .. } => {
             recipients.iter().copied().map(Topic::User).collect()
         }
+        Event::NotificationCreated { user, .. } => vec![Topic::User(*user)],
         _ => Vec::new(),
     }
 }

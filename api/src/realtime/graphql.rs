@@ -31,6 +31,7 @@ use crate::{
         id::{NodeType, expect_global_id},
     },
     messages::{graphql::Message, service as messages},
+    notifications::{graphql::Notification, service as notifications},
     posts::{graphql::Post, service as posts},
 };
 
@@ -56,6 +57,15 @@ pub(crate) struct MessageReceivedEvent {
     /// Pass as `after` when subscribing again to get what happened since.
     cursor: String,
     message: Message,
+}
+
+/// A notification, new or gathering another actor, with its place in
+/// the event log.
+#[derive(SimpleObject)]
+pub(crate) struct NotificationReceivedEvent {
+    /// Pass as `after` when subscribing again to get what happened since.
+    cursor: String,
+    notification: Notification,
 }
 
 /// A post whose reactions changed, with its place in the event log.
@@ -206,6 +216,45 @@ impl Subscription {
             .await?
             .ok_or(AppError::NotFound("post"))?;
         Ok(events.map(|e| e.map(|(cursor, post)| ReactionChangedEvent { cursor, post })))
+    }
+
+    /// Your notifications as they arrive, and each time an unread one
+    /// gathers another actor (the same `id`, a higher `actorCount`). Needs
+    /// a signed-in connection. With `after` (a `cursor` this subscription
+    /// delivered), first those since then.
+    async fn notification_received(
+        &self,
+        ctx: &Context<'_>,
+        after: Option<String>,
+    ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<NotificationReceivedEvent>>>
+    {
+        let viewer = signed_in(ctx)?.user_id;
+        let db = context::db(ctx)?.clone();
+        let scope = Scope::User(viewer, &[kind::NOTIFICATION_CREATED]);
+        let events = deliver(
+            ctx,
+            &db,
+            Topic::User(viewer),
+            scope,
+            after,
+            move |db, event| async move {
+                match event {
+                    Event::NotificationCreated { notification, user } if user == viewer => {
+                        Ok(notifications::find_for(&db, viewer, notification)
+                            .await?
+                            .map(Notification))
+                    }
+                    _ => Ok(None),
+                }
+            },
+        )
+        .await?;
+        Ok(events.map(|e| {
+            e.map(|(cursor, notification)| NotificationReceivedEvent {
+                cursor,
+                notification,
+            })
+        }))
     }
 }
 

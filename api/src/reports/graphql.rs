@@ -82,6 +82,14 @@ pub(crate) struct Report {
 }
 
 impl Report {
+    /// A report as its reporter sees it.
+    pub(crate) fn for_reporter(model: report::Model) -> Self {
+        Self {
+            model,
+            as_moderator: false,
+        }
+    }
+
     /// The reported row's id, when the report is about a `kind`.
     fn target(&self, kind: ReportTarget) -> Option<uuid::Uuid> {
         (self.model.target_type == kind).then_some(self.model.target_id)

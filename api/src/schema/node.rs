@@ -58,7 +58,8 @@ impl NodeQuery {
             | NodeType::Backup
             | NodeType::Webhook
             | NodeType::WebhookDelivery
-            | NodeType::Report => None,
+            | NodeType::Report
+            | NodeType::Notification => None,
             NodeType::Community => communities::service::find(db, uuid)
                 .await?
                 .map(|c| Node::Community(Community(c))),

@@ -13,6 +13,7 @@ use crate::{
     auth::AuthSession,
     db::{Db, now},
     error::{AppError, AppResult},
+    events::{self, Event},
     paging::{ListOrder, Page, PageRequest},
     safety::service as safety,
     validate,
@@ -188,13 +189,19 @@ pub(crate) async fn follow(
         followee_id: Set(followee_id),
         created_at: Set(now()),
     };
-    db.statement(move |tx| {
+    let event = Event::UserFollowed {
+        follower: viewer.user_id,
+        followee: followee_id,
+    };
+    let actor = viewer.user_id;
+    db.transaction(move |tx| {
         Box::pin(async move {
             row.insert(&tx).await.map_err(|e| {
                 AppError::on_unique_violation(e, |_| {
                     AppError::conflict("userId", "you already follow this user")
                 })
-            })
+            })?;
+            events::record(&tx, Some(actor), &event).await
         })
     })
     .await?;

@@ -53,7 +53,10 @@ fn node_type(field: &str) -> Option<NodeType> {
         "community" => NodeType::Community,
         "conversation" => NodeType::Conversation,
         "message" => NodeType::Message,
-        "user" | "author" | "sender" | "recipients" | "reporter" => NodeType::User,
+        "user" | "author" | "sender" | "recipients" | "reporter" | "follower" | "followee" => {
+            NodeType::User
+        }
+        "notification" => NodeType::Notification,
         "report" => NodeType::Report,
         "sessions" => NodeType::Session,
         _ => return None,

@@ -32,6 +32,7 @@ mod hostile;
 mod lifecycle;
 mod messages;
 mod metrics;
+mod notifications;
 mod outage;
 mod posts;
 mod realtime;

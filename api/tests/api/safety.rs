@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 
 use crate::helpers::{
     TestApp, spawn_app,
-    user::{TestUser, ask, code, community, join, ok, post, texts},
+    user::{TestUser, ask, code, community, join, notified, ok, post, texts},
     ws::{Ws, signed_in_socket},
 };
 
@@ -47,6 +47,8 @@ const NOT_CONTENT: &[(&str, &str)] = &[
         "whom the viewer muted: a mute hides only the feed",
     ),
     ("mutedCommunities", "communities, not people"),
+    ("notificationPreferences", "the viewer's own settings"),
+    ("unreadNotificationCount", "a number"),
     (
         "reports",
         "the moderation queue: moderators judge what is reported to them, whoever wrote it",
@@ -225,6 +227,8 @@ const READS: &[&str] = &[
     "query($town: ID!) { events(first: 100, communityId: $town) {
         edges { node { kind post { body author { bio } } } } } }",
     "{ events(first: 100) { edges { node { kind post { body } comment { body } message { body sender { bio } } } } } }",
+    "{ notifications(first: 50) { edges { cursor node { id kind summary actor { id bio }
+        post { body } comment { body } conversation { id } report { id } } } nodes { id } } }",
     "{ myReports(first: 10) { edges { node { id post { body } comment { body } message { body }
         user { bio } community { id } subject { id } resolvedBy { id } } } nodes { id } } }",
 ];
@@ -246,6 +250,11 @@ const SUBSCRIPTIONS: &[(&str, &str)] = &[
         "messageReceived",
         "subscription($after: String) { messageReceived(after: $after) {
             cursor message { body sender { bio } } } }",
+    ),
+    (
+        "notificationReceived",
+        "subscription($after: String) { notificationReceived(after: $after) {
+            cursor notification { summary actor { bio } comment { body } conversation { lastMessage { body } } } } }",
     ),
     (
         "reactionChanged",
@@ -296,13 +305,13 @@ async fn id_of(
 
 impl Traces {
     /// `who` writes their profile, a post on it and in `town`, a comment
-    /// and a reply on Cat's post, a reaction and a group message; Cat
-    /// answers their comment.
+    /// (naming `other`) and a reply on Cat's post, a reaction and a group
+    /// message; Cat answers their comment.
     async fn leave(
         app: &TestApp,
         who: &TestUser,
         cat: &TestUser,
-        mark: &'static str,
+        (mark, other): (&'static str, &str),
         scene: &Scene,
     ) -> Self {
         let vars = json!({ "name": format!("{mark} name"), "bio": format!("{mark} bio") });
@@ -316,7 +325,7 @@ impl Traces {
             app,
             who,
             COMMENT,
-            json!({ "post": scene.cats_post, "body": format!("{mark} comment") }),
+            json!({ "post": scene.cats_post, "body": format!("{mark} comment @{other}") }),
             "createComment",
         )
         .await;
@@ -418,6 +427,19 @@ async fn collect(ws: &mut Ws, sentinel: &str, reactions: usize) -> HashMap<Strin
     found
 }
 
+/// Every message that arrives until nothing has for `quiet`.
+async fn drain(ws: &mut Ws, quiet: Duration) -> Vec<Value> {
+    let mut found = Vec::new();
+    while let Some(frame) = ws.next_within(quiet).await {
+        match frame {
+            crate::helpers::ws::Frame::Json(m) if m["type"] == "ping" => {}
+            crate::helpers::ws::Frame::Json(m) => found.push(m),
+            other => panic!("the socket ended: {other:?}"),
+        }
+    }
+    found
+}
+
 /// Ann, Bob and Cat, with Cat's community, post, comment and a group
 /// conversation of all three, and Ann and Bob's one-to-one.
 async fn cast(app: &TestApp) -> (TestUser, TestUser, TestUser, Scene) {
@@ -493,8 +515,8 @@ async fn a_block_hides_each_side_from_the_other_on_every_field_that_shows_people
     let app = spawn_app().await;
     let (ann, bob, cat, scene) = cast(&app).await;
     let start = log_end(&app, &cat).await;
-    let anns = Traces::leave(&app, &ann, &cat, "ANN-MARK", &scene).await;
-    let bobs = Traces::leave(&app, &bob, &cat, "BOB-MARK", &scene).await;
+    let anns = Traces::leave(&app, &ann, &cat, ("ANN-MARK", "bob"), &scene).await;
+    let bobs = Traces::leave(&app, &bob, &cat, ("BOB-MARK", "ann"), &scene).await;
     let report = "mutation($t: ID!) { report(input: { targetId: $t, reason: SPAM }) { id } }";
     for (who, mark, theirs) in [(&ann, "ANN-MARK", &bobs), (&bob, "BOB-MARK", &anns)] {
         let vars = json!({ "c": scene.direct, "body": format!("{mark} direct") });
@@ -502,6 +524,9 @@ async fn a_block_hides_each_side_from_the_other_on_every_field_that_shows_people
         id_of(&app, who, report, json!({ "t": theirs.post }), "report").await;
     }
     Traces::act(&app, &cat, "sentinel-a", "WOW", &scene).await;
+    // Each has heard of the other's mention (the inbox fills just after).
+    notified(&app, &ann, "BOB-MARK name mentioned you.").await;
+    notified(&app, &bob, "ANN-MARK name mentioned you.").await;
     // Each side as the viewer, the other as the one to hide.
     let sides = [
         (
@@ -595,11 +620,17 @@ async fn a_block_hides_each_side_from_the_other_on_every_field_that_shows_people
     // reactions only Bob's two are left out.
     let mut ws = subscribe_all(&app, &ann, vars, Some(&start)).await;
     let replayed = collect(&mut ws, "sentinel-b", 4).await;
+    // Notifications name the sentinel early (a gathering one shows the
+    // conversation's latest message): read the rest of the replay too.
+    let rest = drain(&mut ws, Duration::from_millis(500)).await;
     assert!(
-        !format!("{replayed:?}").contains("BOB-MARK"),
-        "{replayed:?}"
+        !format!("{replayed:?}{rest:?}").contains("BOB-MARK"),
+        "{replayed:?} {rest:?}"
     );
-    ws.silent_for(Duration::from_millis(500)).await;
+    assert!(
+        rest.iter().all(|m| m["id"] == "notificationReceived"),
+        "{rest:?}"
+    );
     app.stop().await;
 }
 

@@ -180,3 +180,31 @@ pub async fn join(app: &TestApp, who: &TestUser, community: &str) -> Value {
     )
     .await
 }
+
+/// Waits until `who` has a notification whose summary says `text`
+/// (notifications are written just after the change commits, by a
+/// background reader of the event log); their notifications then.
+pub async fn notified(app: &TestApp, who: &TestUser, text: &str) -> Vec<Value> {
+    let inbox = "{ notifications(first: 50) { edges { node { kind summary actorCount } } } }";
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let reply = ask(app, Some(who), inbox, json!({})).await;
+        let items: Vec<Value> = ok(&reply, "notifications")["edges"]
+            .as_array()
+            .expect("edges")
+            .iter()
+            .map(|e| e["node"].clone())
+            .collect();
+        if items
+            .iter()
+            .any(|n| n["summary"].as_str().unwrap_or_default().contains(text))
+        {
+            return items;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no \"{text}\" within 10 s: {items:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}

@@ -1,0 +1,447 @@
+//! From events to notifications: an after-commit hook, so every event is
+//! seen at least once, in order, by one process at a time. Each cause is
+//! checked against blocks, mutes, what the recipient may read and their
+//! preferences before it becomes (or joins) a row; the row and its
+//! `notification.created` event are written together, so a subscriber
+//! resuming from a cursor misses none.
+
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, Utc};
+use entity::{
+    community_mute, enums::NotificationKind, follow, message, notification,
+    notification_preference as preference, reaction, user, user_mute,
+};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
+    QuerySelect, Set,
+    sea_query::{Expr, ExprTrait, Func},
+};
+use uuid::Uuid;
+
+use crate::{
+    comments::service as comments,
+    db::Db,
+    error::AppResult,
+    events::{self, Event, Logged},
+    hooks::AfterHook,
+    messages::service as messages,
+    posts::service as posts,
+    safety::service as safety,
+};
+
+/// The hook's name: its place in the log is kept under it.
+pub(crate) const NAME: &str = "hearth-notifications";
+
+/// Most people one post or comment notifies by `@username`.
+const MAX_MENTIONS: usize = 10;
+
+/// Turns events into notifications.
+pub(crate) struct Notifier;
+
+#[async_trait::async_trait]
+impl AfterHook for Notifier {
+    async fn after(&self, logged: &Logged, db: &Db) -> anyhow::Result<()> {
+        notify(db, logged)
+            .await
+            .map_err(|e| anyhow::anyhow!("notifying of {}: {e:?}", logged.event.kind()))
+    }
+}
+
+async fn notify(db: &Db, logged: &Logged) -> AppResult<()> {
+    let source = logged.cursor.encode();
+    for cause in causes(db, &logged.event).await? {
+        if wanted(db, &cause).await? {
+            write(db, &cause, &source, logged.at).await?;
+        }
+    }
+    Ok(())
+}
+
+/// One person to notify about one thing.
+#[derive(Debug, Clone)]
+struct Cause {
+    user: Uuid,
+    kind: NotificationKind,
+    actor: Option<Uuid>,
+    post: Option<Uuid>,
+    comment: Option<Uuid>,
+    conversation: Option<Uuid>,
+    message: Option<Uuid>,
+    report: Option<Uuid>,
+    community: Option<Uuid>,
+    /// When the reaction, follow or message itself was made: a gathering
+    /// notification opens then, so counting "since it opened" counts it.
+    made_at: Option<DateTime<Utc>>,
+}
+
+impl Cause {
+    fn new(user: Uuid, kind: NotificationKind, actor: Option<Uuid>) -> Self {
+        Self {
+            user,
+            kind,
+            actor,
+            post: None,
+            comment: None,
+            conversation: None,
+            message: None,
+            report: None,
+            community: None,
+            made_at: None,
+        }
+    }
+
+    /// What gathers it while unread; `None` for kinds that do not gather.
+    fn group(&self) -> Option<String> {
+        match self.kind {
+            NotificationKind::Reaction => self.post.map(|p| format!("reaction:{p}")),
+            NotificationKind::Follow => Some("follow".to_owned()),
+            NotificationKind::Message => self.conversation.map(|c| format!("message:{c}")),
+            _ => None,
+        }
+    }
+}
+
+/// Who an event notifies, and of what.
+async fn causes(db: &Db, event: &Event) -> AppResult<Vec<Cause>> {
+    use NotificationKind as K;
+    let mut found = Vec::new();
+    match *event {
+        Event::CommentCreated {
+            comment, author, ..
+        } => {
+            let Some(comment) = entity::comment::Entity::find_by_id(comment).one(db).await? else {
+                return Ok(found);
+            };
+            let Some(post) = entity::post::Entity::find_by_id(comment.post_id)
+                .one(db)
+                .await?
+            else {
+                return Ok(found);
+            };
+            let mut replied = vec![post.author_id];
+            if let Some(parent) = comment.parent_id
+                && let Some(parent) = entity::comment::Entity::find_by_id(parent).one(db).await?
+            {
+                replied.push(parent.author_id);
+            }
+            let mentioned = mentions(db, &comment.body).await?;
+            let mut seen = BTreeSet::from([author]);
+            for (user, kind) in replied
+                .into_iter()
+                .map(|u| (u, K::Reply))
+                .chain(mentioned.into_iter().map(|u| (u, K::Mention)))
+            {
+                if seen.insert(user) {
+                    let mut cause = Cause::new(user, kind, Some(author));
+                    cause.post = Some(post.id);
+                    cause.comment = Some(comment.id);
+                    cause.community = post.community_id;
+                    found.push(cause);
+                }
+            }
+        }
+        Event::PostCreated {
+            post,
+            community,
+            author,
+        } => {
+            let Some(row) = entity::post::Entity::find_by_id(post).one(db).await? else {
+                return Ok(found);
+            };
+            for user in mentions(db, &row.body).await? {
+                if user != author {
+                    let mut cause = Cause::new(user, K::Mention, Some(author));
+                    cause.post = Some(post);
+                    cause.community = community;
+                    found.push(cause);
+                }
+            }
+        }
+        Event::ReactionChanged {
+            post,
+            user,
+            reaction: Some(_),
+        } => {
+            let made = reaction::Entity::find()
+                .filter(reaction::Column::PostId.eq(post))
+                .filter(reaction::Column::UserId.eq(user))
+                .one(db)
+                .await?;
+            let row = entity::post::Entity::find_by_id(post).one(db).await?;
+            if let (Some(made), Some(row)) = (made, row)
+                && row.author_id != user
+            {
+                let mut cause = Cause::new(row.author_id, K::Reaction, Some(user));
+                cause.post = Some(post);
+                cause.community = row.community_id;
+                cause.made_at = Some(made.created_at);
+                found.push(cause);
+            }
+        }
+        Event::UserFollowed { follower, followee } => {
+            let made = follow::Entity::find()
+                .filter(follow::Column::FollowerId.eq(follower))
+                .filter(follow::Column::FolloweeId.eq(followee))
+                .one(db)
+                .await?;
+            if let Some(made) = made {
+                let mut cause = Cause::new(followee, K::Follow, Some(follower));
+                cause.made_at = Some(made.created_at);
+                found.push(cause);
+            }
+        }
+        Event::MessageSent {
+            message,
+            conversation,
+            sender,
+            ref recipients,
+        } => {
+            let Some(made) = message::Entity::find_by_id(message).one(db).await? else {
+                return Ok(found);
+            };
+            for user in recipients.iter().copied().filter(|u| *u != sender) {
+                let mut cause = Cause::new(user, K::Message, Some(sender));
+                cause.conversation = Some(conversation);
+                cause.message = Some(message);
+                cause.made_at = Some(made.created_at);
+                found.push(cause);
+            }
+        }
+        Event::ReportResolved {
+            report, reporter, ..
+        } => {
+            let mut cause = Cause::new(reporter, K::Moderation, None);
+            cause.report = Some(report);
+            found.push(cause);
+        }
+        _ => {}
+    }
+    Ok(found)
+}
+
+/// The accounts a text names as `@username` (existing ones, at most
+/// [`MAX_MENTIONS`]).
+async fn mentions(db: &Db, text: &str) -> AppResult<Vec<Uuid>> {
+    let names = mentioned_names(text);
+    if names.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(user::Entity::find()
+        .select_only()
+        .column(user::Column::Id)
+        .filter(Expr::expr(Func::lower(Expr::col(user::Column::Username))).is_in(names))
+        .into_tuple()
+        .all(db)
+        .await?)
+}
+
+/// `@name` (3 to 32 letters, digits or underscores, not inside a word or
+/// an email address), lower-cased, each once.
+fn mentioned_names(text: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut previous: Option<char> = None;
+    for (at, c) in text.char_indices() {
+        let starts = c == '@' && previous.is_none_or(|p| !p.is_alphanumeric() && p != '_');
+        previous = Some(c);
+        if !starts {
+            continue;
+        }
+        let rest = &text[at + 1..];
+        let len = rest
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(rest.len());
+        let name = rest[..len].to_ascii_lowercase();
+        if (3..=32).contains(&name.len()) && !names.contains(&name) {
+            names.push(name);
+            if names.len() == MAX_MENTIONS {
+                break;
+            }
+        }
+    }
+    names
+}
+
+/// Whether the recipient should hear of it: no block between them and the
+/// actor, neither muted, what it is about readable to them, and the kind
+/// switched on for their inbox.
+async fn wanted(db: &Db, cause: &Cause) -> AppResult<bool> {
+    let me = Some(cause.user);
+    if let Some(actor) = cause.actor {
+        if safety::is_hidden(db, me, actor).await? {
+            return Ok(false);
+        }
+        let muted = user_mute::Entity::find()
+            .filter(user_mute::Column::UserId.eq(cause.user))
+            .filter(user_mute::Column::MutedUserId.eq(actor))
+            .count(db)
+            .await?;
+        if muted > 0 {
+            return Ok(false);
+        }
+    }
+    if let Some(community) = cause.community {
+        let muted = community_mute::Entity::find()
+            .filter(community_mute::Column::UserId.eq(cause.user))
+            .filter(community_mute::Column::CommunityId.eq(community))
+            .count(db)
+            .await?;
+        if muted > 0 {
+            return Ok(false);
+        }
+    }
+    let readable = match (cause.comment, cause.post, cause.message) {
+        (Some(comment), _, _) => comments::find_readable(db, me, comment).await?.is_some(),
+        (None, Some(post), _) => posts::find_readable(db, me, post).await?.is_some(),
+        (None, None, Some(message)) => messages::find_message_for(db, cause.user, message)
+            .await?
+            .is_some(),
+        (None, None, None) => true,
+    };
+    if !readable {
+        return Ok(false);
+    }
+    let off = preference::Entity::find()
+        .filter(preference::Column::UserId.eq(cause.user))
+        .filter(preference::Column::Kind.eq(cause.kind))
+        .filter(preference::Column::Inbox.eq(false))
+        .count(db)
+        .await?;
+    Ok(off == 0)
+}
+
+/// Adds the notification, or gathers it into the unread one of its group,
+/// with its `notification.created` event.
+async fn write(db: &Db, cause: &Cause, source: &str, at: DateTime<Utc>) -> AppResult<()> {
+    let cause = cause.clone();
+    let source = source.to_owned();
+    db.transaction(move |tx| {
+        Box::pin(async move {
+            let group = cause.group();
+            let key = group
+                .clone()
+                .unwrap_or_else(|| format!("{source}:{:?}", cause.kind));
+            // A group gathers into its unread row; any other cause has
+            // one row, read or not.
+            let mut existing = notification::Entity::find()
+                .filter(notification::Column::UserId.eq(cause.user))
+                .filter(notification::Column::GroupKey.eq(key.clone()));
+            if group.is_some() {
+                existing = existing.filter(notification::Column::ReadAt.is_null());
+            }
+            let existing = existing.one(&tx).await?;
+            let row = match (existing, group.is_some()) {
+                // Seen already: the hook may see an event twice.
+                (Some(_), false) => return Ok(()),
+                (Some(row), true) => {
+                    let count = actors_since(&tx, &cause, row.created_at).await?;
+                    let mut active: notification::ActiveModel = row.into();
+                    active.actor_id = Set(cause.actor);
+                    active.actor_count = Set(Ord::max(count, 1));
+                    active.comment_id = Set(cause.comment);
+                    active.updated_at = Set(crate::db::now());
+                    active.update(&tx).await?
+                }
+                (None, _) => {
+                    notification::ActiveModel {
+                        id: Set(Uuid::now_v7()),
+                        user_id: Set(cause.user),
+                        kind: Set(cause.kind),
+                        actor_id: Set(cause.actor),
+                        actor_count: Set(1),
+                        post_id: Set(cause.post),
+                        comment_id: Set(cause.comment),
+                        conversation_id: Set(cause.conversation),
+                        report_id: Set(cause.report),
+                        group_key: Set(key),
+                        created_at: Set(cause.made_at.unwrap_or(at)),
+                        updated_at: Set(crate::db::now()),
+                        read_at: Set(None),
+                    }
+                    .insert(&tx)
+                    .await?
+                }
+            };
+            let event = Event::NotificationCreated {
+                notification: row.id,
+                user: row.user_id,
+            };
+            events::record(&tx, cause.actor, &event).await
+        })
+    })
+    .await
+}
+
+/// How many different people a gathering notification stands for: those
+/// who did its kind of thing since it was opened, whom the recipient can
+/// see and has not muted.
+async fn actors_since(
+    db: &impl ConnectionTrait,
+    cause: &Cause,
+    since: DateTime<Utc>,
+) -> AppResult<i32> {
+    let me = Some(cause.user);
+    let people: Vec<Uuid> = match (cause.kind, cause.post, cause.conversation) {
+        (NotificationKind::Reaction, Some(post), _) => {
+            reaction::Entity::find()
+                .select_only()
+                .column(reaction::Column::UserId)
+                .filter(reaction::Column::PostId.eq(post))
+                .filter(reaction::Column::UserId.ne(cause.user))
+                .filter(reaction::Column::CreatedAt.gte(since))
+                .filter(safety::visible_to(reaction::Column::UserId, me))
+                .filter(
+                    reaction::Column::UserId.not_in_subquery(safety::muted_user_ids(cause.user)),
+                )
+                .into_tuple()
+                .all(db)
+                .await?
+        }
+        (NotificationKind::Follow, _, _) => {
+            follow::Entity::find()
+                .select_only()
+                .column(follow::Column::FollowerId)
+                .filter(follow::Column::FolloweeId.eq(cause.user))
+                .filter(follow::Column::CreatedAt.gte(since))
+                .filter(safety::visible_to(follow::Column::FollowerId, me))
+                .filter(
+                    follow::Column::FollowerId.not_in_subquery(safety::muted_user_ids(cause.user)),
+                )
+                .into_tuple()
+                .all(db)
+                .await?
+        }
+        (NotificationKind::Message, _, Some(conversation)) => {
+            message::Entity::find()
+                .select_only()
+                .column(message::Column::SenderId)
+                .filter(message::Column::ConversationId.eq(conversation))
+                .filter(message::Column::SenderId.ne(cause.user))
+                .filter(message::Column::CreatedAt.gte(since))
+                .filter(safety::visible_to(message::Column::SenderId, me))
+                .filter(
+                    message::Column::SenderId.not_in_subquery(safety::muted_user_ids(cause.user)),
+                )
+                .into_tuple()
+                .all(db)
+                .await?
+        }
+        _ => Vec::new(),
+    };
+    let distinct: BTreeSet<Uuid> = people.into_iter().collect();
+    Ok(i32::try_from(distinct.len()).unwrap_or(i32::MAX))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::mentioned_names;
+
+    #[test]
+    fn mentions_are_handles_not_emails_each_once() {
+        assert_eq!(
+            mentioned_names("@Ann hi @bob_2, mail ann@example.com, @ann again, @xy, (@cat)"),
+            ["ann", "bob_2", "cat"]
+        );
+        assert!(mentioned_names("no one here").is_empty());
+    }
+}
