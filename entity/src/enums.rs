@@ -164,3 +164,17 @@ pub enum NotificationKind {
     #[sea_orm(string_value = "moderation")]
     Moderation,
 }
+
+/// Which service delivers pushes to a device.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize,
+)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")]
+pub enum PushProvider {
+    /// Firebase Cloud Messaging (Android, and iOS through Firebase).
+    #[sea_orm(string_value = "fcm")]
+    Fcm,
+    /// Apple Push Notification service, straight.
+    #[sea_orm(string_value = "apns")]
+    Apns,
+}

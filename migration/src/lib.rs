@@ -37,6 +37,7 @@ mod m20261206_000016_admin_dashboard;
 mod m20261206_000017_blocks_and_mutes;
 mod m20261206_000018_reports;
 mod m20261206_000019_notifications;
+mod m20261206_000020_push_tokens;
 pub mod settings;
 mod tables;
 
@@ -65,6 +66,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000017_blocks_and_mutes::Migration),
             Box::new(m20261206_000018_reports::Migration),
             Box::new(m20261206_000019_notifications::Migration),
+            Box::new(m20261206_000020_push_tokens::Migration),
         ]
     }
 }

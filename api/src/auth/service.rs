@@ -1134,6 +1134,12 @@ async fn revoke(db: &impl ConnectionTrait, which: Condition, actor: Uuid) -> App
         return Ok(Vec::new());
     };
     let sessions: Vec<Uuid> = ended.iter().map(|s| s.id).collect();
+    // A device that is signed out gets no more pushes: its token goes
+    // with its session.
+    entity::push_token::Entity::delete_many()
+        .filter(entity::push_token::Column::SessionId.is_in(sessions.iter().copied()))
+        .exec(db)
+        .await?;
     let event = Event::SessionRevoked {
         user,
         sessions: sessions.clone(),

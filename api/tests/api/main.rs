@@ -35,6 +35,7 @@ mod metrics;
 mod notifications;
 mod outage;
 mod posts;
+mod push;
 mod realtime;
 mod reports;
 mod safety;
