@@ -19,10 +19,6 @@
 //! drive the same code the binary runs. [`extend`] is Hearth as a library: an application adds its
 //! own routes, GraphQL fields, tables and [`hooks`] to the same server.
 
-// The schema's merged roots are deep generic types; the release build
-// needs more room than the default 128 to lay out their futures.
-#![recursion_limit = "256"]
-
 pub mod admin;
 pub mod app;
 pub mod auth;

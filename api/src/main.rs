@@ -1,7 +1,3 @@
-// The schema's merged roots are deep generic types; the release build
-// needs more room than the default 128 to lay out their futures.
-#![recursion_limit = "256"]
-
 use std::process::ExitCode;
 
 /// mimalloc instead of the platform's malloc: faster for the many small,

@@ -3,7 +3,7 @@
 use entity::{enums::NotificationKind, notification, notification_preference as preference};
 use sea_orm::{
     ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, Set,
-    sea_query::{Expr, OnConflict, Query},
+    sea_query::{Expr, ExprTrait, OnConflict, Query},
 };
 use uuid::Uuid;
 
@@ -30,15 +30,25 @@ pub(crate) const KINDS: [NotificationKind; 6] = [
 /// about is still theirs to see: not from someone on either side of a
 /// block with them, not about a post or comment they can no longer read.
 fn visible(viewer: Uuid) -> Condition {
+    use entity::{comment, post};
     use notification::Column as N;
-    let readable_posts = Query::select()
-        .column(entity::post::Column::Id)
-        .from(entity::post::Entity)
+    // Correlated `EXISTS`, so each listed row looks up its own post or
+    // comment by key instead of the database listing every readable one.
+    let readable_post = Query::select()
+        .expr(Expr::val(1))
+        .from(post::Entity)
+        .and_where(
+            Expr::col((post::Entity, post::Column::Id)).equals((notification::Entity, N::PostId)),
+        )
         .cond_where(posts::readable(Some(viewer)))
         .to_owned();
-    let readable_comments = Query::select()
-        .column(entity::comment::Column::Id)
-        .from(entity::comment::Entity)
+    let readable_comment = Query::select()
+        .expr(Expr::val(1))
+        .from(comment::Entity)
+        .and_where(
+            Expr::col((comment::Entity, comment::Column::Id))
+                .equals((notification::Entity, N::CommentId)),
+        )
         .cond_where(comments::readable(Some(viewer)))
         .to_owned();
     Condition::all()
@@ -51,12 +61,12 @@ fn visible(viewer: Uuid) -> Condition {
         .add(
             Condition::any()
                 .add(N::PostId.is_null())
-                .add(N::PostId.in_subquery(readable_posts)),
+                .add(Expr::exists(readable_post)),
         )
         .add(
             Condition::any()
                 .add(N::CommentId.is_null())
-                .add(N::CommentId.in_subquery(readable_comments)),
+                .add(Expr::exists(readable_comment)),
         )
 }
 

@@ -51,44 +51,74 @@ use crate::{
 // (empty unless an application fills it): one type per root, so each
 // keeps the name clients know. (Plain comments: a doc comment would
 // become the type's description in the schema.)
+//
+// The features come in groups of a few: a merged object nests its parts
+// one inside the next, and one long chain makes types too deep for
+// rustc's default recursion limit in every crate that builds the schema,
+// an application's included. The order is the schema's field order.
 #[derive(MergedObject, Default)]
 #[graphql(name = "Query")]
 pub(crate) struct Query<A: ObjectType = MergedObjectTail>(
+    AccountQueries,
+    ContentQueries,
+    OperationQueries,
+    A,
+);
+
+#[derive(MergedObject, Default)]
+pub(crate) struct AccountQueries(
     node::NodeQuery,
     AuthQuery,
     SocialQuery,
     UsersQuery,
     SafetyQuery,
+);
+
+#[derive(MergedObject, Default)]
+pub(crate) struct ContentQueries(
     ReportsQuery,
     NotificationsQuery,
     PushQuery,
     CommunitiesQuery,
     PostsQuery,
-    MessagesQuery,
-    CatchUpQuery,
-    BackupQuery,
-    WebhooksQuery,
-    A,
 );
+
+#[derive(MergedObject, Default)]
+pub(crate) struct OperationQueries(MessagesQuery, CatchUpQuery, BackupQuery, WebhooksQuery);
 
 #[derive(MergedObject, Default)]
 #[graphql(name = "Mutation")]
 pub(crate) struct Mutation<A: ObjectType = MergedObjectTail>(
+    AccountMutations,
+    ContentMutations,
+    OperationMutations,
+    A,
+);
+
+#[derive(MergedObject, Default)]
+pub(crate) struct AccountMutations(
     AuthMutation,
     SocialMutation,
     UsersMutation,
     SafetyMutation,
     ReportsMutation,
+);
+
+#[derive(MergedObject, Default)]
+pub(crate) struct ContentMutations(
     NotificationsMutation,
     PushMutation,
     CommunitiesMutation,
     PostsMutation,
     CommentsMutation,
+);
+
+#[derive(MergedObject, Default)]
+pub(crate) struct OperationMutations(
     MessagesMutation,
     FilesMutation,
     BackupMutation,
     WebhooksMutation,
-    A,
 );
 
 #[derive(MergedSubscription, Default)]
