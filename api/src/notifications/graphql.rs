@@ -6,7 +6,7 @@ use async_graphql::{
     connection::{Connection, EmptyFields},
 };
 use chrono::{DateTime, Utc};
-use entity::{notification, report};
+use entity::notification;
 
 use super::service::{self, Preference};
 use crate::{
@@ -21,7 +21,7 @@ use crate::{
     messages::{graphql::Conversation, loaders::ConversationKey},
     paging::{KeysetCursor, PageArgs, PageRequest},
     posts::{graphql::Post, loaders::PostKey},
-    reports::graphql::Report,
+    reports::{graphql::Report, loaders::ReportKey},
     users::{graphql::User, loaders::UserKey},
 };
 
@@ -126,12 +126,9 @@ impl Notification {
         let Some(id) = self.0.report_id else {
             return Ok(None);
         };
-        use sea_orm::EntityTrait;
-        let found = report::Entity::find_by_id(id)
-            .one(context::db(ctx)?)
-            .await
-            .map_err(crate::error::AppError::from)?;
-        Ok(found.map(Report::for_reporter))
+        Ok(load_one(ctx, ReportKey(id))
+            .await?
+            .map(Report::for_reporter))
     }
 }
 

@@ -9,8 +9,8 @@ use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
 use entity::{
-    community_mute, enums::NotificationKind, follow, message, notification,
-    notification_preference as preference, reaction, user, user_mute,
+    enums::NotificationKind, follow, message, notification, notification_preference as preference,
+    reaction, user,
 };
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
@@ -271,24 +271,14 @@ async fn wanted(db: &Db, cause: &Cause) -> AppResult<bool> {
         if safety::is_hidden(db, me, actor).await? {
             return Ok(false);
         }
-        let muted = user_mute::Entity::find()
-            .filter(user_mute::Column::UserId.eq(cause.user))
-            .filter(user_mute::Column::MutedUserId.eq(actor))
-            .count(db)
-            .await?;
-        if muted > 0 {
+        if safety::has_muted_user(db, cause.user, actor).await? {
             return Ok(false);
         }
     }
-    if let Some(community) = cause.community {
-        let muted = community_mute::Entity::find()
-            .filter(community_mute::Column::UserId.eq(cause.user))
-            .filter(community_mute::Column::CommunityId.eq(community))
-            .count(db)
-            .await?;
-        if muted > 0 {
-            return Ok(false);
-        }
+    if let Some(community) = cause.community
+        && safety::has_muted_community(db, cause.user, community).await?
+    {
+        return Ok(false);
     }
     let readable = match (cause.comment, cause.post, cause.message) {
         (Some(comment), _, _) => comments::find_readable(db, me, comment).await?.is_some(),

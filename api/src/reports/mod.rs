@@ -8,4 +8,5 @@
 //! reported through their read rules and acts through their services.
 
 pub(crate) mod graphql;
+pub(crate) mod loaders;
 pub(crate) mod service;

@@ -87,6 +87,26 @@ pub(crate) fn muted_community_ids(viewer: Uuid) -> SelectStatement {
         .to_owned()
 }
 
+/// Whether `user` muted `other`.
+pub(crate) async fn has_muted_user(db: &Db, user: Uuid, other: Uuid) -> AppResult<bool> {
+    let found = user_mute::Entity::find()
+        .filter(user_mute::Column::UserId.eq(user))
+        .filter(user_mute::Column::MutedUserId.eq(other))
+        .count(db)
+        .await?;
+    Ok(found > 0)
+}
+
+/// Whether `user` muted `community`.
+pub(crate) async fn has_muted_community(db: &Db, user: Uuid, community: Uuid) -> AppResult<bool> {
+    let found = community_mute::Entity::find()
+        .filter(community_mute::Column::UserId.eq(user))
+        .filter(community_mute::Column::CommunityId.eq(community))
+        .count(db)
+        .await?;
+    Ok(found > 0)
+}
+
 /// Someone the viewer acts on: not themselves, and existing.
 async fn other_user(db: &Db, viewer: &AuthSession, id: Uuid) -> AppResult<user::Model> {
     if id == viewer.user_id {
