@@ -151,8 +151,9 @@ impl Application {
         {
             // Hearth's own notifications follow the log as an
             // application's hooks do.
+            let push = crate::push::Push::start(db.clone(), config.push.clone(), &shutdown)?;
             let notifier: Arc<dyn crate::hooks::AfterHook> =
-                Arc::new(crate::notifications::worker::Notifier);
+                Arc::new(crate::notifications::worker::Notifier { push });
             let own = (crate::notifications::worker::NAME.to_owned(), notifier);
             let wake = Arc::new(tokio::sync::Notify::new());
             for (name, hook) in std::iter::once(&own).chain(&hooks.after) {

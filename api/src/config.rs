@@ -22,8 +22,8 @@ use migration::{
 use crate::{
     admin::settings::AdminConfig, auth::settings::AuthConfig, backup::settings::BackupConfig,
     events::settings::EventsConfig, files::settings::FilesConfig, mail::MailConfig,
-    metrics::MetricsConfig, realtime::settings::RealtimeConfig, schema::limits::GraphqlLimits,
-    webhooks::settings::WebhookConfig,
+    metrics::MetricsConfig, push::settings::PushConfig, realtime::settings::RealtimeConfig,
+    schema::limits::GraphqlLimits, webhooks::settings::WebhookConfig,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,6 +62,8 @@ pub struct Config {
     pub realtime: RealtimeConfig,
     pub events: EventsConfig,
     pub webhooks: WebhookConfig,
+    /// Pushes to phones through FCM and APNs (`PUSH_*`).
+    pub push: PushConfig,
     pub files: FilesConfig,
     pub backup: BackupConfig,
     /// The admin dashboard at `/admin`.
@@ -117,6 +119,7 @@ impl Config {
             realtime: RealtimeConfig::from_env(&env)?,
             events: EventsConfig::from_env(&env)?,
             webhooks: WebhookConfig::from_env(&env)?,
+            push: PushConfig::from_env(&env)?,
             files: FilesConfig::from_env(&env)?,
             backup: BackupConfig::from_env(&env, &data_dir)?,
             admin: AdminConfig::from_env(&env, production)?,

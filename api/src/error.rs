@@ -190,3 +190,21 @@ impl From<AppError> for async_graphql::Error {
         })
     }
 }
+
+/// An outgoing HTTP request's error with its causes, which hold the useful
+/// part (the refused address, the timeout).
+pub(crate) fn describe_request_error(err: &reqwest::Error) -> String {
+    use std::error::Error as _;
+    let mut text = if err.is_timeout() {
+        "timed out".to_owned()
+    } else {
+        err.to_string()
+    };
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text.chars().take(500).collect()
+}

@@ -42,7 +42,7 @@ pub(crate) mod metrics;
 pub(crate) mod notifications;
 pub(crate) mod paging;
 pub(crate) mod posts;
-pub(crate) mod push;
+pub mod push;
 pub mod realtime;
 pub(crate) mod reports;
 pub(crate) mod safety;

@@ -35,6 +35,7 @@ pub mod oauth_flow;
 pub mod one_time_token;
 pub mod post;
 pub mod post_attachment;
+pub mod push_delivery;
 pub mod push_token;
 pub mod reaction;
 pub mod refresh_token;
@@ -72,6 +73,7 @@ pub mod prelude {
     pub use super::one_time_token::Entity as OneTimeToken;
     pub use super::post::Entity as Post;
     pub use super::post_attachment::Entity as PostAttachment;
+    pub use super::push_delivery::Entity as PushDelivery;
     pub use super::push_token::Entity as PushToken;
     pub use super::reaction::Entity as Reaction;
     pub use super::refresh_token::Entity as RefreshToken;

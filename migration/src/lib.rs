@@ -38,6 +38,7 @@ mod m20261206_000017_blocks_and_mutes;
 mod m20261206_000018_reports;
 mod m20261206_000019_notifications;
 mod m20261206_000020_push_tokens;
+mod m20261206_000021_push_deliveries;
 pub mod settings;
 mod tables;
 
@@ -67,6 +68,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000018_reports::Migration),
             Box::new(m20261206_000019_notifications::Migration),
             Box::new(m20261206_000020_push_tokens::Migration),
+            Box::new(m20261206_000021_push_deliveries::Migration),
         ]
     }
 }

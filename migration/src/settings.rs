@@ -80,6 +80,26 @@ impl<'a> Env<'a> {
         Ok(Duration::from_secs(self.positive(name, default)?))
     }
 
+    /// A comma-separated list of durations such as `5s,5m,2h` (a retry
+    /// schedule); `default` when unset.
+    pub fn durations(
+        &self,
+        name: &'static str,
+        default: &str,
+    ) -> Result<Vec<Duration>, SettingsError> {
+        let text = self.get(name).unwrap_or_else(|| default.to_owned());
+        text.split(',')
+            .map(|step| parse_duration(step.trim()))
+            .collect::<Option<Vec<_>>>()
+            .filter(|steps| !steps.is_empty())
+            .ok_or_else(|| {
+                self.error(
+                    name,
+                    format!("`{text}` is not a comma-separated list of durations such as 5s,5m,2h"),
+                )
+            })
+    }
+
     /// `true`/`false` (also `1`/`0`, `yes`/`no`, `on`/`off`).
     pub fn flag(&self, name: &'static str, default: bool) -> Result<bool, SettingsError> {
         match self.get(name).map(|v| v.to_ascii_lowercase()).as_deref() {
@@ -89,6 +109,22 @@ impl<'a> Env<'a> {
             Some(other) => Err(self.error(name, format!("`{other}` is not true or false"))),
         }
     }
+}
+
+/// `250ms`, `5s`, `5m`, `2h` or `1d`.
+pub fn parse_duration(text: &str) -> Option<Duration> {
+    let split = text.find(|c: char| !c.is_ascii_digit())?;
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number.parse().ok()?;
+    let millis = match unit {
+        "ms" => 1,
+        "s" => 1_000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        "d" => 86_400_000,
+        _ => return None,
+    };
+    Some(Duration::from_millis(number.checked_mul(millis)?))
 }
 
 /// Development or production (`HEARTH_ENV`). Production tightens defaults

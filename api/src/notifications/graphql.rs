@@ -97,7 +97,10 @@ impl Notification {
             Some(id) => load_one(ctx, UserKey(id)).await?.map(|u| u.display_name),
             None => None,
         };
-        Ok(summary(&self.0, actor.as_deref().unwrap_or("Someone")))
+        Ok(service::summary(
+            &self.0,
+            actor.as_deref().unwrap_or("Someone"),
+        ))
     }
 
     async fn post(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Post>> {
@@ -129,24 +132,6 @@ impl Notification {
         Ok(load_one(ctx, ReportKey(id))
             .await?
             .map(Report::for_reporter))
-    }
-}
-
-/// The sentence a notification reads as, with `actor`'s display name.
-pub(crate) fn summary(n: &notification::Model, actor: &str) -> String {
-    use entity::enums::NotificationKind as K;
-    let who = match n.actor_count {
-        ..=1 => actor.to_owned(),
-        2 => format!("{actor} and 1 other"),
-        n => format!("{actor} and {} others", n - 1),
-    };
-    match n.kind {
-        K::Reply => format!("{who} replied to you."),
-        K::Mention => format!("{who} mentioned you."),
-        K::Reaction => format!("{who} reacted to your post."),
-        K::Follow => format!("{who} followed you."),
-        K::Message => format!("New messages from {who}."),
-        K::Moderation => "A moderator dealt with your report.".to_owned(),
     }
 }
 

@@ -170,6 +170,36 @@ pub(crate) async fn mark_all_read(
     Ok(done.rows_affected)
 }
 
+/// The sentence a notification reads as, with `actor`'s display name.
+pub(crate) fn summary(n: &notification::Model, actor: &str) -> String {
+    use entity::enums::NotificationKind as K;
+    let who = match n.actor_count {
+        ..=1 => actor.to_owned(),
+        2 => format!("{actor} and 1 other"),
+        n => format!("{actor} and {} others", n - 1),
+    };
+    match n.kind {
+        K::Reply => format!("{who} replied to you."),
+        K::Mention => format!("{who} mentioned you."),
+        K::Reaction => format!("{who} reacted to your post."),
+        K::Follow => format!("{who} followed you."),
+        K::Message => format!("New messages from {who}."),
+        K::Moderation => "A moderator dealt with your report.".to_owned(),
+    }
+}
+
+/// The title of a notification's push.
+pub(crate) fn headline(kind: NotificationKind) -> &'static str {
+    match kind {
+        NotificationKind::Reply => "New reply",
+        NotificationKind::Mention => "You were mentioned",
+        NotificationKind::Reaction => "New reactions",
+        NotificationKind::Follow => "New followers",
+        NotificationKind::Message => "New messages",
+        NotificationKind::Moderation => "Your report",
+    }
+}
+
 /// One kind's settings for an account: `(inbox, push)`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Preference {

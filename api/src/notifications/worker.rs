@@ -5,12 +5,12 @@
 //! `notification.created` event are written together, so a subscriber
 //! resuming from a cursor misses none.
 
-use std::collections::BTreeSet;
+use std::{collections::BTreeSet, sync::Arc};
 
 use chrono::{DateTime, Utc};
 use entity::{
-    enums::NotificationKind, follow, message, notification, notification_preference as preference,
-    reaction, user,
+    enums::{NotificationKind, PushProvider},
+    follow, message, notification, notification_preference as preference, reaction, user,
 };
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
@@ -27,8 +27,11 @@ use crate::{
     hooks::AfterHook,
     messages::service as messages,
     posts::service as posts,
+    push::{Push, outbox},
     safety::service as safety,
 };
+
+use super::service::{headline, summary};
 
 /// The hook's name: its place in the log is kept under it.
 pub(crate) const NAME: &str = "hearth-notifications";
@@ -36,26 +39,42 @@ pub(crate) const NAME: &str = "hearth-notifications";
 /// Most people one post or comment notifies by `@username`.
 const MAX_MENTIONS: usize = 10;
 
-/// Turns events into notifications.
-pub(crate) struct Notifier;
+/// Turns events into notifications, and queues their pushes.
+pub(crate) struct Notifier {
+    /// The push sender, when a provider is configured.
+    pub push: Option<Arc<Push>>,
+}
 
 #[async_trait::async_trait]
 impl AfterHook for Notifier {
     async fn after(&self, logged: &Logged, db: &Db) -> anyhow::Result<()> {
-        notify(db, logged)
+        self.notify(db, logged)
             .await
             .map_err(|e| anyhow::anyhow!("notifying of {}: {e:?}", logged.event.kind()))
     }
 }
 
-async fn notify(db: &Db, logged: &Logged) -> AppResult<()> {
-    let source = logged.cursor.encode();
-    for cause in causes(db, &logged.event).await? {
-        if wanted(db, &cause).await? {
-            write(db, &cause, &source, logged.at).await?;
+impl Notifier {
+    async fn notify(&self, db: &Db, logged: &Logged) -> AppResult<()> {
+        let source = logged.cursor.encode();
+        let providers = self
+            .push
+            .as_ref()
+            .map(|p| p.providers())
+            .unwrap_or_default();
+        let mut queued = 0;
+        for cause in causes(db, &logged.event).await? {
+            if wanted(db, &cause).await? {
+                queued += write(db, &cause, &source, logged.at, providers.clone()).await?;
+            }
         }
+        if queued > 0
+            && let Some(push) = &self.push
+        {
+            push.wake();
+        }
+        Ok(())
     }
-    Ok(())
 }
 
 /// One person to notify about one thing.
@@ -301,8 +320,15 @@ async fn wanted(db: &Db, cause: &Cause) -> AppResult<bool> {
 }
 
 /// Adds the notification, or gathers it into the unread one of its group,
-/// with its `notification.created` event.
-async fn write(db: &Db, cause: &Cause, source: &str, at: DateTime<Utc>) -> AppResult<()> {
+/// with its `notification.created` event and its pushes (through
+/// `providers`); how many pushes were queued.
+async fn write(
+    db: &Db,
+    cause: &Cause,
+    source: &str,
+    at: DateTime<Utc>,
+    providers: Vec<PushProvider>,
+) -> AppResult<usize> {
     let cause = cause.clone();
     let source = source.to_owned();
     db.transaction(move |tx| {
@@ -322,7 +348,7 @@ async fn write(db: &Db, cause: &Cause, source: &str, at: DateTime<Utc>) -> AppRe
             let existing = existing.one(&tx).await?;
             let row = match (existing, group.is_some()) {
                 // Seen already: the hook may see an event twice.
-                (Some(_), false) => return Ok(()),
+                (Some(_), false) => return Ok(0),
                 (Some(row), true) => {
                     let count = actors_since(&tx, &cause, row.created_at).await?;
                     let mut active: notification::ActiveModel = row.into();
@@ -356,7 +382,19 @@ async fn write(db: &Db, cause: &Cause, source: &str, at: DateTime<Utc>) -> AppRe
                 notification: row.id,
                 user: row.user_id,
             };
-            events::record(&tx, cause.actor, &event).await
+            events::record(&tx, cause.actor, &event).await?;
+            if providers.is_empty() {
+                return Ok(0);
+            }
+            let actor = match row.actor_id {
+                Some(id) => user::Entity::find_by_id(id)
+                    .one(&tx)
+                    .await?
+                    .map(|u| u.display_name),
+                None => None,
+            };
+            let body = summary(&row, actor.as_deref().unwrap_or("Someone"));
+            outbox::enqueue(&tx, &providers, &row, headline(row.kind), &body).await
         })
     })
     .await

@@ -7,7 +7,7 @@
 //! admin redelivers it. A claim expires, so deliveries of a process that
 //! died mid-send are sent again by another: at least once.
 
-use std::{error::Error as _, sync::Arc, time::Instant};
+use std::{sync::Arc, time::Instant};
 
 use chrono::Utc;
 use futures_util::future::join_all;
@@ -22,7 +22,7 @@ use uuid::Uuid;
 use super::{guard, service::status, settings::WebhookConfig, signature};
 use crate::{
     db::{Db, now},
-    error::AppResult,
+    error::{AppResult, describe_request_error},
 };
 use entity::{webhook_attempt, webhook_delivery, webhook_endpoint};
 
@@ -188,7 +188,7 @@ async fn attempt(
                 .then(|| format!("the receiver answered {}", response.status()));
             outcome(Some(code), error)
         }
-        Err(err) => outcome(None, Some(describe(&err))),
+        Err(err) => outcome(None, Some(describe_request_error(&err))),
     }
 }
 
@@ -205,23 +205,6 @@ fn refused_literal(config: &WebhookConfig, url: &str) -> Option<String> {
         url::Host::Domain(_) => return None,
     };
     guard::forbidden(ip).map(|why| format!("refused: {ip} is {why}"))
-}
-
-/// An HTTP error with its causes, which hold the useful part (the refused
-/// address, the timeout).
-fn describe(err: &reqwest::Error) -> String {
-    let mut text = if err.is_timeout() {
-        "timed out".to_owned()
-    } else {
-        err.to_string()
-    };
-    let mut source = err.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text.chars().take(500).collect()
 }
 
 /// Records an attempt and what follows: delivered, retried later, or

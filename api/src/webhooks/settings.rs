@@ -20,49 +20,18 @@ impl WebhookConfig {
     /// `WEBHOOK_ALLOW_PRIVATE_ADDRESSES`, `WEBHOOK_TIMEOUT_SECS` and
     /// `WEBHOOK_RETRY_SCHEDULE`.
     pub fn from_env(env: &Env<'_>) -> Result<Self, SettingsError> {
-        let schedule = env
-            .get("WEBHOOK_RETRY_SCHEDULE")
-            .unwrap_or_else(|| "5s,5m,30m,2h,5h,10h,10h".to_owned());
-        let retry_schedule = schedule
-            .split(',')
-            .map(|step| parse_duration(step.trim()))
-            .collect::<Option<Vec<_>>>()
-            .filter(|steps| !steps.is_empty())
-            .ok_or_else(|| {
-                env.error(
-                    "WEBHOOK_RETRY_SCHEDULE",
-                    format!(
-                        "`{schedule}` is not a comma-separated list of durations such as 5s,5m,2h"
-                    ),
-                )
-            })?;
         Ok(Self {
             allow_private_addresses: env.flag("WEBHOOK_ALLOW_PRIVATE_ADDRESSES", false)?,
             timeout: env.secs("WEBHOOK_TIMEOUT_SECS", 10)?,
-            retry_schedule,
+            retry_schedule: env.durations("WEBHOOK_RETRY_SCHEDULE", "5s,5m,30m,2h,5h,10h,10h")?,
         })
     }
-}
-
-/// `250ms`, `5s`, `5m`, `2h` or `1d`.
-fn parse_duration(text: &str) -> Option<Duration> {
-    let split = text.find(|c: char| !c.is_ascii_digit())?;
-    let (number, unit) = text.split_at(split);
-    let number: u64 = number.parse().ok()?;
-    let millis = match unit {
-        "ms" => 1,
-        "s" => 1_000,
-        "m" => 60_000,
-        "h" => 3_600_000,
-        "d" => 86_400_000,
-        _ => return None,
-    };
-    Some(Duration::from_millis(number.checked_mul(millis)?))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use migration::settings::parse_duration;
 
     #[test]
     fn the_default_schedule_retries_for_more_than_a_day() {

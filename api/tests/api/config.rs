@@ -178,15 +178,33 @@ fn production_without_a_jwt_secret_stops_the_binary() {
 fn the_configuration_page_names_every_variable_the_server_reads() {
     use std::{cell::RefCell, collections::BTreeSet};
     let read = RefCell::new(BTreeSet::new());
-    // S3_* are read only when a bucket is set, and a provider's variables
+    // S3_* are read only when a bucket is set, push's when its key file
+    // is, and a sign-in provider's variables
     // only when it is listed; the generic ones are documented as
     // `AUTH_<NAME>_...`.
     let apple_key = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/tests/api/fixtures/apple-test-key.p8"
     );
-    let set: [(&str, &str); 8] = [
+    // Push reads its provider's variables only when the key file is set.
+    let dir = tempfile::tempdir().expect("dir");
+    let account = dir.path().join("service-account.json");
+    let rsa_key = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/api/fixtures/fcm-test-key.pem"
+    ))
+    .expect("key");
+    let json =
+        serde_json::json!({ "project_id": "p", "client_email": "e@p", "private_key": rsa_key });
+    std::fs::write(&account, json.to_string()).expect("write");
+    let account = account.display().to_string();
+    let set: [(&str, &str); 13] = [
         ("S3_BUCKET", "hearth-files"),
+        ("PUSH_FCM_CREDENTIALS_FILE", &account),
+        ("PUSH_APNS_KEY_FILE", apple_key),
+        ("PUSH_APNS_KEY_ID", "KEY1234567"),
+        ("PUSH_APNS_TEAM_ID", "TEAM123456"),
+        ("PUSH_APNS_TOPIC", "com.example.app"),
         ("AUTH_PROVIDERS", "example,apple,github"),
         ("AUTH_EXAMPLE_ISSUER", "https://id.example.com"),
         ("AUTH_EXAMPLE_CLIENT_ID", "hearth"),

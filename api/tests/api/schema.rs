@@ -75,7 +75,7 @@ async fn migrations_go_up_down_and_up_to_the_same_schema() {
     let first = snapshot(&db, backend).await;
     assert_eq!(
         table_count(&db, backend).await,
-        35,
+        36,
         "every domain table exists"
     );
     assert!(first.len() > 40, "the snapshot sees the schema: {first:?}");

@@ -249,7 +249,8 @@ fn provider(env: &Env<'_>, name: &str) -> Result<ProviderConfig, SettingsError> 
     })
 }
 
-fn check_http_url(url: &str) -> Result<(), String> {
+/// An absolute http(s) URL with a host; otherwise what is wrong with it.
+pub(crate) fn check_http_url(url: &str) -> Result<(), String> {
     match url::Url::parse(url) {
         Ok(u) if matches!(u.scheme(), "https" | "http") && u.host_str().is_some() => Ok(()),
         _ => Err(format!("`{url}` is not an http(s) URL")),

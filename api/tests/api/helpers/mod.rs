@@ -15,6 +15,7 @@
 
 pub mod browser;
 pub mod oidc;
+pub mod push;
 pub mod replicas;
 pub mod smtp;
 pub mod user;
