@@ -10,10 +10,9 @@ use reqwest::StatusCode;
 use serde_json::{Map, Value, json};
 
 use super::{
-    provider::{Cached, Message, Sent, retry_after},
+    provider::{self, Cached, Message, Sent},
     settings::ApnsConfig,
 };
-use crate::error::describe_request_error;
 
 /// How long one signed token is used.
 const TOKEN_LIFE: Duration = Duration::from_secs(40 * 60);
@@ -60,7 +59,7 @@ impl Apns {
             path.pop_if_empty().extend(["3", "device", message.token]);
         }
         let expiration = chrono::Utc::now().timestamp() + EXPIRES_AFTER_SECS;
-        let sent = self
+        let request = self
             .client
             .post(url)
             .header("authorization", format!("bearer {token}"))
@@ -69,24 +68,13 @@ impl Apns {
             .header("apns-priority", "10")
             .header("apns-expiration", expiration.to_string())
             .header("apns-collapse-id", &message.collapse_id)
-            .json(&body(message))
-            .send()
-            .await;
-        let response = match sent {
-            Ok(response) => response,
-            Err(err) => {
-                return Sent::Retry {
-                    error: describe_request_error(&err),
-                    after: None,
-                };
-            }
+            .json(&body(message));
+        let refusal = match provider::send(request).await {
+            Ok(None) => return Sent::Delivered,
+            Ok(Some(refusal)) => refusal,
+            Err(retry) => return retry,
         };
-        let status = response.status();
-        if status.is_success() {
-            return Sent::Delivered;
-        }
-        let after = retry_after(&response);
-        let answer: Value = response.json().await.unwrap_or(Value::Null);
+        let (status, after, answer) = (refusal.status, refusal.retry_after, refusal.body);
         let reason = answer["reason"].as_str().unwrap_or_default().to_owned();
         let error = format!("APNs answered {status} ({reason})");
         match (status, reason.as_str()) {

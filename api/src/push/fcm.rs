@@ -10,7 +10,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use super::{
-    provider::{Cached, Message, Sent, retry_after},
+    provider::{self, Cached, Message, Sent},
     settings::FcmConfig,
 };
 use crate::error::describe_request_error;
@@ -49,28 +49,17 @@ impl Fcm {
             "{}/v1/projects/{}/messages:send",
             self.config.endpoint, self.config.project_id
         );
-        let sent = self
+        let request = self
             .client
             .post(url)
             .bearer_auth(access)
-            .json(&body(message))
-            .send()
-            .await;
-        let response = match sent {
-            Ok(response) => response,
-            Err(err) => {
-                return Sent::Retry {
-                    error: describe_request_error(&err),
-                    after: None,
-                };
-            }
+            .json(&body(message));
+        let refusal = match provider::send(request).await {
+            Ok(None) => return Sent::Delivered,
+            Ok(Some(refusal)) => refusal,
+            Err(retry) => return retry,
         };
-        let status = response.status();
-        if status.is_success() {
-            return Sent::Delivered;
-        }
-        let after = retry_after(&response);
-        let answer: Value = response.json().await.unwrap_or(Value::Null);
+        let (status, after, answer) = (refusal.status, refusal.retry_after, refusal.body);
         let code = error_code(&answer);
         let error = format!(
             "FCM answered {status}{}",

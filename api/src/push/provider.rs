@@ -64,8 +64,36 @@ impl Sent {
     }
 }
 
+/// A provider's answer that was not a success.
+pub(super) struct Refusal {
+    pub status: reqwest::StatusCode,
+    pub retry_after: Option<Duration>,
+    /// The JSON body, or null.
+    pub body: serde_json::Value,
+}
+
+/// Sends one push request: `Ok(None)` when the provider took it, its
+/// refusal otherwise, and a retry when no answer came at all.
+pub(super) async fn send(request: reqwest::RequestBuilder) -> Result<Option<Refusal>, Sent> {
+    let response = request.send().await.map_err(|err| Sent::Retry {
+        error: crate::error::describe_request_error(&err),
+        after: None,
+    })?;
+    let status = response.status();
+    if status.is_success() {
+        return Ok(None);
+    }
+    let retry_after = retry_after(&response);
+    let body = response.json().await.unwrap_or(serde_json::Value::Null);
+    Ok(Some(Refusal {
+        status,
+        retry_after,
+        body,
+    }))
+}
+
 /// `Retry-After` in seconds, capped at an hour.
-pub(super) fn retry_after(response: &reqwest::Response) -> Option<Duration> {
+fn retry_after(response: &reqwest::Response) -> Option<Duration> {
     let secs: u64 = response
         .headers()
         .get(reqwest::header::RETRY_AFTER)?

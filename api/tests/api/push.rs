@@ -45,6 +45,29 @@ async fn another_device(app: &TestApp, name: &str, device: &str) -> TestUser {
     }
 }
 
+/// `who` revokes, from their device, the session of their device `name`.
+async fn revoke_device(app: &TestApp, who: &TestUser, name: &str) {
+    let sessions = ask(
+        app,
+        Some(who),
+        "{ mySessions { id deviceName } }",
+        json!({}),
+    )
+    .await;
+    let session = ok(&sessions, "mySessions")
+        .as_array()
+        .expect("sessions")
+        .iter()
+        .find(|s| s["deviceName"] == name)
+        .map(|s| s["id"].clone())
+        .unwrap_or_else(|| panic!("no session of {name}: {sessions}"));
+    let revoke = "mutation($id: ID!) { revokeSession(id: $id) }";
+    ok(
+        &ask(app, Some(who), revoke, json!({ "id": session })).await,
+        "revokeSession",
+    );
+}
+
 async fn register(app: &TestApp, who: &TestUser, provider: &str, token: &str) -> Value {
     ask(
         app,
@@ -154,25 +177,7 @@ async fn a_push_token_lives_and_dies_with_its_session() {
         },
         id: ann.id.clone(),
     };
-    let sessions = ask(
-        &app,
-        Some(&laptop),
-        "{ mySessions { id deviceName } }",
-        json!({}),
-    )
-    .await;
-    let tablet_session = ok(&sessions, "mySessions")
-        .as_array()
-        .expect("sessions")
-        .iter()
-        .find(|s| s["deviceName"] == "tablet")
-        .map(|s| s["id"].clone())
-        .expect("the tablet's session");
-    let revoke = "mutation($id: ID!) { revokeSession(id: $id) }";
-    ok(
-        &ask(&app, Some(&laptop), revoke, json!({ "id": tablet_session })).await,
-        "revokeSession",
-    );
+    revoke_device(&app, &laptop, "tablet").await;
     assert_eq!(tokens(&app).await, ["fcm-shared-phone"]);
 
     // A ban ends every session of the account, and its tokens.
@@ -362,25 +367,7 @@ async fn no_push_reaches_a_signed_out_revoked_or_banned_device_a_blocked_actor_o
         &register(&app, &tablet, "APNS", "apns-ann-tablet").await,
         "registerPushToken",
     );
-    let sessions = ask(
-        &app,
-        Some(&ann),
-        "{ mySessions { id deviceName } }",
-        json!({}),
-    )
-    .await;
-    let tablet_session = ok(&sessions, "mySessions")
-        .as_array()
-        .expect("sessions")
-        .iter()
-        .find(|s| s["deviceName"] == "tablet")
-        .map(|s| s["id"].clone())
-        .expect("the tablet's session");
-    let revoke = "mutation($id: ID!) { revokeSession(id: $id) }";
-    ok(
-        &ask(&app, Some(&ann), revoke, json!({ "id": tablet_session })).await,
-        "revokeSession",
-    );
+    revoke_device(&app, &ann, "tablet").await;
     let laptop = another_device(&app, "ann", "laptop").await;
     ok(
         &register(&app, &laptop, "APNS", "apns-ann-laptop").await,
