@@ -102,14 +102,19 @@ impl Mailer {
                 smtp.send(message).await?;
             }
             Transport::Outbox(dir) => {
+                // Written beside the outbox, then moved in whole: whoever
+                // reads the outbox never sees half a message.
+                let partial = dir.with_extension("partial");
                 tokio::fs::create_dir_all(dir).await?;
+                tokio::fs::create_dir_all(&partial).await?;
                 let name = format!(
                     "{}-{}.eml",
                     chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ"),
                     uuid::Uuid::now_v7().simple()
                 );
-                let path = dir.join(name);
-                tokio::fs::write(&path, message.formatted()).await?;
+                let path = dir.join(&name);
+                tokio::fs::write(partial.join(&name), message.formatted()).await?;
+                tokio::fs::rename(partial.join(&name), &path).await?;
                 tracing::info!(
                     to = %email.to,
                     subject = %email.subject,

@@ -169,6 +169,22 @@ impl FakeProviders {
         self.shared.down.store(down, Ordering::SeqCst);
     }
 
+    /// Waits until no send has come for half a second: a send already on
+    /// its way when its push was cancelled has arrived (and been answered).
+    pub async fn quiet(&self) {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        let mut seen = self.attempts();
+        loop {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            let now = self.attempts();
+            if now == seen {
+                return;
+            }
+            assert!(Instant::now() < deadline, "sends never stopped");
+            seen = now;
+        }
+    }
+
     /// Waits until `n` pushes were accepted in all; those pushes.
     pub async fn wait_for(&self, n: usize) -> Vec<Received> {
         let deadline = Instant::now() + Duration::from_secs(15);
