@@ -20,7 +20,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use super::provider::Sent;
+use super::{provider::Sent, service::live_session};
 use crate::{
     db::{Db, now},
     error::AppResult,
@@ -101,8 +101,7 @@ fn live_sessions(user: Uuid) -> SelectStatement {
         .column(session::Column::Id)
         .from(session::Entity)
         .and_where(session::Column::UserId.eq(user))
-        .and_where(session::Column::RevokedAt.is_null())
-        .and_where(session::Column::ExpiresAt.gt(Utc::now()))
+        .cond_where(live_session())
         .to_owned()
 }
 
@@ -164,9 +163,8 @@ pub(super) async fn still_wanted(
     else {
         return Ok(None);
     };
-    let live = session::Entity::find()
-        .filter(session::Column::Id.in_subquery(live_sessions(token.user_id)))
-        .filter(session::Column::Id.eq(token.session_id))
+    let live = session::Entity::find_by_id(token.session_id)
+        .filter(live_session())
         .count(db)
         .await?;
     let enabled = user::Entity::find_by_id(token.user_id)

@@ -2,7 +2,7 @@
 
 use chrono::Utc;
 use entity::{enums::PushProvider, push_token, session};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, Set, sea_query::OnConflict};
+use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, Set, sea_query::OnConflict};
 use uuid::Uuid;
 
 use crate::{
@@ -14,6 +14,13 @@ use crate::{
 /// The longest token a provider hands out, with room to spare (FCM's are
 /// about 160 characters, APNs' 64 hex digits).
 pub(crate) const MAX_TOKEN: usize = 512;
+
+/// A session that can still be pushed to: neither revoked nor expired.
+pub(crate) fn live_session() -> Condition {
+    Condition::all()
+        .add(session::Column::RevokedAt.is_null())
+        .add(session::Column::ExpiresAt.gt(Utc::now()))
+}
 
 /// Binds `token` to the viewer's session, replacing the session's earlier
 /// token. A token registered by another session moves here: the device
@@ -33,8 +40,7 @@ pub(crate) async fn register(
         ));
     }
     let live = session::Entity::find_by_id(viewer.session_id)
-        .filter(session::Column::RevokedAt.is_null())
-        .filter(session::Column::ExpiresAt.gt(Utc::now()))
+        .filter(live_session())
         .one(db)
         .await?;
     if live.is_none() {
