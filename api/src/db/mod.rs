@@ -25,6 +25,7 @@ use migration::database;
 use sea_orm::{
     ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, ExecResult,
     QueryResult, Statement, TransactionTrait,
+    sea_query::{Expr, Query},
 };
 use tokio::sync::Notify;
 
@@ -32,6 +33,20 @@ use crate::{
     config::Config,
     error::{AppError, AppResult},
 };
+
+/// Whether `condition` (built of `EXISTS`es, say) holds: one `SELECT`,
+/// one round trip, on either backend (both read the answer as an integer).
+pub(crate) async fn holds(db: &impl ConnectionTrait, condition: Expr) -> AppResult<bool> {
+    let query = Query::select()
+        .expr_as(Expr::case(condition, 1).finally(0), "holds")
+        .to_owned();
+    let row = db.query_one(&query).await?;
+    Ok(row
+        .map(|r| r.try_get::<i32>("", "holds"))
+        .transpose()?
+        .unwrap_or(0)
+        == 1)
+}
 
 /// The current time at the precision both backends store (microseconds),
 /// so a row reads back exactly as it was written and keyset cursors built

@@ -6,9 +6,16 @@
 //!
 //! A hook sees each event at least once: one that fails (or panics) runs
 //! again after a pause, and after [`ATTEMPTS`] tries the event is kept in
-//! `hook_failures` with the error and the hook moves on.
+//! `hook_failures` with the error and the hook moves on. The position is
+//! saved at the end of each batch and at least every [`SAVE_EVERY`] within
+//! one, not after every event: a process that dies mid-batch hands the
+//! unsaved events to the next holder, which runs them again.
 
-use std::{panic::AssertUnwindSafe, sync::Arc, time::Duration};
+use std::{
+    panic::AssertUnwindSafe,
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use futures_util::FutureExt;
 use sea_orm::{
@@ -40,6 +47,9 @@ const BACKOFF: [Duration; 3] = [
 const POLL: Duration = Duration::from_secs(5);
 /// Events read at a time.
 const BATCH: u64 = 100;
+/// How often the position is saved while a batch is handled event by
+/// event: it also renews the lease, and bounds what a crash repeats.
+const SAVE_EVERY: Duration = Duration::from_secs(1);
 
 /// Reacts to committed events.
 #[async_trait::async_trait]
@@ -47,6 +57,16 @@ pub trait AfterHook: Send + Sync + 'static {
     /// Called once per event, in log order. An error (or a panic) is
     /// retried; see the module documentation.
     async fn after(&self, event: &Logged, db: &Db) -> anyhow::Result<()>;
+
+    /// Handles a run of events, in log order, all or nothing, for a hook
+    /// that can do that more cheaply than one at a time (one transaction,
+    /// one read for the whole run). `Ok(false)`, the default, hands the
+    /// events to [`AfterHook::after`] one by one; so does an error or a
+    /// panic, and each event is then retried on its own.
+    async fn after_batch(&self, events: &[Logged], db: &Db) -> anyhow::Result<bool> {
+        let _ = (events, db);
+        Ok(false)
+    }
 }
 
 /// The cursor row of the hook named `name`.
@@ -145,13 +165,27 @@ async fn step(
         return Ok(false);
     };
     let batch = events::read(db, from, Scope::All, BATCH).await?;
-    for logged in &batch.events {
-        if shutdown.is_cancelled() {
-            return Ok(false);
+    if !batch.events.is_empty() && !together(name, hook, &batch.events, db).await {
+        let mut saved = Instant::now();
+        let mut done = None;
+        for logged in &batch.events {
+            if shutdown.is_cancelled() {
+                break;
+            }
+            handle(db, name, hook, logged).await?;
+            done = Some(logged.cursor);
+            if saved.elapsed() >= SAVE_EVERY {
+                if !save(db, row, me, logged.cursor).await? {
+                    // Another process took the hook over: stop here.
+                    return Ok(false);
+                }
+                saved = Instant::now();
+            }
         }
-        handle(db, name, hook, logged).await?;
-        if !save(db, row, me, logged.cursor).await? {
-            // Another process took the hook over: stop here.
+        if shutdown.is_cancelled() {
+            if let Some(done) = done {
+                save(db, row, me, done).await?;
+            }
             return Ok(false);
         }
     }
@@ -159,6 +193,25 @@ async fn step(
         save(db, row, me, last).await?;
     }
     Ok(batch.full)
+}
+
+/// Offers a whole batch to the hook at once; false when it declined, failed
+/// or panicked, and the events are to be handled one by one.
+async fn together(name: &str, hook: &dyn AfterHook, events: &[Logged], db: &Db) -> bool {
+    match AssertUnwindSafe(hook.after_batch(events, db))
+        .catch_unwind()
+        .await
+    {
+        Ok(Ok(handled)) => handled,
+        Ok(Err(err)) => {
+            tracing::warn!(hook = %name, events = events.len(), error = %format!("{err:#}"), "after-commit hook failed on a batch; trying its events one at a time");
+            false
+        }
+        Err(_) => {
+            tracing::warn!(hook = %name, events = events.len(), "after-commit hook panicked on a batch; trying its events one at a time");
+            false
+        }
+    }
 }
 
 /// Runs the hook on one event, retrying; records it when every try failed.

@@ -57,7 +57,7 @@ fn visible_conversations(viewer: Uuid) -> Condition {
 
 /// The messages in `viewer`'s conversations that they see: not from
 /// someone on either side of a block with them.
-fn visible_messages(viewer: Uuid) -> Condition {
+pub(crate) fn visible_messages(viewer: Uuid) -> Condition {
     Condition::all()
         .add(message::Column::ConversationId.in_subquery(conversations_of(viewer)))
         .add(safety::visible_to(message::Column::SenderId, Some(viewer)))

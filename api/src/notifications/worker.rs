@@ -12,10 +12,11 @@ use entity::{
     enums::{NotificationKind, PushProvider},
     follow, message, notification, notification_preference as preference, reaction, user,
 };
+use futures_util::{StreamExt, TryStreamExt, stream};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
-    QuerySelect, Set,
-    sea_query::{Expr, ExprTrait, Func},
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect,
+    QueryTrait, Set,
+    sea_query::{Expr, ExprTrait, Func, SelectStatement},
 };
 use uuid::Uuid;
 
@@ -36,6 +37,9 @@ use super::service::{headline, summary};
 /// The hook's name: its place in the log is kept under it.
 pub(crate) const NAME: &str = "hearth-notifications";
 
+/// Events whose causes are read at the same time.
+const READ_AHEAD: usize = 8;
+
 /// Most people one post or comment notifies by `@username`.
 const MAX_MENTIONS: usize = 10;
 
@@ -48,26 +52,44 @@ pub(crate) struct Notifier {
 #[async_trait::async_trait]
 impl AfterHook for Notifier {
     async fn after(&self, logged: &Logged, db: &Db) -> anyhow::Result<()> {
-        self.notify(db, logged)
+        self.notify(db, std::slice::from_ref(logged))
             .await
             .map_err(|e| anyhow::anyhow!("notifying of {}: {e:?}", logged.event.kind()))
+    }
+
+    /// A batch at a time: its notifications are written in one transaction,
+    /// so a burst of comments costs one commit per batch, not per comment.
+    async fn after_batch(&self, events: &[Logged], db: &Db) -> anyhow::Result<bool> {
+        self.notify(db, events)
+            .await
+            .map_err(|e| anyhow::anyhow!("notifying of {} events: {e:?}", events.len()))?;
+        Ok(true)
     }
 }
 
 impl Notifier {
-    async fn notify(&self, db: &Db, logged: &Logged) -> AppResult<()> {
-        let source = logged.cursor.encode();
+    /// Reads who each event notifies and whether they want to hear of it,
+    /// then writes every notification of the run in one transaction.
+    async fn notify(&self, db: &Db, events: &[Logged]) -> AppResult<()> {
+        // The reads are round trips that wait on the database, not the
+        // CPU: a few events are read at once, in order.
+        let reads: Vec<_> = events.iter().map(|logged| checked(db, logged)).collect();
+        let notices: Vec<Notice> = stream::iter(reads)
+            .buffered(READ_AHEAD)
+            .try_collect::<Vec<_>>()
+            .await?
+            .into_iter()
+            .flatten()
+            .collect();
+        if notices.is_empty() {
+            return Ok(());
+        }
         let providers = self
             .push
             .as_ref()
             .map(|p| p.providers())
             .unwrap_or_default();
-        let mut queued = 0;
-        for cause in causes(db, &logged.event).await? {
-            if wanted(db, &cause).await? {
-                queued += write(db, &cause, &source, logged.at, providers.clone()).await?;
-            }
-        }
+        let queued = write(db, notices, providers).await?;
         if queued > 0
             && let Some(push) = &self.push
         {
@@ -75,6 +97,29 @@ impl Notifier {
         }
         Ok(())
     }
+}
+
+/// The notices one event gives: its causes that pass the checks.
+async fn checked(db: &Db, logged: &Logged) -> AppResult<Vec<Notice>> {
+    let mut notices = Vec::new();
+    for cause in causes(db, &logged.event).await? {
+        if wanted(db, &cause).await? {
+            notices.push(Notice {
+                cause,
+                source: logged.cursor.encode(),
+                at: logged.at,
+            });
+        }
+    }
+    Ok(notices)
+}
+
+/// A cause that passed the checks, with the event it came from.
+struct Notice {
+    cause: Cause,
+    /// The event's cursor: what a cause that does not gather is keyed by.
+    source: String,
+    at: DateTime<Utc>,
 }
 
 /// One person to notify about one thing.
@@ -129,10 +174,8 @@ async fn causes(db: &Db, event: &Event) -> AppResult<Vec<Cause>> {
         Event::CommentCreated {
             comment, author, ..
         } => {
-            let Some(comment) = entity::comment::Entity::find_by_id(comment).one(db).await? else {
-                return Ok(found);
-            };
-            let Some(post) = entity::post::Entity::find_by_id(comment.post_id)
+            let Some((comment, Some(post))) = entity::comment::Entity::find_by_id(comment)
+                .find_also_related(entity::post::Entity)
                 .one(db)
                 .await?
             else {
@@ -283,121 +326,134 @@ fn mentioned_names(text: &str) -> Vec<String> {
 
 /// Whether the recipient should hear of it: no block between them and the
 /// actor, neither muted, what it is about readable to them, and the kind
-/// switched on for their inbox.
+/// switched on for their inbox. One query, each reason not to an `EXISTS`,
+/// so a cause costs one round trip however many checks it needs.
 async fn wanted(db: &Db, cause: &Cause) -> AppResult<bool> {
     let me = Some(cause.user);
+    let mut against = vec![Expr::exists(exists_query(
+        preference::Entity::find()
+            .filter(preference::Column::UserId.eq(cause.user))
+            .filter(preference::Column::Kind.eq(cause.kind))
+            .filter(preference::Column::Inbox.eq(false)),
+    ))];
     if let Some(actor) = cause.actor {
-        if safety::is_hidden(db, me, actor).await? {
-            return Ok(false);
-        }
-        if safety::has_muted_user(db, cause.user, actor).await? {
-            return Ok(false);
-        }
+        against.push(Expr::exists(safety::blocks_between(cause.user, actor)));
+        against.push(Expr::exists(safety::user_muted(cause.user, actor)));
     }
-    if let Some(community) = cause.community
-        && safety::has_muted_community(db, cause.user, community).await?
-    {
-        return Ok(false);
+    if let Some(community) = cause.community {
+        against.push(Expr::exists(safety::community_muted(cause.user, community)));
     }
     let readable = match (cause.comment, cause.post, cause.message) {
-        (Some(comment), _, _) => comments::find_readable(db, me, comment).await?.is_some(),
-        (None, Some(post), _) => posts::find_readable(db, me, post).await?.is_some(),
-        (None, None, Some(message)) => messages::find_message_for(db, cause.user, message)
-            .await?
-            .is_some(),
-        (None, None, None) => true,
+        (Some(comment), _, _) => Some(exists_query(
+            entity::comment::Entity::find_by_id(comment).filter(comments::readable(me)),
+        )),
+        (None, Some(post), _) => Some(exists_query(
+            entity::post::Entity::find_by_id(post).filter(posts::readable(me)),
+        )),
+        (None, None, Some(message)) => Some(exists_query(
+            message::Entity::find_by_id(message).filter(messages::visible_messages(cause.user)),
+        )),
+        (None, None, None) => None,
     };
-    if !readable {
-        return Ok(false);
+    if let Some(readable) = readable {
+        against.push(Expr::exists(readable).not());
     }
-    let off = preference::Entity::find()
-        .filter(preference::Column::UserId.eq(cause.user))
-        .filter(preference::Column::Kind.eq(cause.kind))
-        .filter(preference::Column::Inbox.eq(false))
-        .count(db)
-        .await?;
-    Ok(off == 0)
+    let any = against
+        .into_iter()
+        .reduce(ExprTrait::or)
+        .unwrap_or_else(|| Expr::val(false));
+    Ok(!crate::db::holds(db, any).await?)
 }
 
-/// Adds the notification, or gathers it into the unread one of its group,
-/// with its `notification.created` event and its pushes (through
-/// `providers`); how many pushes were queued.
-async fn write(
-    db: &Db,
-    cause: &Cause,
-    source: &str,
-    at: DateTime<Utc>,
-    providers: Vec<PushProvider>,
-) -> AppResult<usize> {
-    let cause = cause.clone();
-    let source = source.to_owned();
+/// `SELECT 1` from `select`, for an `EXISTS`.
+fn exists_query<E: EntityTrait>(select: sea_orm::Select<E>) -> SelectStatement {
+    select.select_only().expr(Expr::val(1)).into_query()
+}
+
+/// Adds each notification, or gathers it into the unread one of its
+/// group, with its `notification.created` event and its pushes (through
+/// `providers`), all in one transaction; how many pushes were queued.
+async fn write(db: &Db, notices: Vec<Notice>, providers: Vec<PushProvider>) -> AppResult<usize> {
     db.transaction(move |tx| {
         Box::pin(async move {
-            let group = cause.group();
-            let key = group
-                .clone()
-                .unwrap_or_else(|| format!("{source}:{:?}", cause.kind));
-            // A group gathers into its unread row; any other cause has
-            // one row, read or not.
-            let mut existing = notification::Entity::find()
-                .filter(notification::Column::UserId.eq(cause.user))
-                .filter(notification::Column::GroupKey.eq(key.clone()));
-            if group.is_some() {
-                existing = existing.filter(notification::Column::ReadAt.is_null());
+            let mut queued = 0;
+            for notice in &notices {
+                queued += write_one(&tx, notice, &providers).await?;
             }
-            let existing = existing.one(&tx).await?;
-            let row = match (existing, group.is_some()) {
-                // Seen already: the hook may see an event twice.
-                (Some(_), false) => return Ok(0),
-                (Some(row), true) => {
-                    let count = actors_since(&tx, &cause, row.created_at).await?;
-                    let mut active: notification::ActiveModel = row.into();
-                    active.actor_id = Set(cause.actor);
-                    active.actor_count = Set(Ord::max(count, 1));
-                    active.comment_id = Set(cause.comment);
-                    active.updated_at = Set(crate::db::now());
-                    active.update(&tx).await?
-                }
-                (None, _) => {
-                    notification::ActiveModel {
-                        id: Set(Uuid::now_v7()),
-                        user_id: Set(cause.user),
-                        kind: Set(cause.kind),
-                        actor_id: Set(cause.actor),
-                        actor_count: Set(1),
-                        post_id: Set(cause.post),
-                        comment_id: Set(cause.comment),
-                        conversation_id: Set(cause.conversation),
-                        report_id: Set(cause.report),
-                        group_key: Set(key),
-                        created_at: Set(cause.made_at.unwrap_or(at)),
-                        updated_at: Set(crate::db::now()),
-                        read_at: Set(None),
-                    }
-                    .insert(&tx)
-                    .await?
-                }
-            };
-            let event = Event::NotificationCreated {
-                notification: row.id,
-                user: row.user_id,
-            };
-            events::record(&tx, cause.actor, &event).await?;
-            if providers.is_empty() {
-                return Ok(0);
-            }
-            let actor = match row.actor_id {
-                Some(id) => user::Entity::find_by_id(id)
-                    .one(&tx)
-                    .await?
-                    .map(|u| u.display_name),
-                None => None,
-            };
-            let body = summary(&row, actor.as_deref().unwrap_or("Someone"));
-            outbox::enqueue(&tx, &providers, &row, headline(row.kind), &body).await
+            Ok(queued)
         })
     })
     .await
+}
+
+async fn write_one(
+    tx: &impl ConnectionTrait,
+    notice: &Notice,
+    providers: &[PushProvider],
+) -> AppResult<usize> {
+    let Notice { cause, source, at } = notice;
+    let group = cause.group();
+    let key = group
+        .clone()
+        .unwrap_or_else(|| format!("{source}:{:?}", cause.kind));
+    // A group gathers into its unread row; any other cause has one row,
+    // read or not.
+    let mut existing = notification::Entity::find()
+        .filter(notification::Column::UserId.eq(cause.user))
+        .filter(notification::Column::GroupKey.eq(key.clone()));
+    if group.is_some() {
+        existing = existing.filter(notification::Column::ReadAt.is_null());
+    }
+    let existing = existing.one(tx).await?;
+    let row = match (existing, group.is_some()) {
+        // Seen already: the hook may see an event twice.
+        (Some(_), false) => return Ok(0),
+        (Some(row), true) => {
+            let count = actors_since(tx, cause, row.created_at).await?;
+            let mut active: notification::ActiveModel = row.into();
+            active.actor_id = Set(cause.actor);
+            active.actor_count = Set(Ord::max(count, 1));
+            active.comment_id = Set(cause.comment);
+            active.updated_at = Set(crate::db::now());
+            active.update(tx).await?
+        }
+        (None, _) => {
+            notification::ActiveModel {
+                id: Set(Uuid::now_v7()),
+                user_id: Set(cause.user),
+                kind: Set(cause.kind),
+                actor_id: Set(cause.actor),
+                actor_count: Set(1),
+                post_id: Set(cause.post),
+                comment_id: Set(cause.comment),
+                conversation_id: Set(cause.conversation),
+                report_id: Set(cause.report),
+                group_key: Set(key),
+                created_at: Set(cause.made_at.unwrap_or(*at)),
+                updated_at: Set(crate::db::now()),
+                read_at: Set(None),
+            }
+            .insert(tx)
+            .await?
+        }
+    };
+    let event = Event::NotificationCreated {
+        notification: row.id,
+        user: row.user_id,
+    };
+    events::record(tx, cause.actor, &event).await?;
+    if providers.is_empty() {
+        return Ok(0);
+    }
+    let actor = match row.actor_id {
+        Some(id) => user::Entity::find_by_id(id)
+            .one(tx)
+            .await?
+            .map(|u| u.display_name),
+        None => None,
+    };
+    let body = summary(&row, actor.as_deref().unwrap_or("Someone"));
+    outbox::enqueue(tx, providers, &row, headline(row.kind), &body).await
 }
 
 /// How many different people a gathering notification stands for: those

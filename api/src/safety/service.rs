@@ -3,13 +3,13 @@
 use entity::{block, community, community_mute, follow, user, user_mute};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, Set,
-    sea_query::{OnConflict, Query, SelectStatement},
+    sea_query::{Expr, OnConflict, Query, SelectStatement},
 };
 use uuid::Uuid;
 
 use crate::{
     auth::AuthSession,
-    db::{Db, now},
+    db::{self, Db, now},
     error::{AppError, AppResult},
     paging::{ListOrder, Page, PageRequest},
 };
@@ -44,6 +44,20 @@ pub(crate) fn visible_to(person: impl ColumnTrait, viewer: Option<Uuid>) -> Cond
         .add(person.not_in_subquery(blockers_of(viewer)))
 }
 
+/// A block between `a` and `b`, either way, for an `EXISTS`.
+pub(crate) fn blocks_between(a: Uuid, b: Uuid) -> SelectStatement {
+    let pair = |x: Uuid, y: Uuid| {
+        Condition::all()
+            .add(block::Column::BlockerId.eq(x))
+            .add(block::Column::BlockedId.eq(y))
+    };
+    Query::select()
+        .expr(Expr::val(1))
+        .from(block::Entity)
+        .cond_where(Condition::any().add(pair(a, b)).add(pair(b, a)))
+        .to_owned()
+}
+
 /// Whether a block stands between `viewer` and `other`, either way.
 pub(crate) async fn is_hidden(
     db: &impl ConnectionTrait,
@@ -53,20 +67,7 @@ pub(crate) async fn is_hidden(
     let Some(viewer) = viewer else {
         return Ok(false);
     };
-    let pair = |a: Uuid, b: Uuid| {
-        Condition::all()
-            .add(block::Column::BlockerId.eq(a))
-            .add(block::Column::BlockedId.eq(b))
-    };
-    let found = block::Entity::find()
-        .filter(
-            Condition::any()
-                .add(pair(viewer, other))
-                .add(pair(other, viewer)),
-        )
-        .count(db)
-        .await?;
-    Ok(found > 0)
+    db::holds(db, Expr::exists(blocks_between(viewer, other))).await
 }
 
 /// Ids of the people `viewer` muted, for the feed's `NOT IN`.
@@ -87,24 +88,29 @@ pub(crate) fn muted_community_ids(viewer: Uuid) -> SelectStatement {
         .to_owned()
 }
 
-/// Whether `user` muted `other`.
-pub(crate) async fn has_muted_user(db: &Db, user: Uuid, other: Uuid) -> AppResult<bool> {
-    let found = user_mute::Entity::find()
-        .filter(user_mute::Column::UserId.eq(user))
-        .filter(user_mute::Column::MutedUserId.eq(other))
-        .count(db)
-        .await?;
-    Ok(found > 0)
+/// `user`'s mute of `other`, for an `EXISTS`.
+pub(crate) fn user_muted(user: Uuid, other: Uuid) -> SelectStatement {
+    Query::select()
+        .expr(Expr::val(1))
+        .from(user_mute::Entity)
+        .and_where(user_mute::Column::UserId.eq(user))
+        .and_where(user_mute::Column::MutedUserId.eq(other))
+        .to_owned()
 }
 
-/// Whether `user` muted `community`.
-pub(crate) async fn has_muted_community(db: &Db, user: Uuid, community: Uuid) -> AppResult<bool> {
-    let found = community_mute::Entity::find()
-        .filter(community_mute::Column::UserId.eq(user))
-        .filter(community_mute::Column::CommunityId.eq(community))
-        .count(db)
-        .await?;
-    Ok(found > 0)
+/// `user`'s mute of `community`, for an `EXISTS`.
+pub(crate) fn community_muted(user: Uuid, community: Uuid) -> SelectStatement {
+    Query::select()
+        .expr(Expr::val(1))
+        .from(community_mute::Entity)
+        .and_where(community_mute::Column::UserId.eq(user))
+        .and_where(community_mute::Column::CommunityId.eq(community))
+        .to_owned()
+}
+
+/// Whether `user` muted `other`.
+pub(crate) async fn has_muted_user(db: &Db, user: Uuid, other: Uuid) -> AppResult<bool> {
+    db::holds(db, Expr::exists(user_muted(user, other))).await
 }
 
 /// Someone the viewer acts on: not themselves, and existing.
