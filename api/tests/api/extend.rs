@@ -305,6 +305,95 @@ async fn after_hooks_retry_and_keep_what_still_fails() {
     .await;
 }
 
+/// Takes the log a batch at a time; the first batch it is offered fails,
+/// so those events come again one by one.
+#[derive(Clone, Default)]
+struct Batcher {
+    batches: Arc<Mutex<Vec<Vec<String>>>>,
+    singles: Arc<Mutex<Vec<String>>>,
+}
+
+#[async_trait::async_trait]
+impl api::extend::AfterHook for Batcher {
+    async fn after(&self, event: &Logged, _db: &Db) -> anyhow::Result<()> {
+        self.singles
+            .lock()
+            .unwrap()
+            .push(event.event.kind().to_owned());
+        Ok(())
+    }
+
+    async fn after_batch(&self, events: &[Logged], _db: &Db) -> anyhow::Result<bool> {
+        let mut batches = self.batches.lock().unwrap();
+        let first = batches.is_empty();
+        batches.push(Vec::new());
+        if first {
+            anyhow::bail!("the first batch fails");
+        }
+        let kinds = events.iter().map(|e| e.event.kind().to_owned()).collect();
+        *batches.last_mut().unwrap() = kinds;
+        Ok(true)
+    }
+}
+
+#[tokio::test]
+async fn a_hook_may_take_a_batch_at_once_and_a_failed_batch_goes_event_by_event() {
+    let batcher = Batcher::default();
+    let app = TestHearth::spawn(Hearth::new().after("batcher", batcher.clone())).await;
+    let ann = app.create_user("ann").await;
+    let create = |body: &'static str| {
+        app.graphql(&format!(
+            "mutation {{ createPost(input: {{ body: \"{body}\" }}) {{ id }} }}"
+        ))
+        .as_user(&ann)
+        .expect_events([("post.created", 1)])
+    };
+    create("one").await;
+    eventually("the first batch, then its events one by one", || {
+        !batcher.singles.lock().unwrap().is_empty()
+    })
+    .await;
+    let post = create("two").await;
+    app.graphql("mutation($post: ID!) { react(postId: $post, kind: LIKE) { id } }")
+        .variables(json!({ "post": post.body["data"]["createPost"]["id"] }))
+        .as_user(&ann)
+        .expect_events([("reaction.changed", 1)])
+        .await;
+    let seen = || {
+        let mut all = batcher.singles.lock().unwrap().clone();
+        all.extend(batcher.batches.lock().unwrap().iter().flatten().cloned());
+        all
+    };
+    eventually("the reaction, in a batch", || {
+        seen().iter().any(|k| k == "reaction.changed")
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The first post came alone, after its batch failed; what followed
+    // came in whole batches. Nothing came twice.
+    assert_eq!(
+        *batcher.singles.lock().unwrap(),
+        vec!["post.created".to_owned()]
+    );
+    let all = seen();
+    assert_eq!(
+        all.iter().filter(|k| *k == "post.created").count(),
+        2,
+        "{all:?}"
+    );
+    assert_eq!(
+        all.iter().filter(|k| *k == "reaction.changed").count(),
+        1,
+        "{all:?}"
+    );
+    assert!(
+        batcher.batches.lock().unwrap()[1..]
+            .iter()
+            .all(|b| !b.is_empty()),
+        "an empty batch is never offered"
+    );
+}
+
 #[tokio::test]
 async fn an_after_hook_catches_up_on_what_happened_while_it_was_stopped() {
     let db = TestDb::new().await;
