@@ -23,6 +23,14 @@ What it does, in order:
   4. rounds (default 3), each running, for both servers at concurrency 32
      (wrk, 3 s warm-up, then --duration s measured), alternating which server
      goes first from round to round:
+       - the feed, signed in as the demo account: Hearth's `feed(first: 20)`
+         query of bench.py (author, reaction counts, first 5 comments with
+         their authors) with the account's access token against PocketBase's
+         list API with expands, PB_FEED below, with its auth token: the
+         newest 20 posts with their authors and all their comments (back-
+         relation expand, up to 1,000 per post) with their authors, trimmed
+         to the same fields by `fields=`; no reaction counts (PocketBase has
+         no reactions here);
        - lookup by id, anonymous: Hearth's `user(id:)` (GraphQL) against
          PocketBase's `GET /api/collections/users/records/{id}`, ids drawn at
          random from all active users;
@@ -65,6 +73,8 @@ but one (logs, below), set up as a PocketBase user would for this domain:
     created) and (parent, created), as Hearth's comments table has. Rules
     as for posts: the create rule lets a signed-in user write only as
     themselves (checked before the run: writing as someone else is refused).
+  - no reactions, follows or communities: the feed's PocketBase side leaves
+    reaction counts out, and lists the newest posts of all.
   - logs.minLevel = warn (4), the counterpart of Hearth's RUST_LOG=warn.
     PocketBase's default stores every request in its auxiliary log database;
     --pb-request-logs keeps that default.
@@ -90,6 +100,12 @@ Differences to weigh when reading the figures:
   - Hearth's createComment also checks that the post is readable by the
     viewer (community privacy) and that the author is active; PocketBase's
     rule checks the author, its relation field that the post exists.
+  - the feed: Hearth's is the demo account's feed (its own posts,
+    followees' and its communities' posts it may read) with reaction counts
+    and each post's first 5 top-level comments; PocketBase's is the newest
+    20 posts of all with every comment of each (replies too, up to 1,000),
+    no reaction counts, and a count of all posts for totalItems (no
+    skipTotal).
   - PocketBase runs SQLite translated to Go (modernc.org/sqlite), Hearth
     the C library.
 
@@ -122,6 +138,18 @@ PB_VENV = os.path.join(os.path.expanduser("~"), ".cache", "hearth-python", "pock
 PB_ADMIN_EMAIL = "bench@hearth.invalid"
 PB_ADMIN_PASSWORD = "bench-superuser-password"
 USERS_COLLECTION = "_pb_users_auth_"
+# The feed as a PocketBase user would ask for it in one request: a page of
+# posts, newest first, with each post's author and its comments (a back-
+# relation expand: it cannot be limited, up to 1,000 per post) with theirs;
+# `fields` trims the answer to what Hearth's feed query selects (the name
+# is the display name). No reaction counts: there are no reactions here.
+PB_FEED = (
+    "/api/collections/posts/records?page=1&perPage=20&sort=-created"
+    "&expand=author,comments_via_post.author"
+    "&fields=id,body,created,expand.author.username,expand.author.name,"
+    "expand.comments_via_post.id,expand.comments_via_post.body,expand.comments_via_post.created,"
+    "expand.comments_via_post.expand.author.username,expand.comments_via_post.expand.author.name"
+)
 CLK = os.sysconf("SC_CLK_TCK")
 
 # A wrk script for REST requests: "%ID%" in BENCH_PATH and BENCH_BODY is an
@@ -563,11 +591,19 @@ def setup_pocketbase(exe, work, hearth_db, demo_uuid, keep_request_logs):
 
 
 def check_pocketbase(pb, user_pb_id, post_pb_id, demo_token, demo_pb_id):
-    """One lookup and one comment through the API, and one copied account's
-    sign-in: the copied rows are records PocketBase serves."""
+    """One lookup, one feed page and one comment through the API, and one
+    copied account's sign-in: the copied rows are records PocketBase serves."""
     user = pb.api("GET", f"/api/collections/users/records/{user_pb_id}")
     if user.get("id") != user_pb_id or not user.get("username"):
         raise PocketBaseError(f"lookup answered {user}")
+    # The expands and the field trimming took: posts come with their
+    # authors' names, and some with comments and their authors'.
+    items = pb.api("GET", PB_FEED, token=demo_token)["items"]
+    comments = [c for p in items for c in p.get("expand", {}).get("comments_via_post", [])]
+    if (len(items) != 20 or not all(p.get("expand", {}).get("author", {}).get("username") for p in items)
+            or not comments or not all(c.get("expand", {}).get("author", {}).get("username") for c in comments)
+            or "updated" in items[0]):
+        raise PocketBaseError(f"the feed answered {str(items)[:500]}")
     comment = pb.api("POST", "/api/collections/comments/records",
                      {"post": post_pb_id, "author": demo_pb_id, "body": "bench check"}, demo_token)
     status, _ = request(pb.port, "POST", "/api/collections/comments/records",
@@ -575,6 +611,28 @@ def check_pocketbase(pb, user_pb_id, post_pb_id, demo_token, demo_pb_id):
     if status < 400:
         raise PocketBaseError("the comments create rule let the demo user write as someone else")
     pb.api("DELETE", f"/api/collections/comments/records/{comment['id']}", token=demo_token, ok=(204,))
+
+
+def feed_pages(hearth, token, feed_body, pb, pb_token):
+    """One feed page from each server: its size on the wire and how many
+    posts and comments it holds, since the two sides answer differently."""
+    def fetch(port, method, path, payload, bearer):
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        conn.request(method, path, payload, {"content-type": "application/json", "authorization": f"Bearer {bearer}"})
+        raw = conn.getresponse().read()
+        conn.close()
+        return raw
+
+    raw = fetch(hearth.port, "POST", "/graphql", feed_body, token)
+    posts = [e["node"] for e in json.loads(raw)["data"]["feed"]["edges"]]
+    pages = {"hearth": {"bytes": len(raw), "posts": len(posts),
+                        "comments": sum(len(p["comments"]["edges"]) for p in posts)}}
+    if pb:
+        raw = fetch(pb.port, "GET", PB_FEED, None, pb_token)
+        posts = json.loads(raw)["items"]
+        pages["pocketbase"] = {"bytes": len(raw), "posts": len(posts), "comments": sum(
+            len(p.get("expand", {}).get("comments_via_post", [])) for p in posts)}
+    return pages
 
 
 # --- load ------------------------------------------------------------------
@@ -819,15 +877,21 @@ def main():
         out["hearth_rss_idle_mib"] = bench.proc_status(hearth.proc.pid, "VmRSS")
         log(f"Hearth ready in {out['hearth_startup_ms']:.0f} ms, idle RSS {out['hearth_rss_idle_mib']:.1f} MiB")
 
+        feed_body = bench.body(bench.HEARTH_FEED % 20, {})
         lookup_body = bench.body(bench.HEARTH_LOOKUP, {"id": "%ID%"})
         comment_body = bench.body(bench.HEARTH_COMMENT, {"post": "%ID%", "body": "bench comment %N%"})
         pb_comment = None
         if pb:
             pb_comment = json.dumps({"post": "%ID%", "author": demo_pb_id, "body": "bench comment %N%"})
-        results = {op: {"hearth": [], "pocketbase": []} for op in ("lookup", "createComment")}
+        out["feed_page"] = feed_pages(hearth, hearth.sign_in(), feed_body, pb, pb and pb_token)
+        log("one feed page: " + "; ".join(f"{who} {x['bytes']} bytes, {x['posts']} posts, {x['comments']} comments"
+                                          for who, x in out["feed_page"].items()))
+        results = {op: {"hearth": [], "pocketbase": []} for op in ("feed", "lookup", "createComment")}
         for round_no in range(1, args.rounds + 1):
             token = hearth.sign_in()  # access tokens live 15 minutes
             targets = {
+                "feed": (hearth_target(hearth, feed_body, None, token),
+                         pb and pb_target(args, pb, "GET", PB_FEED, token=pb_token)),
                 "lookup": (hearth_target(hearth, lookup_body, ids["hearth_users"]),
                            pb and pb_target(args, pb, "GET", "/api/collections/users/records/%ID%",
                                             ids=ids["pb_users"])),
@@ -950,6 +1014,10 @@ def report(out):
         per_round.append(f"{op}: Hearth " + " · ".join(f"{x['rps']:.0f}" for x in h)
                          + ("; PocketBase " + " · ".join(f"{x['rps']:.0f}" for x in g) if g else ""))
     lines.append("per round (req/s): " + "; ".join(per_round))
+    if out.get("feed_page"):
+        lines.append("one feed page: " + "; ".join(
+            f"{who} {x['bytes']:,} bytes, {x['posts']} posts, {x['comments']} comments"
+            for who, x in out["feed_page"].items()))
     lines.append(f"idle RSS: Hearth {fmt(out.get('hearth_rss_idle_mib'), '.1f')} MiB, PocketBase "
                  f"{fmt(out.get('pocketbase_rss_idle_mib'), '.1f')} MiB; Hearth start-up to ready "
                  f"{fmt(out.get('hearth_startup_ms'))} ms")
