@@ -16,7 +16,8 @@ use entity::{
     post, reaction, user,
 };
 use sea_orm::{
-    ActiveEnum, ActiveModelTrait, ColumnTrait, Condition, EntityTrait, QueryFilter, Set,
+    ActiveEnum, ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait,
+    QueryFilter, Set,
     sea_query::{Expr, ExprTrait, Func, LikeExpr, OnConflict},
 };
 use uuid::Uuid;
@@ -170,10 +171,28 @@ pub(crate) async fn feed(
     page: &PageRequest,
 ) -> AppResult<Page<post::Model>> {
     let me = viewer.user_id;
+    // On SQLite the sources' columns are wrapped in a unary `+`, which
+    // keeps SQLite from serving the `OR` through the author and community
+    // indexes: it would gather every post of every source (the whole
+    // history of each community the viewer belongs to) and sort them all
+    // for one page. Without them it walks the newest-first index and stops
+    // at a page: 0.2 ms instead of 55 ms at a hundred thousand posts.
+    // PostgreSQL weighs both plans by its statistics.
+    let (author, community) = if db.get_database_backend() == DbBackend::Sqlite {
+        (
+            Expr::cust(r#"+"posts"."author_id""#),
+            Expr::cust(r#"+"posts"."community_id""#),
+        )
+    } else {
+        (
+            Expr::col((post::Entity, post::Column::AuthorId)),
+            Expr::col((post::Entity, post::Column::CommunityId)),
+        )
+    };
     let sources = Condition::any()
-        .add(post::Column::AuthorId.eq(me))
-        .add(post::Column::AuthorId.in_subquery(users::followee_ids(me)))
-        .add(post::Column::CommunityId.in_subquery(communities::member_community_ids(me)));
+        .add(author.clone().eq(me))
+        .add(author.in_subquery(users::followee_ids(me)))
+        .add(community.in_subquery(communities::member_community_ids(me)));
     let muted = Condition::all()
         .add(post::Column::AuthorId.not_in_subquery(safety::muted_user_ids(me)))
         .add(
