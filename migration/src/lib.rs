@@ -39,7 +39,7 @@ mod m20261206_000018_reports;
 mod m20261206_000019_notifications;
 mod m20261206_000020_push_tokens;
 mod m20261206_000021_push_deliveries;
-mod m20261207_000022_replies_index;
+mod m20261206_000022_replies_index;
 pub mod settings;
 mod tables;
 
@@ -70,7 +70,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000019_notifications::Migration),
             Box::new(m20261206_000020_push_tokens::Migration),
             Box::new(m20261206_000021_push_deliveries::Migration),
-            Box::new(m20261207_000022_replies_index::Migration),
+            Box::new(m20261206_000022_replies_index::Migration),
         ]
     }
 }
