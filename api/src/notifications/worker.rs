@@ -101,12 +101,13 @@ impl Notifier {
 
 /// The notices one event gives: its causes that pass the checks.
 async fn checked(db: &Db, logged: &Logged) -> AppResult<Vec<Notice>> {
+    let source = logged.cursor.encode();
     let mut notices = Vec::new();
     for cause in causes(db, &logged.event).await? {
         if wanted(db, &cause).await? {
             notices.push(Notice {
                 cause,
-                source: logged.cursor.encode(),
+                source: source.clone(),
                 at: logged.at,
             });
         }

@@ -88,22 +88,16 @@ pub(crate) fn muted_community_ids(viewer: Uuid) -> SelectStatement {
         .to_owned()
 }
 
-/// `user`'s mute of `other`, for an `EXISTS`.
+/// `user`'s mute of `other`, for an `EXISTS`: the feed's list, narrowed.
 pub(crate) fn user_muted(user: Uuid, other: Uuid) -> SelectStatement {
-    Query::select()
-        .expr(Expr::val(1))
-        .from(user_mute::Entity)
-        .and_where(user_mute::Column::UserId.eq(user))
+    muted_user_ids(user)
         .and_where(user_mute::Column::MutedUserId.eq(other))
         .to_owned()
 }
 
-/// `user`'s mute of `community`, for an `EXISTS`.
+/// `user`'s mute of `community`, for an `EXISTS`: the feed's list, narrowed.
 pub(crate) fn community_muted(user: Uuid, community: Uuid) -> SelectStatement {
-    Query::select()
-        .expr(Expr::val(1))
-        .from(community_mute::Entity)
-        .and_where(community_mute::Column::UserId.eq(user))
+    muted_community_ids(user)
         .and_where(community_mute::Column::CommunityId.eq(community))
         .to_owned()
 }
