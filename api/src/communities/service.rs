@@ -99,12 +99,13 @@ pub(crate) fn private_community_ids() -> SelectStatement {
         .to_owned()
 }
 
-/// Ids of the communities a user belongs to, for `IN`.
-pub(crate) fn member_community_ids(user_id: Uuid) -> SelectStatement {
+/// Ids of the communities a user (an id, or a column of readers) belongs
+/// to, for `IN`.
+pub(crate) fn member_community_ids(user: impl Into<Expr>) -> SelectStatement {
     Query::select()
         .column(membership::Column::CommunityId)
         .from(membership::Entity)
-        .and_where(membership::Column::UserId.eq(user_id))
+        .and_where(membership::Column::UserId.into_expr().eq(user))
         .to_owned()
 }
 

@@ -14,7 +14,7 @@
 //! comments). Entry points (`node`, lists, mutations) go through the
 //! services, which do.
 
-use std::collections::HashMap;
+use std::{collections::HashMap, sync::Arc};
 
 use async_graphql::{
     Context,
@@ -42,20 +42,28 @@ pub struct DbLoader {
 /// times, so keys that sibling resolvers ask for in the same round of work
 /// (the 50 authors of a 50-post page) join it even when the machine is
 /// busy and 1 ms of wall time passes before the last one is asked for.
-pub fn data_loader(db: DatabaseConnection) -> DataLoader<DbLoader> {
-    DataLoader::new(DbLoader { db }, |batch| {
+pub fn data_loader(db: DatabaseConnection) -> SharedLoader {
+    Arc::new(DataLoader::new(DbLoader { db }, |batch| {
         tokio::spawn(async move {
             for _ in 0..4 {
                 tokio::task::yield_now().await;
             }
             batch.await;
         })
-    })
+    }))
 }
 
+/// The loader as the schema's data holds it: subscriptions keep a clone
+/// for the events they load after the subscribing request is gone.
+pub type SharedLoader = Arc<DataLoader<DbLoader>>;
+
 /// The shared loader from the schema's data.
-fn loader<'a>(ctx: &Context<'a>) -> Result<&'a DataLoader<DbLoader>, AppError> {
-    ctx.data::<DataLoader<DbLoader>>()
+pub fn shared(ctx: &Context<'_>) -> Result<SharedLoader, AppError> {
+    loader_ref(ctx).cloned()
+}
+
+fn loader_ref<'a>(ctx: &Context<'a>) -> Result<&'a SharedLoader, AppError> {
+    ctx.data::<SharedLoader>()
         .map_err(|_| AppError::Internal(anyhow::anyhow!("loader missing from schema data")))
 }
 
@@ -75,7 +83,7 @@ where
     K: Send + Sync + std::hash::Hash + Eq + Clone + 'static,
     DbLoader: Loader<K, Error = async_graphql::Error>,
 {
-    let loader = loader(ctx)?;
+    let loader = loader_ref(ctx)?;
     tokio::task::unconstrained(loader.load_one(key)).await
 }
 
@@ -88,7 +96,7 @@ where
     K: Send + Sync + std::hash::Hash + Eq + Clone + 'static,
     DbLoader: Loader<K, Error = async_graphql::Error>,
 {
-    let loader = loader(ctx)?;
+    let loader = loader_ref(ctx)?;
     tokio::task::unconstrained(loader.load_many(keys)).await
 }
 
@@ -170,12 +178,18 @@ impl DbLoader {
     /// then reuses one prepared (parsed and planned) statement, where an
     /// `IN` list of every length would be prepared anew, batch after batch.
     pub fn any_of<C: ColumnTrait>(&self, column: C, ids: impl IntoIterator<Item = Uuid>) -> Expr {
+        self.is_any_of(column.into_expr(), ids)
+    }
+
+    /// [`any_of`](Self::any_of) for any expression (a column of an aliased
+    /// table, say).
+    pub fn is_any_of(&self, expr: Expr, ids: impl IntoIterator<Item = Uuid>) -> Expr {
         match self.db.get_database_backend() {
             DbBackend::Postgres => {
                 let ids: Vec<Uuid> = ids.into_iter().collect();
-                Expr::col(column).eq(PgFunc::any(Expr::val(ids)))
+                expr.eq(PgFunc::any(Expr::val(ids)))
             }
-            _ => column.is_in(ids),
+            _ => expr.is_in(ids),
         }
     }
 

@@ -292,7 +292,8 @@ impl Session {
                     }
                 }
                 Some((id, output)) = outputs.next(), if !outputs.is_empty() => {
-                    if let Err(closing) = self.forward(socket, id, output).await {
+                    // Boxed, as `handle` below: sending is brief, waiting is not.
+                    if let Err(closing) = Box::pin(self.forward(socket, id, output)).await {
                         return closing;
                     }
                 }
@@ -309,7 +310,10 @@ impl Session {
                     let Ok(message) = serde_json::from_str::<ClientMessage>(text.as_str()) else {
                         return Some(Closing(close::BAD_MESSAGE, "Invalid message received".into()));
                     };
-                    if let Err(closing) = self.handle(socket, message, &mut outputs).await {
+                    // Boxed: handling a message (signing in, starting an
+                    // operation) needs far more room than waiting does, and
+                    // an idle connection should not carry that room.
+                    if let Err(closing) = Box::pin(self.handle(socket, message, &mut outputs)).await {
                         return closing;
                     }
                 }
@@ -602,12 +606,27 @@ impl Session {
             Protocol::TransportWs => "next",
             Protocol::Legacy => "data",
         };
+        // Serialized straight from the response: one event may go to
+        // thousands of subscribers, so no intermediate JSON tree each.
         send(
             socket,
-            &json!({"type": kind, "id": id, "payload": response}),
+            &Next {
+                kind,
+                id: &id,
+                payload: &response,
+            },
         )
         .await
     }
+}
+
+/// A `next` (or legacy `data`) message.
+#[derive(serde::Serialize)]
+struct Next<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    id: &'a str,
+    payload: &'a Response,
 }
 
 /// The next ending; only polled when `ended` is set.
@@ -628,9 +647,13 @@ fn instant_of(exp: i64) -> tokio::time::Instant {
 
 /// Sends one JSON message; `Err(None)` (hang up, nothing to send) when the
 /// client is gone.
-async fn send(socket: &mut WebSocket, message: &Value) -> Result<(), Option<Closing>> {
+async fn send(
+    socket: &mut WebSocket,
+    message: &impl serde::Serialize,
+) -> Result<(), Option<Closing>> {
+    let text = serde_json::to_string(message).map_err(|_| None)?;
     socket
-        .send(Message::Text(message.to_string().into()))
+        .send(Message::Text(text.into()))
         .await
         .map_err(|_| None)
 }

@@ -4,7 +4,7 @@
 //! users and blocks, never on what uses it.
 
 use entity::post;
-use sea_orm::{ColumnTrait, Condition};
+use sea_orm::{ColumnTrait, Condition, sea_query::Expr};
 use uuid::Uuid;
 
 use crate::{
@@ -17,16 +17,22 @@ use crate::{
 /// while the ban lasts, are hidden from everyone; posts by someone on
 /// either side of a block with the viewer are hidden from the viewer.
 pub(crate) fn readable(viewer: Option<Uuid>) -> Condition {
+    readable_to(viewer.map(Expr::from))
+}
+
+/// [`readable`] with the viewer as SQL: a bound id, or the column of
+/// readers in a query that checks many at once (an event's subscribers).
+pub(crate) fn readable_to(reader: Option<Expr>) -> Condition {
     let mut place = Condition::any()
         .add(post::Column::CommunityId.is_null())
         .add(post::Column::CommunityId.not_in_subquery(communities::private_community_ids()));
-    if let Some(user_id) = viewer {
+    if let Some(reader) = reader.clone() {
         place = place
-            .add(post::Column::CommunityId.in_subquery(communities::member_community_ids(user_id)));
+            .add(post::Column::CommunityId.in_subquery(communities::member_community_ids(reader)));
     }
     Condition::all()
         .add(place)
         .add(post::Column::RemovedAt.is_null())
         .add(post::Column::AuthorId.not_in_subquery(users::disabled_user_ids()))
-        .add(safety::visible_to(post::Column::AuthorId, viewer))
+        .add(safety::visible_to_reader(post::Column::AuthorId, reader))
 }

@@ -22,7 +22,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-pub(crate) use super::access::readable;
+pub(crate) use super::access::{readable, readable_to};
 use crate::{
     auth::AuthSession,
     communities::service as communities,

@@ -82,7 +82,9 @@ impl Feed {
                     if let Some(logged) = pending.pop_front() {
                         return Ok(Some(Arc::new(logged)));
                     }
-                    let batch = events::read(&self.db, *after, self.scope, PAGE).await?;
+                    // Boxed: the query's state would otherwise sit in every
+                    // idle subscription.
+                    let batch = Box::pin(events::read(&self.db, *after, self.scope, PAGE)).await?;
                     if let Some(last) = batch.last {
                         *after = last;
                     }

@@ -18,10 +18,11 @@ use super::{
     Broker,
     broker::Topic,
     feed::{self},
+    readers::{CommentFor, PostFor},
 };
 use crate::{
     auth::{viewer::signed_in, viewer_id},
-    comments::{graphql::Comment, service as comments},
+    comments::graphql::Comment,
     communities::service as communities,
     db::Db,
     error::{AppError, AppResult},
@@ -29,6 +30,7 @@ use crate::{
     graphql::{
         context,
         id::{NodeType, expect_global_id},
+        loader::{self, SharedLoader},
     },
     messages::{graphql::Message, service as messages},
     notifications::{graphql::Notification, service as notifications},
@@ -99,13 +101,14 @@ impl Subscription {
             Topic::Post(post),
             scope,
             after,
-            move |db, event| async move {
+            move |reads, event| async move {
                 match event {
                     Event::CommentCreated {
                         post: p, comment, ..
-                    } if p == post => Ok(comments::find_readable(&db, viewer, comment)
-                        .await?
-                        .map(Comment)),
+                    } if p == post => {
+                        let key = CommentFor { comment, viewer };
+                        Ok(reads.loader.load_one(key).await?.map(Comment))
+                    }
                     _ => Ok(None),
                 }
             },
@@ -130,16 +133,30 @@ impl Subscription {
         let db = context::db(ctx)?.clone();
         let scope = Scope::Community(community, &[kind::POST_CREATED]);
         let topic = Topic::Community(community);
-        let events = deliver(ctx, &db, topic, scope, after, move |db, event| async move {
-            match event {
-                Event::PostCreated {
-                    community: Some(c),
-                    post,
-                    ..
-                } if c == community => Ok(posts::find_readable(&db, viewer, post).await?.map(Post)),
-                _ => Ok(None),
-            }
-        })
+        let events = deliver(
+            ctx,
+            &db,
+            topic,
+            scope,
+            after,
+            move |reads, event| async move {
+                match event {
+                    Event::PostCreated {
+                        community: Some(c),
+                        post,
+                        ..
+                    } if c == community => {
+                        let key = PostFor {
+                            post,
+                            viewer,
+                            actor: None,
+                        };
+                        Ok(reads.loader.load_one(key).await?.map(Post))
+                    }
+                    _ => Ok(None),
+                }
+            },
+        )
         .await?;
         communities::require_readable(&db, viewer, community).await?;
         Ok(events.map(|e| e.map(|(cursor, post)| PostAddedEvent { cursor, post })))
@@ -164,10 +181,10 @@ impl Subscription {
             Topic::User(viewer),
             scope,
             after,
-            move |db, event| async move {
+            move |reads, event| async move {
                 match event {
                     Event::MessageSent { message, .. } => {
-                        Ok(messages::find_message_for(&db, viewer, message)
+                        Ok(messages::find_message_for(&reads.db, viewer, message)
                             .await?
                             .map(Message))
                     }
@@ -200,12 +217,15 @@ impl Subscription {
             Topic::Post(post),
             scope,
             after,
-            move |db, event| async move {
+            move |reads, event| async move {
                 match event {
                     Event::ReactionChanged { post: p, user, .. } if p == post => {
-                        Ok(posts::find_reaction_change(&db, viewer, post, user)
-                            .await?
-                            .map(Post))
+                        let key = PostFor {
+                            post,
+                            viewer,
+                            actor: Some(user),
+                        };
+                        Ok(reads.loader.load_one(key).await?.map(Post))
                     }
                     _ => Ok(None),
                 }
@@ -237,10 +257,10 @@ impl Subscription {
             Topic::User(viewer),
             scope,
             after,
-            move |db, event| async move {
+            move |reads, event| async move {
                 match event {
                     Event::NotificationCreated { notification, user } if user == viewer => {
-                        Ok(notifications::find_for(&db, viewer, notification)
+                        Ok(notifications::find_for(&reads.db, viewer, notification)
                             .await?
                             .map(Notification))
                     }
@@ -258,6 +278,15 @@ impl Subscription {
     }
 }
 
+/// What a subscription loads an event's row with: the database, and the
+/// shared loader, through which the subscribers of one event load its row
+/// together (see `readers`).
+#[derive(Clone)]
+struct Reads {
+    db: Db,
+    loader: SharedLoader,
+}
+
 /// The events of `topic` after `after` (the client's cursor), then live,
 /// each turned into the subscriber's value by `load`, which answers `None`
 /// for events that are not for it or that it may not see. A cursor the log
@@ -272,8 +301,8 @@ async fn deliver<T, F, Fut>(
 ) -> AppResult<impl Stream<Item = async_graphql::Result<(String, T)>> + use<T, F, Fut>>
 where
     T: Send + 'static,
-    F: Fn(Db, Event) -> Fut + Send + Sync + 'static,
-    Fut: std::future::Future<Output = AppResult<Option<T>>> + Send + 'static,
+    F: Fn(Reads, Event) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = async_graphql::Result<Option<T>>> + Send + 'static,
 {
     let broker = ctx
         .data::<Broker>()
@@ -285,18 +314,20 @@ where
     if let Some(after) = after {
         events::check_resumable(db, after).await?;
     }
-    let db = db.clone();
+    let reads = Reads {
+        db: db.clone(),
+        loader: loader::shared(ctx)?,
+    };
     Ok(events
         .then(move |logged| {
-            let db = db.clone();
             let loading = logged.map(|logged| {
                 let cursor = logged.cursor.encode();
-                let value = load(db, logged.event.clone());
+                let value = load(reads.clone(), logged.event.clone());
                 async move { value.await.map(|v| v.map(|v| (cursor, v))) }
             });
             async move {
                 match loading {
-                    Ok(loading) => loading.await.map_err(Into::into).transpose(),
+                    Ok(loading) => loading.await.transpose(),
                     Err(err) => Some(Err(err.into())),
                 }
             }

@@ -3,7 +3,7 @@
 use entity::{block, community, community_mute, follow, user, user_mute};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, Set,
-    sea_query::{Expr, OnConflict, Query, SelectStatement},
+    sea_query::{Expr, ExprTrait, OnConflict, Query, SelectStatement},
 };
 use uuid::Uuid;
 
@@ -14,21 +14,23 @@ use crate::{
     paging::{ListOrder, Page, PageRequest},
 };
 
-/// Ids of the people `viewer` blocked, for `NOT IN`.
-fn blocked_by(viewer: Uuid) -> SelectStatement {
+/// Ids of the people `viewer` (an id, or a column of readers) blocked,
+/// for `NOT IN`.
+fn blocked_by(viewer: impl Into<Expr>) -> SelectStatement {
     Query::select()
         .column(block::Column::BlockedId)
         .from(block::Entity)
-        .and_where(block::Column::BlockerId.eq(viewer))
+        .and_where(block::Column::BlockerId.into_expr().eq(viewer))
         .to_owned()
 }
 
-/// Ids of the people who blocked `viewer`, for `NOT IN`.
-fn blockers_of(viewer: Uuid) -> SelectStatement {
+/// Ids of the people who blocked `viewer` (an id, or a column of
+/// readers), for `NOT IN`.
+fn blockers_of(viewer: impl Into<Expr>) -> SelectStatement {
     Query::select()
         .column(block::Column::BlockerId)
         .from(block::Entity)
-        .and_where(block::Column::BlockedId.eq(viewer))
+        .and_where(block::Column::BlockedId.into_expr().eq(viewer))
         .to_owned()
 }
 
@@ -36,25 +38,33 @@ fn blockers_of(viewer: Uuid) -> SelectStatement {
 /// either side of a block with `viewer`. Two `NOT IN`s rather than a
 /// `UNION`, so each reads one index; anonymous viewers see everyone.
 pub(crate) fn visible_to(person: impl ColumnTrait, viewer: Option<Uuid>) -> Condition {
-    let Some(viewer) = viewer else {
+    visible_to_reader(person, viewer.map(Expr::from))
+}
+
+/// [`visible_to`] with the viewer as SQL: a bound id, or the column of
+/// readers in a query that checks many at once (an event's subscribers).
+pub(crate) fn visible_to_reader(person: impl ColumnTrait, reader: Option<Expr>) -> Condition {
+    let Some(reader) = reader else {
         return Condition::all();
     };
     Condition::all()
-        .add(person.not_in_subquery(blocked_by(viewer)))
-        .add(person.not_in_subquery(blockers_of(viewer)))
+        .add(person.not_in_subquery(blocked_by(reader.clone())))
+        .add(person.not_in_subquery(blockers_of(reader)))
 }
 
-/// A block between `a` and `b`, either way, for an `EXISTS`.
-pub(crate) fn blocks_between(a: Uuid, b: Uuid) -> SelectStatement {
-    let pair = |x: Uuid, y: Uuid| {
+/// A block between `a` and `b` (ids, or a column of readers), either
+/// way, for an `EXISTS`.
+pub(crate) fn blocks_between(a: impl Into<Expr>, b: impl Into<Expr>) -> SelectStatement {
+    let (a, b) = (a.into(), b.into());
+    let pair = |x: &Expr, y: &Expr| {
         Condition::all()
-            .add(block::Column::BlockerId.eq(x))
-            .add(block::Column::BlockedId.eq(y))
+            .add(block::Column::BlockerId.into_expr().eq(x.clone()))
+            .add(block::Column::BlockedId.into_expr().eq(y.clone()))
     };
     Query::select()
         .expr(Expr::val(1))
         .from(block::Entity)
-        .cond_where(Condition::any().add(pair(a, b)).add(pair(b, a)))
+        .cond_where(Condition::any().add(pair(&a, &b)).add(pair(&b, &a)))
         .to_owned()
 }
 
