@@ -9,8 +9,9 @@
 #    check in scripts/schemathesis_hooks.py, reported as ST901).
 #
 #   bash scripts/conformance.sh
-# API_BIN and SEED_BIN pick the binaries (default: the debug build), and
-# DATABASE_URL the database (default: SQLite in a temporary directory). A
+# API_BIN and SEED_BIN pick the binaries (default: the debug build),
+# DATABASE_URL the database (default: SQLite in a temporary directory), and
+# CONFORMANCE_EXAMPLES the cases per operation (default 200). A
 # PostgreSQL database must exist and be empty: the seeder refuses otherwise.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,8 +32,8 @@ GRAPHQL_JS_VERSION=16.15.0
 SCHEMATHESIS_VERSION=4.32.5
 node_dir=$HOME/.cache/hearth-node/conformance
 venv=$HOME/.cache/hearth-python/schemathesis
-# 200 cases per operation, seed 1: repeatable.
-max_examples=200
+# 200 cases per operation (CONFORMANCE_EXAMPLES), seed 1: repeatable.
+max_examples=${CONFORMANCE_EXAMPLES:-200}
 seed=1
 
 # No __pycache__ next to scripts/schemathesis_hooks.py.

@@ -319,7 +319,7 @@ where
         loader: loader::shared(ctx)?,
     };
     Ok(events
-        .then(move |logged| {
+        .map(move |logged| {
             let loading = logged.map(|logged| {
                 let cursor = logged.cursor.encode();
                 let value = load(reads.clone(), logged.event.clone());
@@ -332,5 +332,12 @@ where
                 }
             }
         })
+        // Several events load at once, still sent in order: a replay after
+        // a cursor then batches its rows through the loader instead of
+        // waiting out the loader's window once per event.
+        .buffered(LOAD_AHEAD)
         .filter_map(ready))
 }
+
+/// Events a subscription loads at once.
+const LOAD_AHEAD: usize = 32;

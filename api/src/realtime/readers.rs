@@ -5,24 +5,23 @@
 //! each must check the comment through the same read rules as a query
 //! (blocks either way, private communities, moderation). Asked one by one
 //! that is one statement per subscriber per event. Asked through the shared
-//! DataLoader, the checks of one event gather into a batch: the row is read
-//! once, and one statement per few hundred signed-in subscribers keeps
-//! those the rules let read it. The rules are the queries' own, written
+//! DataLoader, the checks gather into batches: the rows are read once, and
+//! one statement per few hundred signed-in subscribers keeps the (row,
+//! reader) pairs the rules allow. The rules are the queries' own, written
 //! with the reader as a column (`reader.id`) instead of a bound id.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use async_graphql::dataloader::Loader;
 use entity::{comment, post, user};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait,
-    sea_query::{Alias, Expr, ExprTrait, Query, SelectStatement},
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryResult,
+    sea_query::{Alias, Expr, ExprTrait, Query},
 };
 use uuid::Uuid;
 
 use crate::{
     comments::service as comments,
-    db,
     graphql::loader::{DbLoader, LoadResult, db_error},
     posts::service as posts,
     safety::service as safety,
@@ -53,29 +52,29 @@ impl Loader<CommentFor> for DbLoader {
     type Error = async_graphql::Error;
 
     async fn load(&self, keys: &[CommentFor]) -> LoadResult<CommentFor, comment::Model> {
-        let mut found = HashMap::new();
-        for (id, viewers) in group(keys.iter().map(|k| (k.comment, k.viewer))) {
-            let Some(row) = comment::Entity::find_by_id(id)
-                .one(&self.db)
-                .await
-                .map_err(db_error)?
-            else {
-                continue;
-            };
-            let rule = |reader: Option<Expr>| {
-                one_row(comment::Entity, comment::Column::Id, id)
-                    .cond_where(comments::readable_to(reader))
-                    .to_owned()
-            };
-            for viewer in self.readers(&viewers, rule).await? {
-                let key = CommentFor {
-                    comment: id,
-                    viewer,
-                };
-                found.insert(key, row.clone());
-            }
-        }
-        Ok(found)
+        let pairs: Vec<_> = keys.iter().map(|k| (k.comment, k.viewer)).collect();
+        let readable = self
+            .readable_pairs::<comment::Entity>(comment::Column::Id, &pairs, comments::readable_to)
+            .await?;
+        let rows: HashMap<Uuid, comment::Model> = self
+            .rows::<comment::Entity>(comment::Column::Id, &readable)
+            .await?
+            .into_iter()
+            .map(|row| (row.id, row))
+            .collect();
+        Ok(readable
+            .into_iter()
+            .filter_map(|(id, viewer)| {
+                let row = rows.get(&id)?.clone();
+                Some((
+                    CommentFor {
+                        comment: id,
+                        viewer,
+                    },
+                    row,
+                ))
+            })
+            .collect())
     }
 }
 
@@ -84,89 +83,134 @@ impl Loader<PostFor> for DbLoader {
     type Error = async_graphql::Error;
 
     async fn load(&self, keys: &[PostFor]) -> LoadResult<PostFor, post::Model> {
-        let mut found = HashMap::new();
-        let targets = group(keys.iter().map(|k| ((k.post, k.actor), k.viewer)));
-        for ((id, actor), viewers) in targets {
-            let Some(row) = post::Entity::find_by_id(id)
-                .one(&self.db)
-                .await
-                .map_err(db_error)?
-            else {
-                continue;
-            };
+        // The rule depends on who acted: one check per actor (a batch
+        // usually has one, or none for new posts).
+        let mut by_actor: HashMap<Option<Uuid>, Vec<(Uuid, Option<Uuid>)>> = HashMap::new();
+        for key in keys {
+            by_actor
+                .entry(key.actor)
+                .or_default()
+                .push((key.post, key.viewer));
+        }
+        let mut readable = Vec::new();
+        for (actor, pairs) in by_actor {
             let rule = |reader: Option<Expr>| {
-                let mut rule = one_row(post::Entity, post::Column::Id, id)
-                    .cond_where(posts::readable_to(reader.clone()))
-                    .to_owned();
+                let mut rule = posts::readable_to(reader.clone());
                 if let (Some(actor), Some(reader)) = (actor, reader) {
-                    rule.and_where(Expr::exists(safety::blocks_between(reader, actor)).not());
+                    rule = rule.add(Expr::exists(safety::blocks_between(reader, actor)).not());
                 }
                 rule
             };
-            for viewer in self.readers(&viewers, rule).await? {
+            let pairs = self
+                .readable_pairs::<post::Entity>(post::Column::Id, &pairs, rule)
+                .await?;
+            readable.extend(pairs.into_iter().map(|(id, viewer)| (id, viewer, actor)));
+        }
+        let ids: Vec<_> = readable
+            .iter()
+            .map(|(id, viewer, _)| (*id, *viewer))
+            .collect();
+        let rows: HashMap<Uuid, post::Model> = self
+            .rows::<post::Entity>(post::Column::Id, &ids)
+            .await?
+            .into_iter()
+            .map(|row| (row.id, row))
+            .collect();
+        Ok(readable
+            .into_iter()
+            .filter_map(|(id, viewer, actor)| {
+                let row = rows.get(&id)?.clone();
                 let key = PostFor {
                     post: id,
                     viewer,
                     actor,
                 };
-                found.insert(key, row.clone());
-            }
-        }
-        Ok(found)
+                Some((key, row))
+            })
+            .collect())
     }
-}
-
-/// `viewers` grouped by what they ask for.
-fn group<T: std::hash::Hash + Eq>(
-    keys: impl Iterator<Item = (T, Option<Uuid>)>,
-) -> HashMap<T, Vec<Option<Uuid>>> {
-    let mut groups: HashMap<T, Vec<Option<Uuid>>> = HashMap::new();
-    for (target, viewer) in keys {
-        groups.entry(target).or_default().push(viewer);
-    }
-    groups
-}
-
-/// `SELECT 1 FROM entity WHERE id = ?`, for a rule to narrow.
-fn one_row<E: EntityTrait>(entity: E, id_column: E::Column, id: Uuid) -> SelectStatement {
-    Query::select()
-        .expr(Expr::val(1))
-        .from(entity)
-        .and_where(id_column.eq(id))
-        .to_owned()
 }
 
 impl DbLoader {
-    /// Those of `viewers` for whom `rule` (a statement, given the reader
-    /// as SQL, that has a row when they may read the target) holds. An
-    /// anonymous viewer is one check for all of them; signed-in viewers
-    /// are checked [`READERS_PER_STATEMENT`] at a time, each statement
-    /// keeping the ids of `users AS reader` for whom the rule has a row.
-    async fn readers(
+    /// Those of the `(row id, viewer)` pairs whose viewer may read the row
+    /// of `E` by `rule` (given the reader as SQL). Anonymous viewers are one
+    /// statement for all their rows; signed-in ones are checked
+    /// [`READERS_PER_STATEMENT`] at a time, each statement pairing the
+    /// readers (`users AS reader`) with the batch's rows and keeping the
+    /// pairs the rule allows. Pairs no key asked for are dropped.
+    async fn readable_pairs<E: EntityTrait>(
         &self,
-        viewers: &[Option<Uuid>],
-        rule: impl Fn(Option<Expr>) -> SelectStatement,
-    ) -> Result<Vec<Option<Uuid>>, async_graphql::Error> {
+        id_column: E::Column,
+        pairs: &[(Uuid, Option<Uuid>)],
+        rule: impl Fn(Option<Expr>) -> Condition,
+    ) -> Result<Vec<(Uuid, Option<Uuid>)>, async_graphql::Error> {
+        let wanted: HashSet<(Uuid, Option<Uuid>)> = pairs.iter().copied().collect();
         let mut allowed = Vec::new();
-        if viewers.contains(&None) && db::holds(&self.db, Expr::exists(rule(None))).await? {
-            allowed.push(None);
-        }
-        let signed_in: Vec<Uuid> = viewers.iter().flatten().copied().collect();
-        let reader = || Expr::col((Alias::new("reader"), user::Column::Id));
-        for chunk in signed_in.chunks(READERS_PER_STATEMENT) {
+        let anonymous: Vec<Uuid> = distinct(pairs.iter().filter(|p| p.1.is_none()).map(|p| p.0));
+        if !anonymous.is_empty() {
             let query = Query::select()
-                .expr(reader())
-                .from_as(user::Entity, Alias::new("reader"))
+                .column(id_column)
+                .from(E::default())
                 .cond_where(
                     Condition::all()
-                        .add(self.is_any_of(reader(), chunk.iter().copied()))
-                        .add(Expr::exists(rule(Some(reader())))),
+                        .add(self.any_of(id_column, anonymous))
+                        .add(rule(None)),
                 )
                 .to_owned();
             for row in self.db.query_all(&query).await.map_err(db_error)? {
-                allowed.push(Some(row.try_get_by_index::<Uuid>(0).map_err(db_error)?));
+                allowed.push((uuid_at(&row, 0)?, None));
+            }
+        }
+        let rows = distinct(pairs.iter().filter(|p| p.1.is_some()).map(|p| p.0));
+        let readers = distinct(pairs.iter().filter_map(|p| p.1));
+        let reader = || Expr::col((Alias::new("reader"), user::Column::Id));
+        for chunk in readers.chunks(READERS_PER_STATEMENT) {
+            let query = Query::select()
+                .expr(id_column.into_expr())
+                .expr(reader())
+                .from(E::default())
+                .from_as(user::Entity, Alias::new("reader"))
+                .cond_where(
+                    Condition::all()
+                        .add(self.any_of(id_column, rows.iter().copied()))
+                        .add(self.is_any_of(reader(), chunk.iter().copied()))
+                        .add(rule(Some(reader()))),
+                )
+                .to_owned();
+            for row in self.db.query_all(&query).await.map_err(db_error)? {
+                let pair = (uuid_at(&row, 0)?, Some(uuid_at(&row, 1)?));
+                if wanted.contains(&pair) {
+                    allowed.push(pair);
+                }
             }
         }
         Ok(allowed)
     }
+
+    /// The rows of `E` that `readable` names.
+    async fn rows<E: EntityTrait>(
+        &self,
+        id_column: E::Column,
+        readable: &[(Uuid, Option<Uuid>)],
+    ) -> Result<Vec<E::Model>, async_graphql::Error> {
+        let ids = distinct(readable.iter().map(|p| p.0));
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        E::find()
+            .filter(self.any_of(id_column, ids))
+            .all(&self.db)
+            .await
+            .map_err(db_error)
+    }
+}
+
+/// Each id once, in first-seen order.
+fn distinct(ids: impl Iterator<Item = Uuid>) -> Vec<Uuid> {
+    let mut seen = HashSet::new();
+    ids.filter(|id| seen.insert(*id)).collect()
+}
+
+fn uuid_at(row: &QueryResult, index: usize) -> Result<Uuid, async_graphql::Error> {
+    row.try_get_by_index(index).map_err(db_error)
 }
