@@ -101,6 +101,7 @@ impl Subscription {
             Topic::Post(post),
             scope,
             after,
+            BATCHED,
             move |reads, event| async move {
                 match event {
                     Event::CommentCreated {
@@ -139,6 +140,7 @@ impl Subscription {
             topic,
             scope,
             after,
+            BATCHED,
             move |reads, event| async move {
                 match event {
                     Event::PostCreated {
@@ -181,6 +183,7 @@ impl Subscription {
             Topic::User(viewer),
             scope,
             after,
+            1,
             move |reads, event| async move {
                 match event {
                     Event::MessageSent { message, .. } => {
@@ -217,6 +220,7 @@ impl Subscription {
             Topic::Post(post),
             scope,
             after,
+            BATCHED,
             move |reads, event| async move {
                 match event {
                     Event::ReactionChanged { post: p, user, .. } if p == post => {
@@ -257,6 +261,7 @@ impl Subscription {
             Topic::User(viewer),
             scope,
             after,
+            1,
             move |reads, event| async move {
                 match event {
                     Event::NotificationCreated { notification, user } if user == viewer => {
@@ -289,14 +294,16 @@ struct Reads {
 
 /// The events of `topic` after `after` (the client's cursor), then live,
 /// each turned into the subscriber's value by `load`, which answers `None`
-/// for events that are not for it or that it may not see. A cursor the log
-/// cannot resume from is refused with `RESYNC_REQUIRED`.
+/// for events that are not for it or that it may not see; `ahead` of them
+/// load at once, still sent in order. A cursor the log cannot resume from
+/// is refused with `RESYNC_REQUIRED`.
 async fn deliver<T, F, Fut>(
     ctx: &Context<'_>,
     db: &Db,
     topic: Topic,
     scope: Scope,
     after: Option<String>,
+    ahead: usize,
     load: F,
 ) -> AppResult<impl Stream<Item = async_graphql::Result<(String, T)>> + use<T, F, Fut>>
 where
@@ -332,12 +339,13 @@ where
                 }
             }
         })
-        // Several events load at once, still sent in order: a replay after
-        // a cursor then batches its rows through the loader instead of
-        // waiting out the loader's window once per event.
-        .buffered(LOAD_AHEAD)
+        .buffered(ahead)
         .filter_map(ready))
 }
 
-/// Events a subscription loads at once.
-const LOAD_AHEAD: usize = 32;
+/// Events a subscription loads at once when it loads them through the
+/// shared loader: a replay after a cursor then batches its rows instead of
+/// waiting out the loader's window once per event. Loads that each take a
+/// connection of their own go one at a time (`1`), so a replay cannot
+/// drain the pool.
+const BATCHED: usize = 32;
