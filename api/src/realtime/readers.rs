@@ -56,12 +56,10 @@ impl Loader<CommentFor> for DbLoader {
         let readable = self
             .readable_pairs::<comment::Entity>(comment::Column::Id, &pairs, comments::readable_to)
             .await?;
-        let rows: HashMap<Uuid, comment::Model> = self
-            .rows::<comment::Entity>(comment::Column::Id, &readable)
-            .await?
-            .into_iter()
-            .map(|row| (row.id, row))
-            .collect();
+        let ids = readable.iter().map(|p| p.0);
+        let rows = self
+            .rows::<comment::Entity>(comment::Column::Id, ids, |c| c.id)
+            .await?;
         Ok(readable
             .into_iter()
             .filter_map(|(id, viewer)| {
@@ -106,16 +104,10 @@ impl Loader<PostFor> for DbLoader {
                 .await?;
             readable.extend(pairs.into_iter().map(|(id, viewer)| (id, viewer, actor)));
         }
-        let ids: Vec<_> = readable
-            .iter()
-            .map(|(id, viewer, _)| (*id, *viewer))
-            .collect();
-        let rows: HashMap<Uuid, post::Model> = self
-            .rows::<post::Entity>(post::Column::Id, &ids)
-            .await?
-            .into_iter()
-            .map(|row| (row.id, row))
-            .collect();
+        let ids = readable.iter().map(|p| p.0);
+        let rows = self
+            .rows::<post::Entity>(post::Column::Id, ids, |p| p.id)
+            .await?;
         Ok(readable
             .into_iter()
             .filter_map(|(id, viewer, actor)| {
@@ -187,21 +179,23 @@ impl DbLoader {
         Ok(allowed)
     }
 
-    /// The rows of `E` that `readable` names.
+    /// The rows of `E` with these ids, by id (`id_of`).
     async fn rows<E: EntityTrait>(
         &self,
         id_column: E::Column,
-        readable: &[(Uuid, Option<Uuid>)],
-    ) -> Result<Vec<E::Model>, async_graphql::Error> {
-        let ids = distinct(readable.iter().map(|p| p.0));
+        ids: impl Iterator<Item = Uuid>,
+        id_of: impl Fn(&E::Model) -> Uuid,
+    ) -> Result<HashMap<Uuid, E::Model>, async_graphql::Error> {
+        let ids = distinct(ids);
         if ids.is_empty() {
-            return Ok(Vec::new());
+            return Ok(HashMap::new());
         }
-        E::find()
+        let rows = E::find()
             .filter(self.any_of(id_column, ids))
             .all(&self.db)
             .await
-            .map_err(db_error)
+            .map_err(db_error)?;
+        Ok(rows.into_iter().map(|row| (id_of(&row), row)).collect())
     }
 }
 
