@@ -53,25 +53,16 @@ impl Loader<CommentFor> for DbLoader {
 
     async fn load(&self, keys: &[CommentFor]) -> LoadResult<CommentFor, comment::Model> {
         let pairs: Vec<_> = keys.iter().map(|k| (k.comment, k.viewer)).collect();
-        let readable = self
-            .readable_pairs::<comment::Entity>(comment::Column::Id, &pairs, comments::readable_to)
-            .await?;
-        let ids = readable.iter().map(|p| p.0);
         let rows = self
-            .rows::<comment::Entity>(comment::Column::Id, ids, |c| c.id)
+            .readable_rows::<comment::Entity>(
+                comment::Column::Id,
+                &pairs,
+                comments::readable_to,
+                |c| c.id,
+            )
             .await?;
-        Ok(readable
-            .into_iter()
-            .filter_map(|(id, viewer)| {
-                let row = rows.get(&id)?.clone();
-                Some((
-                    CommentFor {
-                        comment: id,
-                        viewer,
-                    },
-                    row,
-                ))
-            })
+        Ok(rows
+            .map(|((comment, viewer), row)| (CommentFor { comment, viewer }, row))
             .collect())
     }
 }
@@ -90,7 +81,7 @@ impl Loader<PostFor> for DbLoader {
                 .or_default()
                 .push((key.post, key.viewer));
         }
-        let mut readable = Vec::new();
+        let mut found = HashMap::new();
         for (actor, pairs) in by_actor {
             let rule = |reader: Option<Expr>| {
                 let mut rule = posts::readable_to(reader.clone());
@@ -99,31 +90,45 @@ impl Loader<PostFor> for DbLoader {
                 }
                 rule
             };
-            let pairs = self
-                .readable_pairs::<post::Entity>(post::Column::Id, &pairs, rule)
+            let rows = self
+                .readable_rows::<post::Entity>(post::Column::Id, &pairs, rule, |p| p.id)
                 .await?;
-            readable.extend(pairs.into_iter().map(|(id, viewer)| (id, viewer, actor)));
-        }
-        let ids = readable.iter().map(|p| p.0);
-        let rows = self
-            .rows::<post::Entity>(post::Column::Id, ids, |p| p.id)
-            .await?;
-        Ok(readable
-            .into_iter()
-            .filter_map(|(id, viewer, actor)| {
-                let row = rows.get(&id)?.clone();
+            found.extend(rows.map(|((post, viewer), row)| {
                 let key = PostFor {
-                    post: id,
+                    post,
                     viewer,
                     actor,
                 };
-                Some((key, row))
-            })
-            .collect())
+                (key, row)
+            }));
+        }
+        Ok(found)
     }
 }
 
 impl DbLoader {
+    /// The `(row id, viewer)` pairs whose viewer may read the row by `rule`,
+    /// each with its row: [`readable_pairs`](Self::readable_pairs), then
+    /// one read of the rows they name.
+    async fn readable_rows<E: EntityTrait>(
+        &self,
+        id_column: E::Column,
+        pairs: &[(Uuid, Option<Uuid>)],
+        rule: impl Fn(Option<Expr>) -> Condition,
+        id_of: impl Fn(&E::Model) -> Uuid,
+    ) -> Result<impl Iterator<Item = ((Uuid, Option<Uuid>), E::Model)>, async_graphql::Error>
+    where
+        E::Model: Clone,
+    {
+        let readable = self.readable_pairs::<E>(id_column, pairs, rule).await?;
+        let rows = self
+            .rows::<E>(id_column, readable.iter().map(|p| p.0), id_of)
+            .await?;
+        Ok(readable
+            .into_iter()
+            .filter_map(move |pair| Some((pair, rows.get(&pair.0)?.clone()))))
+    }
+
     /// Those of the `(row id, viewer)` pairs whose viewer may read the row
     /// of `E` by `rule` (given the reader as SQL). Anonymous viewers are one
     /// statement for all their rows; signed-in ones are checked
