@@ -98,7 +98,7 @@ dashboard:
     cargo build -p api -p seed
     bash scripts/dashboard.sh
 
-# Event latency (one process, across two on PostgreSQL, to 1,000 subscribers, then to `count` signed-in subscribers of one process), the replay of 10,000 missed events, and `count` idle subscriptions' memory, on a release build.
+# Event latency (one process, across two on PostgreSQL, to 1,000 subscribers, then to `count` signed-in subscribers of one process), the replay of 10,000 missed events, a sustained 1,000 events a second to 1,000 subscribers (SUSTAINED_RATE and friends change it), and `count` idle subscriptions' memory, on a release build; about 8 min.
 bench-realtime count="10000":
     cargo build --release -p api
     PG_ADMIN_URL={{pg_url}} bash scripts/realtime.sh bench {{count}}

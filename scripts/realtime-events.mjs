@@ -14,12 +14,15 @@
 //
 // The times are taken in this one Node process, which parses every
 // delivery: with 10,000 subscribers its own work is part of the figure.
+// With API_PID set, the CPU of the API, this client and PostgreSQL while
+// delivering is reported too (proc-cpu.mjs).
 //
 //   node scripts/realtime-events.mjs <graphql url> [subscribers] [events] [missed] [mutation url]
 // Run by `just bench-realtime`; CLIENT_MODULES names the node_modules
 // directory holding `ws`.
 
 import { createRequire } from 'node:module';
+import { cores, cpu } from './proc-cpu.mjs';
 
 const require = createRequire(`${process.env.CLIENT_MODULES}/`);
 const WebSocket = require('ws');
@@ -113,6 +116,7 @@ for (let attempt = 0; attempt < 20 && !live; attempt += 1) {
 }
 if (!live) fail(`not all ${subscribers} subscribers received the warm-up`);
 const latencies = [];
+const cpuBefore = cpu(process.env.API_PID);
 for (let n = 0; n < events; n += 1) {
   const body = `event ${n}`;
   const sent = performance.now();
@@ -120,12 +124,14 @@ for (let n = 0; n < events; n += 1) {
   if (!(await everyoneHas(body))) fail(`${body} reached ${arrivals.get(body)?.length ?? 0} of ${subscribers}`);
   for (const at of arrivals.get(body)) latencies.push(at - sent);
 }
+const cpuAfter = cpu(process.env.API_PID);
 latencies.sort((a, b) => a - b);
 console.log(
   `delivery to ${subscribers} subscribers, ${events} events (${latencies.length} deliveries): ` +
     `p50 ${percentile(latencies, 50).toFixed(1)} ms, p99 ${percentile(latencies, 99).toFixed(1)} ms, ` +
     `max ${latencies[latencies.length - 1].toFixed(1)} ms (mutation sent -> event received)`,
 );
+if (process.env.API_PID) console.log(`CPU while delivering (cores): ${cores(cpuBefore, cpuAfter)}`);
 for (const socket of sockets) socket.close();
 if (missed === 0) process.exit(0);
 

@@ -24,8 +24,8 @@
 // Run by `just bench-realtime`; CLIENT_MODULES names the node_modules
 // directory holding `ws`.
 
-import { readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { cores, cpu } from './proc-cpu.mjs';
 
 const require = createRequire(`${process.env.CLIENT_MODULES}/`);
 const WebSocket = require('ws');
@@ -39,32 +39,6 @@ const mutationUrl = mutationArg ?? httpUrl;
 const wsUrl = httpUrl.replace(/^http/, 'ws');
 const IN_FLIGHT = 64;
 const apiPid = process.env.API_PID;
-
-// CPU seconds a process has used, from /proc (0 when it is gone).
-function cpuSeconds(pid) {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return 0;
-  }
-}
-function cpu() {
-  let postgres = 0;
-  for (const pid of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
-    try {
-      if (readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'postgres') postgres += cpuSeconds(pid);
-    } catch {
-      // The process ended meanwhile.
-    }
-  }
-  return { api: apiPid ? cpuSeconds(apiPid) : 0, client: cpuSeconds(process.pid), postgres };
-}
-
-function fail(message) {
-  console.error(`realtime sustained: ${message}`);
-  process.exit(1);
-}
 
 async function graphql(query, variables, token) {
   const response = await fetch(mutationUrl, {
@@ -169,7 +143,7 @@ let ok = 0;
 let failed = 0;
 let backlog = 0;
 const started = performance.now();
-const cpuBefore = cpu();
+const cpuBefore = cpu(apiPid);
 await new Promise((resolve) => {
   const tick = setInterval(() => {
     const due = Math.min(planned, Math.floor(((performance.now() - started) / 1000) * rate));
@@ -203,7 +177,7 @@ while (states.some((s) => s.count < ok) && performance.now() < deadline) {
   await new Promise((resolve) => setTimeout(resolve, 20));
 }
 finished = true;
-const cpuAfter = cpu();
+const cpuAfter = cpu(apiPid);
 // Within a subscriber, events arrive in the log's order, so one that is
 // short after the wait holds the log's first events and is still
 // receiving the rest (its socket open, nothing repeated or out of order):
@@ -237,10 +211,8 @@ console.log(
     '(mutation sent -> event received, deliveries made)',
 );
 if (apiPid) {
-  const wall = (performance.now() - started) / 1000;
-  const cores = (key) => ((cpuAfter[key] - cpuBefore[key]) / wall).toFixed(2);
   console.log(
-    `CPU over the run (cores): API ${cores('api')}, this client ${cores('client')}, PostgreSQL ${cores('postgres')}; ` +
+    `CPU over the run (cores): ${cores(cpuBefore, cpuAfter)}; ` +
       `API ${((1e6 * (cpuAfter.api - cpuBefore.api)) / Math.max(deliveries, 1)).toFixed(1)} µs per delivery, writes included`,
   );
 }

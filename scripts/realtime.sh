@@ -18,7 +18,7 @@
 #     API's memory with `count` idle subscriptions (realtime-capacity.mjs).
 #     Before those, a sustained rate (realtime-sustained.mjs): 1,000
 #     subscribers while 1,000 comments a second are written for 60 s, then
-#     up to 60 s to catch up; SUSTAINED_SUBSCRIBERS, SUSTAINED_RATE,
+#     up to 120 s to catch up; SUSTAINED_SUBSCRIBERS, SUSTAINED_RATE,
 #     SUSTAINED_SECONDS and SUSTAINED_DRAIN change those.
 #
 # API_BIN picks the binary (default: the debug build for proof, release for
@@ -95,14 +95,14 @@ fi
 sustained_subscribers=${SUSTAINED_SUBSCRIBERS:-1000}
 sustained_rate=${SUSTAINED_RATE:-1000}
 sustained_seconds=${SUSTAINED_SECONDS:-60}
-sustained_drain=${SUSTAINED_DRAIN:-60}
+sustained_drain=${SUSTAINED_DRAIN:-120}
 pg_db="hearth_realtime_$$"
 psql -q "$PG_ADMIN_URL" -c "CREATE DATABASE $pg_db"
 url="${PG_ADMIN_URL%/*}/$pg_db"
 start_api "$url"
 port_a=$port pid_a=$pid
 start_api "$url"
-port_b=$port
+port_b=$port pid_b=$pid
 echo "--- event latency, one process (release api, PostgreSQL)"
 node scripts/client-proof.mjs "http://127.0.0.1:$port_a/graphql" 200
 echo "--- event latency, across processes: subscribed to B, mutations through A"
@@ -111,7 +111,7 @@ node scripts/client-proof.mjs "http://127.0.0.1:$port_b/graphql" 200 "http://127
 # limit at start-up).
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 echo "--- 1,000 subscribers on B, mutations through A; then a replay of 10,000 missed events"
-node scripts/realtime-events.mjs "http://127.0.0.1:$port_b/graphql" 1000 200 10000 "http://127.0.0.1:$port_a/graphql"
+API_PID="$pid_b" node scripts/realtime-events.mjs "http://127.0.0.1:$port_b/graphql" 1000 200 10000 "http://127.0.0.1:$port_a/graphql"
 echo "--- sustained: $sustained_subscribers subscribers, $sustained_rate events/s for $sustained_seconds s, on a process of its own"
 start_api "$url"
 API_PID="$pid" node scripts/realtime-sustained.mjs "http://127.0.0.1:$port/graphql" "$sustained_subscribers" "$sustained_rate" \
@@ -122,7 +122,7 @@ echo "--- $count signed-in subscribers on one process: 20 events, each to all of
 # A process of its own: the memory it keeps after the fan-out must not
 # count in the idle figure below.
 start_api "$url"
-node scripts/realtime-events.mjs "http://127.0.0.1:$port/graphql" "$count" 20 0
+API_PID="$pid" node scripts/realtime-events.mjs "http://127.0.0.1:$port/graphql" "$count" 20 0
 echo "api RSS after delivering to $count subscribers: $(awk '/VmRSS/ { printf "%.1f MiB", $2 / 1024 }' "/proc/$pid/status"), peak $(awk '/VmHWM/ { printf "%.1f MiB", $2 / 1024 }' "/proc/$pid/status")"
 echo "--- idle subscriptions"
 node scripts/realtime-capacity.mjs "http://127.0.0.1:$port_a/graphql" "$pid_a" "$count"
