@@ -15,14 +15,14 @@
 // The times are taken in this one Node process, which parses every
 // delivery: with 10,000 subscribers its own work is part of the figure.
 // With API_PID set, the CPU of the API, this client and PostgreSQL while
-// delivering is reported too (proc-cpu.mjs).
+// delivering is reported too.
 //
 //   node scripts/realtime-events.mjs <graphql url> [subscribers] [events] [missed] [mutation url]
 // Run by `just bench-realtime`; CLIENT_MODULES names the node_modules
 // directory holding `ws`.
 
 import { createRequire } from 'node:module';
-import { cores, cpu } from './proc-cpu.mjs';
+import { benchAccount, cores, cpu, graphql as request } from './realtime-bench.mjs';
 
 const require = createRequire(`${process.env.CLIENT_MODULES}/`);
 const WebSocket = require('ws');
@@ -39,25 +39,11 @@ function fail(message) {
   process.exit(1);
 }
 
-async function graphql(query, variables, token, url = mutationUrl) {
-  const response = await fetch(url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
-    body: JSON.stringify({ query, variables }),
-  });
-  const body = await response.json();
-  if (body.errors) fail(JSON.stringify(body.errors));
-  return body.data;
+async function graphql(query, variables, token) {
+  return request(mutationUrl, query, variables, token).catch((error) => fail(error.message));
 }
 
-const run = Date.now().toString(36);
-const { signUp } = await graphql(
-  'mutation($input: SignUpInput!) { signUp(input: $input) { accessToken } }',
-  { input: { email: `events-${run}@example.com`, username: `events_${run}`, password: 'correct horse battery',
-    device: { name: 'bench', secret: 'realtime-events-device-secret' } } },
-);
-const token = signUp.accessToken;
-const post = (await graphql('mutation { createPost(input: {body: "event bench"}) { id } }', {}, token)).createPost.id;
+const { token, post } = await benchAccount(mutationUrl, 'events');
 const COMMENT = 'mutation($p: ID!, $b: String!) { createComment(input: {postId: $p, body: $b}) { id } }';
 const SUBSCRIPTION = 'subscription($p: ID!, $after: String) { commentAdded(postId: $p, after: $after) { cursor comment { id body } } }';
 

@@ -25,7 +25,7 @@
 // directory holding `ws`.
 
 import { createRequire } from 'node:module';
-import { cores, cpu } from './proc-cpu.mjs';
+import { benchAccount, cores, cpu, graphql as request } from './realtime-bench.mjs';
 
 const require = createRequire(`${process.env.CLIENT_MODULES}/`);
 const WebSocket = require('ws');
@@ -40,25 +40,11 @@ const wsUrl = httpUrl.replace(/^http/, 'ws');
 const IN_FLIGHT = 64;
 const apiPid = process.env.API_PID;
 
-async function graphql(query, variables, token) {
-  const response = await fetch(mutationUrl, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
-    body: JSON.stringify({ query, variables }),
-  });
-  const body = await response.json();
-  if (body.errors) throw new Error(JSON.stringify(body.errors));
-  return body.data;
+function graphql(query, variables, token) {
+  return request(mutationUrl, query, variables, token);
 }
 
-const run = Date.now().toString(36);
-const { signUp } = await graphql(
-  'mutation($input: SignUpInput!) { signUp(input: $input) { accessToken } }',
-  { input: { email: `sustained-${run}@example.com`, username: `sustained_${run}`, password: 'correct horse battery',
-    device: { name: 'bench', secret: 'realtime-sustained-device-secret' } } },
-);
-const token = signUp.accessToken;
-const post = (await graphql('mutation { createPost(input: {body: "sustained bench"}) { id } }', {}, token)).createPost.id;
+const { token, post } = await benchAccount(mutationUrl, 'sustained');
 const COMMENT = 'mutation($p: ID!, $b: String!) { createComment(input: {postId: $p, body: $b}) { id } }';
 const SUBSCRIPTION = 'subscription($p: ID!) { commentAdded(postId: $p) { cursor comment { id body } } }';
 
