@@ -395,9 +395,9 @@ def own_cpu():
 
 
 class OtherLoad:
-    """Cores' worth of CPU that work other than the servers, wrk (waited-for
-    children) and this script took while the block ran; hypervisor steal
-    counts as taken."""
+    """Cores' worth of CPU that work other than `pids` (the server under
+    test), wrk (waited-for children) and this script took while the block
+    ran: the idle server counts; hypervisor steal counts as taken."""
 
     def __init__(self, pids):
         self.pids = pids
