@@ -18,8 +18,10 @@ What it does, in order:
      Hearth (wrk + wrk.lua), PostGraphile (wrk) and pgbench (sql/*.sql), at
      concurrency 32, after a warm-up, for a fixed time; then as many rounds
      of signIn (Hearth only: argon2-bound);
-  5. scaling: the feed at page sizes 5, 20 and 100, and at small scale in a
-     second database;
+  5. scaling: the feed at page sizes 5, 20 and 100; the feed through two
+     API processes on the same database (a second replica, half the
+     connections each) against one with all of them; and at small scale in
+     a second database;
   6. prints the table (medians over rounds) and writes every figure to a
      JSON file (--out).
 
@@ -436,6 +438,33 @@ def measure_hearth(args, hearth, payload, ids=None, token=None, sampler=None, du
     return result
 
 
+def measure_replicas(args, replicas, payload, token, label):
+    """The same load split over `replicas` (one wrk each, at once, the
+    connections shared out): req/s summed, p99 the worst of them."""
+    def one(n, replica):
+        work = os.path.join(args.work, f"replica-{n}")
+        os.makedirs(work, exist_ok=True)
+        share = argparse.Namespace(**{**vars(args), "work": work, "threads": max(1, args.threads // len(replicas)),
+                                      "concurrency": args.concurrency // len(replicas)})
+        wrk(share, replica.endpoint, payload, None, token, duration=args.warmup, label=f"{label} warm-up")
+        return share, replica
+
+    shares = [one(n, replica) for n, replica in enumerate(replicas)]
+    results = [None] * len(shares)
+
+    def load(n):
+        share, replica = shares[n]
+        results[n] = wrk(share, replica.endpoint, payload, None, token, label=f"{label} {n + 1}")
+
+    threads = [threading.Thread(target=load, args=(n,)) for n in range(len(shares))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return {"rps": sum(r["rps"] for r in results), "p99_ms": max(r["p99_ms"] for r in results),
+            "errors": sum(r["errors"] for r in results), "connections": args.concurrency, "replicas": results}
+
+
 def measure_pgl(args, pgl, payload, ids=None, label="", token=None):
     wrk(args, pgl.endpoint, payload, ids, token, duration=args.warmup, label=label + " warm-up")
     return wrk(args, pgl.endpoint, payload, ids, token, label=label)
@@ -607,6 +636,21 @@ def main():
                 scaling[f"bench_page_{size}"] = row
                 log(f"scaling: feed page {size}: hearth {row['hearth']['rps']:.0f} req/s, "
                     f"pgbench {row['pgbench']['rps']:.0f} tps")
+            # Scale-out: a second API process on the same database, the
+            # feed's connections split between the two, against one process
+            # with all of them, in the same minute. Both share the machine's
+            # cores with PostgreSQL and wrk.
+            feed = body(HEARTH_FEED % 20, {})
+            replica = Hearth(api_bin, url, args.work, "replica")
+            replica.env["JWT_SECRET"] = hearth.env["JWT_SECRET"]
+            servers.append(replica)
+            replica.start()
+            one = measure_replicas(args, [hearth], feed, token, "hearth feed, one replica")
+            two = measure_replicas(args, [hearth, replica], feed, token, "hearth feed, two replicas")
+            replica.stop()
+            scaling["replicas"] = {"one": one, "two": two}
+            log(f"scaling: feed through one replica {one['rps']:.0f} req/s (p99 {one['p99_ms']:.1f} ms), "
+                f"through two {two['rps']:.0f} req/s (p99 {two['p99_ms']:.1f} ms): {two['rps'] / one['rps']:.2f}x")
             # Small scale: the same operations on a small database.
             small_url, small_viewer, small_counts = prepare_database(admin_url, small_db, "small", seed_bin, args.sslmode)
             out["rows_small"] = small_counts
@@ -728,6 +772,15 @@ def report(out):
             lines.append(f"| {size} | {fmt(row['hearth']['rps'])} | {fmt(row['hearth']['p99_ms'], '.1f')} | "
                          f"{fmt(row['hearth'].get('statements'), '.1f')} | "
                          f"{fmt(row.get('postgraphile', {}).get('rps'))} | {fmt(row['pgbench']['rps'])} |")
+        if "replicas" in sc:
+            one, two = sc["replicas"]["one"], sc["replicas"]["two"]
+            lines.append("")
+            lines.append("| feed (page 20), one PostgreSQL | req/s | p99 ms | errors | vs one replica |")
+            lines.append("|---|---|---|---|---|")
+            lines.append(f"| one API process, {one['connections']} connections | {fmt(one['rps'])} | "
+                         f"{fmt(one['p99_ms'], '.1f')} | {one['errors']} | 1.00x |")
+            lines.append(f"| two API processes, {two['connections'] // 2} connections each | {fmt(two['rps'])} | "
+                         f"{fmt(two['p99_ms'], '.1f')} | {two['errors']} | {two['rps'] / one['rps']:.2f}x |")
         small = sc["small_page_20"]
         lines.append("")
         lines.append(f"| table size | rows (users/posts/comments) | Hearth feed req/s | lookup req/s | createComment req/s | pgbench feed tps |")
