@@ -40,6 +40,11 @@ const wsUrl = httpUrl.replace(/^http/, 'ws');
 const IN_FLIGHT = 64;
 const apiPid = process.env.API_PID;
 
+function fail(message) {
+  console.error(`realtime sustained: ${message}`);
+  process.exit(1);
+}
+
 function graphql(query, variables, token) {
   return request(mutationUrl, query, variables, token);
 }
@@ -57,7 +62,6 @@ const histogram = new Uint32Array(600_000);
 let deliveries = 0;
 let maxLatency = 0;
 let lastDelivery = 0;
-let warm = 0;
 
 // Each subscriber: which comments it has, how many, and the last cursor.
 function subscriber(index, state) {
@@ -117,7 +121,6 @@ for (let n = 0; n < subscribers; n += 200) {
 // subscriber has a warm-up event.
 for (let attempt = 0; attempt < 50 && !states.every((s) => s.warm); attempt += 1) {
   await graphql(COMMENT, { p: post, b: `warm ${attempt}` }, token);
-  warm += 1;
   await new Promise((resolve) => setTimeout(resolve, 200));
 }
 if (!states.every((s) => s.warm)) fail(`not all ${subscribers} subscribers received a warm-up comment`);

@@ -16,7 +16,8 @@
 #     the replay of 10,000 missed events, then delivery to `count` (10,000)
 #     signed-in subscribers of one process (realtime-events.mjs), and the
 #     API's memory with `count` idle subscriptions (realtime-capacity.mjs).
-#     Before those, a sustained rate (realtime-sustained.mjs): 1,000
+#     Between the replay and the `count` subscribers, a sustained rate
+#     (realtime-sustained.mjs), on a process of its own: 1,000
 #     subscribers while 1,000 comments a second are written for 60 s, then
 #     up to 120 s to catch up; SUSTAINED_SUBSCRIBERS, SUSTAINED_RATE,
 #     SUSTAINED_SECONDS and SUSTAINED_DRAIN change those.
@@ -57,6 +58,11 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
+
+# rss_of PID: the process's resident memory now and at its peak.
+rss_of() {
+  awk '/VmRSS/ { now = $2 } /VmHWM/ { peak = $2 } END { printf "%.1f MiB, peak %.1f MiB", now / 1024, peak / 1024 }' "/proc/$1/status"
+}
 
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
@@ -116,13 +122,13 @@ echo "--- sustained: $sustained_subscribers subscribers, $sustained_rate events/
 start_api "$url"
 API_PID="$pid" node scripts/realtime-sustained.mjs "http://127.0.0.1:$port/graphql" "$sustained_subscribers" "$sustained_rate" \
   "$sustained_seconds" "$sustained_drain"
-echo "api RSS after the sustained run: $(awk '/VmRSS/ { printf "%.1f MiB", $2 / 1024 }' "/proc/$pid/status"), peak $(awk '/VmHWM/ { printf "%.1f MiB", $2 / 1024 }' "/proc/$pid/status")"
+echo "api RSS after the sustained run: $(rss_of "$pid")"
 kill "$pid"
 echo "--- $count signed-in subscribers on one process: 20 events, each to all of them"
 # A process of its own: the memory it keeps after the fan-out must not
 # count in the idle figure below.
 start_api "$url"
 API_PID="$pid" node scripts/realtime-events.mjs "http://127.0.0.1:$port/graphql" "$count" 20 0
-echo "api RSS after delivering to $count subscribers: $(awk '/VmRSS/ { printf "%.1f MiB", $2 / 1024 }' "/proc/$pid/status"), peak $(awk '/VmHWM/ { printf "%.1f MiB", $2 / 1024 }' "/proc/$pid/status")"
+echo "api RSS after delivering to $count subscribers: $(rss_of "$pid")"
 echo "--- idle subscriptions"
 node scripts/realtime-capacity.mjs "http://127.0.0.1:$port_a/graphql" "$pid_a" "$count"
