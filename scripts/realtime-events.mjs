@@ -12,8 +12,10 @@
 //    how long until it has received all of them, and checks their order.
 //    Skipped when `missed` is 0.
 //
-// The times are taken in this one Node process, which parses every
-// delivery: with 10,000 subscribers its own work is part of the figure.
+// The subscribers live in CLIENT_THREADS worker threads (default 1), each
+// parsing its share of the deliveries; the times come from one clock. The
+// client's own work is part of the figure: with 10,000 subscribers on one
+// thread, the last of them waits for the thread to parse the other 9,999.
 // With API_PID set, the CPU of the API, this client and PostgreSQL while
 // delivering is reported too.
 //
@@ -22,33 +24,25 @@
 // directory holding `ws`.
 
 import { createRequire } from 'node:module';
+import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { benchAccount, cores, cpu, graphql as request } from './realtime-bench.mjs';
 
 const require = createRequire(`${process.env.CLIENT_MODULES}/`);
 const WebSocket = require('ws');
 
-const [httpUrl, subscribersArg, eventsArg, missedArg, mutationArg] = process.argv.slice(2);
-const subscribers = Number(subscribersArg ?? 1000);
-const events = Number(eventsArg ?? 200);
-const missed = Number(missedArg ?? 10000);
-const mutationUrl = mutationArg ?? httpUrl;
-const wsUrl = httpUrl.replace(/^http/, 'ws');
+const COMMENT = 'mutation($p: ID!, $b: String!) { createComment(input: {postId: $p, body: $b}) { id } }';
+const SUBSCRIPTION = 'subscription($p: ID!, $after: String) { commentAdded(postId: $p, after: $after) { cursor comment { id body } } }';
+
+// One clock for every thread (performance.now() starts anew in each).
+const now = () => Number(process.hrtime.bigint()) / 1e6;
 
 function fail(message) {
   console.error(`realtime events: ${message}`);
   process.exit(1);
 }
 
-async function graphql(query, variables, token) {
-  return request(mutationUrl, query, variables, token).catch((error) => fail(error.message));
-}
-
-const { token, post } = await benchAccount(mutationUrl, 'events');
-const COMMENT = 'mutation($p: ID!, $b: String!) { createComment(input: {postId: $p, body: $b}) { id } }';
-const SUBSCRIPTION = 'subscription($p: ID!, $after: String) { commentAdded(postId: $p, after: $after) { cursor comment { id body } } }';
-
 // A subscriber: `onEvent(body, cursor)` for each event.
-function subscriber(onEvent, after) {
+function subscriber({ wsUrl, token, post }, onEvent, after) {
   return new Promise((resolve, reject) => {
     const socket = new WebSocket(wsUrl, 'graphql-transport-ws');
     socket.on('error', reject);
@@ -70,98 +64,145 @@ function subscriber(onEvent, after) {
   });
 }
 
-function percentile(sorted, p) {
-  return sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))];
-}
-
-// 1. Delivery to many subscribers.
-const arrivals = new Map(); // body -> arrival times
-const sockets = [];
-for (let n = 0; n < subscribers; n += 200) {
-  const batch = Math.min(200, subscribers - n);
-  sockets.push(...(await Promise.all(Array.from({ length: batch }, () => subscriber((body) => {
+// A client thread: holds `count` subscribers, and reports each event's
+// arrival times once all of its subscribers have it.
+if (!isMainThread) {
+  const { count } = workerData;
+  const arrivals = new Map(); // body -> arrival times
+  const onEvent = (body) => {
     const times = arrivals.get(body) ?? [];
-    times.push(performance.now());
+    times.push(now());
     arrivals.set(body, times);
-  })))));
-}
-async function everyoneHas(body, within = 10_000) {
-  const deadline = performance.now() + within;
-  while ((arrivals.get(body)?.length ?? 0) < subscribers) {
-    if (performance.now() > deadline) return false;
-    await new Promise((resolve) => setTimeout(resolve, 2));
-  }
-  return true;
-}
-// The protocol has no "subscribed" acknowledgement: comment until every
-// subscriber has a warm-up event.
-let live = false;
-for (let attempt = 0; attempt < 20 && !live; attempt += 1) {
-  await graphql(COMMENT, { p: post, b: `warm-up ${attempt}` }, token);
-  live = await everyoneHas(`warm-up ${attempt}`, 3_000);
-}
-if (!live) fail(`not all ${subscribers} subscribers received the warm-up`);
-const latencies = [];
-const cpuBefore = cpu(process.env.API_PID);
-for (let n = 0; n < events; n += 1) {
-  const body = `event ${n}`;
-  const sent = performance.now();
-  await graphql(COMMENT, { p: post, b: body }, token);
-  if (!(await everyoneHas(body))) fail(`${body} reached ${arrivals.get(body)?.length ?? 0} of ${subscribers}`);
-  for (const at of arrivals.get(body)) latencies.push(at - sent);
-}
-const cpuAfter = cpu(process.env.API_PID);
-latencies.sort((a, b) => a - b);
-console.log(
-  `delivery to ${subscribers} subscribers, ${events} events (${latencies.length} deliveries): ` +
-    `p50 ${percentile(latencies, 50).toFixed(1)} ms, p99 ${percentile(latencies, 99).toFixed(1)} ms, ` +
-    `max ${latencies[latencies.length - 1].toFixed(1)} ms (mutation sent -> event received)`,
-);
-if (process.env.API_PID) console.log(`CPU while delivering (cores): ${cores(cpuBefore, cpuAfter)}`);
-for (const socket of sockets) socket.close();
-if (missed === 0) process.exit(0);
-
-// 2. Replay after a reconnect.
-let cursor;
-const first = await subscriber((_, c) => { cursor ??= c; });
-for (let attempt = 0; attempt < 20 && !cursor; attempt += 1) {
-  await graphql(COMMENT, { p: post, b: `cursor ${attempt}` }, token);
-  await new Promise((resolve) => setTimeout(resolve, 100));
-}
-first.close();
-if (!cursor) fail('no cursor');
-const writing = performance.now();
-let next = 0;
-await Promise.all(Array.from({ length: 32 }, async () => {
-  while (next < missed) {
-    const n = next;
-    next += 1;
-    await graphql(COMMENT, { p: post, b: `missed ${String(n).padStart(6, '0')}` }, token);
-  }
-}));
-const wrote = (performance.now() - writing) / 1000;
-let received = 0;
-let lastCursor;
-const started = performance.now();
-const done = new Promise((resolve) => {
-  subscriber((body, c) => {
-    if (!body.startsWith('missed ')) return;
-    // Cursors are opaque to apps; here they are read to check the order.
-    const [, txid, position] = Buffer.from(c, 'base64url').toString().split(':').map(Number);
-    if (lastCursor && (txid < lastCursor[0] || (txid === lastCursor[0] && position <= lastCursor[1]))) {
-      fail('replay out of order');
+    if (times.length === count) {
+      parentPort.postMessage({ body, times });
+      arrivals.delete(body);
     }
-    lastCursor = [txid, position];
-    received += 1;
-    if (received === missed) resolve();
-  }, cursor).then((socket) => done.then(() => socket.close()));
-});
-const timeout = setTimeout(() => fail(`replay: ${received} of ${missed} within 120 s`), 120_000);
-await done;
-clearTimeout(timeout);
-const took = (performance.now() - started) / 1000;
-console.log(
-  `replay of ${missed} missed events (written in ${wrote.toFixed(1)} s): all received in ${took.toFixed(2)} s ` +
-    `(${Math.round(missed / took)} events/s)`,
-);
-process.exit(0);
+  };
+  for (let n = 0; n < count; n += 200) {
+    await Promise.all(Array.from({ length: Math.min(200, count - n) }, () => subscriber(workerData, onEvent)));
+  }
+  parentPort.postMessage({ ready: true });
+} else {
+  const [httpUrl, subscribersArg, eventsArg, missedArg, mutationArg] = process.argv.slice(2);
+  const subscribers = Number(subscribersArg ?? 1000);
+  const events = Number(eventsArg ?? 200);
+  const missed = Number(missedArg ?? 10000);
+  const threads = Math.max(1, Math.min(subscribers, Number(process.env.CLIENT_THREADS ?? 1)));
+  const mutationUrl = mutationArg ?? httpUrl;
+  const wsUrl = httpUrl.replace(/^http/, 'ws');
+
+  const graphql = (query, variables, token) =>
+    request(mutationUrl, query, variables, token).catch((error) => fail(error.message));
+
+  const { token, post } = await benchAccount(mutationUrl, 'events');
+  const target = { wsUrl, token, post };
+
+  const percentile = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))];
+
+  // 1. Delivery to many subscribers, held by `threads` client threads.
+  const arrivals = new Map(); // body -> arrival times, from the threads that have all of theirs
+  const complete = new Map(); // body -> how many threads have all of theirs
+  const workers = [];
+  let closing = false;
+  await Promise.all(Array.from({ length: threads }, (_, t) => new Promise((resolve) => {
+    const count = Math.floor(subscribers / threads) + (t < subscribers % threads ? 1 : 0);
+    const worker = new Worker(new URL(import.meta.url), { workerData: { ...target, count } });
+    worker.on('error', (error) => fail(`client thread: ${error.message}`));
+    // A thread that failed has said why; its exit ends the run.
+    worker.on('exit', (code) => { if (!closing) fail(`a client thread exited (${code})`); });
+    worker.on('message', (message) => {
+      if (message.ready) {
+        resolve();
+        return;
+      }
+      arrivals.set(message.body, [...(arrivals.get(message.body) ?? []), ...message.times]);
+      complete.set(message.body, (complete.get(message.body) ?? 0) + 1);
+    });
+    workers.push(worker);
+  })));
+  async function everyoneHas(body, within = 10_000) {
+    const deadline = now() + within;
+    while ((complete.get(body) ?? 0) < threads) {
+      if (now() > deadline) return false;
+      await new Promise((resolve) => setTimeout(resolve, 2));
+    }
+    return true;
+  }
+  // The protocol has no "subscribed" acknowledgement: comment until every
+  // subscriber has a warm-up event.
+  let live = false;
+  for (let attempt = 0; attempt < 20 && !live; attempt += 1) {
+    await graphql(COMMENT, { p: post, b: `warm-up ${attempt}` }, token);
+    live = await everyoneHas(`warm-up ${attempt}`, 3_000);
+  }
+  if (!live) fail(`not all ${subscribers} subscribers received the warm-up`);
+  const latencies = [];
+  const cpuBefore = cpu(process.env.API_PID);
+  for (let n = 0; n < events; n += 1) {
+    const body = `event ${n}`;
+    const sent = now();
+    await graphql(COMMENT, { p: post, b: body }, token);
+    if (!(await everyoneHas(body))) fail(`${body} did not reach all ${subscribers} subscribers within 10 s`);
+    for (const at of arrivals.get(body)) latencies.push(at - sent);
+  }
+  const cpuAfter = cpu(process.env.API_PID);
+  latencies.sort((a, b) => a - b);
+  console.log(
+    `delivery to ${subscribers} subscribers (${threads} client thread${threads === 1 ? '' : 's'}), ${events} events ` +
+      `(${latencies.length} deliveries): p50 ${percentile(latencies, 50).toFixed(1)} ms, ` +
+      `p99 ${percentile(latencies, 99).toFixed(1)} ms, max ${latencies[latencies.length - 1].toFixed(1)} ms ` +
+      '(mutation sent -> event received)',
+  );
+  if (process.env.API_PID) {
+    const perDelivery = ((cpuAfter.api - cpuBefore.api) * 1e6) / latencies.length;
+    console.log(`CPU while delivering (cores): ${cores(cpuBefore, cpuAfter)}; the API's per delivery: ${perDelivery.toFixed(1)} µs`);
+  }
+  closing = true;
+  await Promise.all(workers.map((worker) => worker.terminate()));
+  if (missed === 0) process.exit(0);
+
+  // 2. Replay after a reconnect.
+  let cursor;
+  const first = await subscriber(target, (_, c) => { cursor ??= c; });
+  for (let attempt = 0; attempt < 20 && !cursor; attempt += 1) {
+    await graphql(COMMENT, { p: post, b: `cursor ${attempt}` }, token);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  first.close();
+  if (!cursor) fail('no cursor');
+  const writing = performance.now();
+  let next = 0;
+  await Promise.all(Array.from({ length: 32 }, async () => {
+    while (next < missed) {
+      const n = next;
+      next += 1;
+      await graphql(COMMENT, { p: post, b: `missed ${String(n).padStart(6, '0')}` }, token);
+    }
+  }));
+  const wrote = (performance.now() - writing) / 1000;
+  let received = 0;
+  let lastCursor;
+  const started = performance.now();
+  const done = new Promise((resolve) => {
+    subscriber(target, (body, c) => {
+      if (!body.startsWith('missed ')) return;
+      // Cursors are opaque to apps; here they are read to check the order.
+      const [, txid, position] = Buffer.from(c, 'base64url').toString().split(':').map(Number);
+      if (lastCursor && (txid < lastCursor[0] || (txid === lastCursor[0] && position <= lastCursor[1]))) {
+        fail('replay out of order');
+      }
+      lastCursor = [txid, position];
+      received += 1;
+      if (received === missed) resolve();
+    }, cursor).then((socket) => done.then(() => socket.close()));
+  });
+  const timeout = setTimeout(() => fail(`replay: ${received} of ${missed} within 120 s`), 120_000);
+  await done;
+  clearTimeout(timeout);
+  const took = (performance.now() - started) / 1000;
+  console.log(
+    `replay of ${missed} missed events (written in ${wrote.toFixed(1)} s): all received in ${took.toFixed(2)} s ` +
+      `(${Math.round(missed / took)} events/s)`,
+  );
+  process.exit(0);
+}

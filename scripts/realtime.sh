@@ -20,7 +20,9 @@
 #     (realtime-sustained.mjs), on a process of its own: 1,000
 #     subscribers while 1,000 comments a second are written for 60 s, then
 #     up to 120 s to catch up; SUSTAINED_SUBSCRIBERS, SUSTAINED_RATE,
-#     SUSTAINED_SECONDS and SUSTAINED_DRAIN change those.
+#     SUSTAINED_SECONDS and SUSTAINED_DRAIN change those. CLIENT_THREADS
+#     spreads realtime-events.mjs's subscribers over that many client
+#     threads (default 1).
 #
 # API_BIN picks the binary (default: the debug build for proof, release for
 # bench).
