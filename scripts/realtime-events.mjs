@@ -87,7 +87,10 @@ if (!isMainThread) {
   const subscribers = Number(subscribersArg ?? 1000);
   const events = Number(eventsArg ?? 200);
   const missed = Number(missedArg ?? 10000);
-  const threads = Math.max(1, Math.min(subscribers, Number(process.env.CLIENT_THREADS ?? 1)));
+  const threads = Number(process.env.CLIENT_THREADS ?? 1);
+  if (!Number.isInteger(threads) || threads < 1 || threads > subscribers) {
+    fail(`CLIENT_THREADS must be a whole number from 1 to the ${subscribers} subscribers, not ${process.env.CLIENT_THREADS}`);
+  }
   const mutationUrl = mutationArg ?? httpUrl;
   const wsUrl = httpUrl.replace(/^http/, 'ws');
 
