@@ -104,7 +104,6 @@ if (!isMainThread) {
 
   // 1. Delivery to many subscribers, held by `threads` client threads.
   const arrivals = new Map(); // body -> arrival times, from the threads that have all of theirs
-  const complete = new Map(); // body -> how many threads have all of theirs
   const workers = [];
   let closing = false;
   await Promise.all(Array.from({ length: threads }, (_, t) => new Promise((resolve) => {
@@ -118,14 +117,15 @@ if (!isMainThread) {
         resolve();
         return;
       }
-      arrivals.set(message.body, [...(arrivals.get(message.body) ?? []), ...message.times]);
-      complete.set(message.body, (complete.get(message.body) ?? 0) + 1);
+      const times = arrivals.get(message.body) ?? [];
+      times.push(...message.times);
+      arrivals.set(message.body, times);
     });
     workers.push(worker);
   })));
   async function everyoneHas(body, within = 10_000) {
     const deadline = now() + within;
-    while ((complete.get(body) ?? 0) < threads) {
+    while ((arrivals.get(body)?.length ?? 0) < subscribers) {
       if (now() > deadline) return false;
       await new Promise((resolve) => setTimeout(resolve, 2));
     }
