@@ -133,7 +133,7 @@ impl Application {
         let shutdown_timeout = config.shutdown_timeout;
         let shutdown = CancellationToken::new();
         rate_limit::spawn_sweeper(auth.limits.clone(), shutdown.clone());
-        let broker = Broker::new(config.realtime.event_buffer);
+        let broker = Broker::start(config.realtime.event_buffer, db.reads().clone());
         // The log is read from its end as it is now; revocations from the
         // log's recent past, so none is missed in between.
         let log_error = |e: crate::error::AppError| anyhow::anyhow!("reading the event log: {e:?}");

@@ -70,6 +70,15 @@ pub(crate) enum Scope {
 }
 
 impl Scope {
+    /// The kinds of event in scope, or `None` for any kind.
+    pub(crate) fn kinds(self) -> Option<&'static [&'static str]> {
+        match self {
+            Self::Post(_, kinds) | Self::Community(_, kinds) | Self::User(_, kinds) => Some(kinds),
+            Self::Conversations(_) => Some(&[kind::MESSAGE_SENT]),
+            Self::All | Self::Viewer(_) => None,
+        }
+    }
+
     fn condition(self) -> Condition {
         use event::Column as E;
         let kinds = |kinds: &[&str]| E::Kind.is_in(kinds.iter().copied());

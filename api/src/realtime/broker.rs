@@ -8,6 +8,11 @@
 //! holds; each has its own bounded queue, and one that is full is cut off
 //! (told it lagged) instead of slowing the reader or the others. A lagged
 //! subscription is not lost: it knows its cursor and reads on from the log.
+//!
+//! Before an event goes out, whether each of its subscribers' viewers may
+//! read its row is checked once for all of them (see `readers`), so ten
+//! thousand subscriptions to one post do not each wait on a loader batch:
+//! each is woken once, with its answer in hand.
 
 use std::{
     collections::HashMap,
@@ -17,10 +22,22 @@ use std::{
     },
 };
 
+use futures_util::{StreamExt, stream};
+use sea_orm::DatabaseConnection;
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
-use crate::events::{Event, Logged, Tap};
+use super::readers::Checked;
+use crate::{
+    events::{Event, Logged, Tap},
+    graphql::loader::DbLoader,
+};
+
+/// Events checked together at most: those that arrived while the last
+/// check ran.
+const CHECKED_TOGETHER: usize = 256;
+/// Checks running at once. Events still go out in log order.
+const CHECKS_AT_ONCE: usize = 4;
 
 /// What a subscription listens to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -50,10 +67,37 @@ fn topics_of(event: &Event) -> Vec<Topic> {
     }
 }
 
+/// An event on its way to the subscribers of its topics, with its row as
+/// each of their viewers may read it.
+pub(crate) struct Delivery {
+    pub logged: Arc<Logged>,
+    pub checked: Checked,
+}
+
+impl Delivery {
+    /// An event nobody checked ahead (one read back from the log): each
+    /// subscriber loads its row itself.
+    pub(crate) fn unchecked(logged: Logged) -> Self {
+        Self {
+            logged: Arc::new(logged),
+            checked: Checked::default(),
+        }
+    }
+}
+
 /// One subscriber's queue, as the broker holds it.
 struct Subscriber {
-    queue: mpsc::Sender<Arc<Logged>>,
+    queue: mpsc::Sender<Arc<Delivery>>,
     lagged: Arc<AtomicBool>,
+    /// The kinds of event it wants; `None`: all of its topic's.
+    kinds: Option<&'static [&'static str]>,
+    viewer: Option<Uuid>,
+}
+
+impl Subscriber {
+    fn wants(&self, event: &Event) -> bool {
+        self.kinds.is_none_or(|kinds| kinds.contains(&event.kind()))
+    }
 }
 
 #[derive(Default)]
@@ -63,17 +107,39 @@ struct Registry {
 }
 
 impl Registry {
-    fn deliver(&self, logged: &Arc<Logged>) {
-        let mut topics = self
-            .topics
+    fn topics(&self) -> std::sync::MutexGuard<'_, HashMap<Topic, HashMap<u64, Subscriber>>> {
+        self.topics
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        for topic in topics_of(&logged.event) {
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The viewers of the subscribers that want `event`, each once.
+    fn viewers_of(&self, event: &Event) -> Vec<Option<Uuid>> {
+        let topics = self.topics();
+        let mut viewers: Vec<_> = topics_of(event)
+            .iter()
+            .filter_map(|topic| topics.get(topic))
+            .flat_map(HashMap::values)
+            .filter(|subscriber| subscriber.wants(event))
+            .map(|subscriber| subscriber.viewer)
+            .collect();
+        viewers.sort_unstable();
+        viewers.dedup();
+        viewers
+    }
+
+    fn deliver(&self, delivery: &Arc<Delivery>) {
+        let event = &delivery.logged.event;
+        let mut topics = self.topics();
+        for topic in topics_of(event) {
             let Some(subscribers) = topics.get_mut(&topic) else {
                 continue;
             };
-            subscribers.retain(
-                |_, subscriber| match subscriber.queue.try_send(logged.clone()) {
+            subscribers.retain(|_, subscriber| {
+                if !subscriber.wants(event) {
+                    return true;
+                }
+                match subscriber.queue.try_send(delivery.clone()) {
                     Ok(()) => true,
                     Err(mpsc::error::TrySendError::Full(_)) => {
                         // Dropping the sender ends its stream; the flag says why.
@@ -81,8 +147,8 @@ impl Registry {
                         false
                     }
                     Err(mpsc::error::TrySendError::Closed(_)) => false,
-                },
-            );
+                }
+            });
             if subscribers.is_empty() {
                 topics.remove(&topic);
             }
@@ -92,7 +158,7 @@ impl Registry {
 
 /// A subscription's end of its queue; leaving it unregisters.
 pub struct Receiver {
-    queue: mpsc::Receiver<Arc<Logged>>,
+    queue: mpsc::Receiver<Arc<Delivery>>,
     lagged: Arc<AtomicBool>,
     topic: Topic,
     id: u64,
@@ -108,7 +174,7 @@ pub enum Stopped {
 }
 
 impl Receiver {
-    pub async fn recv(&mut self) -> Result<Arc<Logged>, Stopped> {
+    pub async fn recv(&mut self) -> Result<Arc<Delivery>, Stopped> {
         match self.queue.recv().await {
             Some(event) => Ok(event),
             None if self.lagged.load(Ordering::Relaxed) => Err(Stopped::Lagged),
@@ -119,11 +185,7 @@ impl Receiver {
 
 impl Drop for Receiver {
     fn drop(&mut self) {
-        let mut topics = self
-            .registry
-            .topics
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut topics = self.registry.topics();
         if let Some(subscribers) = topics.get_mut(&self.topic) {
             subscribers.remove(&self.id);
             if subscribers.is_empty() {
@@ -140,36 +202,51 @@ pub struct Broker {
     registry: Arc<Registry>,
     /// How many events a subscriber may have queued.
     buffer: usize,
+    /// New events, to be checked and then delivered. Unbounded because
+    /// the log's reader must never wait or drop one; it reads no faster
+    /// than the database answers, and so do the checks.
+    incoming: mpsc::UnboundedSender<Arc<Logged>>,
 }
 
 impl Broker {
     /// `buffer` is how many events a subscriber may fall behind before it
-    /// reads on from the log instead.
-    pub fn new(buffer: usize) -> Self {
+    /// reads on from the log instead; `reads` is where events' rows are
+    /// checked for their subscribers.
+    pub fn start(buffer: usize, reads: DatabaseConnection) -> Self {
+        let registry = Arc::new(Registry::default());
+        let (incoming, events) = mpsc::unbounded_channel();
+        tokio::spawn(check_and_deliver(
+            registry.clone(),
+            DbLoader { db: reads },
+            events,
+        ));
         Self {
-            registry: Arc::new(Registry::default()),
+            registry,
             buffer,
+            incoming,
         }
     }
 
-    /// Starts receiving the events of `topic`.
-    pub fn subscribe(&self, topic: Topic) -> Receiver {
+    /// Starts receiving the events of `topic` (of `kinds`, or all of them),
+    /// checked for `viewer`.
+    pub fn subscribe(
+        &self,
+        topic: Topic,
+        kinds: Option<&'static [&'static str]>,
+        viewer: Option<Uuid>,
+    ) -> Receiver {
         let (queue, receiver) = mpsc::channel(self.buffer);
         let lagged = Arc::new(AtomicBool::new(false));
         let id = self.registry.next_id.fetch_add(1, Ordering::Relaxed);
-        self.registry
-            .topics
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .entry(topic)
-            .or_default()
-            .insert(
-                id,
-                Subscriber {
-                    queue,
-                    lagged: lagged.clone(),
-                },
-            );
+        self.registry.topics().entry(topic).or_default().insert(
+            id,
+            Subscriber {
+                queue,
+                lagged: lagged.clone(),
+                kinds,
+                viewer,
+            },
+        );
         Receiver {
             queue: receiver,
             lagged,
@@ -182,6 +259,50 @@ impl Broker {
 
 impl Tap for Broker {
     fn deliver(&self, logged: &Arc<Logged>) {
-        self.registry.deliver(logged);
+        // Fails only once the checking task is gone, at shutdown.
+        let _ = self.incoming.send(logged.clone());
     }
+}
+
+/// Checks each event for the viewers subscribed to it, then hands it to
+/// them, in log order. The events that arrived together are checked
+/// together, so a burst costs a few statements, not a few per event. An
+/// event is delivered even if nobody wanted it when it was checked: a
+/// subscriber that came meanwhile loads its row itself. Ends when every
+/// [`Broker`] is gone.
+async fn check_and_deliver(
+    registry: Arc<Registry>,
+    loader: DbLoader,
+    mut events: mpsc::UnboundedReceiver<Arc<Logged>>,
+) {
+    let (registry, loader) = (&registry, &loader);
+    stream::poll_fn(|cx| events.poll_recv(cx))
+        .ready_chunks(CHECKED_TOGETHER)
+        .map(|batch| async move {
+            let wanted: Vec<_> = batch
+                .iter()
+                .map(|logged| {
+                    let event = &logged.event;
+                    let viewers = match Checked::applies(event) {
+                        true => registry.viewers_of(event),
+                        false => Vec::new(),
+                    };
+                    (event, viewers)
+                })
+                .collect();
+            let checked = Checked::run(loader, &wanted).await;
+            batch
+                .into_iter()
+                .zip(checked)
+                .map(|(logged, checked)| Delivery { logged, checked })
+                .collect::<Vec<_>>()
+        })
+        .buffered(CHECKS_AT_ONCE)
+        .for_each(|deliveries| {
+            for delivery in deliveries {
+                registry.deliver(&Arc::new(delivery));
+            }
+            std::future::ready(())
+        })
+        .await;
 }

@@ -10,8 +10,9 @@
 use std::{collections::VecDeque, sync::Arc};
 
 use futures_util::{Stream, stream};
+use uuid::Uuid;
 
-use super::broker::{Broker, Receiver, Stopped, Topic};
+use super::broker::{Broker, Delivery, Receiver, Stopped, Topic};
 use crate::{
     db::Db,
     error::AppResult,
@@ -36,26 +37,29 @@ struct Feed {
     db: Db,
     topic: Topic,
     scope: Scope,
+    viewer: Option<Uuid>,
     receiver: Receiver,
     mode: Mode,
 }
 
 /// The events of `topic` (matching `scope` in the log), after `after` if
-/// given, then as they commit. Ends with an error if the log cannot be
-/// read, and when the broker closes (shutdown).
+/// given, then as they commit, live ones checked for `viewer`. Ends with an
+/// error if the log cannot be read, and when the broker closes (shutdown).
 pub(crate) fn follow(
     broker: &Broker,
     db: Db,
     topic: Topic,
     scope: Scope,
+    viewer: Option<Uuid>,
     after: Option<Cursor>,
-) -> impl Stream<Item = AppResult<Arc<Logged>>> + use<> {
+) -> impl Stream<Item = AppResult<Arc<Delivery>>> + use<> {
     let feed = Feed {
-        receiver: broker.subscribe(topic),
+        receiver: broker.subscribe(topic, scope.kinds(), viewer),
         broker: broker.clone(),
         db,
         topic,
         scope,
+        viewer,
         mode: match after {
             Some(after) => Mode::CatchingUp {
                 after,
@@ -75,12 +79,12 @@ pub(crate) fn follow(
 }
 
 impl Feed {
-    async fn next(&mut self) -> AppResult<Option<Arc<Logged>>> {
+    async fn next(&mut self) -> AppResult<Option<Arc<Delivery>>> {
         loop {
             match &mut self.mode {
                 Mode::CatchingUp { after, pending } => {
                     if let Some(logged) = pending.pop_front() {
-                        return Ok(Some(Arc::new(logged)));
+                        return Ok(Some(Arc::new(Delivery::unchecked(logged))));
                     }
                     // Boxed: the query's state would otherwise sit in every
                     // idle subscription.
@@ -94,19 +98,22 @@ impl Feed {
                     }
                 }
                 Mode::Live { seen } => match self.receiver.recv().await {
-                    Ok(logged) => {
-                        if seen.is_some_and(|seen| logged.cursor <= seen) {
+                    Ok(delivery) => {
+                        let cursor = delivery.logged.cursor;
+                        if seen.is_some_and(|seen| cursor <= seen) {
                             continue;
                         }
-                        *seen = Some(logged.cursor);
-                        return Ok(Some(logged));
+                        *seen = Some(cursor);
+                        return Ok(Some(delivery));
                     }
                     Err(Stopped::Lagged) => {
                         metrics::counter!("realtime_subscriptions_lagged_total").increment(1);
                         // Everything queued was sent, so `seen` is set: the
                         // queue only overflows once it held events.
                         let after = seen.unwrap_or_default();
-                        self.receiver = self.broker.subscribe(self.topic);
+                        self.receiver =
+                            self.broker
+                                .subscribe(self.topic, self.scope.kinds(), self.viewer);
                         self.mode = Mode::CatchingUp {
                             after,
                             pending: VecDeque::new(),

@@ -9,14 +9,14 @@
 //! conversation) stops the events at once. Each listens before it checks,
 //! so an event committed while the check runs is not missed.
 
-use std::future::ready;
+use std::{future::ready, sync::Arc};
 
 use async_graphql::{Context, ID, SimpleObject, Subscription};
 use futures_util::{Stream, StreamExt};
 
 use super::{
     Broker,
-    broker::Topic,
+    broker::{Delivery, Topic},
     feed::{self},
     readers::{CommentFor, PostFor},
 };
@@ -100,15 +100,24 @@ impl Subscription {
             &db,
             Topic::Post(post),
             scope,
+            viewer,
             after,
             BATCHED,
-            move |reads, event| async move {
-                match event {
+            move |reads, delivery| async move {
+                match delivery.logged.event {
                     Event::CommentCreated {
                         post: p, comment, ..
                     } if p == post => {
-                        let key = CommentFor { comment, viewer };
-                        Ok(reads.loader.load_one(key).await?.map(Comment))
+                        let row = match delivery.checked.comment(viewer) {
+                            Some(checked) => checked,
+                            None => {
+                                reads
+                                    .loader
+                                    .load_one(CommentFor { comment, viewer })
+                                    .await?
+                            }
+                        };
+                        Ok(row.map(Comment))
                     }
                     _ => Ok(None),
                 }
@@ -139,10 +148,11 @@ impl Subscription {
             &db,
             topic,
             scope,
+            viewer,
             after,
             BATCHED,
-            move |reads, event| async move {
-                match event {
+            move |reads, delivery| async move {
+                match delivery.logged.event {
                     Event::PostCreated {
                         community: Some(c),
                         post,
@@ -153,7 +163,7 @@ impl Subscription {
                             viewer,
                             actor: None,
                         };
-                        Ok(reads.loader.load_one(key).await?.map(Post))
+                        Ok(reads.post(&delivery, key).await?.map(Post))
                     }
                     _ => Ok(None),
                 }
@@ -182,10 +192,11 @@ impl Subscription {
             &db,
             Topic::User(viewer),
             scope,
+            Some(viewer),
             after,
             1,
-            move |reads, event| async move {
-                match event {
+            move |reads, delivery| async move {
+                match delivery.logged.event {
                     Event::MessageSent { message, .. } => {
                         Ok(messages::find_message_for(&reads.db, viewer, message)
                             .await?
@@ -219,17 +230,18 @@ impl Subscription {
             &db,
             Topic::Post(post),
             scope,
+            viewer,
             after,
             BATCHED,
-            move |reads, event| async move {
-                match event {
+            move |reads, delivery| async move {
+                match delivery.logged.event {
                     Event::ReactionChanged { post: p, user, .. } if p == post => {
                         let key = PostFor {
                             post,
                             viewer,
                             actor: Some(user),
                         };
-                        Ok(reads.loader.load_one(key).await?.map(Post))
+                        Ok(reads.post(&delivery, key).await?.map(Post))
                     }
                     _ => Ok(None),
                 }
@@ -260,10 +272,11 @@ impl Subscription {
             &db,
             Topic::User(viewer),
             scope,
+            Some(viewer),
             after,
             1,
-            move |reads, event| async move {
-                match event {
+            move |reads, delivery| async move {
+                match delivery.logged.event {
                     Event::NotificationCreated { notification, user } if user == viewer => {
                         Ok(notifications::find_for(&reads.db, viewer, notification)
                             .await?
@@ -292,8 +305,24 @@ struct Reads {
     loader: SharedLoader,
 }
 
-/// The events of `topic` after `after` (the client's cursor), then live,
-/// each turned into the subscriber's value by `load`, which answers `None`
+impl Reads {
+    /// The post as `key`'s viewer may read it: as the broker checked it
+    /// when it could, else through the shared loader.
+    async fn post(
+        &self,
+        delivery: &Delivery,
+        key: PostFor,
+    ) -> async_graphql::Result<Option<entity::post::Model>> {
+        match delivery.checked.post(key.viewer) {
+            Some(checked) => Ok(checked),
+            None => self.loader.load_one(key).await,
+        }
+    }
+}
+
+/// The events of `topic` after `after` (the client's cursor), then live
+/// (checked by the broker for `viewer`), each turned into the
+/// subscriber's value by `load`, which answers `None`
 /// for events that are not for it or that it may not see; `ahead` of them
 /// load at once, still sent in order. A cursor the log cannot resume from
 /// is refused with `RESYNC_REQUIRED`.
@@ -302,13 +331,14 @@ async fn deliver<T, F, Fut>(
     db: &Db,
     topic: Topic,
     scope: Scope,
+    viewer: Option<uuid::Uuid>,
     after: Option<String>,
     ahead: usize,
     load: F,
 ) -> AppResult<impl Stream<Item = async_graphql::Result<(String, T)>> + use<T, F, Fut>>
 where
     T: Send + 'static,
-    F: Fn(Reads, Event) -> Fut + Send + Sync + 'static,
+    F: Fn(Reads, Arc<Delivery>) -> Fut + Send + Sync + 'static,
     Fut: std::future::Future<Output = async_graphql::Result<Option<T>>> + Send + 'static,
 {
     let broker = ctx
@@ -317,7 +347,7 @@ where
     let after = after
         .map(|text| Cursor::decode(&text, "after"))
         .transpose()?;
-    let events = feed::follow(broker, db.clone(), topic, scope, after);
+    let events = feed::follow(broker, db.clone(), topic, scope, viewer, after);
     if let Some(after) = after {
         events::check_resumable(db, after).await?;
     }
@@ -327,9 +357,9 @@ where
     };
     Ok(events
         .map(move |logged| {
-            let loading = logged.map(|logged| {
-                let cursor = logged.cursor.encode();
-                let value = load(reads.clone(), logged.event.clone());
+            let loading = logged.map(|delivery| {
+                let cursor = delivery.logged.cursor.encode();
+                let value = load(reads.clone(), delivery);
                 async move { value.await.map(|v| v.map(|v| (cursor, v))) }
             });
             async move {

@@ -9,6 +9,11 @@
 //! one statement per few hundred signed-in subscribers keeps the (row,
 //! reader) pairs the rules allow. The rules are the queries' own, written
 //! with the reader as a column (`reader.id`) instead of a bound id.
+//!
+//! Live events are checked by the broker before they go out ([`Checked`]),
+//! for every viewer subscribed to them in one go; the loader serves what
+//! the broker did not check (events replayed from the log, subscribers
+//! that came while the check ran).
 
 use std::collections::{HashMap, HashSet};
 
@@ -22,6 +27,7 @@ use uuid::Uuid;
 
 use crate::{
     comments::service as comments,
+    events::Event,
     graphql::loader::{DbLoader, LoadResult, db_error},
     posts::service as posts,
     safety::service as safety,
@@ -45,6 +51,174 @@ pub(crate) struct PostFor {
     pub post: Uuid,
     pub viewer: Option<Uuid>,
     pub actor: Option<Uuid>,
+}
+
+/// An event's row as each of its subscribers' viewers may read it,
+/// checked once for all of them.
+#[derive(Default)]
+pub(crate) struct Checked {
+    row: Option<Row>,
+    /// Each viewer checked, and whether they may read `row`.
+    viewers: HashMap<Option<Uuid>, bool>,
+}
+
+enum Row {
+    Comment(comment::Model),
+    Post(post::Model),
+}
+
+/// The loader key that checks `event`'s row for `viewer`, for the events
+/// checked ahead: those whose row many subscribers load (comments,
+/// reactions, posts). Messages and notifications go to their few
+/// recipients, which load them.
+enum Key {
+    Comment(CommentFor),
+    Post(PostFor),
+}
+
+impl Key {
+    fn of(event: &Event, viewer: Option<Uuid>) -> Option<Self> {
+        Some(match *event {
+            Event::CommentCreated { comment, .. } => Self::Comment(CommentFor { comment, viewer }),
+            Event::ReactionChanged { post, user, .. } => Self::Post(PostFor {
+                post,
+                viewer,
+                actor: Some(user),
+            }),
+            Event::PostCreated { post, .. } => Self::Post(PostFor {
+                post,
+                viewer,
+                actor: None,
+            }),
+            _ => return None,
+        })
+    }
+}
+
+impl Checked {
+    /// Whether events like this one are checked ahead.
+    pub(crate) fn applies(event: &Event) -> bool {
+        Key::of(event, None).is_some()
+    }
+
+    /// Checks each event's row for its viewers, all of them with one
+    /// loader call per kind of row. A failed check checks nobody: each
+    /// subscriber then loads the row itself, and reports the error if it
+    /// fails again.
+    pub(crate) async fn run(
+        loader: &DbLoader,
+        events: &[(&Event, Vec<Option<Uuid>>)],
+    ) -> Vec<Self> {
+        let keys = |event: &Event, viewers: &[Option<Uuid>]| -> Vec<Key> {
+            viewers.iter().filter_map(|&v| Key::of(event, v)).collect()
+        };
+        let keyed: Vec<Vec<Key>> = events.iter().map(|(e, v)| keys(e, v)).collect();
+        let comments: Vec<CommentFor> = keyed
+            .iter()
+            .flatten()
+            .filter_map(|key| match key {
+                Key::Comment(key) => Some(*key),
+                Key::Post(_) => None,
+            })
+            .collect();
+        let posts: Vec<PostFor> = keyed
+            .iter()
+            .flatten()
+            .filter_map(|key| match key {
+                Key::Post(key) => Some(*key),
+                Key::Comment(_) => None,
+            })
+            .collect();
+        // `None`: the check failed, so nobody was checked.
+        let comments = load_all(loader, comments).await;
+        let posts = load_all(loader, posts).await;
+        keyed
+            .into_iter()
+            .map(|keys| {
+                let mut checked = Self::default();
+                for key in keys {
+                    // One copy of the row, whoever may read it.
+                    let copy = checked.row.is_none();
+                    // `None`: not checked; `Some(None)`: may not read it;
+                    // `Some(Some(row))`: may, with the row if it is the first.
+                    let (viewer, found) = match key {
+                        Key::Comment(key) => (
+                            key.viewer,
+                            comments.as_ref().map(|c| {
+                                c.get(&key)
+                                    .map(|row| copy.then(|| Row::Comment(row.clone())))
+                            }),
+                        ),
+                        Key::Post(key) => (
+                            key.viewer,
+                            posts.as_ref().map(|p| {
+                                p.get(&key).map(|row| copy.then(|| Row::Post(row.clone())))
+                            }),
+                        ),
+                    };
+                    let Some(readable) = found else { continue };
+                    checked.viewers.insert(viewer, readable.is_some());
+                    if let Some(Some(row)) = readable {
+                        checked.row = Some(row);
+                    }
+                }
+                checked
+            })
+            .collect()
+    }
+
+    /// The comment as `viewer` may read it (`Some(None)`: they may not),
+    /// or `None` if `viewer` was not checked.
+    pub(crate) fn comment(&self, viewer: Option<Uuid>) -> Option<Option<comment::Model>> {
+        self.answer(viewer, |row| match row {
+            Row::Comment(comment) => Some(comment.clone()),
+            Row::Post(_) => None,
+        })
+    }
+
+    /// The post as `viewer` may read it (`Some(None)`: they may not), or
+    /// `None` if `viewer` was not checked.
+    pub(crate) fn post(&self, viewer: Option<Uuid>) -> Option<Option<post::Model>> {
+        self.answer(viewer, |row| match row {
+            Row::Post(post) => Some(post.clone()),
+            Row::Comment(_) => None,
+        })
+    }
+
+    fn answer<M>(
+        &self,
+        viewer: Option<Uuid>,
+        take: impl Fn(&Row) -> Option<M>,
+    ) -> Option<Option<M>> {
+        let allowed = *self.viewers.get(&viewer)?;
+        // A row of another kind than asked means the event was not this
+        // subscriber's to check: it loads its own.
+        match self.row.as_ref() {
+            Some(row) if allowed => take(row).map(Some),
+            _ => Some(None),
+        }
+    }
+}
+
+/// The rows `keys` find, or `None` if they cannot be read (logged).
+async fn load_all<K>(
+    loader: &DbLoader,
+    keys: Vec<K>,
+) -> Option<HashMap<K, <DbLoader as Loader<K>>::Value>>
+where
+    K: Send + Sync + std::hash::Hash + Eq + Clone + 'static,
+    DbLoader: Loader<K, Error = async_graphql::Error>,
+{
+    if keys.is_empty() {
+        return Some(HashMap::new());
+    }
+    loader
+        .load(&keys)
+        .await
+        .inspect_err(|err| {
+            tracing::warn!(error = ?err, "cannot check events' readers; each loads its own");
+        })
+        .ok()
 }
 
 impl Loader<CommentFor> for DbLoader {
