@@ -213,6 +213,9 @@ test("an admin works through the reports queue", async ({ page, request }) => {
 for (const [name, width, height] of [["desktop", 1280, 900], ["phone", 390, 844]]) {
   for (const scheme of ["light", "dark"]) {
     test(`every pane at ${name} width (${width} px), ${scheme}: screenshots and axe`, async ({ page }) => {
+      // Seventeen panes, each screenshotted and run through axe: a minute
+      // on two busy cores, past the default budget for one test.
+      test.setTimeout(180_000);
       await page.setViewportSize({ width, height });
       await page.emulateMedia({ colorScheme: scheme });
       await page.goto("/admin/sign-in");
