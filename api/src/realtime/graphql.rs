@@ -78,6 +78,10 @@ pub(crate) struct ReactionChangedEvent {
     post: Post,
 }
 
+/// Each subscription's start (its checks, `deliver`'s set-up) is boxed:
+/// async-graphql keeps the resolver's future inline beside the stream for
+/// as long as the subscription lives, so whatever room the start needs
+/// would be carried by every idle subscription.
 #[derive(Default)]
 pub struct Subscription;
 
@@ -95,7 +99,7 @@ impl Subscription {
         let viewer = viewer_id(ctx)?;
         let db = context::db(ctx)?.clone();
         let scope = Scope::Post(post, &[kind::COMMENT_CREATED]);
-        let events = deliver(
+        let events = Box::pin(deliver(
             ctx,
             &db,
             Topic::Post(post),
@@ -122,9 +126,9 @@ impl Subscription {
                     _ => Ok(None),
                 }
             },
-        )
+        ))
         .await?;
-        posts::find_readable(&db, viewer, post)
+        Box::pin(posts::find_readable(&db, viewer, post))
             .await?
             .ok_or(AppError::NotFound("post"))?;
         Ok(events.map(|e| e.map(|(cursor, comment)| CommentAddedEvent { cursor, comment })))
@@ -143,7 +147,7 @@ impl Subscription {
         let db = context::db(ctx)?.clone();
         let scope = Scope::Community(community, &[kind::POST_CREATED]);
         let topic = Topic::Community(community);
-        let events = deliver(
+        let events = Box::pin(deliver(
             ctx,
             &db,
             topic,
@@ -168,9 +172,9 @@ impl Subscription {
                     _ => Ok(None),
                 }
             },
-        )
+        ))
         .await?;
-        communities::require_readable(&db, viewer, community).await?;
+        Box::pin(communities::require_readable(&db, viewer, community)).await?;
         Ok(events.map(|e| e.map(|(cursor, post)| PostAddedEvent { cursor, post })))
     }
 
@@ -187,7 +191,7 @@ impl Subscription {
         let viewer = signed_in(ctx)?.user_id;
         let db = context::db(ctx)?.clone();
         let scope = Scope::Conversations(viewer);
-        let events = deliver(
+        let events = Box::pin(deliver(
             ctx,
             &db,
             Topic::User(viewer),
@@ -205,7 +209,7 @@ impl Subscription {
                     _ => Ok(None),
                 }
             },
-        )
+        ))
         .await?;
         Ok(events.map(|e| e.map(|(cursor, message)| MessageReceivedEvent { cursor, message })))
     }
@@ -225,7 +229,7 @@ impl Subscription {
         let viewer = viewer_id(ctx)?;
         let db = context::db(ctx)?.clone();
         let scope = Scope::Post(post, &[kind::REACTION_CHANGED]);
-        let events = deliver(
+        let events = Box::pin(deliver(
             ctx,
             &db,
             Topic::Post(post),
@@ -246,9 +250,9 @@ impl Subscription {
                     _ => Ok(None),
                 }
             },
-        )
+        ))
         .await?;
-        posts::find_readable(&db, viewer, post)
+        Box::pin(posts::find_readable(&db, viewer, post))
             .await?
             .ok_or(AppError::NotFound("post"))?;
         Ok(events.map(|e| e.map(|(cursor, post)| ReactionChangedEvent { cursor, post })))
@@ -267,7 +271,7 @@ impl Subscription {
         let viewer = signed_in(ctx)?.user_id;
         let db = context::db(ctx)?.clone();
         let scope = Scope::User(viewer, &[kind::NOTIFICATION_CREATED]);
-        let events = deliver(
+        let events = Box::pin(deliver(
             ctx,
             &db,
             Topic::User(viewer),
@@ -285,7 +289,7 @@ impl Subscription {
                     _ => Ok(None),
                 }
             },
-        )
+        ))
         .await?;
         Ok(events.map(|e| {
             e.map(|(cursor, notification)| NotificationReceivedEvent {
@@ -362,12 +366,14 @@ where
                 let value = load(reads.clone(), delivery);
                 async move { value.await.map(|v| v.map(|v| (cursor, v))) }
             });
-            async move {
+            // Boxed: `buffered` keeps a slot of this future's size in
+            // every idle subscription.
+            Box::pin(async move {
                 match loading {
                     Ok(loading) => loading.await.transpose(),
                     Err(err) => Some(Err(err.into())),
                 }
-            }
+            })
         })
         .buffered(ahead)
         .filter_map(ready))
