@@ -113,22 +113,13 @@ impl Checked {
             viewers.iter().filter_map(|&v| Key::of(event, v)).collect()
         };
         let keyed: Vec<Vec<Key>> = events.iter().map(|(e, v)| keys(e, v)).collect();
-        let comments: Vec<CommentFor> = keyed
-            .iter()
-            .flatten()
-            .filter_map(|key| match key {
-                Key::Comment(key) => Some(*key),
-                Key::Post(_) => None,
-            })
-            .collect();
-        let posts: Vec<PostFor> = keyed
-            .iter()
-            .flatten()
-            .filter_map(|key| match key {
-                Key::Post(key) => Some(*key),
-                Key::Comment(_) => None,
-            })
-            .collect();
+        let (mut comments, mut posts) = (Vec::new(), Vec::new());
+        for key in keyed.iter().flatten() {
+            match key {
+                Key::Comment(key) => comments.push(*key),
+                Key::Post(key) => posts.push(*key),
+            }
+        }
         // `None`: the check failed, so nobody was checked.
         let comments = load_all(loader, comments).await;
         let posts = load_all(loader, posts).await;
