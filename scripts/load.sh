@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Load check against a release build of the API: `hey` with
+# Load check against an optimised build of the API: `hey` with
 # 50 concurrent clients on a mix of GraphQL reads and readiness probes, on
 # seeded data. Fails on any non-2xx status, any connection error, or any
 # GraphQL error (counted through /metrics, since GraphQL errors come with
@@ -7,17 +7,18 @@
 # also fails when RSS grows more than 10% after the first third.
 #
 #   scripts/load.sh [seconds] [database-url]     (default 30 s, SQLite)
-# API_BIN and SEED_BIN pick the binaries (default: the x86_64 musl build).
+# API_BIN and SEED_BIN pick the binaries (default: the x86_64 musl build of check-image, profile
+# CHECK_PROFILE, default cross-check).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 seconds=${1:-30}
 database_url=${2:-}
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/hearth-target}"
-api_bin=${API_BIN:-$CARGO_TARGET_DIR/x86_64-unknown-linux-musl/release/api}
-seed_bin=${SEED_BIN:-$CARGO_TARGET_DIR/x86_64-unknown-linux-musl/release/seed}
+api_bin=${API_BIN:-$CARGO_TARGET_DIR/x86_64-unknown-linux-musl/${CHECK_PROFILE:-cross-check}/api}
+seed_bin=${SEED_BIN:-$CARGO_TARGET_DIR/x86_64-unknown-linux-musl/${CHECK_PROFILE:-cross-check}/seed}
 [ -x "$api_bin" ] && [ -x "$seed_bin" ] || {
-  echo "load: build the release binaries first (just check-image, or set API_BIN and SEED_BIN)" >&2
+  echo "load: build the musl binaries first (just check-image, or set API_BIN and SEED_BIN)" >&2
   exit 1
 }
 command -v hey >/dev/null || {

@@ -8,14 +8,15 @@
 #    without being restarted;
 #  - every sign-up a client saw acknowledged, from a write load running
 #    through the crash, is in the database afterwards.
-# API_BIN and HEALTHCHECK_BIN pick the binaries (default: the x86_64 musl build).
+# API_BIN and HEALTHCHECK_BIN pick the binaries (default: the x86_64 musl build of check-image, profile
+# CHECK_PROFILE, default cross-check).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/hearth-target}"
-api_bin=${API_BIN:-$CARGO_TARGET_DIR/x86_64-unknown-linux-musl/release/api}
-hc_bin=${HEALTHCHECK_BIN:-$CARGO_TARGET_DIR/x86_64-unknown-linux-musl/release/healthcheck}
-[ -x "$api_bin" ] && [ -x "$hc_bin" ] || { echo "outage: build the release binaries first (just check-image)" >&2; exit 1; }
+api_bin=${API_BIN:-$CARGO_TARGET_DIR/x86_64-unknown-linux-musl/${CHECK_PROFILE:-cross-check}/api}
+hc_bin=${HEALTHCHECK_BIN:-$CARGO_TARGET_DIR/x86_64-unknown-linux-musl/${CHECK_PROFILE:-cross-check}/healthcheck}
+[ -x "$api_bin" ] && [ -x "$hc_bin" ] || { echo "outage: build the musl binaries first (just check-image)" >&2; exit 1; }
 pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
 [ -x "$pg_bin/initdb" ] || { echo "outage: no PostgreSQL server binaries (apt-get install postgresql)" >&2; exit 1; }
 
