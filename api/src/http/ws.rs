@@ -101,6 +101,10 @@ fn origin_allowed(state: &AppState, headers: &HeaderMap) -> bool {
     same_host || loopback
 }
 
+/// A socket's read buffer: room for a `connection_init` with a token or a
+/// short subscribe without growing.
+const READ_BUFFER: usize = 512;
+
 /// Upgrades `GET /graphql` to a subscription socket.
 pub(super) fn upgrade(
     state: AppState,
@@ -138,9 +142,10 @@ pub(super) fn upgrade(
         .max_message_size(largest)
         .max_frame_size(largest)
         // tungstenite's 128 KiB read and write buffers per socket would make
-        // idle subscriptions cost ~150 KiB each; protocol messages are small
-        // and the buffers still grow for a large one.
-        .read_buffer_size(4 * 1024)
+        // idle subscriptions cost ~150 KiB each. Client messages are small
+        // (a token, a document) and the read buffer still grows to fit a
+        // larger frame; an idle socket keeps what it allocated here.
+        .read_buffer_size(READ_BUFFER)
         .write_buffer_size(0)
         .on_upgrade(move |socket| {
             tracker.track_future(async move {

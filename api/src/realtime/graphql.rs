@@ -112,16 +112,8 @@ impl Subscription {
                     Event::CommentCreated {
                         post: p, comment, ..
                     } if p == post => {
-                        let row = match delivery.checked.comment(viewer) {
-                            Some(checked) => checked,
-                            None => {
-                                reads
-                                    .loader
-                                    .load_one(CommentFor { comment, viewer })
-                                    .await?
-                            }
-                        };
-                        Ok(row.map(Comment))
+                        let key = CommentFor { comment, viewer };
+                        Ok(reads.comment(&delivery, key).await?.map(Comment))
                     }
                     _ => Ok(None),
                 }
@@ -318,6 +310,18 @@ impl Reads {
         key: PostFor,
     ) -> async_graphql::Result<Option<entity::post::Model>> {
         match delivery.checked.post(key.viewer) {
+            Some(checked) => Ok(checked),
+            None => self.loader.load_one(key).await,
+        }
+    }
+
+    /// The comment as `key`'s viewer may read it, as `post` does.
+    async fn comment(
+        &self,
+        delivery: &Delivery,
+        key: CommentFor,
+    ) -> async_graphql::Result<Option<entity::comment::Model>> {
+        match delivery.checked.comment(key.viewer) {
             Some(checked) => Ok(checked),
             None => self.loader.load_one(key).await,
         }
