@@ -252,40 +252,39 @@ impl Session {
 
     /// The connection's loop; returns the close frame to send, if any.
     async fn drive(&mut self, socket: &mut WebSocket) -> Option<Closing> {
-        let config = self.state.config.realtime.clone();
+        let every = self.state.config.realtime.keepalive;
         let shutdown = self.state.shutdown.clone();
-        let init_deadline = tokio::time::sleep(config.init_timeout);
-        tokio::pin!(init_deadline);
-        let mut keepalive = tokio::time::interval_at(
-            tokio::time::Instant::now() + config.keepalive,
-            config.keepalive,
-        );
+        // One timer for both ends a connection can run into, which never
+        // apply at once: the initialisation deadline until the connection
+        // is initialised, then its token's expiry if it signed in. Every
+        // idle socket carries its timers.
+        let deadline = tokio::time::sleep(self.state.config.realtime.init_timeout);
+        tokio::pin!(deadline);
+        let mut keepalive = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
         let mut outputs: Outputs = SelectAll::new();
-        let expiry = tokio::time::sleep(Duration::ZERO);
-        tokio::pin!(expiry);
         let mut expiring_at = None;
         loop {
             if self.expires_at != expiring_at {
                 // Signed in, or signed in again with a fresh token.
                 expiring_at = self.expires_at;
                 if let Some(at) = expiring_at {
-                    expiry.as_mut().reset(instant_of(at));
+                    deadline.as_mut().reset(instant_of(at));
                 }
             }
             tokio::select! {
                 () = shutdown.cancelled() => {
                     return Some(Closing(close::GOING_AWAY, "server shutting down".into()));
                 }
-                () = &mut expiry, if expiring_at.is_some() => {
+                () = &mut deadline, if self.viewer.is_none() || expiring_at.is_some() => {
+                    if self.viewer.is_none() {
+                        return Some(Closing(close::INIT_TIMEOUT, "Connection initialisation timeout".into()));
+                    }
                     return Some(Closing(close::UNAUTHORIZED, "Unauthorized: the access token expired; reconnect with a fresh one".into()));
                 }
                 ended = recv_ended(&mut self.ended), if self.ended.is_some() => {
                     if self.has_ended(ended) {
                         return Some(Closing(close::FORBIDDEN, "Forbidden: this session has ended".into()));
                     }
-                }
-                () = &mut init_deadline, if self.viewer.is_none() => {
-                    return Some(Closing(close::INIT_TIMEOUT, "Connection initialisation timeout".into()));
                 }
                 _ = keepalive.tick(), if self.viewer.is_some() => {
                     let ping = match self.protocol {

@@ -15,11 +15,12 @@
 //! each is woken once, with its answer in hand.
 
 use std::{
-    collections::HashMap,
+    collections::{HashMap, VecDeque},
     sync::{
         Arc, Mutex,
-        atomic::{AtomicBool, AtomicU64, Ordering},
+        atomic::{AtomicU64, Ordering},
     },
+    task::{Context, Poll, Waker},
 };
 
 use futures_util::{StreamExt, stream};
@@ -85,10 +86,87 @@ impl Delivery {
     }
 }
 
-/// One subscriber's queue, as the broker holds it.
+/// One subscriber's queue. Not a channel: tokio's bounded channel sets
+/// aside most of a kilobyte per receiver (cache-padded state and a first
+/// block of slots) before anything is sent, for each of thousands of idle
+/// subscriptions; this is a lock, an empty deque and a waker.
+#[derive(Default)]
+struct Inbox(Mutex<InboxState>);
+
+#[derive(Default)]
+struct InboxState {
+    queue: VecDeque<Arc<Delivery>>,
+    /// The receiving task, when it found the inbox empty.
+    waker: Option<Waker>,
+    /// No more deliveries: the broker let it go, or it filled up.
+    closed: bool,
+    /// It filled up: the subscription fell behind.
+    lagged: bool,
+}
+
+impl Inbox {
+    fn state(&self) -> std::sync::MutexGuard<'_, InboxState> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Queues `delivery` unless `capacity` are waiting already, in which
+    /// case the inbox is closed as lagged. Whether it is still open.
+    fn push(&self, delivery: Arc<Delivery>, capacity: usize) -> bool {
+        let mut state = self.state();
+        if state.closed {
+            return false;
+        }
+        if state.queue.len() >= capacity {
+            state.closed = true;
+            state.lagged = true;
+        } else {
+            state.queue.push_back(delivery);
+        }
+        let open = !state.closed;
+        let waker = state.waker.take();
+        drop(state);
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+        open
+    }
+
+    fn close(&self) {
+        let waker = {
+            let mut state = self.state();
+            state.closed = true;
+            state.waker.take()
+        };
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    }
+
+    fn poll_next(&self, cx: &mut Context<'_>) -> Poll<Result<Arc<Delivery>, Stopped>> {
+        let mut state = self.state();
+        if let Some(delivery) = state.queue.pop_front() {
+            return Poll::Ready(Ok(delivery));
+        }
+        if state.closed {
+            return Poll::Ready(Err(if state.lagged {
+                Stopped::Lagged
+            } else {
+                Stopped::Closed
+            }));
+        }
+        match &mut state.waker {
+            Some(waker) if waker.will_wake(cx.waker()) => {}
+            slot => *slot = Some(cx.waker().clone()),
+        }
+        Poll::Pending
+    }
+}
+
+/// One subscriber, as the broker holds it.
 struct Subscriber {
-    queue: mpsc::Sender<Arc<Delivery>>,
-    lagged: Arc<AtomicBool>,
+    inbox: Arc<Inbox>,
     /// The kinds of event it wants; `None`: all of its topic's.
     kinds: Option<&'static [&'static str]>,
     viewer: Option<Uuid>,
@@ -97,6 +175,14 @@ struct Subscriber {
 impl Subscriber {
     fn wants(&self, event: &Event) -> bool {
         self.kinds.is_none_or(|kinds| kinds.contains(&event.kind()))
+    }
+}
+
+impl Drop for Subscriber {
+    /// Let go by the broker (cut off, unsubscribed, or the broker is
+    /// gone): its receiver ends once it has read what is queued.
+    fn drop(&mut self) {
+        self.inbox.close();
     }
 }
 
@@ -128,7 +214,7 @@ impl Registry {
         viewers
     }
 
-    fn deliver(&self, delivery: &Arc<Delivery>) {
+    fn deliver(&self, delivery: &Arc<Delivery>, capacity: usize) {
         let event = &delivery.logged.event;
         let mut topics = self.topics();
         for topic in topics_of(event) {
@@ -139,15 +225,9 @@ impl Registry {
                 if !subscriber.wants(event) {
                     return true;
                 }
-                match subscriber.queue.try_send(delivery.clone()) {
-                    Ok(()) => true,
-                    Err(mpsc::error::TrySendError::Full(_)) => {
-                        // Dropping the sender ends its stream; the flag says why.
-                        subscriber.lagged.store(true, Ordering::Relaxed);
-                        false
-                    }
-                    Err(mpsc::error::TrySendError::Closed(_)) => false,
-                }
+                // A full inbox closes as lagged: its stream ends once it
+                // has read what is queued, and says why.
+                subscriber.inbox.push(delivery.clone(), capacity)
             });
             if subscribers.is_empty() {
                 topics.remove(&topic);
@@ -158,8 +238,7 @@ impl Registry {
 
 /// A subscription's end of its queue; leaving it unregisters.
 pub struct Receiver {
-    queue: mpsc::Receiver<Arc<Delivery>>,
-    lagged: Arc<AtomicBool>,
+    inbox: Arc<Inbox>,
     topic: Topic,
     id: u64,
     registry: Arc<Registry>,
@@ -175,11 +254,7 @@ pub enum Stopped {
 
 impl Receiver {
     pub async fn recv(&mut self) -> Result<Arc<Delivery>, Stopped> {
-        match self.queue.recv().await {
-            Some(event) => Ok(event),
-            None if self.lagged.load(Ordering::Relaxed) => Err(Stopped::Lagged),
-            None => Err(Stopped::Closed),
-        }
+        std::future::poll_fn(|cx| self.inbox.poll_next(cx)).await
     }
 }
 
@@ -200,8 +275,6 @@ impl Drop for Receiver {
 #[derive(Clone)]
 pub struct Broker {
     registry: Arc<Registry>,
-    /// How many events a subscriber may have queued.
-    buffer: usize,
     /// New events, to be checked and then delivered. Unbounded because
     /// the log's reader must never wait or drop one; it reads no faster
     /// than the database answers, and so do the checks.
@@ -219,12 +292,9 @@ impl Broker {
             registry.clone(),
             DbLoader { db: reads },
             events,
-        ));
-        Self {
-            registry,
             buffer,
-            incoming,
-        }
+        ));
+        Self { registry, incoming }
     }
 
     /// Starts receiving the events of `topic` (of `kinds`, or all of them),
@@ -235,21 +305,18 @@ impl Broker {
         kinds: Option<&'static [&'static str]>,
         viewer: Option<Uuid>,
     ) -> Receiver {
-        let (queue, receiver) = mpsc::channel(self.buffer);
-        let lagged = Arc::new(AtomicBool::new(false));
+        let inbox = Arc::new(Inbox::default());
         let id = self.registry.next_id.fetch_add(1, Ordering::Relaxed);
         self.registry.topics().entry(topic).or_default().insert(
             id,
             Subscriber {
-                queue,
-                lagged: lagged.clone(),
+                inbox: inbox.clone(),
                 kinds,
                 viewer,
             },
         );
         Receiver {
-            queue: receiver,
-            lagged,
+            inbox,
             topic,
             id,
             registry: self.registry.clone(),
@@ -274,6 +341,8 @@ async fn check_and_deliver(
     registry: Arc<Registry>,
     loader: DbLoader,
     mut events: mpsc::UnboundedReceiver<Arc<Logged>>,
+    // How many events a subscriber may have queued.
+    buffer: usize,
 ) {
     let (registry, loader) = (&registry, &loader);
     stream::poll_fn(|cx| events.poll_recv(cx))
@@ -300,9 +369,93 @@ async fn check_and_deliver(
         .buffered(CHECKS_AT_ONCE)
         .for_each(|deliveries| {
             for delivery in deliveries {
-                registry.deliver(&Arc::new(delivery));
+                registry.deliver(&Arc::new(delivery), buffer);
             }
             std::future::ready(())
         })
         .await;
+}
+
+#[cfg(test)]
+mod tests {
+    use std::task::Context;
+
+    use futures_util::task::noop_waker_ref;
+
+    use super::*;
+    use crate::events::Cursor;
+
+    fn delivery(position: i64) -> Arc<Delivery> {
+        let user = Uuid::now_v7();
+        Arc::new(Delivery::unchecked(Logged {
+            cursor: Cursor { txid: 1, position },
+            event: Event::NotificationCreated {
+                notification: Uuid::now_v7(),
+                user,
+            },
+            actor: None,
+            at: chrono::Utc::now(),
+        }))
+    }
+
+    fn next(inbox: &Inbox) -> Poll<Result<i64, &'static str>> {
+        let mut cx = Context::from_waker(noop_waker_ref());
+        inbox.poll_next(&mut cx).map(|next| match next {
+            Ok(delivery) => Ok(delivery.logged.cursor.position),
+            Err(Stopped::Lagged) => Err("lagged"),
+            Err(Stopped::Closed) => Err("closed"),
+        })
+    }
+
+    #[test]
+    fn an_inbox_hands_out_in_order_then_waits() {
+        let inbox = Inbox::default();
+        assert_eq!(next(&inbox), Poll::Pending);
+        assert!(inbox.push(delivery(1), 4));
+        assert!(inbox.push(delivery(2), 4));
+        assert_eq!(next(&inbox), Poll::Ready(Ok(1)));
+        assert_eq!(next(&inbox), Poll::Ready(Ok(2)));
+        assert_eq!(next(&inbox), Poll::Pending);
+    }
+
+    #[test]
+    fn a_full_inbox_closes_as_lagged_after_what_it_holds() {
+        let inbox = Inbox::default();
+        assert!(inbox.push(delivery(1), 2));
+        assert!(inbox.push(delivery(2), 2));
+        assert!(!inbox.push(delivery(3), 2), "the third overflows");
+        assert!(!inbox.push(delivery(4), 2), "and nothing more is taken");
+        assert_eq!(next(&inbox), Poll::Ready(Ok(1)));
+        assert_eq!(next(&inbox), Poll::Ready(Ok(2)));
+        assert_eq!(next(&inbox), Poll::Ready(Err("lagged")));
+    }
+
+    #[test]
+    fn a_closed_inbox_ends_without_lagging() {
+        let inbox = Inbox::default();
+        assert!(inbox.push(delivery(1), 2));
+        inbox.close();
+        assert!(!inbox.push(delivery(2), 2));
+        assert_eq!(next(&inbox), Poll::Ready(Ok(1)));
+        assert_eq!(next(&inbox), Poll::Ready(Err("closed")));
+    }
+
+    #[tokio::test]
+    async fn a_waiting_receiver_is_woken_by_a_delivery() {
+        let broker_inbox = Arc::new(Inbox::default());
+        let inbox = broker_inbox.clone();
+        let waiting = tokio::spawn(async move {
+            std::future::poll_fn(|cx| inbox.poll_next(cx))
+                .await
+                .map(|d| d.logged.cursor.position)
+                .map_err(|_| ())
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        assert!(broker_inbox.push(delivery(7), 4));
+        let got = tokio::time::timeout(std::time::Duration::from_secs(5), waiting)
+            .await
+            .expect("woken")
+            .expect("joined");
+        assert_eq!(got, Ok(7));
+    }
 }
