@@ -11,7 +11,7 @@
 
 use std::{future::ready, sync::Arc};
 
-use async_graphql::{Context, ID, SimpleObject, Subscription};
+use async_graphql::{Context, ID, SimpleObject, Subscription, dataloader::Loader};
 use futures_util::{Stream, StreamExt};
 
 use super::{
@@ -30,7 +30,7 @@ use crate::{
     graphql::{
         context,
         id::{NodeType, expect_global_id},
-        loader::{self, SharedLoader},
+        loader::{self, DbLoader, SharedLoader},
     },
     messages::{graphql::Message, service as messages},
     notifications::{graphql::Notification, service as notifications},
@@ -113,7 +113,10 @@ impl Subscription {
                         post: p, comment, ..
                     } if p == post => {
                         let key = CommentFor { comment, viewer };
-                        Ok(reads.comment(&delivery, key).await?.map(Comment))
+                        Ok(reads
+                            .row(delivery.checked.comment(viewer), key)
+                            .await?
+                            .map(Comment))
                     }
                     _ => Ok(None),
                 }
@@ -159,7 +162,10 @@ impl Subscription {
                             viewer,
                             actor: None,
                         };
-                        Ok(reads.post(&delivery, key).await?.map(Post))
+                        Ok(reads
+                            .row(delivery.checked.post(viewer), key)
+                            .await?
+                            .map(Post))
                     }
                     _ => Ok(None),
                 }
@@ -237,7 +243,10 @@ impl Subscription {
                             viewer,
                             actor: Some(user),
                         };
-                        Ok(reads.post(&delivery, key).await?.map(Post))
+                        Ok(reads
+                            .row(delivery.checked.post(viewer), key)
+                            .await?
+                            .map(Post))
                     }
                     _ => Ok(None),
                 }
@@ -302,26 +311,19 @@ struct Reads {
 }
 
 impl Reads {
-    /// The post as `key`'s viewer may read it: as the broker checked it
-    /// when it could, else through the shared loader.
-    async fn post(
+    /// `key`'s row as its viewer may read it: the broker's answer
+    /// (`checked`) when it checked that viewer, else through the shared
+    /// loader.
+    async fn row<K>(
         &self,
-        delivery: &Delivery,
-        key: PostFor,
-    ) -> async_graphql::Result<Option<entity::post::Model>> {
-        match delivery.checked.post(key.viewer) {
-            Some(checked) => Ok(checked),
-            None => self.loader.load_one(key).await,
-        }
-    }
-
-    /// The comment as `key`'s viewer may read it, as `post` does.
-    async fn comment(
-        &self,
-        delivery: &Delivery,
-        key: CommentFor,
-    ) -> async_graphql::Result<Option<entity::comment::Model>> {
-        match delivery.checked.comment(key.viewer) {
+        checked: Option<Option<<DbLoader as Loader<K>>::Value>>,
+        key: K,
+    ) -> async_graphql::Result<Option<<DbLoader as Loader<K>>::Value>>
+    where
+        K: Send + Sync + std::hash::Hash + Eq + Clone + 'static,
+        DbLoader: Loader<K, Error = async_graphql::Error>,
+    {
+        match checked {
             Some(checked) => Ok(checked),
             None => self.loader.load_one(key).await,
         }
