@@ -24,13 +24,14 @@ RUN apk add --no-cache musl-dev gcc ca-certificates
 WORKDIR /src
 COPY . .
 ARG TARGETARCH
-# One cargo invocation for all four binaries (features unify once).
+# One cargo invocation for all four binaries (features unify once). The
+# `dist` profile is release with fat LTO: a smaller binary and idle process.
 RUN --mount=type=cache,id=hearth-cargo-registry,target=/usr/local/cargo/registry \
     --mount=type=cache,id=hearth-target-${TARGETARCH},target=/src/target,sharing=locked \
-    cargo build --release --locked -p api -p migration -p seed -p healthcheck \
+    cargo build --profile dist --locked -p api -p migration -p seed -p healthcheck \
     && mkdir -p /out/data /out/tmp \
-    && cp target/release/api target/release/migration target/release/seed \
-          target/release/healthcheck /out/ \
+    && cp target/dist/api target/dist/migration target/dist/seed \
+          target/dist/healthcheck /out/ \
     && printf 'hearth:x:10001:10001:hearth:/data:/sbin/nologin\n' > /out/passwd \
     && printf 'hearth:x:10001:\n' > /out/group \
     && chmod 1777 /out/tmp

@@ -45,24 +45,24 @@ lint:
     cargo fmt --all -- --check
     cargo clippy --workspace --all-targets -- -D warnings
 
-# Sign-in latency (argon2id cost) and the unknown-account timing check, on a release build.
+# Sign-in latency (argon2id cost) and the unknown-account timing check, on the shipped build (`dist`).
 bench-signin runs="30":
     #!/usr/bin/env bash
     set -euo pipefail
-    cargo build --release -p api
+    cargo build --profile dist -p api
     dir=$(mktemp -d)
     trap 'kill $pid 2>/dev/null; rm -rf "$dir"' EXIT
     target="${CARGO_TARGET_DIR:-target}"
     DATA_DIR="$dir" PORT=18089 RUST_LOG=warn AUTH_RATE_LIMIT_PER_IP=1000000 AUTH_RATE_LIMIT_PER_ACCOUNT=1000000 \
-        "$target/release/api" & pid=$!
+        "$target/dist/api" & pid=$!
     for _ in $(seq 1 100); do curl -fs http://127.0.0.1:18089/health/ready >/dev/null && break; sleep 0.1; done
     python3 scripts/bench/signin_latency.py http://127.0.0.1:18089/graphql {{runs}}
 
-# Feed latency on the bench-scale seed in a fresh PostgreSQL database, on a release build.
+# Feed latency on the bench-scale seed in a fresh PostgreSQL database, on the shipped build (`dist`).
 bench-feed runs="200":
     #!/usr/bin/env bash
     set -euo pipefail
-    cargo build --release -p api -p seed
+    cargo build --profile dist -p api -p seed
     target="${CARGO_TARGET_DIR:-target}"
     admin="{{pg_url}}"
     db="hearth_bench_feed_$$"
@@ -70,22 +70,22 @@ bench-feed runs="200":
     trap 'kill $pid 2>/dev/null; psql -q "$admin" -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null; rm -rf "$dir"' EXIT
     psql -q "$admin" -c "CREATE DATABASE $db"
     url="${admin%/*}/$db"
-    DATABASE_URL="$url" "$target/release/seed" --scale bench --seed 1
+    DATABASE_URL="$url" "$target/dist/seed" --scale bench --seed 1
     psql -q "$url" -c "VACUUM ANALYZE"
     DATABASE_URL="$url" DATA_DIR="$dir" PORT=18090 RUST_LOG=warn METRICS_ENABLED=true \
         AUTH_RATE_LIMIT_PER_IP=1000000 AUTH_RATE_LIMIT_PER_ACCOUNT=1000000 \
-        "$target/release/api" & pid=$!
+        "$target/dist/api" & pid=$!
     for _ in $(seq 1 100); do curl -fs http://127.0.0.1:18090/health/ready >/dev/null && break; sleep 0.1; done
     python3 scripts/bench/feed_latency.py http://127.0.0.1:18090 {{runs}}
 
 # Load benchmark: Hearth vs a bare Rust service (bench/bare), PostGraphile 5 and pgbench on a fresh bench-scale PostgreSQL database; ~17 min. `just bench --rounds 1 --duration 5` for a quick look.
 bench *args="":
-    cargo build --release -p api -p seed -p bare
+    cargo build --profile dist -p api -p seed -p bare
     PG_ADMIN_URL={{pg_url}} python3 scripts/bench/bench.py {{args}}
 
 # Hearth on SQLite vs PocketBase (from PyPI, in ~/.cache/hearth-python): HTTP load, then realtime (1,000 subscribers each; --no-realtime skips it, --realtime-only runs it alone), then 64 writers + 64 readers on Hearth alone; ~12 min. `just bench-sqlite --scale small --rounds 1 --duration 3 --soak-seconds 5` for a quick look.
 bench-sqlite *args="":
-    cargo build --release -p api -p seed
+    cargo build --profile dist -p api -p seed
     python3 scripts/bench/sqlite.py {{args}}
 
 # Real clients against a seeded debug API (SQLite, or DATABASE_URL): graphql-ws and Apollo Client subscriptions, and the manual's operations and Apollo/urql set-ups.
@@ -98,9 +98,9 @@ dashboard:
     cargo build -p api -p seed
     bash scripts/dashboard.sh
 
-# Event latency (one process, across two on PostgreSQL, to 1,000 subscribers, then to `count` signed-in subscribers of one process), the replay of 10,000 missed events, a sustained 1,000 events a second to 1,000 subscribers (SUSTAINED_RATE and friends change it), and `count` idle subscriptions' memory, on a release build; about 8 min.
+# Event latency (one process, across two on PostgreSQL, to 1,000 subscribers, then to `count` signed-in subscribers of one process), the replay of 10,000 missed events, a sustained 1,000 events a second to 1,000 subscribers (SUSTAINED_RATE and friends change it), and `count` idle subscriptions' memory, on the shipped build (`dist`); about 8 min.
 bench-realtime count="10000":
-    cargo build --release -p api
+    cargo build --profile dist -p api
     PG_ADMIN_URL={{pg_url}} bash scripts/realtime.sh bench {{count}}
 
 # GraphQL conformance against a seeded debug API: the graphql-http audit and schemathesis (SQLite, or DATABASE_URL).

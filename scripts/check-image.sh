@@ -2,7 +2,7 @@
 # What can be checked of the container image without a Docker engine:
 #  - static musl builds of api, migration, seed and healthcheck for x86_64
 #    (Debian's musl-tools) and aarch64 (cargo-zigbuild + PyPI ziglang), both
-#    with the cheaper cross-check profile (CHECK_PROFILE=release builds them
+#    with the cheaper cross-check profile (CHECK_PROFILE=dist builds them
 #    exactly as the image does);
 #  - they are static, healthcheck is under 1 MB, and they run: the API serves
 #    /health/ready from a temp data dir, healthcheck exits 0 against it and 1
@@ -85,7 +85,7 @@ step "Dockerfile: hadolint and the pieces the runtime needs"
 hadolint Dockerfile
 for line in '^FROM scratch$' '^USER 10001:10001$' '^VOLUME \["/data"\]$' '^EXPOSE 8080$' \
   'DATA_DIR=/data' '^HEALTHCHECK .*CMD \["/healthcheck"\]$' '^ENTRYPOINT \["/api"\]$' \
-  'cargo build --release --locked -p api -p migration -p seed -p healthcheck' \
+  'cargo build --profile dist --locked -p api -p migration -p seed -p healthcheck' \
   'type=cache,.*target=/usr/local/cargo/registry' 'type=cache,.*target=/src/target'; do
   grep -Eq -- "$line" Dockerfile || fail "Dockerfile lacks $line"
 done
@@ -139,7 +139,7 @@ print("fly.toml: ok")
 EOF2
 
 # Both targets are built with `cross-check`: the same code as the image's
-# `release` without LTO and with less optimisation, because two cold release
+# `dist` without LTO and with less optimisation, because two cold optimised
 # builds were half of a CI run on two cores. Nothing below measures speed.
 export CHECK_PROFILE=${CHECK_PROFILE:-cross-check}
 build_target() {

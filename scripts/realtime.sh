@@ -24,7 +24,7 @@
 #     spreads realtime-events.mjs's subscribers over that many client
 #     threads (default 1).
 #
-# API_BIN picks the binary (default: the debug build for proof, release for
+# API_BIN picks the binary (default: the debug build for proof, `dist` for
 # bench).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,10 +33,10 @@ mode=${1:-proof}
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/hearth-target}"
 case "$mode" in
   proof) api_bin=${API_BIN:-$CARGO_TARGET_DIR/debug/api}; events=${2:-50} ;;
-  bench) api_bin=${API_BIN:-$CARGO_TARGET_DIR/release/api}; count=${2:-5000} ;;
+  bench) api_bin=${API_BIN:-$CARGO_TARGET_DIR/dist/api}; count=${2:-5000} ;;
   *) echo "usage: realtime.sh proof [events] | bench [count]" >&2; exit 2 ;;
 esac
-[ -x "$api_bin" ] || { echo "realtime: build $api_bin first (cargo build [--release] -p api, or set API_BIN)" >&2; exit 1; }
+[ -x "$api_bin" ] || { echo "realtime: build $api_bin first (cargo build [--profile dist] -p api, or set API_BIN)" >&2; exit 1; }
 
 # Pinned, installed outside the repo and reused between runs.
 packages=(graphql-ws@6.4.2 ws@8.23.0 @apollo/client@4.3.8 graphql@16.15.0 rxjs@7.8.2
@@ -111,7 +111,7 @@ start_api "$url"
 port_a=$port pid_a=$pid
 start_api "$url"
 port_b=$port pid_b=$pid
-echo "--- event latency, one process (release api, PostgreSQL)"
+echo "--- event latency, one process (dist api, PostgreSQL)"
 node scripts/client-proof.mjs "http://127.0.0.1:$port_a/graphql" 200
 echo "--- event latency, across processes: subscribed to B, mutations through A"
 node scripts/client-proof.mjs "http://127.0.0.1:$port_b/graphql" 200 "http://127.0.0.1:$port_a/graphql"

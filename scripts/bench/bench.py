@@ -12,7 +12,7 @@ What it does, in order:
   2. creates a fresh database, seeds the bench scale (`seed --scale bench
      --seed 1`), VACUUM ANALYZE, then sql/setup.sql (id tables for the random
      draws, PostGraphile's feed function);
-  3. measures the release API's start-up to ready on that migrated database
+  3. measures the shipped (`dist`) API's start-up to ready on that migrated database
      (median of 3 starts) and its idle RSS, with production settings;
   4. for each round: feed, lookup by id and createComment, each against
      Hearth (wrk + wrk.lua), PostGraphile (wrk) and pgbench (sql/*.sql), at
@@ -502,13 +502,13 @@ def main():
 
     admin_url = os.environ.get("PG_ADMIN_URL", "postgres://postgres@127.0.0.1:5432/postgres")
     target = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
-    bin_dir = os.environ.get("HEARTH_BIN_DIR", os.path.join(target, "release"))
+    bin_dir = os.environ.get("HEARTH_BIN_DIR", os.path.join(target, "dist"))
     api_bin = os.path.join(bin_dir, "api")
     seed_bin = os.path.join(bin_dir, "seed")
     bare_bin = None if args.no_bare else os.path.join(bin_dir, "bare")
     for binary in (api_bin, seed_bin, bare_bin):
         if binary and not os.access(binary, os.X_OK):
-            sys.exit(f"bench: {binary} is missing: cargo build --release -p api -p seed -p bare")
+            sys.exit(f"bench: {binary} is missing: cargo build --profile dist -p api -p seed -p bare")
     ensure_tools()
     pg_dir = None if args.no_postgraphile else setup_postgraphile()
 

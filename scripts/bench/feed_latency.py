@@ -7,7 +7,7 @@ comments with their authors, requested one at a time.
 
 Reports the median, p90 and p99 latency, and SQL statements per request when
 the API runs with METRICS_ENABLED=true. `just bench-feed` seeds a fresh
-PostgreSQL database at bench scale and starts a release API for it.
+PostgreSQL database at bench scale and starts the shipped (`dist`) API for it.
 Standard library only.
 """
 

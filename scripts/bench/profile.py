@@ -6,7 +6,7 @@
     python3 scripts/bench/profile.py signin DB_URL              RSS under three rounds of signIn
 
 `op` is feed, lookup or createComment (all three by default for `cpu`). The
-API binary is `$HEARTH_BIN_DIR/api` (default: the release build in
+API binary is `$HEARTH_BIN_DIR/api` (default: the `dist` build in
 `$CARGO_TARGET_DIR`), started with the bench's production settings.
 
 - cpu: wrk at concurrency 32 for `--duration` seconds per operation; the
@@ -43,9 +43,9 @@ OUT = "/tmp/hearth-profile"
 
 def api_binary():
     target = os.environ.get("CARGO_TARGET_DIR", os.path.join(bench.ROOT, "target"))
-    path = os.path.join(os.environ.get("HEARTH_BIN_DIR", os.path.join(target, "release")), "api")
+    path = os.path.join(os.environ.get("HEARTH_BIN_DIR", os.path.join(target, "dist")), "api")
     if not os.access(path, os.X_OK):
-        sys.exit(f"profile: {path} is missing: cargo build --release -p api")
+        sys.exit(f"profile: {path} is missing: cargo build --profile dist -p api")
     return path
 
 

