@@ -73,16 +73,24 @@ fn topics_of(event: &Event) -> Vec<Topic> {
 pub(crate) struct Delivery {
     pub logged: Arc<Logged>,
     pub checked: Checked,
+    /// The event's cursor as clients see it, encoded once for all of its
+    /// subscribers.
+    pub cursor: String,
 }
 
 impl Delivery {
+    fn new(logged: Arc<Logged>, checked: Checked) -> Self {
+        Self {
+            cursor: logged.cursor.encode(),
+            logged,
+            checked,
+        }
+    }
+
     /// An event nobody checked ahead (one read back from the log): each
     /// subscriber loads its row itself.
     pub(crate) fn unchecked(logged: Logged) -> Self {
-        Self {
-            logged: Arc::new(logged),
-            checked: Checked::default(),
-        }
+        Self::new(Arc::new(logged), Checked::default())
     }
 }
 
@@ -363,7 +371,7 @@ async fn check_and_deliver(
             batch
                 .into_iter()
                 .zip(checked)
-                .map(|(logged, checked)| Delivery { logged, checked })
+                .map(|(logged, checked)| Delivery::new(logged, checked))
                 .collect::<Vec<_>>()
         })
         .buffered(CHECKS_AT_ONCE)

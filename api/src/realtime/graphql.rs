@@ -18,6 +18,7 @@ use super::{
     Broker,
     broker::{Delivery, Topic},
     feed::{self},
+    in_order::{InOrder, Load},
     readers::{CommentFor, PostFor},
 };
 use crate::{
@@ -107,19 +108,16 @@ impl Subscription {
             viewer,
             after,
             BATCHED,
-            move |reads, delivery| async move {
-                match delivery.logged.event {
-                    Event::CommentCreated {
-                        post: p, comment, ..
-                    } if p == post => {
-                        let key = CommentFor { comment, viewer };
-                        Ok(reads
-                            .row(delivery.checked.comment(viewer), key)
-                            .await?
-                            .map(Comment))
-                    }
-                    _ => Ok(None),
+            move |reads, delivery| match delivery.logged.event {
+                Event::CommentCreated {
+                    post: p, comment, ..
+                } if p == post => {
+                    let key = CommentFor { comment, viewer };
+                    reads
+                        .row(delivery.checked.comment(viewer), key)
+                        .map(|row| row.map(|row| row.map(Comment)))
                 }
+                _ => Load::Now(Ok(None)),
             },
         ))
         .await?;
@@ -150,25 +148,22 @@ impl Subscription {
             viewer,
             after,
             BATCHED,
-            move |reads, delivery| async move {
-                match delivery.logged.event {
-                    Event::PostCreated {
-                        community: Some(c),
+            move |reads, delivery| match delivery.logged.event {
+                Event::PostCreated {
+                    community: Some(c),
+                    post,
+                    ..
+                } if c == community => {
+                    let key = PostFor {
                         post,
-                        ..
-                    } if c == community => {
-                        let key = PostFor {
-                            post,
-                            viewer,
-                            actor: None,
-                        };
-                        Ok(reads
-                            .row(delivery.checked.post(viewer), key)
-                            .await?
-                            .map(Post))
-                    }
-                    _ => Ok(None),
+                        viewer,
+                        actor: None,
+                    };
+                    reads
+                        .row(delivery.checked.post(viewer), key)
+                        .map(|row| row.map(|row| row.map(Post)))
                 }
+                _ => Load::Now(Ok(None)),
             },
         ))
         .await?;
@@ -197,15 +192,16 @@ impl Subscription {
             Some(viewer),
             after,
             1,
-            move |reads, delivery| async move {
-                match delivery.logged.event {
-                    Event::MessageSent { message, .. } => {
-                        Ok(messages::find_message_for(&reads.db, viewer, message)
+            move |reads, delivery| match delivery.logged.event {
+                Event::MessageSent { message, .. } => {
+                    let db = reads.db.clone();
+                    Load::later(async move {
+                        Ok(messages::find_message_for(&db, viewer, message)
                             .await?
                             .map(Message))
-                    }
-                    _ => Ok(None),
+                    })
                 }
+                _ => Load::Now(Ok(None)),
             },
         ))
         .await?;
@@ -235,21 +231,18 @@ impl Subscription {
             viewer,
             after,
             BATCHED,
-            move |reads, delivery| async move {
-                match delivery.logged.event {
-                    Event::ReactionChanged { post: p, user, .. } if p == post => {
-                        let key = PostFor {
-                            post,
-                            viewer,
-                            actor: Some(user),
-                        };
-                        Ok(reads
-                            .row(delivery.checked.post(viewer), key)
-                            .await?
-                            .map(Post))
-                    }
-                    _ => Ok(None),
+            move |reads, delivery| match delivery.logged.event {
+                Event::ReactionChanged { post: p, user, .. } if p == post => {
+                    let key = PostFor {
+                        post,
+                        viewer,
+                        actor: Some(user),
+                    };
+                    reads
+                        .row(delivery.checked.post(viewer), key)
+                        .map(|row| row.map(|row| row.map(Post)))
                 }
+                _ => Load::Now(Ok(None)),
             },
         ))
         .await?;
@@ -280,15 +273,16 @@ impl Subscription {
             Some(viewer),
             after,
             1,
-            move |reads, delivery| async move {
-                match delivery.logged.event {
-                    Event::NotificationCreated { notification, user } if user == viewer => {
-                        Ok(notifications::find_for(&reads.db, viewer, notification)
+            move |reads, delivery| match delivery.logged.event {
+                Event::NotificationCreated { notification, user } if user == viewer => {
+                    let db = reads.db.clone();
+                    Load::later(async move {
+                        Ok(notifications::find_for(&db, viewer, notification)
                             .await?
                             .map(Notification))
-                    }
-                    _ => Ok(None),
+                    })
                 }
+                _ => Load::Now(Ok(None)),
             },
         ))
         .await?;
@@ -314,18 +308,21 @@ impl Reads {
     /// `key`'s row as its viewer may read it: the broker's answer
     /// (`checked`) when it checked that viewer, else through the shared
     /// loader.
-    async fn row<K>(
+    fn row<K>(
         &self,
         checked: Option<Option<<DbLoader as Loader<K>>::Value>>,
         key: K,
-    ) -> async_graphql::Result<Option<<DbLoader as Loader<K>>::Value>>
+    ) -> Load<async_graphql::Result<Option<<DbLoader as Loader<K>>::Value>>>
     where
         K: Send + Sync + std::hash::Hash + Eq + Clone + 'static,
         DbLoader: Loader<K, Error = async_graphql::Error>,
     {
         match checked {
-            Some(checked) => Ok(checked),
-            None => self.loader.load_one(key).await,
+            Some(checked) => Load::Now(Ok(checked)),
+            None => {
+                let loader = self.loader.clone();
+                Load::later(async move { loader.load_one(key).await })
+            }
         }
     }
 }
@@ -334,9 +331,10 @@ impl Reads {
 /// (checked by the broker for `viewer`), each turned into the
 /// subscriber's value by `load`, which answers `None`
 /// for events that are not for it or that it may not see; `ahead` of them
-/// load at once, still sent in order. A cursor the log cannot resume from
+/// load at once, still sent in order (a live event the broker checked is
+/// known at once and loads nothing). A cursor the log cannot resume from
 /// is refused with `RESYNC_REQUIRED`.
-async fn deliver<T, F, Fut>(
+async fn deliver<T, F>(
     ctx: &Context<'_>,
     db: &Db,
     topic: Topic,
@@ -345,11 +343,10 @@ async fn deliver<T, F, Fut>(
     after: Option<String>,
     ahead: usize,
     load: F,
-) -> AppResult<impl Stream<Item = async_graphql::Result<(String, T)>> + use<T, F, Fut>>
+) -> AppResult<impl Stream<Item = async_graphql::Result<(String, T)>> + use<T, F>>
 where
     T: Send + 'static,
-    F: Fn(Reads, Arc<Delivery>) -> Fut + Send + Sync + 'static,
-    Fut: std::future::Future<Output = async_graphql::Result<Option<T>>> + Send + 'static,
+    F: Fn(&Reads, Arc<Delivery>) -> Load<async_graphql::Result<Option<T>>> + Send + Sync + 'static,
 {
     let broker = ctx
         .data::<Broker>()
@@ -365,24 +362,14 @@ where
         db: db.clone(),
         loader: loader::shared(ctx)?,
     };
-    Ok(events
-        .map(move |logged| {
-            let loading = logged.map(|delivery| {
-                let cursor = delivery.logged.cursor.encode();
-                let value = load(reads.clone(), delivery);
-                async move { value.await.map(|v| v.map(|v| (cursor, v))) }
-            });
-            // Boxed: `buffered` keeps a slot of this future's size in
-            // every idle subscription.
-            Box::pin(async move {
-                match loading {
-                    Ok(loading) => loading.await.transpose(),
-                    Err(err) => Some(Err(err.into())),
-                }
-            })
-        })
-        .buffered(ahead)
-        .filter_map(ready))
+    let loads = events.map(move |logged| match logged {
+        Ok(delivery) => {
+            let cursor = delivery.cursor.clone();
+            load(&reads, delivery).map(|value| value.map(|v| v.map(|v| (cursor, v))).transpose())
+        }
+        Err(err) => Load::Now(Some(Err(err.into()))),
+    });
+    Ok(InOrder::new(loads, ahead).filter_map(ready))
 }
 
 /// Events a subscription loads at once when it loads them through the

@@ -6,6 +6,7 @@ mod broker;
 pub(crate) mod catch_up;
 mod feed;
 pub mod graphql;
+mod in_order;
 mod readers;
 pub mod settings;
 
